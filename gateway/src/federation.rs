@@ -1,4 +1,95 @@
-//! Federation: the upstream registry, routing by division code, the upstream
-//! mTLS client, and one adapter per platform wire format.
+//! Federation: the upstream registry, routing by division code (longest
+//! prefix, abolished codes mapped to their successors), the upstream mTLS
+//! client, and one adapter per platform wire format.
+
+use crate::config::UpstreamConfig;
+use crate::http::problem::{ApiError, Code};
+use credgate_policy::ids::{DivisionCode, PrefixRouter};
+use std::sync::Arc;
 
 pub mod adapters;
+pub mod upstream;
+
+pub use upstream::{Upstream, UpstreamError, UpstreamResponse, UpstreamSetupError};
+
+/// All configured upstreams and the region router over them.
+#[derive(Debug)]
+pub struct Federation {
+    upstreams: Vec<Arc<Upstream>>,
+    router: PrefixRouter<usize>,
+}
+
+impl Federation {
+    /// Builds every upstream; fails on the first unusable one or on two
+    /// upstreams claiming the same region prefix.
+    pub fn from_config(cfgs: &[UpstreamConfig]) -> Result<Federation, UpstreamSetupError> {
+        let mut upstreams = Vec::with_capacity(cfgs.len());
+        let mut prefixes = Vec::new();
+        for (i, cfg) in cfgs.iter().enumerate() {
+            upstreams.push(Arc::new(Upstream::from_config(cfg)?));
+            for r in &cfg.regions {
+                prefixes.push((r.clone(), i));
+            }
+        }
+        let router = PrefixRouter::new(prefixes).map_err(|e| UpstreamSetupError::Config {
+            name: "upstreams".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(Federation { upstreams, router })
+    }
+
+    /// The platform that owns a division code (after successor mapping),
+    /// by longest configured prefix.
+    pub fn route(&self, code: DivisionCode) -> Option<&Arc<Upstream>> {
+        self.router
+            .route(&code)
+            .and_then(|i| self.upstreams.get(*i))
+    }
+
+    /// Every upstream, in configuration order.
+    pub fn upstreams(&self) -> &[Arc<Upstream>] {
+        &self.upstreams
+    }
+}
+
+/// A failed upstream call as a problem document; names the upstream,
+/// never quotes its answer.
+pub fn upstream_error(name: &str, e: &UpstreamError) -> ApiError {
+    tracing::warn!(upstream = name, kind = e.kind(), error = %e, "upstream call failed");
+    if e.is_timeout() {
+        ApiError::new(
+            Code::UpstreamTimeout,
+            format!("platform {name} did not answer in time"),
+        )
+    } else {
+        ApiError::new(
+            Code::UpstreamUnavailable,
+            format!("platform {name} is unavailable ({})", e.kind()),
+        )
+    }
+}
+
+/// An unusable upstream answer as a problem document.
+pub fn adapter_error(name: &str, e: &adapters::AdapterError) -> ApiError {
+    use adapters::AdapterError;
+    match e {
+        AdapterError::NotFound => ApiError::new(
+            Code::SubjectNotFound,
+            format!("platform {name} holds no record of the subject"),
+        ),
+        AdapterError::Upstream { status } => {
+            tracing::warn!(upstream = name, status, "upstream reported an error");
+            ApiError::new(
+                Code::UpstreamUnavailable,
+                format!("platform {name} reported an error (status {status})"),
+            )
+        }
+        AdapterError::Malformed(reason) => {
+            tracing::warn!(upstream = name, reason = %reason, "malformed upstream response");
+            ApiError::new(
+                Code::UpstreamUnavailable,
+                format!("platform {name} sent a malformed response"),
+            )
+        }
+    }
+}

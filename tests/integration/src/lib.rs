@@ -1,1 +1,378 @@
-//! placeholder
+//! Test support for credgate's end-to-end tests: a temporary dev PKI, the
+//! four simulated platforms, an in-process gateway on `127.0.0.1:0`, and an
+//! mTLS client that speaks HTTP/1.1 or HTTP/2 with any of the dev
+//! certificates. Everything stays on loopback; nothing waits by sleeping.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+use bytes::Bytes;
+use credgate::app::Running;
+use credgate::config::Config;
+use credgate_sim::RunningPlatform;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+
+/// Seed of the synthetic data used by every test.
+pub const SEED: u64 = credgate::demo::DEMO_SEED;
+
+/// A complete test deployment.
+pub struct Harness {
+    /// Holds certs, configuration, policy and audit files.
+    pub dir: TempDir,
+    /// The simulated platforms.
+    pub platforms: Vec<RunningPlatform>,
+    /// The gateway.
+    pub gateway: Option<Running>,
+    /// `samples.json` of the synthetic data.
+    pub samples: Value,
+    /// The gateway configuration file.
+    pub config_path: PathBuf,
+}
+
+/// Options for [`Harness::start_with`].
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Extra text appended to the `[server]` table.
+    pub server_extra: String,
+    /// Replaces the demo policy.
+    pub policy: Option<String>,
+    /// Upstream timeout in ms (default 3000).
+    pub upstream_timeout_ms: Option<u64>,
+}
+
+impl Harness {
+    /// The demo setup: dev PKI, four platforms, demo policy, a gateway.
+    pub async fn start() -> Harness {
+        Harness::start_with(Options::default()).await
+    }
+
+    /// Like [`Harness::start`], with options.
+    pub async fn start_with(opts: Options) -> Harness {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
+            out: certs.clone(),
+            force: false,
+        })
+        .unwrap();
+        let platforms = credgate_sim::start_all(&certs, SEED).await.unwrap();
+        let samples = credgate_sim::Dataset::generate(SEED).samples_json();
+        std::fs::write(
+            dir.path().join("policy.toml"),
+            opts.policy.as_deref().unwrap_or(credgate_policy::DEMO_POLICY),
+        )
+        .unwrap();
+        let zero: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut toml = credgate::demo::gateway_toml(&zero, &zero, &platforms);
+        if let Some(ms) = opts.upstream_timeout_ms {
+            toml = toml.replace("timeout_ms = 3000", &format!("timeout_ms = {ms}"));
+        }
+        if !opts.server_extra.is_empty() {
+            toml = toml.replace(
+                "crls = [\"certs/crl.pem\"]\n",
+                &format!("crls = [\"certs/crl.pem\"]\n{}\n", opts.server_extra),
+            );
+        }
+        let config_path = dir.path().join("gateway.toml");
+        std::fs::write(&config_path, toml).unwrap();
+        let cfg = Config::load(&config_path).unwrap();
+        let gateway = credgate::app::start(&cfg).await.unwrap();
+        Harness {
+            dir,
+            platforms,
+            gateway: Some(gateway),
+            samples,
+            config_path,
+        }
+    }
+
+    /// The gateway.
+    pub fn gw(&self) -> &Running {
+        self.gateway.as_ref().unwrap()
+    }
+
+    /// The gateway's client-facing address.
+    pub fn addr(&self) -> SocketAddr {
+        self.gw().addr
+    }
+
+    /// The directory of the dev PKI.
+    pub fn certs(&self) -> PathBuf {
+        self.dir.path().join("certs")
+    }
+
+    /// An mTLS client using `certs/clients/NAME.crt`.
+    pub fn client(&self, name: &str) -> TestClient {
+        let certs = self.certs();
+        TestClient::new(
+            self.addr(),
+            &certs.join("ca.crt"),
+            Some((
+                certs.join(format!("clients/{name}.crt")),
+                certs.join(format!("clients/{name}.key")),
+            )),
+        )
+    }
+
+    /// An mTLS client with an explicit certificate and key.
+    pub fn client_with(&self, cert: &Path, key: &Path) -> TestClient {
+        TestClient::new(
+            self.addr(),
+            &self.certs().join("ca.crt"),
+            Some((cert.to_owned(), key.to_owned())),
+        )
+    }
+
+    /// A platform by name.
+    pub fn platform(&self, name: &str) -> &RunningPlatform {
+        self.platforms
+            .iter()
+            .find(|p| p.spec.name == name)
+            .unwrap_or_else(|| panic!("no platform {name}"))
+    }
+
+    /// Requests a platform received, from its control endpoint.
+    pub async fn sim_requests(&self, platform: &str) -> Vec<Value> {
+        let p = self.platform(platform);
+        let (status, body) = plain(p.control, Method::GET, "/_sim/requests", None).await;
+        assert_eq!(status, 200);
+        serde_json::from_slice::<Value>(&body)
+            .unwrap()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Total requests received by every platform.
+    pub async fn total_sim_requests(&self) -> usize {
+        let mut n = 0;
+        for p in &self.platforms {
+            n += self.sim_requests(&p.spec.name).await.len();
+        }
+        n
+    }
+
+    /// Clears every platform's request log.
+    pub async fn clear_sim_requests(&self) {
+        for p in &self.platforms {
+            let (status, _) = plain(p.control, Method::DELETE, "/_sim/requests", None).await;
+            assert!(status.is_success());
+        }
+    }
+
+    /// Injects a fault into a platform.
+    pub async fn fault(&self, platform: &str, fault: Value) {
+        let p = self.platform(platform);
+        let (status, _) = plain(
+            p.control,
+            Method::POST,
+            "/_sim/faults",
+            Some(fault.to_string()),
+        )
+        .await;
+        assert!(status.is_success(), "fault injection failed: {status}");
+    }
+
+    /// The first sample enterprise held by `platform` (by samples.json).
+    pub fn enterprise_of(&self, platform: &str) -> String {
+        self.samples["enterprises"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["platform"] == platform)
+            .and_then(|e| e["uscc"].as_str())
+            .unwrap_or_else(|| panic!("no sample enterprise on {platform}"))
+            .to_owned()
+    }
+}
+
+/// A plain-HTTP request to a control address.
+pub async fn plain(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> (StatusCode, Bytes) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, body)
+}
+
+/// A response seen by a test client.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON (panics with the body text if it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!(
+                "not JSON ({}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The problem document's `code`.
+    pub fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// An mTLS client for the gateway.
+#[derive(Clone)]
+pub struct TestClient {
+    addr: SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+    h2: bool,
+}
+
+impl TestClient {
+    /// A client trusting `ca` and presenting `identity` (cert, key), if any.
+    pub fn new(addr: SocketAddr, ca: &Path, identity: Option<(PathBuf, PathBuf)>) -> TestClient {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(ca).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let b = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+        let cfg = match identity {
+            Some((cert, key)) => {
+                let certs: Vec<_> = CertificateDer::pem_file_iter(&cert)
+                    .unwrap()
+                    .map(|c| c.unwrap())
+                    .collect();
+                let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+                b.with_client_auth_cert(certs, key).unwrap()
+            }
+            None => b.with_no_client_auth(),
+        };
+        TestClient {
+            addr,
+            tls: Arc::new(cfg),
+            h2: false,
+        }
+    }
+
+    /// The same client speaking HTTP/2 (negotiated by ALPN).
+    pub fn http2(mut self) -> TestClient {
+        let mut cfg = (*self.tls).clone();
+        cfg.alpn_protocols = vec![b"h2".to_vec()];
+        self.tls = Arc::new(cfg);
+        self.h2 = true;
+        self
+    }
+
+    /// Completes a TLS handshake and one round trip; `Err` when the server
+    /// refuses the certificate (TLS 1.3 reports client-certificate refusal
+    /// on the first read, so a request is attempted).
+    pub async fn try_get(&self, path: &str) -> Result<Reply, String> {
+        self.try_request(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    /// GET with headers; panics on transport failure.
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.try_request(Method::GET, path, headers, Bytes::new())
+            .await
+            .unwrap()
+    }
+
+    /// POST with headers and body; panics on transport failure.
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Reply {
+        self.try_request(Method::POST, path, headers, body.into())
+            .await
+            .unwrap()
+    }
+
+    /// Any request; `Err` on any transport or TLS failure.
+    pub async fn try_request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Reply, String> {
+        let fut = async {
+            let tcp = TcpStream::connect(self.addr).await.map_err(|e| e.to_string())?;
+            let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+            let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("handshake: {e}"))?;
+            let mut req = Request::builder()
+                .method(method)
+                .uri(format!("https://localhost:{}{path}", self.addr.port()));
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
+            let resp = if self.h2 {
+                let (mut send, conn) =
+                    hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                        .await
+                        .map_err(|e| format!("h2 handshake: {e}"))?;
+                tokio::spawn(conn);
+                send.send_request(req).await.map_err(|e| format!("request: {e}"))?
+            } else {
+                let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                    .await
+                    .map_err(|e| format!("h1 handshake: {e}"))?;
+                tokio::spawn(conn);
+                send.send_request(req).await.map_err(|e| format!("request: {e}"))?
+            };
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("body: {e}"))?
+                .to_bytes();
+            Ok(Reply {
+                status,
+                headers,
+                body,
+            })
+        };
+        tokio::time::timeout(Duration::from_secs(20), fut)
+            .await
+            .map_err(|_| "timed out".to_string())?
+    }
+}

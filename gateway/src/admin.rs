@@ -1,0 +1,121 @@
+//! The admin listener: `/healthz`, `/readyz` and `/metrics` on a separate
+//! plain-HTTP address. It serves no client data.
+
+use crate::federation::Federation;
+use crate::policy_store::PolicyStore;
+use crate::server::ConnStats;
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What the admin endpoints report on.
+#[derive(Clone, Debug)]
+pub struct AdminState {
+    /// The policy in force.
+    pub policy: Arc<PolicyStore>,
+    /// The upstreams.
+    pub federation: Arc<Federation>,
+    /// Listener counters.
+    pub stats: Arc<ConnStats>,
+}
+
+/// Serves the admin endpoints until shutdown.
+pub async fn serve(listener: TcpListener, state: AdminState, mut shutdown: watch::Receiver<bool>) {
+    let state = Arc::new(state);
+    loop {
+        let (tcp, _) = tokio::select! {
+            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+            _ = shutdown.changed() => return,
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(route(&state, &req)) }
+            });
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10));
+            let _ = b.serve_connection(TokioIo::new(tcp), svc).await;
+        });
+    }
+}
+
+fn route(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n".into());
+    }
+    match req.uri().path() {
+        "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
+        "/readyz" => readyz(state),
+        "/metrics" => text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            metrics(state),
+        ),
+        _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+    }
+}
+
+fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
+    let upstreams: Vec<_> = state
+        .federation
+        .upstreams()
+        .iter()
+        .map(|u| serde_json::json!({ "name": u.name, "regions": u.regions }))
+        .collect();
+    let body = serde_json::json!({
+        "ready": true,
+        "policy": state.policy.current().summary(),
+        "upstreams": upstreams,
+    });
+    text(StatusCode::OK, "application/json", body.to_string())
+}
+
+fn metrics(state: &AdminState) -> String {
+    let s = &state.stats;
+    let mut out = String::new();
+    let _ = writeln!(out, "# TYPE credgate_open_connections gauge");
+    let _ = writeln!(out, "credgate_open_connections {}", s.open.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# TYPE credgate_tls_handshake_failures_total counter");
+    let _ = writeln!(
+        out,
+        "credgate_tls_handshake_failures_total{{reason=\"refused\"}} {}",
+        s.handshake_failed.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "credgate_tls_handshake_failures_total{{reason=\"timeout\"}} {}",
+        s.handshake_timeout.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(out, "# TYPE credgate_policy_reloads_total counter");
+    let _ = writeln!(
+        out,
+        "credgate_policy_reloads_total{{result=\"ok\"}} {}",
+        state.policy.reloads_ok()
+    );
+    let _ = writeln!(
+        out,
+        "credgate_policy_reloads_total{{result=\"failed\"}} {}",
+        state.policy.reloads_failed()
+    );
+    out
+}
+
+fn text(status: StatusCode, ct: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    r
+}

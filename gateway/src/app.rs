@@ -1,0 +1,156 @@
+//! Wiring: builds every component from a [`Config`], binds the listeners,
+//! and runs until shut down. Used by `credgate serve`, `credgate demo` and
+//! the integration tests (which run gateways in-process on port 0).
+
+use crate::config::Config;
+use crate::federation::Federation;
+use crate::http::Gateway;
+use crate::policy_store::PolicyStore;
+use crate::server::{self, ConnStats, Limits};
+use crate::tls::{ServerTlsPaths, TlsStore};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// TLS material is unusable.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// The policy is unusable.
+    #[error(transparent)]
+    Policy(#[from] crate::policy_store::PolicyLoadError),
+    /// An upstream is unusable.
+    #[error(transparent)]
+    Upstream(#[from] crate::federation::UpstreamSetupError),
+    /// A listener could not be bound or a key read.
+    #[error("{what}: {source}")]
+    Io {
+        /// What failed.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file watcher could not be installed.
+    #[error("file watcher: {0}")]
+    Watch(#[from] notify::Error),
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Running {
+    /// The client-facing (mTLS) address actually bound.
+    pub addr: SocketAddr,
+    /// The admin address actually bound, if any.
+    pub admin_addr: Option<SocketAddr>,
+    /// The TLS material in force.
+    pub tls: Arc<TlsStore>,
+    /// The policy in force.
+    pub policy: Arc<PolicyStore>,
+    /// Connection counters.
+    pub stats: Arc<ConnStats>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, drains in-flight requests (bounded by the drain
+    /// timeout) and waits for every task to end.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Builds and starts the gateway.
+pub async fn start(cfg: &Config) -> Result<Running, StartError> {
+    let tls = Arc::new(TlsStore::load(ServerTlsPaths {
+        cert: cfg.server.cert.clone(),
+        key: cfg.server.key.clone(),
+        client_ca: cfg.server.client_ca.clone(),
+        crls: cfg.server.crls.clone(),
+    })?);
+    let policy = Arc::new(PolicyStore::load(&cfg.policy.file)?);
+    let federation = Arc::new(Federation::from_config(&cfg.upstreams)?);
+    let pseudonym_key = match &cfg.privacy.pseudonym_key_file {
+        Some(p) => std::fs::read(p).map_err(|source| StartError::Io {
+            what: format!("pseudonym key {}", p.display()),
+            source,
+        })?,
+        None => {
+            let mut k = vec![0u8; 32];
+            rand::Rng::fill(&mut rand::thread_rng(), &mut k[..]);
+            k
+        }
+    };
+    let gateway = Arc::new(Gateway {
+        policy: policy.clone(),
+        federation: federation.clone(),
+        max_body_bytes: cfg.server.max_body_bytes,
+        pseudonym_key,
+    });
+    let listener = TcpListener::bind(cfg.server.listen)
+        .await
+        .map_err(|source| StartError::Io {
+            what: format!("bind {}", cfg.server.listen),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Io {
+        what: "local address".into(),
+        source,
+    })?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let stats = Arc::new(ConnStats::default());
+    let mut tasks = Vec::new();
+    tasks.push(crate::reload::spawn(
+        tls.clone(),
+        policy.clone(),
+        shutdown_rx.clone(),
+    )?);
+    let admin_addr = match cfg.admin.listen {
+        Some(a) => {
+            let l = TcpListener::bind(a).await.map_err(|source| StartError::Io {
+                what: format!("bind admin {a}"),
+                source,
+            })?;
+            let bound = l.local_addr().map_err(|source| StartError::Io {
+                what: "admin local address".into(),
+                source,
+            })?;
+            tasks.push(tokio::spawn(crate::admin::serve(
+                l,
+                crate::admin::AdminState {
+                    policy: policy.clone(),
+                    federation,
+                    stats: stats.clone(),
+                },
+                shutdown_rx.clone(),
+            )));
+            Some(bound)
+        }
+        None => None,
+    };
+    tasks.push(tokio::spawn(server::serve(
+        listener,
+        tls.clone(),
+        Limits::from_config(&cfg.server),
+        gateway,
+        stats.clone(),
+        shutdown_rx,
+    )));
+    tracing::info!(%addr, admin = ?admin_addr, policy = %policy.current().summary(), "credgate listening");
+    Ok(Running {
+        addr,
+        admin_addr,
+        tls,
+        policy,
+        stats,
+        shutdown: shutdown_tx,
+        tasks,
+    })
+}

@@ -1,0 +1,148 @@
+//! The command line: `serve`, `demo`, `certs dev`, `policy check` (and the
+//! operator tools added by later modules). Errors go to stderr with a
+//! non-zero exit; `anyhow` is used only here, at the binary's edge.
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// credgate: a federated credit query gateway (mutual-TLS reverse proxy).
+#[derive(Debug, Parser)]
+#[command(name = "credgate", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway with a configuration file.
+    Serve(ServeArgs),
+    /// Start the simulated platforms and a gateway with the dev PKI and the
+    /// demo policy, print ready-to-paste curl commands, run until interrupted.
+    Demo(crate::demo::DemoArgs),
+    /// Development PKI tools.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// Policy tools.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Gateway configuration file (TOML).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Validate the configuration, the policy and every TLS file, then exit.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Write the development PKI (CA, server, clients, CRL, rogue CA,
+    /// upstream side, authorization issuer key pair) into a directory.
+    Dev {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file as a whole and print every error with its location.
+    Check {
+        /// The policy file.
+        file: PathBuf,
+    },
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(a) => serve(a),
+        Command::Demo(a) => crate::demo::run(a),
+        Command::Certs(CertsCommand::Dev { out, force }) => {
+            let pki = credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
+                out: out.clone(),
+                force,
+            })
+            .with_context(|| format!("writing the dev PKI to {}", out.display()))?;
+            println!("dev PKI written to {}", pki.dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy(PolicyCommand::Check { file }) => {
+            match crate::policy_store::load_policy_file(&file) {
+                Ok(p) => {
+                    println!("{}: ok ({})", file.display(), p.summary());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let cfg = crate::config::Config::load(&a.config)?;
+    if a.check {
+        crate::tls::build_server_config(&crate::tls::ServerTlsPaths {
+            cert: cfg.server.cert.clone(),
+            key: cfg.server.key.clone(),
+            client_ca: cfg.server.client_ca.clone(),
+            crls: cfg.server.crls.clone(),
+        })?;
+        let p = crate::policy_store::load_policy_file(&cfg.policy.file)?;
+        crate::federation::Federation::from_config(&cfg.upstreams)?;
+        println!("{}: ok ({}; {} upstreams)", a.config.display(), p.summary(), cfg.upstreams.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    crate::logging::init("info");
+    let rt = runtime()?;
+    rt.block_on(async {
+        let running = crate::app::start(&cfg).await?;
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        running.shutdown().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The multi-threaded runtime all long-running commands use.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub(crate) async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! { _ = t.recv() => {}, _ = i.recv() => {} }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Parses `host:port`.
+pub(crate) fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|e| format!("{s:?}: {e}"))
+}

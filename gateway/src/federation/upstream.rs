@@ -1,0 +1,247 @@
+//! One upstream platform: its mTLS client (per-upstream CA and client
+//! identity), connection pool, timeouts, concurrency limit and a bounded
+//! response body.
+
+use super::adapters::{Adapter, UpstreamRequest};
+use crate::config::{UpstreamConfig, UpstreamKind};
+use crate::tls;
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Largest upstream response body credgate reads.
+const MAX_UPSTREAM_BODY: usize = 8 * 1024 * 1024;
+
+/// How an upstream call failed. Never carries the upstream's body.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No answer within the upstream's timeout.
+    #[error("timed out after {0} ms")]
+    Timeout(u64),
+    /// The concurrency limit was reached and no slot freed in time.
+    #[error("too many requests in flight")]
+    Overloaded,
+    /// Connecting, the TLS handshake or the exchange failed.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// The answer was larger than credgate accepts.
+    #[error("response body over {MAX_UPSTREAM_BODY} bytes")]
+    BodyTooLarge,
+}
+
+impl UpstreamError {
+    /// Whether the failure is a timeout (→ 504 rather than 502).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, UpstreamError::Timeout(_))
+    }
+
+    /// A short label for metrics and audit records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UpstreamError::Timeout(_) => "timeout",
+            UpstreamError::Overloaded => "overloaded",
+            UpstreamError::Transport(_) => "transport",
+            UpstreamError::BodyTooLarge => "body_too_large",
+        }
+    }
+}
+
+/// Why an upstream could not be set up from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamSetupError {
+    /// TLS material for the upstream is unusable.
+    #[error("upstream {name}: {source}")]
+    Tls {
+        /// Upstream name.
+        name: String,
+        /// Cause.
+        source: tls::TlsError,
+    },
+    /// The base URL or adapter is unusable.
+    #[error("upstream {name}: {reason}")]
+    Config {
+        /// Upstream name.
+        name: String,
+        /// Cause.
+        reason: String,
+    },
+}
+
+/// A configured upstream platform, ready to be called.
+pub struct Upstream {
+    /// Configured name.
+    pub name: String,
+    /// Platform kind.
+    pub kind: UpstreamKind,
+    /// Division-code prefixes it owns.
+    pub regions: Vec<String>,
+    /// Its wire-format adapter.
+    pub adapter: &'static dyn Adapter,
+    base: Uri,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+    slots: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("name", &self.name)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer of an upstream: status and body.
+#[derive(Debug)]
+pub struct UpstreamResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Body (bounded).
+    pub body: Bytes,
+    /// How long the call took.
+    pub elapsed: Duration,
+}
+
+impl Upstream {
+    /// Builds the upstream from its configuration (reads its TLS files).
+    pub fn from_config(cfg: &UpstreamConfig) -> Result<Upstream, UpstreamSetupError> {
+        let tls_err = |source| UpstreamSetupError::Tls {
+            name: cfg.name.clone(),
+            source,
+        };
+        let cfg_err = |reason: String| UpstreamSetupError::Config {
+            name: cfg.name.clone(),
+            reason,
+        };
+        let adapter = super::adapters::by_name(&cfg.adapter)
+            .ok_or_else(|| cfg_err(format!("unknown adapter {:?}", cfg.adapter)))?;
+        let base: Uri = cfg
+            .base_url
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|_| cfg_err("invalid base_url".into()))?;
+        if base.scheme_str() != Some("https") {
+            return Err(cfg_err("base_url must be https".into()));
+        }
+        let roots = tls::read_roots("upstream CA", &cfg.ca).map_err(tls_err)?;
+        let certs = tls::read_certs("upstream client certificate", &cfg.client_cert).map_err(tls_err)?;
+        let key = tls::read_key("upstream client key", &cfg.client_key).map_err(tls_err)?;
+        let tls_cfg = rustls::ClientConfig::builder_with_provider(tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls_err(tls::TlsError::Rustls(e.to_string())))?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(certs, key)
+            .map_err(|e| tls_err(tls::TlsError::Rustls(e.to_string())))?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_millis(cfg.connect_timeout_ms)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_cfg)
+            .https_only()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(cfg.max_concurrency)
+            .build(connector);
+        Ok(Upstream {
+            name: cfg.name.clone(),
+            kind: cfg.kind,
+            regions: cfg.regions.clone(),
+            adapter,
+            base,
+            client,
+            timeout: Duration::from_millis(cfg.timeout_ms),
+            slots: Arc::new(Semaphore::new(cfg.max_concurrency)),
+        })
+    }
+
+    /// The per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends one request and reads the (bounded) answer within the timeout.
+    /// `traceparent` is propagated when given.
+    pub async fn send(
+        &self,
+        req: &UpstreamRequest,
+        traceparent: Option<&HeaderValue>,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let started = Instant::now();
+        let timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
+        let fut = async {
+            // Waiting for a slot counts against the same deadline: a full
+            // upstream fails fast with a timeout, never waits unbounded.
+            let _permit = self
+                .slots
+                .acquire()
+                .await
+                .map_err(|_| UpstreamError::Overloaded)?;
+            let uri = format!("{}{}", self.base, req.path_and_query);
+            let mut builder = Request::builder()
+                .method(req.method.clone())
+                .uri(uri)
+                .header(header::ACCEPT, "application/json, application/xml");
+            if let Some(ct) = req.content_type {
+                builder = builder.header(header::CONTENT_TYPE, ct);
+            }
+            if let Some(tp) = traceparent {
+                builder = builder.header("traceparent", tp.clone());
+            }
+            let request = builder
+                .body(Full::new(Bytes::from(req.body.clone())))
+                .map_err(|e| UpstreamError::Transport(e.to_string()))?;
+            let resp = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| UpstreamError::Transport(describe_client_error(&e)))?;
+            let status = resp.status().as_u16();
+            let body = Limited::new(resp.into_body(), MAX_UPSTREAM_BODY)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        UpstreamError::BodyTooLarge
+                    } else {
+                        UpstreamError::Transport(e.to_string())
+                    }
+                })?
+                .to_bytes();
+            Ok((status, body))
+        };
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok((status, body))) => Ok(UpstreamResponse {
+                status,
+                body,
+                elapsed: started.elapsed(),
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(UpstreamError::Timeout(timeout_ms)),
+        }
+    }
+}
+
+/// The full cause chain of a client error, so that TLS verification
+/// failures ("invalid peer certificate: UnknownIssuer") are visible in logs.
+fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error as _;
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}

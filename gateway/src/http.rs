@@ -1,0 +1,317 @@
+//! The HTTP request path: request id, identity-header stripping, client
+//! identification, routing to the endpoint handlers, and the common
+//! response headers. Errors become responses only in [`problem`].
+
+use crate::federation::Federation;
+use crate::policy_store::PolicyStore;
+use crate::server::ConnInfo;
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use problem::{ApiError, Code};
+use std::sync::Arc;
+
+pub mod problem;
+mod report;
+
+/// Headers a client might send to claim an identity; credgate never reads
+/// them and strips them at the door so no later step can be fooled.
+const IDENTITY_HEADERS: &[&str] = &[
+    "x-forwarded-client-cert",
+    "x-client-cert",
+    "x-client-dn",
+    "x-client-verify",
+    "x-ssl-client-cert",
+    "x-ssl-client-dn",
+    "x-ssl-client-s-dn",
+    "x-ssl-client-verify",
+    "x-credgate-client",
+    "forwarded",
+    "x-forwarded-for",
+];
+
+/// Everything a request needs: policy, federation, keys and bounds.
+pub struct Gateway {
+    /// The current policy (hot-reloaded).
+    pub policy: Arc<PolicyStore>,
+    /// Upstream platforms and routing.
+    pub federation: Arc<Federation>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Key for the `hash` transform and subject pseudonyms.
+    pub pseudonym_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").finish_non_exhaustive()
+    }
+}
+
+/// Per-request facts shared by the handlers.
+#[derive(Debug)]
+pub struct RequestCtx {
+    /// Unique id of this request (`X-Request-Id`).
+    pub request_id: String,
+    /// The identified client's id.
+    pub client_id: String,
+    /// Incoming `traceparent`, propagated upstream when well-formed.
+    pub traceparent: Option<HeaderValue>,
+}
+
+/// A successful handler answer: JSON body.
+pub type JsonResult = Result<serde_json::Value, ApiError>;
+
+impl Gateway {
+    /// Handles one request; never fails (errors become problem documents).
+    pub async fn handle(&self, conn: &ConnInfo, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let request_id = new_request_id();
+        let resp = self.handle_inner(conn, req, &request_id).await;
+        let mut resp = match resp {
+            Ok(v) => json_response(&v),
+            Err(e) => e.into_response(),
+        };
+        let h = resp.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            h.insert("x-request-id", v);
+        }
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+
+    async fn handle_inner(
+        &self,
+        conn: &ConnInfo,
+        req: Request<Incoming>,
+        request_id: &str,
+    ) -> JsonResult {
+        let (mut parts, body) = req.into_parts();
+        strip_identity_headers(&mut parts.headers);
+        let policy = self.policy.current();
+        // Identity comes only from the verified certificate. A valid
+        // certificate that no client entry matches gets no data.
+        let client = policy
+            .identify(&conn.peer.to_cert_identity())
+            .ok_or_else(|| {
+                ApiError::new(Code::ScopeDenied, "client certificate is not granted by policy")
+            })?;
+        // Request shape: route, then body bound.
+        let route = Route::parse(&parts.method, parts.uri.path())?;
+        let body = read_body(body, &parts.headers, self.max_body_bytes).await?;
+        let ctx = RequestCtx {
+            request_id: request_id.to_owned(),
+            client_id: client.id.clone(),
+            traceparent: valid_traceparent(&parts.headers),
+        };
+        match route {
+            Route::EnterpriseReport { subject } => {
+                report::handle(self, &policy, client, &ctx, &parts, &subject, &body).await
+            }
+        }
+    }
+}
+
+/// The endpoints this build serves.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    /// `GET /v1/enterprises/{uscc}/report`.
+    EnterpriseReport { subject: String },
+}
+
+impl Route {
+    fn parse(method: &Method, path: &str) -> Result<Route, ApiError> {
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let route = match segs.as_slice() {
+            ["v1", "enterprises", subject, "report"] => Route::EnterpriseReport {
+                subject: percent_decode(subject)?,
+            },
+            _ => return Err(ApiError::new(Code::NotFound, "no such endpoint")),
+        };
+        if method != Method::GET {
+            return Err(ApiError::new(
+                Code::MethodNotAllowed,
+                format!("{method} is not allowed here"),
+            ));
+        }
+        Ok(route)
+    }
+}
+
+/// Decodes `%XX` escapes of a path segment; identifiers are ASCII, so
+/// anything that does not decode to UTF-8 is simply invalid.
+fn percent_decode(seg: &str) -> Result<String, ApiError> {
+    let bytes = seg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| ApiError::new(Code::InvalidRequest, "bad percent-encoding in path"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ApiError::new(Code::InvalidSubjectId, "subject is not valid text"))
+}
+
+fn strip_identity_headers(h: &mut HeaderMap) {
+    for name in IDENTITY_HEADERS {
+        h.remove(*name);
+    }
+}
+
+/// Reads the whole body within the bound: `Content-Length` over the bound
+/// is refused before reading; a body that grows past it while streaming too.
+async fn read_body(body: Incoming, headers: &HeaderMap, max: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            Code::PayloadTooLarge,
+            format!("request body exceeds {max} bytes"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > max as u64 {
+            return Err(too_large());
+        }
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(_) => Err(ApiError::new(Code::InvalidRequest, "request body could not be read")),
+    }
+}
+
+/// A W3C `traceparent` header, if well-formed (`00-<32 hex>-<16 hex>-<2 hex>`).
+fn valid_traceparent(h: &HeaderMap) -> Option<HeaderValue> {
+    let v = h.get("traceparent")?;
+    let s = v.to_str().ok()?;
+    let parts: Vec<&str> = s.split('-').collect();
+    let ok = parts.len() == 4
+        && parts[0].len() == 2
+        && parts[1].len() == 32
+        && parts[2].len() == 16
+        && parts[3].len() == 2
+        && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+        && parts[1].bytes().any(|b| b != b'0')
+        && parts[2].bytes().any(|b| b != b'0');
+    ok.then(|| v.clone())
+}
+
+fn new_request_id() -> String {
+    let mut b = [0u8; 16];
+    rand::Rng::fill(&mut rand::thread_rng(), &mut b);
+    hex::encode(b)
+}
+
+fn json_response(v: &serde_json::Value) -> Response<Full<Bytes>> {
+    // Serialising a `Value` cannot fail.
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(
+            Route::parse(&Method::GET, "/v1/enterprises/91310110666007217T/report").unwrap(),
+            Route::EnterpriseReport {
+                subject: "91310110666007217T".into()
+            }
+        );
+        assert_eq!(
+            Route::parse(&Method::GET, "/v1/nope").unwrap_err().code,
+            Code::NotFound
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "/v1/enterprises/x/report")
+                .unwrap_err()
+                .code,
+            Code::MethodNotAllowed
+        );
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("ab%43").unwrap(), "abC");
+        assert!(percent_decode("ab%4").is_err());
+        assert!(percent_decode("%ff%fe").is_err());
+    }
+
+    #[test]
+    fn traceparent_validation() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "traceparent",
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
+        assert!(valid_traceparent(&h).is_some());
+        h.insert("traceparent", HeaderValue::from_static("00-zz-00f067aa0ba902b7-01"));
+        assert!(valid_traceparent(&h).is_none());
+        h.insert(
+            "traceparent",
+            HeaderValue::from_static("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+        );
+        assert!(valid_traceparent(&h).is_none());
+    }
+
+    #[test]
+    fn identity_headers_are_stripped() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-client-cert", HeaderValue::from_static("By=spiffe://x"));
+        h.insert("x-credit-purpose", HeaderValue::from_static("p"));
+        strip_identity_headers(&mut h);
+        assert!(h.get("x-forwarded-client-cert").is_none());
+        assert!(h.get("x-credit-purpose").is_some());
+    }
+}
+
+/// `X-Credit-Purpose`, trimmed; `None` when absent or empty (the policy
+/// answers `purpose_required`). A value that is not visible ASCII is a
+/// malformed request.
+fn purpose(h: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match h.get("x-credit-purpose") {
+        None => Ok(None),
+        Some(v) => {
+            let s = v
+                .to_str()
+                .map_err(|_| ApiError::new(Code::InvalidRequest, "X-Credit-Purpose is not ASCII"))?
+                .trim();
+            Ok((!s.is_empty()).then(|| s.to_owned()))
+        }
+    }
+}
+
+/// A policy refusal as a problem document.
+fn deny_error(d: credgate_policy::Deny) -> ApiError {
+    use credgate_policy::Deny;
+    match d {
+        Deny::PurposeRequired => ApiError::new(Code::PurposeRequired, "X-Credit-Purpose is required"),
+        Deny::ScopeDenied => ApiError::new(
+            Code::ScopeDenied,
+            "the client's policy does not grant this endpoint or section",
+        ),
+        Deny::PurposeNotAllowed => ApiError::new(
+            Code::PurposeNotAllowed,
+            "the purpose is not allowed for this client and scope",
+        ),
+    }
+}

@@ -1,0 +1,261 @@
+//! The one place where errors become responses: RFC 9457 problem documents
+//! (`application/problem+json`) with the stable `code`s of SPEC §4.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use serde::Serialize;
+
+/// Every refusal or failure a client can see, with its stable code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// 400: the subject identifier is not a valid USCC or ID number.
+    InvalidSubjectId,
+    /// 400: the request is malformed (bad query, body, header).
+    InvalidRequest,
+    /// 413: the body is larger than allowed.
+    PayloadTooLarge,
+    /// 400: `X-Credit-Purpose` is missing.
+    PurposeRequired,
+    /// 403: the purpose is not allowed for this client and scope.
+    PurposeNotAllowed,
+    /// 403: the client has no scope for this endpoint or section.
+    ScopeDenied,
+    /// 401: the scope needs a subject authorization and none was given.
+    AuthorizationRequired,
+    /// 401: the authorization token is malformed or not signed by a trusted issuer.
+    AuthorizationInvalid,
+    /// 401: the authorization is outside its validity window.
+    AuthorizationExpired,
+    /// 401: the authorization was revoked.
+    AuthorizationRevoked,
+    /// 403: the authorization is for another subject, grantee, scope or purpose.
+    AuthorizationMismatch,
+    /// 403: the authorization's use count is spent.
+    AuthorizationExhausted,
+    /// 404: no configured platform serves the subject's region.
+    SubjectRegionUnknown,
+    /// 404: the platform does not hold the subject.
+    SubjectNotFound,
+    /// 429: rate limit or quota exceeded.
+    RateLimited,
+    /// 502: an upstream failed or answered in a way credgate cannot use.
+    UpstreamUnavailable,
+    /// 504: an upstream did not answer in time.
+    UpstreamTimeout,
+    /// 503: the audit record could not be written.
+    AuditUnavailable,
+    /// 503: a dependency needed to decide safely (e.g. Redis) is unavailable.
+    ServiceUnavailable,
+    /// 404: no such endpoint.
+    NotFound,
+    /// 405: the endpoint exists but not with this method.
+    MethodNotAllowed,
+    /// 500: a bug or an unexpected state.
+    Internal,
+}
+
+impl Code {
+    /// The stable machine-readable code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidSubjectId => "invalid_subject_id",
+            Code::InvalidRequest => "invalid_request",
+            Code::PayloadTooLarge => "payload_too_large",
+            Code::PurposeRequired => "purpose_required",
+            Code::PurposeNotAllowed => "purpose_not_allowed",
+            Code::ScopeDenied => "scope_denied",
+            Code::AuthorizationRequired => "authorization_required",
+            Code::AuthorizationInvalid => "authorization_invalid",
+            Code::AuthorizationExpired => "authorization_expired",
+            Code::AuthorizationRevoked => "authorization_revoked",
+            Code::AuthorizationMismatch => "authorization_mismatch",
+            Code::AuthorizationExhausted => "authorization_exhausted",
+            Code::SubjectRegionUnknown => "subject_region_unknown",
+            Code::SubjectNotFound => "subject_not_found",
+            Code::RateLimited => "rate_limited",
+            Code::UpstreamUnavailable | Code::UpstreamTimeout => "upstream_unavailable",
+            Code::AuditUnavailable => "audit_unavailable",
+            Code::ServiceUnavailable => "service_unavailable",
+            Code::NotFound => "not_found",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::InvalidSubjectId | Code::InvalidRequest | Code::PurposeRequired => {
+                StatusCode::BAD_REQUEST
+            }
+            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::PurposeNotAllowed
+            | Code::ScopeDenied
+            | Code::AuthorizationMismatch
+            | Code::AuthorizationExhausted => StatusCode::FORBIDDEN,
+            Code::AuthorizationRequired
+            | Code::AuthorizationInvalid
+            | Code::AuthorizationExpired
+            | Code::AuthorizationRevoked => StatusCode::UNAUTHORIZED,
+            Code::SubjectRegionUnknown | Code::SubjectNotFound | Code::NotFound => {
+                StatusCode::NOT_FOUND
+            }
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Code::AuditUnavailable | Code::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A short human title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Code::InvalidSubjectId => "Invalid subject identifier",
+            Code::InvalidRequest => "Invalid request",
+            Code::PayloadTooLarge => "Payload too large",
+            Code::PurposeRequired => "Purpose required",
+            Code::PurposeNotAllowed => "Purpose not allowed",
+            Code::ScopeDenied => "Scope denied",
+            Code::AuthorizationRequired => "Subject authorization required",
+            Code::AuthorizationInvalid => "Subject authorization invalid",
+            Code::AuthorizationExpired => "Subject authorization expired",
+            Code::AuthorizationRevoked => "Subject authorization revoked",
+            Code::AuthorizationMismatch => "Subject authorization does not cover this request",
+            Code::AuthorizationExhausted => "Subject authorization used up",
+            Code::SubjectRegionUnknown => "No platform serves the subject's region",
+            Code::SubjectNotFound => "Subject not found",
+            Code::RateLimited => "Rate limit exceeded",
+            Code::UpstreamUnavailable => "Upstream platform unavailable",
+            Code::UpstreamTimeout => "Upstream platform timed out",
+            Code::AuditUnavailable => "Audit log unavailable",
+            Code::ServiceUnavailable => "Service unavailable",
+            Code::NotFound => "Not found",
+            Code::MethodNotAllowed => "Method not allowed",
+            Code::Internal => "Internal error",
+        }
+    }
+}
+
+/// A refusal or failure to report to the client. `detail` must never hold
+/// personal data or raw upstream bodies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// The stable code.
+    pub code: Code,
+    /// Human-readable explanation specific to this occurrence.
+    pub detail: String,
+    /// Seconds for `Retry-After` (429 and some 503s).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with a detail message.
+    pub fn new(code: Code, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Adds a `Retry-After` in seconds.
+    pub fn retry_after(mut self, secs: u64) -> ApiError {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    /// The problem document as a response.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        #[derive(Serialize)]
+        struct Problem<'a> {
+            #[serde(rename = "type")]
+            kind: String,
+            title: &'a str,
+            status: u16,
+            detail: &'a str,
+            code: &'a str,
+        }
+        let status = self.code.status();
+        let doc = Problem {
+            kind: format!("urn:credgate:problem:{}", self.code.as_str()),
+            title: self.code.title(),
+            status: status.as_u16(),
+            detail: &self.detail,
+            code: self.code.as_str(),
+        };
+        // Serialising a struct of strings and an integer cannot fail.
+        let body = serde_json::to_vec(&doc).unwrap_or_default();
+        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn problem_document_shape() {
+        let resp = ApiError::new(Code::RateLimited, "slow down")
+            .retry_after(3)
+            .into_response();
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        assert_eq!(resp.headers()["retry-after"], "3");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["code"], "rate_limited");
+        assert_eq!(v["status"], 429);
+        assert_eq!(v["type"], "urn:credgate:problem:rate_limited");
+        assert_eq!(v["detail"], "slow down");
+        assert!(v["title"].is_string());
+    }
+
+    #[test]
+    fn statuses_follow_the_spec() {
+        let cases = [
+            (Code::InvalidSubjectId, 400),
+            (Code::InvalidRequest, 400),
+            (Code::PayloadTooLarge, 413),
+            (Code::PurposeRequired, 400),
+            (Code::PurposeNotAllowed, 403),
+            (Code::ScopeDenied, 403),
+            (Code::AuthorizationRequired, 401),
+            (Code::AuthorizationInvalid, 401),
+            (Code::AuthorizationExpired, 401),
+            (Code::AuthorizationRevoked, 401),
+            (Code::AuthorizationMismatch, 403),
+            (Code::AuthorizationExhausted, 403),
+            (Code::SubjectRegionUnknown, 404),
+            (Code::SubjectNotFound, 404),
+            (Code::RateLimited, 429),
+            (Code::UpstreamUnavailable, 502),
+            (Code::UpstreamTimeout, 504),
+            (Code::AuditUnavailable, 503),
+            (Code::Internal, 500),
+        ];
+        for (code, status) in cases {
+            assert_eq!(code.status().as_u16(), status, "{}", code.as_str());
+        }
+        assert_eq!(Code::UpstreamTimeout.as_str(), "upstream_unavailable");
+    }
+}

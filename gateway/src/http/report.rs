@@ -1,0 +1,158 @@
+//! `GET /v1/enterprises/{uscc}/report`: validate the USCC, decide scope,
+//! purpose and sections, route by division code, call the owning platform,
+//! translate, mask, and answer with provenance per section.
+
+use super::problem::{ApiError, Code};
+use super::{Gateway, JsonResult, RequestCtx};
+use crate::federation::{adapter_error, upstream_error};
+use credgate_policy::canonical::Section;
+use credgate_policy::ids::Uscc;
+use credgate_policy::mask::{self, MaskContext};
+use credgate_policy::{Client, Endpoint, Policy, RequestShape};
+use serde_json::{json, Map, Value};
+
+pub(super) async fn handle(
+    gw: &Gateway,
+    policy: &Policy,
+    client: &Client,
+    ctx: &RequestCtx,
+    parts: &http::request::Parts,
+    subject: &str,
+    _body: &[u8],
+) -> JsonResult {
+    // Request shape: the identifier first, then the query.
+    let uscc = Uscc::parse(subject, policy.legacy_codes())
+        .map_err(|e| ApiError::new(Code::InvalidSubjectId, format!("not a valid USCC: {e}")))?;
+    let sections = parse_sections(parts.uri.query())?;
+    let purpose = super::purpose(&parts.headers)?;
+    let grant = policy
+        .decide(
+            client,
+            &RequestShape {
+                endpoint: Endpoint::EnterpriseReport,
+                sections: sections.as_deref(),
+                purpose: purpose.as_deref(),
+            },
+        )
+        .map_err(super::deny_error)?;
+    let division = uscc.division();
+    let upstream = gw.federation.route(division).ok_or_else(|| {
+        ApiError::new(
+            Code::SubjectRegionUnknown,
+            format!("no platform serves division {division}"),
+        )
+    })?;
+    let req = upstream.adapter.report_request(uscc.as_str(), &grant.sections);
+    let resp = upstream
+        .send(&req, ctx.traceparent.as_ref())
+        .await
+        .map_err(|e| upstream_error(&upstream.name, &e))?;
+    let record = upstream
+        .adapter
+        .parse_report(uscc.as_str(), &grant.sections, resp.status, &resp.body)
+        .map_err(|e| adapter_error(&upstream.name, &e))?;
+
+    // Canonical → JSON, only the granted sections, then the profile.
+    let mut doc = Map::new();
+    let mut sources = Map::new();
+    for (section, as_of, data) in record.sections {
+        if !grant.sections.contains(&section) {
+            continue;
+        }
+        let value = serde_json::to_value(&data)
+            .map_err(|_| ApiError::new(Code::Internal, "could not encode a section"))?;
+        doc.insert(section.as_str().to_owned(), value);
+        sources.insert(
+            section.as_str().to_owned(),
+            json!({ "platform": upstream.name, "as_of": as_of }),
+        );
+    }
+    let mut doc = Value::Object(doc);
+    mask::apply(
+        &grant.profile,
+        &mut doc,
+        &MaskContext {
+            pseudonym_key: &gw.pseudonym_key,
+        },
+    );
+    let mut out = Map::new();
+    let mut missing = Vec::new();
+    for section in &grant.sections {
+        let name = section.as_str();
+        match sources.remove(name) {
+            Some(source) => {
+                let data = doc.get_mut(name).map(Value::take).unwrap_or(Value::Null);
+                out.insert(name.to_owned(), json!({ "source": source, "data": data }));
+            }
+            None => missing.push(name),
+        }
+    }
+    Ok(json!({
+        "subject": {
+            "uscc": uscc.as_str(),
+            "division": division.to_string(),
+            "legacy_code": uscc.is_legacy(),
+        },
+        "purpose": grant.purpose,
+        "sections": out,
+        "unavailable_sections": missing,
+    }))
+}
+
+/// `sections=a,b,…`: every name must be a known section; duplicates fold.
+/// Absent or empty means "all sections in scope".
+fn parse_sections(query: Option<&str>) -> Result<Option<Vec<Section>>, ApiError> {
+    let Some(q) = query else { return Ok(None) };
+    let mut found: Option<Vec<Section>> = None;
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k != "sections" {
+            return Err(ApiError::new(
+                Code::InvalidRequest,
+                format!("unknown query parameter {k:?}"),
+            ));
+        }
+        if found.is_some() {
+            return Err(ApiError::new(Code::InvalidRequest, "sections given twice"));
+        }
+        let v = v.replace("%2C", ",").replace("%2c", ",");
+        let mut list = Vec::new();
+        for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let s = Section::parse(name).ok_or_else(|| {
+                ApiError::new(Code::InvalidRequest, format!("unknown section {name:?}"))
+            })?;
+            if !list.contains(&s) {
+                list.push(s);
+            }
+        }
+        found = Some(list);
+    }
+    Ok(found.filter(|l| !l.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_query() {
+        assert_eq!(parse_sections(None).unwrap(), None);
+        assert_eq!(parse_sections(Some("sections=")).unwrap(), None);
+        assert_eq!(
+            parse_sections(Some("sections=basic,penalties,basic")).unwrap(),
+            Some(vec![Section::Basic, Section::Penalties])
+        );
+        assert_eq!(
+            parse_sections(Some("sections=basic%2Credlist")).unwrap(),
+            Some(vec![Section::Basic, Section::Redlist])
+        );
+        assert_eq!(
+            parse_sections(Some("sections=gossip")).unwrap_err().code,
+            Code::InvalidRequest
+        );
+        assert_eq!(
+            parse_sections(Some("x=1")).unwrap_err().code,
+            Code::InvalidRequest
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! The policy in force: read from its file, validated as a whole off the
+//! request path, and swapped atomically. In-flight requests keep the policy
+//! they started with (they hold an `Arc`); a bad new file leaves the old one.
+
+use arc_swap::ArcSwap;
+use credgate_policy::{Policy, PolicyErrors};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Why a policy file could not be (re)loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyLoadError {
+    /// The file could not be read.
+    #[error("cannot read policy {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file has errors (every one is listed).
+    #[error("policy {path} has {} error(s):\n{errors}", errors.len())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every error with its location.
+        errors: PolicyErrors,
+    },
+}
+
+/// Reads and validates a policy file.
+pub fn load_policy_file(path: &Path) -> Result<Policy, PolicyLoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PolicyLoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let origin = path.display().to_string();
+    Policy::parse(&text, &origin).map_err(|errors| PolicyLoadError::Invalid {
+        path: path.to_owned(),
+        errors,
+    })
+}
+
+/// The current policy and its reload counters.
+#[derive(Debug)]
+pub struct PolicyStore {
+    path: PathBuf,
+    current: ArcSwap<Policy>,
+    reloads_ok: AtomicU64,
+    reloads_failed: AtomicU64,
+}
+
+impl PolicyStore {
+    /// Loads the initial policy; start-up fails if it is invalid.
+    pub fn load(path: &Path) -> Result<PolicyStore, PolicyLoadError> {
+        let policy = load_policy_file(path)?;
+        Ok(PolicyStore {
+            path: path.to_owned(),
+            current: ArcSwap::from_pointee(policy),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+        })
+    }
+
+    /// The policy new requests use.
+    pub fn current(&self) -> Arc<Policy> {
+        self.current.load_full()
+    }
+
+    /// Re-reads the file; swaps only if the whole file is valid.
+    pub fn reload(&self) -> Result<(), PolicyLoadError> {
+        match load_policy_file(&self.path) {
+            Ok(p) => {
+                self.current.store(Arc::new(p));
+                self.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// The policy file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Successful reloads since start.
+    pub fn reloads_ok(&self) -> u64 {
+        self.reloads_ok.load(Ordering::Relaxed)
+    }
+
+    /// Failed reloads since start.
+    pub fn reloads_failed(&self) -> u64 {
+        self.reloads_failed.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,354 @@
+//! The client-facing listener: accepts TCP connections up to a bound,
+//! completes the mutual-TLS handshake within a timeout, picks HTTP/1.1 or
+//! HTTP/2 by ALPN, closes idle connections, and drains gracefully.
+
+use crate::http::Gateway;
+use crate::tls::identity::{peer_identity, PeerIdentity};
+use crate::tls::TlsStore;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+/// Bounds applied to every client connection.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// TLS handshake deadline.
+    pub handshake_timeout: Duration,
+    /// HTTP/1.1 request-head deadline (also bounds keep-alive idle time).
+    pub header_read_timeout: Duration,
+    /// Idle deadline (no bytes and no request in flight).
+    pub idle_timeout: Duration,
+    /// Largest request head in bytes.
+    pub max_header_bytes: usize,
+    /// Most open connections.
+    pub max_connections: usize,
+    /// Most concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout: Duration,
+}
+
+impl Limits {
+    /// Limits from the `[server]` configuration.
+    pub fn from_config(s: &crate::config::ServerConfig) -> Limits {
+        Limits {
+            handshake_timeout: Duration::from_millis(s.handshake_timeout_ms),
+            header_read_timeout: Duration::from_millis(s.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(s.idle_timeout_ms),
+            max_header_bytes: s.max_header_bytes,
+            max_connections: s.max_connections,
+            max_concurrent_streams: s.max_concurrent_streams,
+            drain_timeout: Duration::from_millis(s.drain_timeout_ms),
+        }
+    }
+}
+
+/// What is known about a client connection once its handshake completed.
+#[derive(Debug)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub remote: SocketAddr,
+    /// Identity facts of its verified certificate.
+    pub peer: PeerIdentity,
+    /// Whether HTTP/2 was negotiated.
+    pub h2: bool,
+}
+
+/// Counters the listener keeps (exported by the admin listener).
+#[derive(Debug, Default)]
+pub struct ConnStats {
+    /// Connections currently open (after handshake).
+    pub open: AtomicUsize,
+    /// Handshakes that failed (bad/missing certificate, protocol error).
+    pub handshake_failed: AtomicU64,
+    /// Handshakes that timed out.
+    pub handshake_timeout: AtomicU64,
+}
+
+/// Runs the accept loop until `shutdown` turns true, then stops accepting,
+/// asks every connection to finish its in-flight requests, and waits for
+/// them up to the drain timeout.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<TlsStore>,
+    limits: Limits,
+    gateway: Arc<Gateway>,
+    stats: Arc<ConnStats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let limits = Arc::new(limits);
+    loop {
+        // Take a connection slot before accepting: over the bound, clients
+        // wait in the kernel's accept queue rather than consuming memory.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
+        let (tcp, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let tls = tls.current();
+        let limits = limits.clone();
+        let gateway = gateway.clone();
+        let stats = stats.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            handle_connection(tcp, remote, tls, &limits, gateway, &stats, shutdown).await;
+        });
+    }
+    // Drain: every connection task holds one permit until it ends.
+    let max = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout(limits.drain_timeout, slots.acquire_many(max)).await;
+    if drained.is_err() {
+        tracing::warn!("drain timeout reached with connections still open");
+    }
+}
+
+async fn handle_connection(
+    tcp: TcpStream,
+    remote: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+    limits: &Limits,
+    gateway: Arc<Gateway>,
+    stats: &ConnStats,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let stream = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%remote, reason = %e, "TLS handshake refused");
+            return;
+        }
+        Err(_) => {
+            stats.handshake_timeout.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%remote, "TLS handshake timed out");
+            return;
+        }
+    };
+    let (_, session) = stream.get_ref();
+    let h2 = session.alpn_protocol() == Some(b"h2");
+    let peer = match session.peer_certificates().and_then(|c| c.first()) {
+        Some(der) => match peer_identity(der.as_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(%remote, error = %e, "verified certificate unreadable");
+                return;
+            }
+        },
+        // The verifier requires a certificate; without one the handshake
+        // has already failed. Fail closed regardless.
+        None => return,
+    };
+    let conn = Arc::new(ConnInfo { remote, peer, h2 });
+    stats.open.fetch_add(1, Ordering::Relaxed);
+    let activity = Arc::new(Activity::new());
+    let io = TokioIo::new(Tracked {
+        inner: stream,
+        activity: activity.clone(),
+    });
+    let svc_activity = activity.clone();
+    let service = service_fn(move |req| {
+        let gateway = gateway.clone();
+        let conn = conn.clone();
+        let activity = svc_activity.clone();
+        async move {
+            activity.inflight.fetch_add(1, Ordering::Relaxed);
+            let resp = gateway.handle(&conn, req).await;
+            activity.touch();
+            activity.inflight.fetch_sub(1, Ordering::Relaxed);
+            Ok::<_, Infallible>(resp)
+        }
+    });
+    let idle = idle_watch(activity, limits.idle_timeout);
+    tokio::pin!(idle);
+    if h2 {
+        let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        b.timer(TokioTimer::new())
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_timeout(Duration::from_secs(10));
+        let conn = b.serve_connection(io, service);
+        tokio::pin!(conn);
+        drive(conn, &mut idle, &mut shutdown).await;
+    } else {
+        let mut b = hyper::server::conn::http1::Builder::new();
+        b.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192))
+            .keep_alive(true);
+        let conn = b.serve_connection(io, service);
+        tokio::pin!(conn);
+        drive(conn, &mut idle, &mut shutdown).await;
+    }
+    stats.open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// A hyper connection that can be asked to finish gracefully.
+trait Graceful: std::future::Future<Output = Result<(), hyper::Error>> {
+    fn begin_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S> Graceful for hyper::server::conn::http1::Connection<I, S>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::ResBody: hyper::body::Body + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn begin_shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, E> Graceful for hyper::server::conn::http2::Connection<I, S, E>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::ResBody: hyper::body::Body + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn begin_shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+async fn drive<C: Graceful>(
+    mut conn: Pin<&mut C>,
+    idle: &mut Pin<&mut impl std::future::Future<Output = ()>>,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    if *shutdown.borrow() {
+        conn.as_mut().begin_shutdown();
+    } else {
+        tokio::select! {
+            r = conn.as_mut() => { log_conn_end(r); return; }
+            _ = idle.as_mut() => conn.as_mut().begin_shutdown(),
+            _ = shutdown.changed() => conn.as_mut().begin_shutdown(),
+        }
+    }
+    log_conn_end(conn.await);
+}
+
+fn log_conn_end(r: Result<(), hyper::Error>) {
+    if let Err(e) = r {
+        tracing::debug!(error = %e, "connection ended with error");
+    }
+}
+
+/// Last-activity clock and in-flight count of one connection.
+struct Activity {
+    epoch: Instant,
+    last_ms: AtomicU64,
+    inflight: AtomicUsize,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            epoch: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            inflight: AtomicUsize::new(0),
+        }
+    }
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+    fn touch(&self) {
+        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Resolves once the connection has been idle for `limit`.
+async fn idle_watch(activity: Arc<Activity>, limit: Duration) {
+    let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+    let mut wait = limit;
+    loop {
+        tokio::time::sleep(wait).await;
+        let idle_for = activity
+            .now_ms()
+            .saturating_sub(activity.last_ms.load(Ordering::Relaxed));
+        if activity.inflight.load(Ordering::Relaxed) == 0 && idle_for >= limit_ms {
+            return;
+        }
+        wait = Duration::from_millis(limit_ms.saturating_sub(idle_for).max(10));
+    }
+}
+
+/// An I/O stream that records when bytes last moved.
+struct Tracked<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

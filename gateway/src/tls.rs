@@ -1,0 +1,175 @@
+//! Server-side TLS: the client-facing rustls configuration (mutual TLS
+//! required, CA bundle and CRLs), loaded from files and swapped atomically on
+//! reload. Established connections keep the configuration they started with.
+
+use arc_swap::ArcSwap;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub mod identity;
+
+/// Why TLS material could not be loaded. Never carries key material.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read or holds no PEM object of the expected kind.
+    #[error("{what} {path}: {reason}")]
+    File {
+        /// What the file was meant to hold.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// rustls refused the material (e.g. key does not match certificate).
+    #[error("TLS configuration refused: {0}")]
+    Rustls(String),
+}
+
+/// Paths of the client-facing TLS material.
+#[derive(Clone, Debug)]
+pub struct ServerTlsPaths {
+    /// Certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Private key (PEM).
+    pub key: PathBuf,
+    /// Client CA bundle (PEM).
+    pub client_ca: PathBuf,
+    /// CRLs (PEM).
+    pub crls: Vec<PathBuf>,
+}
+
+impl ServerTlsPaths {
+    /// Every file the material comes from (watched for changes).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.cert.clone(), self.key.clone(), self.client_ca.clone()];
+        v.extend(self.crls.iter().cloned());
+        v
+    }
+}
+
+/// The ring crypto provider, used explicitly everywhere so library users
+/// (tests) need not install a process default.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads every certificate in a PEM file (at least one).
+pub fn read_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let data = read(what, path)?;
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&data).collect();
+    let certs = certs.map_err(|e| file_err(what, path, format!("bad PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(file_err(what, path, "no CERTIFICATE block found".into()));
+    }
+    Ok(certs)
+}
+
+/// Reads one private key from a PEM file.
+pub fn read_key(what: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let data = read(what, path)?;
+    PrivateKeyDer::from_pem_slice(&data)
+        .map_err(|_| file_err(what, path, "no usable PRIVATE KEY block found".into()))
+}
+
+/// Reads CRLs from PEM files (each file may hold several).
+pub fn read_crls(paths: &[PathBuf]) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let data = read("CRL", path)?;
+        let before = out.len();
+        for crl in CertificateRevocationListDer::pem_slice_iter(&data) {
+            out.push(crl.map_err(|e| file_err("CRL", path, format!("bad PEM: {e}")))?);
+        }
+        if out.len() == before {
+            return Err(file_err("CRL", path, "no X509 CRL block found".into()));
+        }
+    }
+    Ok(out)
+}
+
+/// A root store from a CA bundle file.
+pub fn read_roots(what: &'static str, path: &Path) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(what, path)? {
+        roots
+            .add(cert)
+            .map_err(|e| file_err(what, path, format!("unusable CA certificate: {e}")))?;
+    }
+    Ok(roots)
+}
+
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|e| file_err(what, path, e.to_string()))
+}
+
+fn file_err(what: &'static str, path: &Path, reason: String) -> TlsError {
+    TlsError::File {
+        what,
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// Builds the client-facing server configuration: client certificates are
+/// required and verified against the CA bundle and every CRL (end entity and
+/// intermediates); ALPN offers `h2` then `http/1.1`.
+pub fn build_server_config(paths: &ServerTlsPaths) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = provider();
+    let roots = read_roots("client CA bundle", &paths.client_ca)?;
+    let crls = read_crls(&paths.crls)?;
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .with_crls(crls)
+        .build()
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let certs = read_certs("server certificate", &paths.cert)?;
+    let key = read_key("server key", &paths.key)?;
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Rustls(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// The current client-facing TLS configuration, replaceable at run time.
+#[derive(Debug)]
+pub struct TlsStore {
+    paths: ServerTlsPaths,
+    current: ArcSwap<ServerConfig>,
+}
+
+impl TlsStore {
+    /// Loads the material; fails if any file is unusable.
+    pub fn load(paths: ServerTlsPaths) -> Result<TlsStore, TlsError> {
+        let cfg = build_server_config(&paths)?;
+        Ok(TlsStore {
+            paths,
+            current: ArcSwap::new(cfg),
+        })
+    }
+
+    /// The configuration new connections use.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        self.current.load_full()
+    }
+
+    /// Re-reads every file; on success new connections use the new material,
+    /// on failure the old material stays in force and the error says why.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let cfg = build_server_config(&self.paths)?;
+        self.current.store(cfg);
+        Ok(())
+    }
+
+    /// The files to watch.
+    pub fn paths(&self) -> &ServerTlsPaths {
+        &self.paths
+    }
+}

@@ -14,6 +14,26 @@
 //! types have no `Display` and a `Debug` that hides the raw value.
 //!
 //! The crate is pure: no I/O, no clock.
+//!
+//! ```
+//! use credgate_ids::{division, DivisionCode, LegacyCodes, PrefixRouter, Subject, SubjectKind};
+//!
+//! let legacy = LegacyCodes::new(["91350100M0001TGQXM"])?;
+//! let subject = Subject::parse("33010419800101123x", &legacy);
+//! assert!(subject.is_err()); // bad check character; the error never shows the input
+//!
+//! let person = Subject::parse("11010519491231002x", &legacy)?;
+//! assert_eq!(person.kind(), SubjectKind::Person);
+//! assert_eq!(person.as_str(), "11010519491231002X");
+//!
+//! // 江干区 (330104) was merged into 上城区 (330102) in 2021.
+//! let jianggan = DivisionCode::parse("330104")?;
+//! assert_eq!(division::current(jianggan).to_string(), "330102");
+//!
+//! let router = PrefixRouter::new([("33", "zhejiang"), ("3301", "hangzhou")])?;
+//! assert_eq!(router.route(&jianggan), Some(&"hangzhou"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 

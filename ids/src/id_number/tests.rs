@@ -12,6 +12,15 @@ fn worked_example_is_valid() {
 }
 
 #[test]
+fn check_characters_1_and_0() {
+    // Weighted sum ≡ 0 (mod 11) → '1'; ≡ 1 → '0'.
+    assert_eq!(IdNumber::compute_check("33020319900101104"), Some('1'));
+    assert_eq!(IdNumber::compute_check("33020319900101118"), Some('0'));
+    assert!(IdNumber::parse("330203199001011041").is_ok());
+    assert!(IdNumber::parse("330203199001011180").is_ok());
+}
+
+#[test]
 fn lower_case_x_is_normalised() {
     let id = IdNumber::parse("11010519491231002x").unwrap();
     assert_eq!(id.as_str(), VALID);

@@ -186,3 +186,42 @@ fn serialises_as_string() {
         format!("\"{}\"", VALID[1])
     );
 }
+
+#[test]
+fn check_values_0_and_30_map_to_0_and_y() {
+    // Weighted sum ≡ 0 (mod 31) → check value 0; ≡ 1 → 30 → 'Y'.
+    assert_eq!(Uscc::compute_check("91330203000100016"), Some('0'));
+    assert_eq!(Uscc::compute_check("91330203000100006"), Some('Y'));
+    for s in ["913302030001000160", "91330203000100006Y"] {
+        assert!(Uscc::parse(s, &none()).is_ok(), "{s}");
+    }
+}
+
+#[test]
+fn unassigned_category_pairs_are_rejected() {
+    for first2 in ["55", "94", "99", "Y2", "A2", "N4", "22"] {
+        assert_eq!(
+            Uscc::from_first17(&format!("{first2}330203000100006")),
+            Err(IdError::UnknownRegistrationCategory { position: 2 }),
+            "{first2}"
+        );
+    }
+    for first2 in ["01", "B1", "Z1", "M1"] {
+        assert!(
+            matches!(
+                Uscc::from_first17(&format!("{first2}330203000100006")),
+                Err(IdError::UnknownRegistrationCategory { position: 1 }
+                    | IdError::BadCharacter { position: 1 })
+            ),
+            "{first2}"
+        );
+    }
+    for first2 in [
+        "11", "12", "13", "19", "21", "35", "54", "62", "72", "81", "93", "A1", "N3", "Y1",
+    ] {
+        assert!(
+            Uscc::from_first17(&format!("{first2}330203000100006")).is_ok(),
+            "{first2}"
+        );
+    }
+}

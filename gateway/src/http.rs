@@ -92,7 +92,7 @@ impl Gateway {
         // Identity comes only from the verified certificate. A valid
         // certificate that no client entry matches gets no data.
         let client = policy
-            .identify(&conn.peer.to_cert_identity())
+            .identify(&conn.peer)
             .ok_or_else(|| {
                 ApiError::new(Code::ScopeDenied, "client certificate is not granted by policy")
             })?;
@@ -101,7 +101,7 @@ impl Gateway {
         let body = read_body(body, &parts.headers, self.max_body_bytes).await?;
         let ctx = RequestCtx {
             request_id: request_id.to_owned(),
-            client_id: client.id.clone(),
+            client_id: client.id().to_owned(),
             traceparent: valid_traceparent(&parts.headers),
         };
         match route {

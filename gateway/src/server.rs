@@ -3,7 +3,7 @@
 //! HTTP/2 by ALPN, closes idle connections, and drains gracefully.
 
 use crate::http::Gateway;
-use crate::tls::identity::{peer_identity, PeerIdentity};
+use crate::tls::identity::{peer_identity, CertIdentity};
 use crate::tls::TlsStore;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -58,7 +58,7 @@ pub struct ConnInfo {
     /// The client's address.
     pub remote: SocketAddr,
     /// Identity facts of its verified certificate.
-    pub peer: PeerIdentity,
+    pub peer: CertIdentity,
     /// Whether HTTP/2 was negotiated.
     pub h2: bool,
 }

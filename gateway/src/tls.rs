@@ -8,6 +8,7 @@ use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub mod identity;
@@ -143,6 +144,8 @@ pub fn build_server_config(paths: &ServerTlsPaths) -> Result<Arc<ServerConfig>, 
 pub struct TlsStore {
     paths: ServerTlsPaths,
     current: ArcSwap<ServerConfig>,
+    generation: AtomicU64,
+    reloads_failed: AtomicU64,
 }
 
 impl TlsStore {
@@ -152,6 +155,8 @@ impl TlsStore {
         Ok(TlsStore {
             paths,
             current: ArcSwap::new(cfg),
+            generation: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
         })
     }
 
@@ -163,9 +168,27 @@ impl TlsStore {
     /// Re-reads every file; on success new connections use the new material,
     /// on failure the old material stays in force and the error says why.
     pub fn reload(&self) -> Result<(), TlsError> {
-        let cfg = build_server_config(&self.paths)?;
-        self.current.store(cfg);
-        Ok(())
+        match build_server_config(&self.paths) {
+            Ok(cfg) => {
+                self.current.store(cfg);
+                self.generation.fetch_add(1, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => {
+                self.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// How many times new material was put in force since start.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Reloads that failed (the old material stayed in force).
+    pub fn reloads_failed(&self) -> u64 {
+        self.reloads_failed.load(Ordering::Relaxed)
     }
 
     /// The files to watch.

@@ -2,30 +2,9 @@
 //! SANs, subject CN and O, SHA-256 fingerprint. Only certificates rustls has
 //! already verified reach this code; it never decides trust.
 
+pub use credgate_policy::CertIdentity;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
-
-/// Identity facts of a client certificate, as the policy matches them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PeerIdentity {
-    /// URI subject alternative names.
-    pub uri_sans: Vec<String>,
-    /// DNS subject alternative names.
-    pub dns_sans: Vec<String>,
-    /// Subject common names.
-    pub common_names: Vec<String>,
-    /// Subject organisations.
-    pub organizations: Vec<String>,
-    /// SHA-256 of the certificate's DER encoding.
-    pub sha256: [u8; 32],
-}
-
-impl PeerIdentity {
-    /// The fingerprint as lower-case hex (recorded in audit records).
-    pub fn fingerprint_hex(&self) -> String {
-        hex::encode(self.sha256)
-    }
-}
 
 /// The certificate could not be read (it was verified, so this is unexpected).
 #[derive(Debug, thiserror::Error)]
@@ -33,14 +12,16 @@ impl PeerIdentity {
 pub struct IdentityError(String);
 
 /// Extracts identity facts from a DER certificate.
-pub fn peer_identity(der: &[u8]) -> Result<PeerIdentity, IdentityError> {
+///
+/// The fingerprint is recorded (as lower-case hex) in audit records.
+pub fn peer_identity(der: &[u8]) -> Result<CertIdentity, IdentityError> {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
     let mut sha256 = [0u8; 32];
     sha256.copy_from_slice(digest.as_ref());
     let (_, cert) = X509Certificate::from_der(der).map_err(|e| IdentityError(e.to_string()))?;
-    let mut id = PeerIdentity {
+    let mut id = CertIdentity {
         sha256,
-        ..PeerIdentity::default()
+        ..CertIdentity::default()
     };
     for cn in cert.subject().iter_common_name() {
         if let Ok(s) = cn.as_str() {

@@ -1,0 +1,98 @@
+//! The `credgate` command line as an operator uses it: exit codes, stderr,
+//! and the files it writes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+fn credgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_credgate"))
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["demo", "--help"],
+        vec!["certs", "dev", "--help"],
+        vec!["policy", "check", "--help"],
+    ] {
+        let out = credgate().args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
+    }
+}
+
+#[test]
+fn certs_dev_writes_the_layout_and_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pki");
+    let run = |force: bool| {
+        let mut c = credgate();
+        c.args(["certs", "dev", "--out"]).arg(&out);
+        if force {
+            c.arg("--force");
+        }
+        c.output().unwrap()
+    };
+    let first = run(false);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    for f in [
+        "ca.crt", "ca.key", "server.crt", "server.key", "crl.pem",
+        "clients/bank-nb.crt", "clients/dept-nb.key", "clients/peer-hz.crt", "clients/auditor.crt",
+        "clients/revoked.crt", "clients/expired.crt", "rogue/ca.crt", "rogue/client.crt",
+        "rogue/client.key", "upstream/ca.crt", "upstream/gateway.crt", "authz/issuer.key",
+        "authz/issuer.pub",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let again = run(false);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert!(run(true).status.success());
+}
+
+#[test]
+fn policy_check_reports_every_error_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, credgate_policy::DEMO_POLICY).unwrap();
+    let out = credgate().args(["policy", "check"]).arg(&good).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("4 clients"), "{summary}");
+
+    let bad = dir.path().join("bad.toml");
+    let text = credgate_policy::DEMO_POLICY
+        .replace("profile = \"bank-standard\"", "profile = \"no-such-profile\"")
+        .replace(
+            "purposes = [\"administrative_approval\"]",
+            "purposes = [\"no_such_purpose\"]",
+        );
+    std::fs::write(&bad, &text).unwrap();
+    let out = credgate().args(["policy", "check"]).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert!(err.contains("no-such-profile"), "{err}");
+    assert!(err.contains("no_such_purpose"), "{err}");
+    assert!(
+        err.contains(&format!("bad.toml:{}:", line_of("no-such-profile"))),
+        "location of the profile error: {err}"
+    );
+    assert!(
+        err.contains(&format!("bad.toml:{}:", line_of("no_such_purpose"))),
+        "location of the purpose error: {err}"
+    );
+}
+
+#[test]
+fn serve_check_validates_and_fails_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gateway.toml");
+    std::fs::write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let out = credgate().args(["serve", "--check", "--config"]).arg(&cfg).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing field"));
+}

@@ -1,0 +1,17 @@
+//! credgate's end-to-end tests, one binary (faster to build than many):
+//! real mutual TLS on 127.0.0.1, the simulated platforms, an in-process
+//! gateway per test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "it/tls.rs"]
+mod tls;
+
+#[path = "it/report.rs"]
+mod report;
+
+#[path = "it/scan.rs"]
+mod scan;
+
+#[path = "it/policy.rs"]
+mod policy;

@@ -1,0 +1,197 @@
+//! `GET /v1/enterprises/{uscc}/report` end to end: routing to the owning
+//! platform with provenance, refusals that never reach a platform, bounds,
+//! and no personal data in clear.
+
+use super::scan;
+use credgate_integration::Harness;
+use serde_json::Value;
+
+const PURPOSE: (&str, &str) = ("x-credit-purpose", "administrative_approval");
+
+fn samples_for(h: &Harness, platform: &str) -> Vec<Value> {
+    h.samples["enterprises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["platform"] == platform)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn reports_come_from_the_owning_platform_with_provenance() {
+    let h = Harness::start().await;
+    let dataset = credgate_sim::Dataset::generate(credgate_integration::SEED);
+    let dept = h.client("dept-nb");
+    for platform in ["xinyong-ningbo", "hangzhou", "xiamen", "xinyong-zhejiang"] {
+        let subjects = samples_for(&h, platform);
+        assert!(!subjects.is_empty(), "samples list enterprises of {platform}");
+        for e in subjects.iter().take(3) {
+            let uscc = e["uscc"].as_str().unwrap();
+            h.clear_sim_requests().await;
+            let r = dept
+                .get(&format!("/v1/enterprises/{uscc}/report"), &[PURPOSE])
+                .await;
+            assert_eq!(r.status, 200, "{platform}: {}", String::from_utf8_lossy(&r.body));
+            assert!(r.headers.contains_key("x-request-id"));
+            let v = r.json();
+            let sections = v["sections"].as_object().unwrap();
+            assert!(sections.contains_key("basic"), "{platform}: {v}");
+            for (name, s) in sections {
+                assert_eq!(s["source"]["platform"], platform, "{name} provenance");
+                let as_of = s["source"]["as_of"].as_str().unwrap();
+                assert!(as_of.ends_with('Z') && as_of.len() >= 20, "as_of {as_of}");
+            }
+            // The answer matches the platform's own data.
+            let truth = dataset.enterprise(uscc).unwrap();
+            let basic = &sections["basic"]["data"];
+            assert_eq!(basic["name"], truth.basic.name.as_str(), "{platform} name");
+            assert_eq!(basic["uscc"], uscc);
+            // Only the owning platform was asked.
+            for p in &h.platforms {
+                let n = h.sim_requests(&p.spec.name).await.len();
+                let want = usize::from(p.spec.name == platform);
+                assert_eq!(n, want, "{} contacted {n} times for a {platform} subject", p.spec.name);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn section_selection_and_unknown_sections() {
+    let h = Harness::start().await;
+    let dept = h.client("dept-nb");
+    let hz = h.enterprise_of("hangzhou");
+    let r = dept
+        .get(&format!("/v1/enterprises/{hz}/report?sections=basic,penalties"), &[PURPOSE])
+        .await;
+    assert_eq!(r.status, 200);
+    let keys: Vec<String> = r.json()["sections"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, vec!["basic".to_string(), "penalties".to_string()]);
+    let r = dept
+        .get(&format!("/v1/enterprises/{hz}/report?sections=basic,gossip"), &[PURPOSE])
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.code(), "invalid_request");
+}
+
+#[tokio::test]
+async fn bad_identifiers_and_unserved_regions_never_reach_a_platform() {
+    let h = Harness::start().await;
+    let dept = h.client("dept-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    // Last character changed: the check fails.
+    let mut bad = nb.clone();
+    let last = bad.pop().unwrap();
+    bad.push(if last == '0' { '1' } else { '0' });
+    for subject in [bad.as_str(), "123", "91310110666007217", "9131011066600721７T"] {
+        let path = format!("/v1/enterprises/{}/report", subject.replace('７', "%EF%BC%97"));
+        let r = dept.get(&path, &[PURPOSE]).await;
+        assert_eq!(r.status, 400, "{subject}");
+        assert_eq!(r.code(), "invalid_subject_id");
+        // The problem detail never echoes the identifier.
+        assert!(!String::from_utf8_lossy(&r.body).contains(subject));
+    }
+    // Valid code, region no platform serves (Shanghai).
+    let r = dept
+        .get("/v1/enterprises/91310110666007217T/report", &[PURPOSE])
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.code(), "subject_region_unknown");
+    // Lower case is normalised and served.
+    let r = dept
+        .get(&format!("/v1/enterprises/{}/report?sections=basic", nb.to_lowercase()), &[PURPOSE])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["subject"]["uscc"], nb.as_str());
+    let contacted = h.total_sim_requests().await;
+    assert_eq!(contacted, 1, "only the valid, served query reached a platform");
+}
+
+#[tokio::test]
+async fn purpose_is_required_and_checked_before_any_upstream() {
+    let h = Harness::start().await;
+    let dept = h.client("dept-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report");
+    let r = dept.get(&path, &[]).await;
+    assert_eq!((r.status.as_u16(), r.code().as_str()), (400, "purpose_required"));
+    let r = dept.get(&path, &[("x-credit-purpose", "loan_underwriting")]).await;
+    assert_eq!((r.status.as_u16(), r.code().as_str()), (403, "purpose_not_allowed"));
+    // The auditor has no report scope at all.
+    let r = h.client("auditor").get(&path, &[("x-credit-purpose", "audit_review")]).await;
+    assert_eq!((r.status.as_u16(), r.code().as_str()), (403, "scope_denied"));
+    assert_eq!(h.total_sim_requests().await, 0);
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413() {
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let body = vec![b'x'; 65 * 1024];
+    let r = h
+        .client("dept-nb")
+        .try_request(
+            http::Method::GET,
+            &format!("/v1/enterprises/{nb}/report"),
+            &[PURPOSE],
+            body.into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 413);
+    assert_eq!(r.code(), "payload_too_large");
+    assert_eq!(h.total_sim_requests().await, 0);
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused() {
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let big = "a".repeat(40 * 1024);
+    let r = h
+        .client("dept-nb")
+        .try_request(
+            http::Method::GET,
+            &format!("/v1/enterprises/{nb}/report"),
+            &[PURPOSE, ("x-padding", &big)],
+            bytes::Bytes::new(),
+        )
+        .await;
+    match r {
+        Ok(reply) => assert_eq!(reply.status, 431),
+        Err(e) => assert!(!e.is_empty(), "connection closed on oversized head"),
+    }
+    assert_eq!(h.total_sim_requests().await, 0);
+}
+
+#[tokio::test]
+async fn personal_data_never_leaves_in_clear() {
+    let h = Harness::start().await;
+    let dept = h.client("dept-nb");
+    let dataset = credgate_sim::Dataset::generate(credgate_integration::SEED);
+    let mut saw_masked_id = false;
+    for e in h.samples["enterprises"].as_array().unwrap() {
+        let uscc = e["uscc"].as_str().unwrap();
+        let r = dept
+            .get(&format!("/v1/enterprises/{uscc}/report"), &[PURPOSE])
+            .await;
+        assert_eq!(r.status, 200);
+        let text = String::from_utf8_lossy(&r.body).to_string();
+        assert_eq!(scan::id_numbers(&text), Vec::<String>::new(), "ID number in clear");
+        assert_eq!(scan::mobiles(&text), Vec::<String>::new(), "mobile in clear");
+        let truth = dataset.enterprise(uscc).unwrap();
+        let rep = &truth.basic.legal_representative;
+        assert!(!text.contains(&rep.name), "legal representative name in clear");
+        let v = r.json();
+        if let Some(id) = v["sections"]["basic"]["data"]["legal_representative"]["id_number"].as_str() {
+            let real = rep.id_number.as_deref().unwrap();
+            assert_eq!(id.chars().count(), 18);
+            assert_eq!(&id[..6], &real[..6]);
+            assert!(id.ends_with(&real[14..]));
+            assert_eq!(&id[6..14], "********");
+            saw_masked_id = true;
+        }
+    }
+    assert!(saw_masked_id, "the department sees masked legal representative IDs");
+}

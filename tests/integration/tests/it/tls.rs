@@ -1,0 +1,132 @@
+//! Mutual TLS: who gets a handshake, identity from the certificate only,
+//! and reload of server material and CRLs without a restart.
+
+use credgate_certs::{issue_client_cert, issue_server_cert, make_crl, Validity};
+use credgate_integration::Harness;
+use std::time::{Duration, Instant};
+
+const PURPOSE: (&str, &str) = ("x-credit-purpose", "administrative_approval");
+
+#[tokio::test]
+async fn handshake_refused_without_a_trusted_valid_unrevoked_certificate() {
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report");
+    let certs = h.certs();
+    // No certificate at all.
+    let anon = credgate_integration::TestClient::new(h.addr(), &certs.join("ca.crt"), None);
+    assert!(anon.try_get(&path).await.is_err(), "no certificate must not get HTTP");
+    // A CA nobody trusts (impersonating bank-nb's URI SAN).
+    let rogue = h.client_with(&certs.join("rogue/client.crt"), &certs.join("rogue/client.key"));
+    assert!(rogue.try_get(&path).await.is_err(), "rogue CA must not get HTTP");
+    // Expired and revoked certificates from the right CA.
+    for name in ["expired", "revoked"] {
+        let r = h.client(name).try_get(&path).await;
+        assert!(r.is_err(), "{name} must not get HTTP, got {:?}", r.map(|r| r.status));
+    }
+    // None of them reached a platform, and the gateway counted the refusals.
+    assert_eq!(h.total_sim_requests().await, 0);
+    let refused = h
+        .gw()
+        .stats
+        .handshake_failed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(refused >= 4, "handshake failures counted: {refused}");
+    // Control: a good certificate gets an answer over the same path.
+    let ok = h.client("dept-nb").get(&path, &[PURPOSE]).await;
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+}
+
+#[tokio::test]
+async fn a_valid_but_unmatched_certificate_gets_no_data_and_headers_cannot_claim_identity() {
+    let h = Harness::start().await;
+    let certs = h.certs();
+    let ca = std::fs::read_to_string(certs.join("ca.crt")).unwrap();
+    let ca_key = std::fs::read_to_string(certs.join("ca.key")).unwrap();
+    let pair = issue_client_cert(&ca, &ca_key, "stranger", Validity::Normal).unwrap();
+    std::fs::write(h.dir.path().join("stranger.crt"), &pair.cert_pem).unwrap();
+    std::fs::write(h.dir.path().join("stranger.key"), &pair.key_pem).unwrap();
+    let stranger = h.client_with(
+        &h.dir.path().join("stranger.crt"),
+        &h.dir.path().join("stranger.key"),
+    );
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report");
+    let r = stranger
+        .get(
+            &path,
+            &[
+                PURPOSE,
+                ("x-forwarded-client-cert", "URI=spiffe://credgate.dev/client/dept-nb"),
+                ("x-ssl-client-s-dn", "CN=dept-nb,O=credgate dev"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.code(), "scope_denied");
+    assert!(r.headers.contains_key("x-request-id"));
+    assert!(!String::from_utf8_lossy(&r.body).contains("sections"));
+    assert_eq!(h.total_sim_requests().await, 0, "no platform contacted");
+}
+
+#[tokio::test]
+async fn http2_is_negotiated_by_alpn() {
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let r = h
+        .client("dept-nb")
+        .http2()
+        .get(&format!("/v1/enterprises/{nb}/report?sections=basic"), &[PURPOSE])
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.json()["sections"]["basic"]["data"].is_object());
+}
+
+/// Waits (bounded) until `cond` holds.
+async fn eventually(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn server_certificate_and_crl_reload_without_restart() {
+    let h = Harness::start().await;
+    let certs = h.certs();
+    let ca = std::fs::read_to_string(certs.join("ca.crt")).unwrap();
+    let ca_key = std::fs::read_to_string(certs.join("ca.key")).unwrap();
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let before = h.gw().tls.generation();
+
+    // A broken certificate file: the old material stays in force.
+    std::fs::write(certs.join("server.crt"), "not a certificate").unwrap();
+    let tls = h.gw().tls.clone();
+    eventually("failed TLS reload is counted", async || tls.reloads_failed() >= 1).await;
+    assert_eq!(h.gw().tls.generation(), before);
+    let r = h.client("dept-nb").get(&path, &[PURPOSE]).await;
+    assert_eq!(r.status, 200, "old material still serves");
+
+    // A rotated server certificate is picked up.
+    let new = issue_server_cert(&ca, &ca_key, &["localhost", "127.0.0.1"], Validity::Normal).unwrap();
+    std::fs::write(certs.join("server.key"), &new.key_pem).unwrap();
+    std::fs::write(certs.join("server.crt"), &new.cert_pem).unwrap();
+    eventually("new server certificate in force", async || tls.generation() > before).await;
+    let r = h.client("dept-nb").get(&path, &[PURPOSE]).await;
+    assert_eq!(r.status, 200, "new material serves");
+
+    // A new CRL revoking dept-nb takes effect for new handshakes.
+    let dept = std::fs::read_to_string(certs.join("clients/dept-nb.crt")).unwrap();
+    let revoked = std::fs::read_to_string(certs.join("clients/revoked.crt")).unwrap();
+    let crl = make_crl(&ca, &ca_key, &[&dept, &revoked]).unwrap();
+    let gen = tls.generation();
+    std::fs::write(certs.join("crl.pem"), crl).unwrap();
+    eventually("new CRL in force", async || tls.generation() > gen).await;
+    assert!(h.client("dept-nb").try_get(&path).await.is_err(), "revoked by new CRL");
+    assert_eq!(h.client("auditor").try_get("/v1/nope").await.unwrap().status, 404);
+}

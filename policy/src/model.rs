@@ -262,7 +262,7 @@ impl<'de> Visitor<'de> for RuleValueVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<RuleValue, A::Error> {
         Err(de::Error::custom(
-            "field paths must be quoted keys, e.g. \"basic.legal_representative.name\" = \"mask_name\"",
+            "field paths must be quoted keys, e.g. 'basic.legal_representative.name' = 'mask_name'",
         ))
     }
 }

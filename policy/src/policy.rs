@@ -35,12 +35,8 @@ impl Policy {
         let loc = Locator::new(origin, source);
         let file: PolicyFile = toml::from_str(source).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            PolicyErrors(vec![loc.error(
-                span,
-                "",
-                ErrorKind::Syntax,
-                e.message().trim_end(),
-            )])
+            let msg = redact_strings(e.message().trim_end());
+            PolicyErrors(vec![loc.error(span, "", ErrorKind::Syntax, msg)])
         })?;
         crate::validate::build(file, &loc).map_err(PolicyErrors)
     }
@@ -125,4 +121,24 @@ impl Policy {
         ]
         .join(", ")
     }
+}
+
+/// Replaces the contents of double-quoted strings in a TOML error message
+/// with `…`: values (which could be identifiers) are never echoed, while
+/// key names (quoted with backticks by `toml`) stay.
+fn redact_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            if inside {
+                out.push('…');
+            }
+            inside = !inside;
+            out.push(c);
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
 }

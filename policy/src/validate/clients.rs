@@ -86,15 +86,18 @@ pub(crate) fn build(cx: &mut Ctx<'_>, defs: &[Spanned<ClientDef>], refs: &Refs<'
                 None
             }
         };
-        let cert_match = cert_match(cx, def.match_rule.as_ref(), spanned.span(), i);
-        if let (Some(rule), Some(m)) = (&cert_match, &def.match_rule) {
-            check_overlap(cx, rule, m.get_ref(), i, &earlier);
-            earlier.push(Seen {
-                id: def.id.get_ref().clone(),
-                index: i,
-                rule: rule.clone(),
-            });
+        let (rule, match_ok) = cert_match(cx, def.match_rule.as_ref(), spanned.span(), i);
+        if let Some(m) = &def.match_rule {
+            // Overlaps are checked even when another part of the rule is
+            // faulty, on the parts that are not.
+            check_overlap(cx, &rule, m.get_ref(), i, &earlier);
         }
+        let cert_match = match_ok.then(|| rule.clone());
+        earlier.push(Seen {
+            id: def.id.get_ref().clone(),
+            index: i,
+            rule,
+        });
         let rate_limit = def
             .rate_limit
             .as_ref()
@@ -123,18 +126,20 @@ pub(crate) fn build(cx: &mut Ctx<'_>, defs: &[Spanned<ClientDef>], refs: &Refs<'
     out
 }
 
+/// The client's match rule (its valid parts) and whether it is valid as a
+/// whole.
 fn cert_match(
     cx: &mut Ctx<'_>,
     def: Option<&Spanned<MatchDef>>,
     client_span: Range<usize>,
     i: usize,
-) -> Option<CertMatch> {
+) -> (CertMatch, bool) {
     let path = format!("clients[{i}].match");
     let msg =
         "a client needs a certificate match: uri_san, dns_san, cn (with optional o) or sha256";
     let Some(spanned) = def else {
         cx.err(client_span, path, ErrorKind::EmptyMatch, msg);
-        return None;
+        return (CertMatch::default(), false);
     };
     let m = spanned.get_ref();
     if m.uri_san.is_none() && m.dns_san.is_none() && m.cn.is_none() && m.sha256.is_none() {
@@ -185,7 +190,8 @@ fn cert_match(
         || rule.dns_san.is_some()
         || rule.cn.is_some()
         || rule.sha256.is_some();
-    (cx.errors.len() == before && has_rule).then_some(rule)
+    let ok = cx.errors.len() == before && has_rule;
+    (rule, ok)
 }
 
 fn check_overlap(cx: &mut Ctx<'_>, rule: &CertMatch, def: &MatchDef, i: usize, earlier: &[Seen]) {

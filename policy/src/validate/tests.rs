@@ -160,6 +160,20 @@ fn unknown_key_is_a_located_syntax_error() {
 }
 
 #[test]
+fn syntax_errors_do_not_echo_values() {
+    let src = BASE.replace(
+        "version = 1\n",
+        "version = 1\n[settings]\nlegacy_codes = \"91350100M0001TGQXM\"\n",
+    );
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].kind, ErrorKind::Syntax);
+    assert_eq!(errs[0].line, line_of(&src, "legacy_codes ="));
+    assert!(!errs[0].message.contains("9135"), "{}", errs[0]);
+    assert!(errs[0].message.contains("\"…\""), "{}", errs[0]);
+}
+
+#[test]
 fn unquoted_dotted_field_path_gets_a_hint() {
     let src = BASE.replace(
         "fields = { \"basic.name\" = \"keep\" }",

@@ -116,3 +116,26 @@ fn invalid_fingerprint_is_not_echoed() {
     );
     assert!(!e.to_string().contains("abcd1234"), "{e}");
 }
+
+#[test]
+fn overlaps_are_found_next_to_other_match_faults() {
+    let src = BASE.replace(
+        "match = { uri_san = \"spiffe://t/a\" }",
+        "match = { uri_san = \"spiffe://t/a\", sha256 = \"zz\" }",
+    );
+    let src = format!(
+        "{src}\n[[clients]]\nid = \"b\"\ndisplay_name = \"B\"\nkind = \"bank\"\nprofile = \"p\"\nmatch = {{ uri_san = \"spiffe://t/a\" }}\n"
+    );
+    assert_one(
+        &src,
+        ErrorKind::InvalidFingerprint,
+        "\"zz\"",
+        "clients[0].match.sha256",
+    );
+    assert_one(
+        &src,
+        ErrorKind::OverlappingMatch,
+        "match = { uri_san = \"spiffe://t/a\" }",
+        "clients[1].match.uri_san",
+    );
+}

@@ -159,7 +159,10 @@ mod tests {
         let mut seen = HashSet::new();
         for (p, _) in FIELDS {
             assert!(seen.insert(*p), "duplicate path {p}");
-            assert!(!p.is_empty() && !p.starts_with('.') && !p.ends_with('.'), "{p}");
+            assert!(
+                !p.is_empty() && !p.starts_with('.') && !p.ends_with('.'),
+                "{p}"
+            );
             assert!(!p.contains(".."), "{p}");
         }
     }
@@ -176,7 +179,10 @@ mod tests {
 
     #[test]
     fn kind_lookup() {
-        assert_eq!(kind_of("basic.legal_representative.id_number"), Some(IdNumber));
+        assert_eq!(
+            kind_of("basic.legal_representative.id_number"),
+            Some(IdNumber)
+        );
         assert_eq!(kind_of("basic.nope"), None);
     }
 }

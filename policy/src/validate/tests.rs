@@ -1,0 +1,198 @@
+//! Validation tests: every error class, each with its reported location.
+
+use crate::error::{ErrorKind, PolicyError};
+use crate::{Policy, DEMO_POLICY};
+
+mod grants;
+mod matching;
+mod profiles;
+mod references;
+mod values;
+
+/// A valid policy that tests extend.
+const BASE: &str = r#"version = 1
+
+[[purposes]]
+code = "loan"
+
+[[purposes]]
+code = "approval"
+
+[[scopes]]
+id = "report"
+endpoint = "enterprise_report"
+sections = ["basic", "licenses", "penalties"]
+
+[[scopes]]
+id = "sanctions"
+endpoint = "sanctions_check"
+
+[[issuers]]
+id = "iss"
+public_key_file = "issuer.pub"
+
+[[profiles]]
+id = "p"
+fields = { "basic.name" = "keep" }
+
+[[clients]]
+id = "a"
+display_name = "A"
+kind = "bank"
+profile = "p"
+match = { uri_san = "spiffe://t/a" }
+  [[clients.grants]]
+  scope = "report"
+  purposes = ["loan"]
+  authorization = "required"
+"#;
+
+fn errors(src: &str) -> Vec<PolicyError> {
+    match Policy::parse(src, "policy.toml") {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0,
+    }
+}
+
+/// 1-based line of the last occurrence of `needle` (which must occur).
+fn line_of(src: &str, needle: &str) -> usize {
+    let at = src
+        .rfind(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in source"));
+    src[..at].matches('\n').count() + 1
+}
+
+/// Asserts that `src` has exactly one error of `kind`, at the line where
+/// `needle` occurs, with `key_path`; returns it.
+#[track_caller]
+fn assert_one(src: &str, kind: ErrorKind, needle: &str, key_path: &str) -> PolicyError {
+    let errs = errors(src);
+    let found: Vec<_> = errs.iter().filter(|e| e.kind == kind).collect();
+    assert_eq!(found.len(), 1, "expected one {kind} error, got {errs:#?}");
+    let e = found[0].clone();
+    assert_eq!(e.line, line_of(src, needle), "line of {e}");
+    assert_eq!(e.key_path, key_path, "key path of {e}");
+    assert_eq!(e.origin, "policy.toml");
+    e
+}
+
+fn with(extra: &str) -> String {
+    format!("{BASE}{extra}")
+}
+
+/// A second client `b` with the given match table and grant block.
+fn client_b(match_rule: &str, rest: &str) -> String {
+    with(&format!(
+        "\n[[clients]]\nid = \"b\"\ndisplay_name = \"B\"\nkind = \"bank\"\nprofile = \"p\"\nmatch = {match_rule}\n{rest}"
+    ))
+}
+
+#[test]
+fn base_is_valid() {
+    let p = Policy::parse(BASE, "policy.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        p.summary(),
+        "1 client, 2 scopes, 1 profile, 2 purposes, 1 issuer"
+    );
+}
+
+#[test]
+fn demo_policy_is_valid() {
+    let p = Policy::parse(DEMO_POLICY, "demo-policy.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        p.summary(),
+        "4 clients, 5 scopes, 4 profiles, 6 purposes, 1 issuer"
+    );
+    assert!(p.warnings().is_empty(), "{:?}", p.warnings());
+    for id in ["bank-nb", "dept-nb", "peer-hz", "auditor"] {
+        let c = p.client(id).unwrap_or_else(|| panic!("client {id}"));
+        let uri = format!("spiffe://credgate.dev/client/{id}");
+        assert_eq!(c.cert_match().uri_san(), Some(uri.as_str()));
+        assert!(c.rate_limit().is_some());
+    }
+    for s in [
+        "enterprise.report",
+        "sanctions.check",
+        "person.score",
+        "self.access_log",
+        "audit.read",
+    ] {
+        assert!(p.scope(s).is_some(), "scope {s}");
+    }
+    assert_eq!(
+        p.client("peer-hz").and_then(|c| c.home_scheme()),
+        Some("qianjiang")
+    );
+    assert!(p.legacy_codes().contains("91350100M0001TGQXM"));
+    assert_eq!(p.legacy_codes().len(), 1);
+    // Legal representatives' personal fields are masked for every client that sees them.
+    for profile in p.profiles() {
+        for (path, t) in profile.rules() {
+            if path.contains("legal_representative.") {
+                assert!(t.alters(), "{} keeps {path}", profile.id());
+            }
+        }
+    }
+}
+
+#[test]
+fn syntax_error_is_one_located_error() {
+    let src = with("\n[[clients]]\nid = \"b\nkind = 1\n");
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].kind, ErrorKind::Syntax);
+    assert_eq!(errs[0].line, line_of(&src, "id = \"b\n"));
+    assert!(
+        errs[0].to_string().starts_with("policy.toml:"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn unknown_key_is_a_located_syntax_error() {
+    let src = BASE.replace("kind = \"bank\"", "kind = \"bank\"\nbogus = 1");
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].kind, ErrorKind::Syntax);
+    assert_eq!((errs[0].line, errs[0].column), (line_of(&src, "bogus"), 1));
+    assert!(errs[0].message.contains("bogus"), "{}", errs[0]);
+}
+
+#[test]
+fn syntax_errors_do_not_echo_values() {
+    let src = BASE.replace(
+        "version = 1\n",
+        "version = 1\n[settings]\nlegacy_codes = \"91350100M0001TGQXM\"\n",
+    );
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].kind, ErrorKind::Syntax);
+    assert_eq!(errs[0].line, line_of(&src, "legacy_codes ="));
+    assert!(!errs[0].message.contains("9135"), "{}", errs[0]);
+    assert!(errs[0].message.contains("\"…\""), "{}", errs[0]);
+}
+
+#[test]
+fn unquoted_dotted_field_path_gets_a_hint() {
+    let src = BASE.replace(
+        "fields = { \"basic.name\" = \"keep\" }",
+        "[profiles.fields]\nbasic.name = \"keep\"",
+    );
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].kind, ErrorKind::Syntax);
+    assert_eq!(errs[0].line, line_of(&src, "basic.name = "));
+    assert!(errs[0].message.contains("quoted"), "{}", errs[0]);
+}
+
+#[test]
+fn unsupported_version() {
+    let src = BASE.replace("version = 1", "version = 2");
+    assert_one(
+        &src,
+        ErrorKind::UnsupportedVersion,
+        "version = 2",
+        "version",
+    );
+}

@@ -67,19 +67,40 @@ fn route(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     }
 }
 
+/// Ready when the policy is loaded and at least one upstream's breaker is
+/// not open; each upstream's breaker state and last outcome are listed.
 fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
-    let upstreams: Vec<_> = state
-        .federation
-        .upstreams()
+    use crate::federation::breaker::BreakerState;
+    let ups = state.federation.upstreams();
+    let upstreams: Vec<_> = ups
         .iter()
-        .map(|u| serde_json::json!({ "name": u.name, "regions": u.regions }))
+        .map(|u| {
+            let last = u.stats.last().map(|(outcome, at)| {
+                let at = time::OffsetDateTime::from(at)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                serde_json::json!({ "outcome": outcome, "at": at })
+            });
+            serde_json::json!({
+                "name": u.name,
+                "regions": u.regions,
+                "breaker": u.breaker_state().as_str(),
+                "last": last,
+            })
+        })
         .collect();
+    let ready = ups.is_empty() || ups.iter().any(|u| u.breaker_state() != BreakerState::Open);
     let body = serde_json::json!({
-        "ready": true,
+        "ready": ready,
         "policy": state.policy.current().summary(),
         "upstreams": upstreams,
     });
-    text(StatusCode::OK, "application/json", body.to_string())
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    text(status, "application/json", body.to_string())
 }
 
 fn metrics(state: &AdminState) -> String {
@@ -109,6 +130,36 @@ fn metrics(state: &AdminState) -> String {
         "credgate_policy_reloads_total{{result=\"failed\"}} {}",
         state.policy.reloads_failed()
     );
+    let ups = state.federation.upstreams();
+    let _ = writeln!(out, "# TYPE credgate_upstream_requests_total counter");
+    for u in ups {
+        for (outcome, n) in u.stats.counts() {
+            let _ = writeln!(
+                out,
+                "credgate_upstream_requests_total{{upstream=\"{}\",outcome=\"{outcome}\"}} {n}",
+                u.name
+            );
+        }
+    }
+    let _ = writeln!(out, "# TYPE credgate_upstream_retries_total counter");
+    for u in ups {
+        let _ = writeln!(
+            out,
+            "credgate_upstream_retries_total{{upstream=\"{}\"}} {}",
+            u.name,
+            u.stats.retries()
+        );
+    }
+    let _ = writeln!(out, "# TYPE credgate_upstream_breaker_open gauge");
+    for u in ups {
+        let open = u.breaker_state() == crate::federation::breaker::BreakerState::Open;
+        let _ = writeln!(
+            out,
+            "credgate_upstream_breaker_open{{upstream=\"{}\"}} {}",
+            u.name,
+            u8::from(open)
+        );
+    }
     out
 }
 

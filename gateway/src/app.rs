@@ -34,6 +34,9 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The configuration is inconsistent.
+    #[error("configuration: {0}")]
+    Config(String),
     /// The file watcher could not be installed.
     #[error("file watcher: {0}")]
     Watch(#[from] notify::Error),
@@ -88,11 +91,15 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
             k
         }
     };
+    let schemes = crate::recognition::Schemes::new(cfg.score_schemes.clone())
+        .map_err(|errs| StartError::Config(errs.join("; ")))?;
     let gateway = Arc::new(Gateway {
         policy: policy.clone(),
         federation: federation.clone(),
         max_body_bytes: cfg.server.max_body_bytes,
         pseudonym_key,
+        schemes,
+        sanctions: cfg.sanctions.clone(),
     });
     let listener = TcpListener::bind(cfg.server.listen)
         .await

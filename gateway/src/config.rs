@@ -53,6 +53,12 @@ pub struct Config {
     /// The upstream credit platforms.
     #[serde(default)]
     pub upstreams: Vec<UpstreamConfig>,
+    /// Native score schemes and their tiers (信用分互认).
+    #[serde(default)]
+    pub score_schemes: Vec<crate::recognition::SchemeConfig>,
+    /// The sanctions fan-out.
+    #[serde(default)]
+    pub sanctions: SanctionsConfig,
     /// Directory the file was read from (relative paths resolve against it).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -139,6 +145,28 @@ pub struct PrivacyConfig {
     pub pseudonym_key_file: Option<PathBuf>,
 }
 
+/// The sanctions fan-out (`POST /v1/sanctions/check`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SanctionsConfig {
+    /// One overall deadline for the fan-out; platforms that have not
+    /// answered by then are reported in `failed_platforms`.
+    #[serde(default = "defaults::sanctions_deadline_ms")]
+    pub deadline_ms: u64,
+    /// Most subjects in one request.
+    #[serde(default = "defaults::sanctions_max_subjects")]
+    pub max_subjects: usize,
+}
+
+impl Default for SanctionsConfig {
+    fn default() -> Self {
+        SanctionsConfig {
+            deadline_ms: defaults::sanctions_deadline_ms(),
+            max_subjects: defaults::sanctions_max_subjects(),
+        }
+    }
+}
+
 /// What kind of platform an upstream is (SPEC §7).
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -180,6 +208,37 @@ pub struct UpstreamConfig {
     /// Most requests in flight to this platform at once.
     #[serde(default = "defaults::upstream_max_concurrency")]
     pub max_concurrency: usize,
+    /// Most requests waiting for a free slot; beyond it calls fail fast
+    /// (`503`) instead of queueing without bound.
+    #[serde(default = "defaults::upstream_max_queue")]
+    pub max_queue: usize,
+    /// Retries of a failed read (idempotent) request, within the budget.
+    #[serde(default = "defaults::upstream_max_retries")]
+    pub max_retries: u32,
+    /// Retry budget: retries may add at most this fraction of extra load.
+    #[serde(default = "defaults::upstream_retry_budget")]
+    pub retry_budget_ratio: f64,
+    /// Circuit breaker thresholds.
+    #[serde(default)]
+    pub breaker: crate::federation::breaker::BreakerConfig,
+    /// Which sanctions checks this platform answers: `regions` (subjects of
+    /// its own regions), `all` (every subject: it publishes joint-punishment
+    /// lists covering anyone), or `none`.
+    #[serde(default)]
+    pub sanctions: SanctionsRole,
+}
+
+/// Which subjects an upstream is asked about in a sanctions fan-out.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SanctionsRole {
+    /// Subjects whose division code falls in the upstream's regions.
+    #[default]
+    Regions,
+    /// Every subject.
+    All,
+    /// Never.
+    None,
 }
 
 mod defaults {
@@ -222,6 +281,21 @@ mod defaults {
     }
     pub fn upstream_max_concurrency() -> usize {
         256
+    }
+    pub fn sanctions_deadline_ms() -> u64 {
+        2_000
+    }
+    pub fn sanctions_max_subjects() -> usize {
+        100
+    }
+    pub fn upstream_max_queue() -> usize {
+        1024
+    }
+    pub fn upstream_max_retries() -> u32 {
+        1
+    }
+    pub fn upstream_retry_budget() -> f64 {
+        0.2
     }
 }
 
@@ -304,7 +378,8 @@ impl Config {
             }
         }
         if let Some(admin) = self.admin.listen {
-            if admin == s.listen {
+            // Port 0 means "any free port": two such listeners never clash.
+            if admin == s.listen && admin.port() != 0 {
                 out.push("admin.listen: must differ from server.listen".into());
             }
         }
@@ -340,6 +415,21 @@ impl Config {
             if u.max_concurrency == 0 {
                 out.push(format!("{at}.max_concurrency: must be > 0"));
             }
+            if !(0.0..=1.0).contains(&u.retry_budget_ratio) {
+                out.push(format!("{at}.retry_budget_ratio: must be within 0..=1"));
+            }
+            if !(0.0..=1.0).contains(&u.breaker.failure_ratio) || u.breaker.failure_ratio == 0.0 {
+                out.push(format!("{at}.breaker.failure_ratio: must be within (0, 1]"));
+            }
+        }
+        if let Err(errs) = crate::recognition::Schemes::new(self.score_schemes.clone()) {
+            out.extend(errs);
+        }
+        if self.sanctions.max_subjects == 0 || self.sanctions.max_subjects > 1000 {
+            out.push("sanctions.max_subjects: must be within 1..=1000".into());
+        }
+        if self.sanctions.deadline_ms == 0 {
+            out.push("sanctions.deadline_ms: must be > 0".into());
         }
         out
     }

@@ -98,7 +98,12 @@ listen = "{admin}"
 
 [policy]
 file = "policy.toml"
-"#
+
+[sanctions]
+deadline_ms = 2000
+max_subjects = 100
+{schemes}"#,
+        schemes = crate::recognition::DEMO_SCHEMES_TOML
     );
     for p in platforms {
         let regions: Vec<String> = p.spec.regions.iter().map(|r| format!("{r:?}")).collect();
@@ -115,12 +120,16 @@ ca = "certs/upstream/ca.crt"
 client_cert = "certs/upstream/gateway.crt"
 client_key = "certs/upstream/gateway.key"
 timeout_ms = 3000
+sanctions = "{sanctions}"
 "#,
             name = p.spec.name,
-            kind = p.spec.kind.as_str(),
+            kind = p.spec.kind,
             regions = regions.join(", "),
             url = p.base_url(),
             adapter = p.spec.adapter,
+            // Peer cities publish joint-punishment lists covering anyone;
+            // the city and the province answer for their own regions.
+            sanctions = if p.spec.kind == "peer" { "all" } else { "regions" },
         );
     }
     t

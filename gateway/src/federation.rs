@@ -8,9 +8,10 @@ use credgate_policy::ids::{DivisionCode, PrefixRouter};
 use std::sync::Arc;
 
 pub mod adapters;
+pub mod breaker;
 pub mod upstream;
 
-pub use upstream::{Upstream, UpstreamError, UpstreamResponse, UpstreamSetupError};
+pub use upstream::{CallError, CallInfo, Upstream, UpstreamError, UpstreamResponse, UpstreamSetupError};
 
 /// All configured upstreams and the region router over them.
 #[derive(Debug)]
@@ -52,20 +53,32 @@ impl Federation {
     }
 }
 
-/// A failed upstream call as a problem document; names the upstream,
+/// A failed logical call as a problem document.
+pub fn call_error(name: &str, e: &CallError) -> ApiError {
+    match e {
+        CallError::Upstream(e) => upstream_error(name, e),
+        CallError::Adapter(e) => adapter_error(name, e),
+    }
+}
+
+/// A failed upstream exchange as a problem document; names the upstream,
 /// never quotes its answer.
 pub fn upstream_error(name: &str, e: &UpstreamError) -> ApiError {
     tracing::warn!(upstream = name, kind = e.kind(), error = %e, "upstream call failed");
-    if e.is_timeout() {
-        ApiError::new(
+    match e {
+        UpstreamError::Timeout(_) => ApiError::new(
             Code::UpstreamTimeout,
             format!("platform {name} did not answer in time"),
+        ),
+        UpstreamError::CircuitOpen | UpstreamError::Overloaded => ApiError::new(
+            Code::UpstreamOverloaded,
+            format!("platform {name} is not being called right now ({})", e.kind()),
         )
-    } else {
-        ApiError::new(
+        .retry_after(1),
+        _ => ApiError::new(
             Code::UpstreamUnavailable,
             format!("platform {name} is unavailable ({})", e.kind()),
-        )
+        ),
     }
 }
 

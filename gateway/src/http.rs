@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 pub mod problem;
 mod report;
+mod sanctions;
+mod score;
 
 /// Headers a client might send to claim an identity; credgate never reads
 /// them and strips them at the door so no later step can be fooled.
@@ -41,6 +43,10 @@ pub struct Gateway {
     pub max_body_bytes: usize,
     /// Key for the `hash` transform and subject pseudonyms.
     pub pseudonym_key: Vec<u8>,
+    /// Score schemes for recognition.
+    pub schemes: crate::recognition::Schemes,
+    /// Sanctions fan-out settings.
+    pub sanctions: crate::config::SanctionsConfig,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -108,6 +114,12 @@ impl Gateway {
             Route::EnterpriseReport { subject } => {
                 report::handle(self, &policy, client, &ctx, &parts, &subject, &body).await
             }
+            Route::PersonScore { subject } => {
+                score::handle(self, &policy, client, &ctx, &parts, &subject).await
+            }
+            Route::SanctionsCheck => {
+                sanctions::handle(self, &policy, client, &ctx, &parts, &body).await
+            }
         }
     }
 }
@@ -117,24 +129,48 @@ impl Gateway {
 enum Route {
     /// `GET /v1/enterprises/{uscc}/report`.
     EnterpriseReport { subject: String },
+    /// `GET /v1/persons/{id}/score`.
+    PersonScore { subject: String },
+    /// `POST /v1/sanctions/check`.
+    SanctionsCheck,
 }
 
 impl Route {
     fn parse(method: &Method, path: &str) -> Result<Route, ApiError> {
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let route = match segs.as_slice() {
-            ["v1", "enterprises", subject, "report"] => Route::EnterpriseReport {
-                subject: percent_decode(subject)?,
-            },
+        let (route, want) = match segs.as_slice() {
+            ["v1", "enterprises", subject, "report"] => (
+                Route::EnterpriseReport {
+                    subject: percent_decode(subject)?,
+                },
+                Method::GET,
+            ),
+            ["v1", "persons", subject, "score"] => (
+                Route::PersonScore {
+                    subject: percent_decode(subject)?,
+                },
+                Method::GET,
+            ),
+            ["v1", "sanctions", "check"] => (Route::SanctionsCheck, Method::POST),
             _ => return Err(ApiError::new(Code::NotFound, "no such endpoint")),
         };
-        if method != Method::GET {
+        if method != want {
             return Err(ApiError::new(
                 Code::MethodNotAllowed,
                 format!("{method} is not allowed here"),
             ));
         }
         Ok(route)
+    }
+
+    /// The endpoint template (for logs, metrics and audit records; never
+    /// the concrete path, which holds a subject identifier).
+    pub fn template(&self) -> &'static str {
+        match self {
+            Route::EnterpriseReport { .. } => "/v1/enterprises/{uscc}/report",
+            Route::PersonScore { .. } => "/v1/persons/{id}/score",
+            Route::SanctionsCheck => "/v1/sanctions/check",
+        }
     }
 }
 
@@ -313,5 +349,25 @@ fn deny_error(d: credgate_policy::Deny) -> ApiError {
             Code::PurposeNotAllowed,
             "the purpose is not allowed for this client and scope",
         ),
+    }
+}
+
+/// The subject-authorization step. Fail closed: a grant that requires the
+/// subject's authorization is refused unless a token is present and verified.
+fn authorize(grant: &credgate_policy::Grant, h: &HeaderMap) -> Result<(), ApiError> {
+    if !grant.authorization_required {
+        return Ok(());
+    }
+    match h.get("x-credit-authorization") {
+        None => Err(ApiError::new(
+            Code::AuthorizationRequired,
+            "this scope requires the subject's authorization (X-Credit-Authorization)",
+        )),
+        // Token verification is wired in with the authorization module; until
+        // then no token can be verified, so none is accepted.
+        Some(_) => Err(ApiError::new(
+            Code::AuthorizationInvalid,
+            "the authorization token could not be verified",
+        )),
     }
 }

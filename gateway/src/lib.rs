@@ -21,6 +21,7 @@ pub mod federation;
 pub mod http;
 pub mod logging;
 pub mod policy_store;
+pub mod recognition;
 pub mod reload;
 pub mod server;
 pub mod tls;

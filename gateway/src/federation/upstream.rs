@@ -2,8 +2,9 @@
 //! identity), connection pool, timeouts, concurrency limit and a bounded
 //! response body.
 
-use super::adapters::{Adapter, UpstreamRequest};
-use crate::config::{UpstreamConfig, UpstreamKind};
+use super::adapters::{Adapter, AdapterError, UpstreamRequest};
+use super::breaker::{Breaker, BreakerState};
+use crate::config::{SanctionsRole, UpstreamConfig, UpstreamKind};
 use crate::tls;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Uri};
@@ -12,7 +13,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
@@ -25,9 +27,12 @@ pub enum UpstreamError {
     /// No answer within the upstream's timeout.
     #[error("timed out after {0} ms")]
     Timeout(u64),
-    /// The concurrency limit was reached and no slot freed in time.
+    /// The concurrency limit and its wait queue are full.
     #[error("too many requests in flight")]
     Overloaded,
+    /// The circuit breaker is open: the platform is failing; not contacted.
+    #[error("circuit breaker open")]
+    CircuitOpen,
     /// Connecting, the TLS handshake or the exchange failed.
     #[error("transport error: {0}")]
     Transport(String),
@@ -47,6 +52,7 @@ impl UpstreamError {
         match self {
             UpstreamError::Timeout(_) => "timeout",
             UpstreamError::Overloaded => "overloaded",
+            UpstreamError::CircuitOpen => "circuit_open",
             UpstreamError::Transport(_) => "transport",
             UpstreamError::BodyTooLarge => "body_too_large",
         }
@@ -84,10 +90,122 @@ pub struct Upstream {
     pub regions: Vec<String>,
     /// Its wire-format adapter.
     pub adapter: &'static dyn Adapter,
+    /// Which sanctions checks it answers.
+    pub sanctions: SanctionsRole,
     base: Uri,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
     slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_queue: usize,
+    max_retries: u32,
+    budget: RetryBudget,
+    breaker: Breaker,
+    /// Outcome counters and the last outcome (for `/readyz` and metrics).
+    pub stats: UpstreamStats,
+}
+
+/// Outcome labels of upstream calls (bounded set, used as metric labels).
+pub const OUTCOMES: [&str; 9] = [
+    "ok",
+    "not_found",
+    "timeout",
+    "transport",
+    "error_status",
+    "malformed",
+    "circuit_open",
+    "overloaded",
+    "body_too_large",
+];
+
+/// Per-upstream counters.
+#[derive(Debug, Default)]
+pub struct UpstreamStats {
+    counts: [AtomicU64; OUTCOMES.len()],
+    retries: AtomicU64,
+    last: Mutex<Option<(&'static str, std::time::SystemTime)>>,
+}
+
+impl UpstreamStats {
+    fn count(&self, outcome: &'static str) {
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut g) = self.last.lock() {
+            *g = Some((outcome, std::time::SystemTime::now()));
+        }
+    }
+    /// Calls so far with each outcome, in [`OUTCOMES`] order.
+    pub fn counts(&self) -> Vec<(&'static str, u64)> {
+        OUTCOMES
+            .iter()
+            .zip(&self.counts)
+            .map(|(o, c)| (*o, c.load(Ordering::Relaxed)))
+            .collect()
+    }
+    /// Retries made so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+    /// The last call's outcome and when it happened.
+    pub fn last(&self) -> Option<(&'static str, std::time::SystemTime)> {
+        self.last.lock().ok().and_then(|g| *g)
+    }
+}
+
+/// A retry budget: every first attempt deposits `ratio` of a token, every
+/// retry withdraws one, so retries add at most `ratio` extra load (plus a
+/// small reserve so that a quiet upstream can still retry).
+#[derive(Debug)]
+struct RetryBudget {
+    ratio: f64,
+    tokens: Mutex<f64>,
+}
+
+impl RetryBudget {
+    const CAP: f64 = 10.0;
+    fn new(ratio: f64) -> RetryBudget {
+        RetryBudget {
+            ratio,
+            tokens: Mutex::new(1.0),
+        }
+    }
+    fn deposit(&self) {
+        if let Ok(mut t) = self.tokens.lock() {
+            *t = (*t + self.ratio).min(Self::CAP);
+        }
+    }
+    fn withdraw(&self) -> bool {
+        match self.tokens.lock() {
+            Ok(mut t) if *t >= 1.0 => {
+                *t -= 1.0;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What one logical call (with its retries) cost.
+#[derive(Clone, Debug)]
+pub struct CallInfo {
+    /// Attempts made (0 when the breaker or queue refused).
+    pub attempts: u32,
+    /// Outcome label (one of [`OUTCOMES`]).
+    pub outcome: &'static str,
+    /// Wall time of the whole call.
+    pub elapsed: Duration,
+}
+
+/// Why a logical call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// Transport, timeout, breaker or queue.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The answer could not be used.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
 }
 
 impl std::fmt::Debug for Upstream {
@@ -158,16 +276,72 @@ impl Upstream {
             kind: cfg.kind,
             regions: cfg.regions.clone(),
             adapter,
+            sanctions: cfg.sanctions,
             base,
             client,
             timeout: Duration::from_millis(cfg.timeout_ms),
             slots: Arc::new(Semaphore::new(cfg.max_concurrency)),
+            waiting: AtomicUsize::new(0),
+            max_queue: cfg.max_queue,
+            max_retries: cfg.max_retries,
+            budget: RetryBudget::new(cfg.retry_budget_ratio),
+            breaker: Breaker::new(cfg.breaker.clone()),
+            stats: UpstreamStats::default(),
         })
     }
 
     /// The per-request timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The circuit breaker's state.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
+    }
+
+    /// One logical read: breaker check, the request, the adapter's parse,
+    /// and retries of retryable failures within the retry budget with
+    /// jittered backoff. A subject the platform does not hold counts as a
+    /// healthy answer; timeouts are not retried (the deadline is spent).
+    pub async fn call<T>(
+        &self,
+        req: &UpstreamRequest,
+        traceparent: Option<&HeaderValue>,
+        parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
+    ) -> (Result<T, CallError>, CallInfo) {
+        let started = Instant::now();
+        let info = |attempts, outcome| CallInfo {
+            attempts,
+            outcome,
+            elapsed: started.elapsed(),
+        };
+        let Some(ticket) = self.breaker.try_acquire() else {
+            self.stats.count("circuit_open");
+            return (Err(UpstreamError::CircuitOpen.into()), info(0, "circuit_open"));
+        };
+        self.budget.deposit();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let result = match self.send(req, traceparent).await {
+                Ok(resp) => parse(resp.status, &resp.body).map_err(CallError::from),
+                Err(e) => Err(e.into()),
+            };
+            let outcome = outcome_of(&result);
+            let healthy = matches!(outcome, "ok" | "not_found");
+            let retryable = matches!(outcome, "transport" | "error_status" | "malformed");
+            if healthy || !retryable || attempts > self.max_retries || !self.budget.withdraw() {
+                self.stats.count(outcome);
+                if outcome != "overloaded" {
+                    self.breaker.record(ticket, healthy);
+                }
+                return (result, info(attempts, outcome));
+            }
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            let jitter = rand::Rng::gen_range(&mut rand::thread_rng(), 10..50u64);
+            tokio::time::sleep(Duration::from_millis(jitter * u64::from(attempts))).await;
+        }
     }
 
     /// Sends one request and reads the (bounded) answer within the timeout.
@@ -180,13 +354,20 @@ impl Upstream {
         let started = Instant::now();
         let timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
         let fut = async {
-            // Waiting for a slot counts against the same deadline: a full
-            // upstream fails fast with a timeout, never waits unbounded.
-            let _permit = self
-                .slots
-                .acquire()
-                .await
-                .map_err(|_| UpstreamError::Overloaded)?;
+            // Waiting for a slot counts against the same deadline, and the
+            // number of waiters is bounded: beyond it, fail fast.
+            let _permit = match self.slots.try_acquire() {
+                Ok(p) => p,
+                Err(_) => {
+                    if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_queue {
+                        self.waiting.fetch_sub(1, Ordering::AcqRel);
+                        return Err(UpstreamError::Overloaded);
+                    }
+                    let p = self.slots.acquire().await;
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    p.map_err(|_| UpstreamError::Overloaded)?
+                }
+            };
             let uri = format!("{}{}", self.base, req.path_and_query);
             let mut builder = Request::builder()
                 .method(req.method.clone())
@@ -229,6 +410,16 @@ impl Upstream {
             Ok(Err(e)) => Err(e),
             Err(_) => Err(UpstreamError::Timeout(timeout_ms)),
         }
+    }
+}
+
+fn outcome_of<T>(r: &Result<T, CallError>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(CallError::Adapter(AdapterError::NotFound)) => "not_found",
+        Err(CallError::Adapter(AdapterError::Upstream { .. })) => "error_status",
+        Err(CallError::Adapter(AdapterError::Malformed(_))) => "malformed",
+        Err(CallError::Upstream(e)) => e.kind(),
     }
 }
 

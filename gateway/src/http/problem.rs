@@ -43,6 +43,9 @@ pub enum Code {
     UpstreamUnavailable,
     /// 504: an upstream did not answer in time.
     UpstreamTimeout,
+    /// 503: the upstream was not contacted because its queue is full or its
+    /// circuit breaker is open; retry later.
+    UpstreamOverloaded,
     /// 503: the audit record could not be written.
     AuditUnavailable,
     /// 503: a dependency needed to decide safely (e.g. Redis) is unavailable.
@@ -74,7 +77,9 @@ impl Code {
             Code::SubjectRegionUnknown => "subject_region_unknown",
             Code::SubjectNotFound => "subject_not_found",
             Code::RateLimited => "rate_limited",
-            Code::UpstreamUnavailable | Code::UpstreamTimeout => "upstream_unavailable",
+            Code::UpstreamUnavailable | Code::UpstreamTimeout | Code::UpstreamOverloaded => {
+                "upstream_unavailable"
+            }
             Code::AuditUnavailable => "audit_unavailable",
             Code::ServiceUnavailable => "service_unavailable",
             Code::NotFound => "not_found",
@@ -105,7 +110,9 @@ impl Code {
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Code::AuditUnavailable | Code::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::AuditUnavailable | Code::ServiceUnavailable | Code::UpstreamOverloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -130,6 +137,7 @@ impl Code {
             Code::RateLimited => "Rate limit exceeded",
             Code::UpstreamUnavailable => "Upstream platform unavailable",
             Code::UpstreamTimeout => "Upstream platform timed out",
+            Code::UpstreamOverloaded => "Upstream platform temporarily refused",
             Code::AuditUnavailable => "Audit log unavailable",
             Code::ServiceUnavailable => "Service unavailable",
             Code::NotFound => "Not found",

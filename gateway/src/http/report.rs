@@ -4,7 +4,7 @@
 
 use super::problem::{ApiError, Code};
 use super::{Gateway, JsonResult, RequestCtx};
-use crate::federation::{adapter_error, upstream_error};
+use crate::federation::call_error;
 use credgate_policy::canonical::Section;
 use credgate_policy::ids::Uscc;
 use credgate_policy::mask::{self, MaskContext};
@@ -35,6 +35,7 @@ pub(super) async fn handle(
             },
         )
         .map_err(super::deny_error)?;
+    super::authorize(&grant, &parts.headers)?;
     let division = uscc.division();
     let upstream = gw.federation.route(division).ok_or_else(|| {
         ApiError::new(
@@ -43,14 +44,14 @@ pub(super) async fn handle(
         )
     })?;
     let req = upstream.adapter.report_request(uscc.as_str(), &grant.sections);
-    let resp = upstream
-        .send(&req, ctx.traceparent.as_ref())
-        .await
-        .map_err(|e| upstream_error(&upstream.name, &e))?;
-    let record = upstream
-        .adapter
-        .parse_report(uscc.as_str(), &grant.sections, resp.status, &resp.body)
-        .map_err(|e| adapter_error(&upstream.name, &e))?;
+    let (record, _info) = upstream
+        .call(&req, ctx.traceparent.as_ref(), |status, body| {
+            upstream
+                .adapter
+                .parse_report(uscc.as_str(), &grant.sections, status, body)
+        })
+        .await;
+    let record = record.map_err(|e| call_error(&upstream.name, &e))?;
 
     // Canonical → JSON, only the granted sections, then the profile.
     let mut doc = Map::new();

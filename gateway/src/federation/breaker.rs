@@ -1,0 +1,283 @@
+//! A circuit breaker per upstream: after `failure_threshold` consecutive
+//! failures (or a failure ratio over a sliding count window) it opens and
+//! calls fail fast without touching the platform; after `open_for` it lets
+//! a few half-open probes through, and closes on their success.
+//!
+//! Hand-written because no well-kept crate fits: the available ones are
+//! tower middleware or tied to other runtimes, and this one must export its
+//! state to `/readyz` and metrics; it is a small state machine under a mutex
+//! that is held for a few instructions, never across an await.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Breaker thresholds.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker.
+    #[serde(default = "d::failure_threshold")]
+    pub failure_threshold: u32,
+    /// Failure ratio (0–1) over the last `window` calls that opens it.
+    #[serde(default = "d::failure_ratio")]
+    pub failure_ratio: f64,
+    /// Number of recent calls the ratio is computed over (ratio applies
+    /// once the window is full).
+    #[serde(default = "d::window")]
+    pub window: u32,
+    /// How long the breaker stays open before probing.
+    #[serde(default = "d::open_ms")]
+    pub open_ms: u64,
+    /// Probes allowed at once while half-open.
+    #[serde(default = "d::half_open_probes")]
+    pub half_open_probes: u32,
+}
+
+mod d {
+    pub fn failure_threshold() -> u32 {
+        5
+    }
+    pub fn failure_ratio() -> f64 {
+        0.5
+    }
+    pub fn window() -> u32 {
+        20
+    }
+    pub fn open_ms() -> u64 {
+        5_000
+    }
+    pub fn half_open_probes() -> u32 {
+        1
+    }
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failure_threshold: d::failure_threshold(),
+            failure_ratio: d::failure_ratio(),
+            window: d::window(),
+            open_ms: d::open_ms(),
+            half_open_probes: d::half_open_probes(),
+        }
+    }
+}
+
+/// The breaker's externally visible state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls flow.
+    Closed,
+    /// Calls fail fast.
+    Open,
+    /// A limited number of probes flow.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// Lower-case name for `/readyz` and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Inner {
+    Closed {
+        consecutive: u32,
+        recent: u64, // bit history of the last `window` calls, 1 = failure
+        seen: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    HalfOpen {
+        in_flight: u32,
+    },
+}
+
+/// A circuit breaker.
+#[derive(Debug)]
+pub struct Breaker {
+    cfg: BreakerConfig,
+    inner: Mutex<Inner>,
+}
+
+/// Permission to make one call; report its outcome with [`Breaker::record`].
+#[derive(Debug)]
+#[must_use]
+pub struct Ticket {
+    probe: bool,
+}
+
+impl Breaker {
+    /// A closed breaker.
+    pub fn new(mut cfg: BreakerConfig) -> Breaker {
+        cfg.window = cfg.window.clamp(1, 64);
+        cfg.failure_threshold = cfg.failure_threshold.max(1);
+        cfg.half_open_probes = cfg.half_open_probes.max(1);
+        Breaker {
+            cfg,
+            inner: Mutex::new(Inner::Closed {
+                consecutive: 0,
+                recent: 0,
+                seen: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A poisoned lock only means a panic elsewhere mid-update of plain
+        // counters; the state is still meaningful.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks to make a call; `None` when the breaker is open (fail fast).
+    pub fn try_acquire(&self) -> Option<Ticket> {
+        let mut g = self.lock();
+        match &mut *g {
+            Inner::Closed { .. } => Some(Ticket { probe: false }),
+            Inner::Open { until } => {
+                if Instant::now() >= *until {
+                    *g = Inner::HalfOpen { in_flight: 1 };
+                    Some(Ticket { probe: true })
+                } else {
+                    None
+                }
+            }
+            Inner::HalfOpen { in_flight } => {
+                if *in_flight < self.cfg.half_open_probes {
+                    *in_flight += 1;
+                    Some(Ticket { probe: true })
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Records a call's outcome.
+    pub fn record(&self, ticket: Ticket, success: bool) {
+        let mut g = self.lock();
+        let open = Inner::Open {
+            until: Instant::now() + Duration::from_millis(self.cfg.open_ms),
+        };
+        if matches!(*g, Inner::HalfOpen { .. }) {
+            *g = if success {
+                Inner::Closed {
+                    consecutive: 0,
+                    recent: 0,
+                    seen: 0,
+                }
+            } else {
+                open
+            };
+            return;
+        }
+        match &mut *g {
+            Inner::Closed {
+                consecutive,
+                recent,
+                seen,
+            } if !ticket.probe => {
+                let w = self.cfg.window;
+                let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
+                *recent = ((*recent << 1) | u64::from(!success)) & mask;
+                *seen = (*seen + 1).min(w);
+                if success {
+                    *consecutive = 0;
+                } else {
+                    *consecutive += 1;
+                }
+                let failures = recent.count_ones();
+                let ratio_trips = *seen >= w && f64::from(failures) / f64::from(w) >= self.cfg.failure_ratio;
+                if *consecutive >= self.cfg.failure_threshold || ratio_trips {
+                    *g = open;
+                }
+            }
+            // A late result from before the breaker opened: ignore.
+            _ => {}
+        }
+    }
+
+    /// The current state (an expired open period reads as half-open).
+    pub fn state(&self) -> BreakerState {
+        match &*self.lock() {
+            Inner::Closed { .. } => BreakerState::Closed,
+            Inner::Open { until } if Instant::now() >= *until => BreakerState::HalfOpen,
+            Inner::Open { .. } => BreakerState::Open,
+            Inner::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(open_ms: u64) -> BreakerConfig {
+        BreakerConfig {
+            failure_threshold: 3,
+            failure_ratio: 0.5,
+            window: 10,
+            open_ms,
+            half_open_probes: 1,
+        }
+    }
+
+    #[test]
+    fn opens_after_consecutive_failures_and_fails_fast() {
+        let b = Breaker::new(cfg(60_000));
+        for _ in 0..2 {
+            let t = b.try_acquire().unwrap();
+            b.record(t, false);
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+        let t = b.try_acquire().unwrap();
+        b.record(t, false);
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(b.try_acquire().is_none());
+    }
+
+    #[test]
+    fn a_success_resets_the_consecutive_count() {
+        let b = Breaker::new(cfg(60_000));
+        for ok in [false, false, true, false, false] {
+            let t = b.try_acquire().unwrap();
+            b.record(t, ok);
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn opens_on_failure_ratio_over_the_window() {
+        let b = Breaker::new(cfg(60_000));
+        // Alternate: never 3 in a row, but 50% of the last 10.
+        for i in 0..10 {
+            let t = b.try_acquire().unwrap();
+            b.record(t, i % 2 == 0);
+        }
+        assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn half_open_probe_closes_on_success_and_reopens_on_failure() {
+        let b = Breaker::new(cfg(0));
+        for _ in 0..3 {
+            let t = b.try_acquire().unwrap();
+            b.record(t, false);
+        }
+        // open_ms = 0: the next acquire is a probe; only one at a time.
+        let probe = b.try_acquire().unwrap();
+        assert!(b.try_acquire().is_none(), "one probe at a time");
+        b.record(probe, false);
+        let probe = b.try_acquire().unwrap();
+        b.record(probe, true);
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(b.try_acquire().is_some());
+    }
+}

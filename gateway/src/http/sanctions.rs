@@ -1,0 +1,264 @@
+//! `POST /v1/sanctions/check`: a batch of subjects (USCCs and ID numbers)
+//! checked against joint-punishment lists on every candidate platform in
+//! parallel, under one deadline; what is missing is reported, not fatal.
+
+use super::problem::{ApiError, Code};
+use super::{Gateway, JsonResult, RequestCtx};
+use crate::config::SanctionsRole;
+use crate::federation::Upstream;
+use credgate_policy::canonical::{ListingKind, SanctionAnswer};
+use credgate_policy::ids::{division, DivisionCode, Subject};
+use credgate_policy::mask::{self, MaskContext};
+use credgate_policy::{Client, Endpoint, Policy, RequestShape};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    subjects: Vec<String>,
+}
+
+/// What one platform said about the subjects it was asked about.
+struct PlatformAnswer {
+    upstream: usize,
+    result: Result<Vec<SanctionAnswer>, ()>,
+}
+
+pub(super) async fn handle(
+    gw: &Gateway,
+    policy: &Policy,
+    client: &Client,
+    ctx: &RequestCtx,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> JsonResult {
+    // Request shape: the body must be the documented JSON.
+    let req: Body = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            Code::InvalidRequest,
+            format!("body must be {{\"subjects\": [...]}}: {}", e.classify_name()),
+        )
+    })?;
+    let max = gw.sanctions.max_subjects;
+    if req.subjects.is_empty() || req.subjects.len() > max {
+        return Err(ApiError::new(
+            Code::InvalidRequest,
+            format!("subjects must hold 1 to {max} identifiers"),
+        ));
+    }
+    let purpose = super::purpose(&parts.headers)?;
+    let grant = policy
+        .decide(
+            client,
+            &RequestShape {
+                endpoint: Endpoint::SanctionsCheck,
+                sections: None,
+                purpose: purpose.as_deref(),
+            },
+        )
+        .map_err(super::deny_error)?;
+    super::authorize(&grant, &parts.headers)?;
+
+    // Parse every item; invalid ones are reported per item. Duplicates
+    // (after normalisation) are asked once.
+    let parsed: Vec<Option<Subject>> = req
+        .subjects
+        .iter()
+        .map(|s| Subject::parse(s, policy.legacy_codes()).ok())
+        .collect();
+    let mut unique: Vec<&Subject> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for s in parsed.iter().flatten() {
+        if seen.insert(s.as_str()) {
+            unique.push(s);
+        }
+    }
+
+    // Candidates: which upstream is asked about which subject.
+    let upstreams = gw.federation.upstreams();
+    let mut asked: Vec<Vec<String>> = vec![Vec::new(); upstreams.len()];
+    let mut candidates: HashMap<&str, Vec<usize>> = HashMap::new();
+    for s in &unique {
+        let code = division::current(s.division());
+        for (i, u) in upstreams.iter().enumerate() {
+            let ask = match u.sanctions {
+                SanctionsRole::All => true,
+                SanctionsRole::Regions => covers(u, code),
+                SanctionsRole::None => false,
+            };
+            if ask {
+                asked[i].push(s.as_str().to_owned());
+                candidates.entry(s.as_str()).or_default().push(i);
+            }
+        }
+    }
+
+    // Fan out: every batch of every platform at once, one deadline.
+    let mut calls = FuturesUnordered::new();
+    for (i, subjects) in asked.iter().enumerate() {
+        let u = &upstreams[i];
+        let limit = u.adapter.sanctions_batch_limit().max(1);
+        for chunk in subjects.chunks(limit) {
+            calls.push(ask_platform(i, u.clone(), chunk.to_vec(), ctx));
+        }
+    }
+    let mut failed: BTreeSet<usize> = BTreeSet::new();
+    let mut answered: Vec<(usize, SanctionAnswer)> = Vec::new();
+    let mut pending: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, subjects) in asked.iter().enumerate() {
+        let limit = upstreams[i].adapter.sanctions_batch_limit().max(1);
+        let n = subjects.len().div_ceil(limit);
+        if n > 0 {
+            pending.insert(i, n);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(gw.sanctions.deadline_ms);
+    loop {
+        match tokio::time::timeout_at(deadline, calls.next()).await {
+            Ok(Some(PlatformAnswer { upstream, result })) => {
+                if let Some(n) = pending.get_mut(&upstream) {
+                    *n -= 1;
+                    if *n == 0 {
+                        pending.remove(&upstream);
+                    }
+                }
+                match result {
+                    Ok(list) => answered.extend(list.into_iter().map(|a| (upstream, a))),
+                    Err(()) => {
+                        failed.insert(upstream);
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                // Deadline: whatever has not answered has failed.
+                failed.extend(pending.keys().copied());
+                break;
+            }
+        }
+    }
+    drop(calls);
+
+    // Aggregate per subject.
+    let mut by_subject: HashMap<&str, Vec<(usize, &SanctionAnswer)>> = HashMap::new();
+    for (i, a) in &answered {
+        by_subject.entry(a.subject.as_str()).or_default().push((*i, a));
+    }
+    let ctx_mask = MaskContext {
+        pseudonym_key: &gw.pseudonym_key,
+    };
+    let mut results = Vec::with_capacity(req.subjects.len());
+    for (index, (given, parsed)) in req.subjects.iter().zip(&parsed).enumerate() {
+        let Some(subject) = parsed else {
+            results.push(json!({ "index": index, "subject": echo(given, None), "status": "invalid", "sources": [] }));
+            continue;
+        };
+        let answers = by_subject.get(subject.as_str()).cloned().unwrap_or_default();
+        let mut sources = Vec::new();
+        for (i, a) in &answers {
+            for l in &a.listings {
+                sources.push(json!({
+                    "platform": upstreams[*i].name,
+                    "kind": kind_name(l.kind),
+                    "list_name": l.list_name,
+                    "basis": l.basis,
+                    "authority": l.authority,
+                    "listed_on": l.listed_on,
+                }));
+            }
+        }
+        let cands = candidates.get(subject.as_str()).cloned().unwrap_or_default();
+        let any_failed = cands.iter().any(|c| failed.contains(c));
+        let status = if !sources.is_empty() {
+            "hit"
+        } else if any_failed || cands.is_empty() {
+            "unknown"
+        } else {
+            "no_hit"
+        };
+        let mut doc = json!({ "sanctions": { "sources": sources } });
+        mask::apply(&grant.profile, &mut doc, &ctx_mask);
+        let sources = doc["sanctions"]["sources"].take();
+        let sources = if sources.is_array() { sources } else { json!([]) };
+        results.push(json!({
+            "index": index,
+            "subject": echo(given, Some(subject)),
+            "status": status,
+            "sources": sources,
+        }));
+    }
+    let failed_platforms: Vec<&str> = failed.iter().map(|i| upstreams[*i].name.as_str()).collect();
+    Ok(json!({
+        "results": results,
+        "partial": !failed_platforms.is_empty(),
+        "failed_platforms": failed_platforms,
+    }))
+}
+
+async fn ask_platform(
+    i: usize,
+    u: Arc<Upstream>,
+    subjects: Vec<String>,
+    ctx: &RequestCtx,
+) -> PlatformAnswer {
+    let req = u.adapter.sanctions_request(&subjects);
+    let (result, info) = u
+        .call(&req, ctx.traceparent.as_ref(), |status, body| {
+            u.adapter.parse_sanctions(&subjects, status, body)
+        })
+        .await;
+    if let Err(e) = &result {
+        tracing::warn!(upstream = %u.name, outcome = info.outcome, error = %e, "sanctions batch failed");
+    }
+    PlatformAnswer {
+        upstream: i,
+        result: result.map_err(|_| ()),
+    }
+}
+
+/// The subject as the caller gave it — except a person's ID number, which
+/// is echoed masked (first 6, last 4): no response carries a raw ID number.
+/// Results keep the request's order and carry its `index`.
+fn echo(given: &str, parsed: Option<&Subject>) -> String {
+    let looks_like_id = given.len() == 18 && given.bytes().take(17).all(|b| b.is_ascii_digit());
+    match parsed {
+        Some(Subject::Person(_)) => mask::mask_id(given),
+        None if looks_like_id => mask::mask_id(given),
+        _ => given.to_owned(),
+    }
+}
+
+/// Whether an upstream's regions cover a division code.
+fn covers(u: &Upstream, code: DivisionCode) -> bool {
+    let c = code.to_string();
+    u.regions.iter().any(|r| c.starts_with(r.as_str()))
+}
+
+fn kind_name(k: ListingKind) -> &'static str {
+    match k {
+        ListingKind::Blacklist => "blacklist",
+        ListingKind::Dishonest => "dishonest",
+        ListingKind::Abnormal => "abnormal",
+    }
+}
+
+/// The serde_json error category, never its text (which may quote input).
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "not valid JSON",
+            serde_json::error::Category::Data => "wrong shape",
+            serde_json::error::Category::Eof => "truncated JSON",
+        }
+    }
+}

@@ -8,9 +8,11 @@
 use credgate_policy::canonical::{EnterpriseRecord, NativeScore, SanctionAnswer, Section};
 
 mod convert;
+mod hangzhou;
 mod ningbo;
 mod zhejiang;
 
+pub use hangzhou::HangzhouV1;
 pub use ningbo::NingboV1;
 pub use zhejiang::ZhejiangV2;
 
@@ -89,7 +91,7 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
 }
 
 /// Every adapter, by configuration name.
-static ADAPTERS: [&dyn Adapter; 2] = [&NingboV1, &ZhejiangV2];
+static ADAPTERS: [&dyn Adapter; 3] = [&NingboV1, &ZhejiangV2, &HangzhouV1];
 
 /// Looks an adapter up by its configuration name (`ningbo-v1`,
 /// `zhejiang-v2`, `hangzhou-v1`, `xiamen-v1`).

@@ -12,7 +12,11 @@ use super::*;
 const SEEDS: [u64; 3] = [1, 2026, 0xC0FFEE];
 
 /// Platforms whose adapters are implemented.
-const PLATFORMS: [PlatformId; 2] = [PlatformId::Ningbo, PlatformId::Zhejiang];
+const PLATFORMS: [PlatformId; 3] = [
+    PlatformId::Ningbo,
+    PlatformId::Zhejiang,
+    PlatformId::Hangzhou,
+];
 
 fn adapter(p: PlatformId) -> &'static dyn Adapter {
     by_name(p.spec().adapter).unwrap()

@@ -70,6 +70,18 @@ fn reports_bad_signature_claims_size_and_not_yet_valid() {
 }
 
 #[test]
+fn a_non_eddsa_token_is_not_also_called_badly_signed() {
+    let pair = keypair();
+    let issuers = [trusted(ISSUER, None, &pair)];
+    let token = sign(&json!({"alg": "ES256"}), &claims(), &pair);
+    let report = inspect(&token, &issuers, &opts(), NOW);
+    assert_eq!(
+        report.problems,
+        vec![Problem::Invalid(InvalidReason::UnsupportedAlgorithm)]
+    );
+}
+
+#[test]
 fn a_missing_issuer_is_reported_once() {
     let pair = keypair();
     let token = sign(

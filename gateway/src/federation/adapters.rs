@@ -10,10 +10,12 @@ use credgate_policy::canonical::{EnterpriseRecord, NativeScore, SanctionAnswer, 
 mod convert;
 mod hangzhou;
 mod ningbo;
+mod xiamen;
 mod zhejiang;
 
 pub use hangzhou::HangzhouV1;
 pub use ningbo::NingboV1;
+pub use xiamen::XiamenV1;
 pub use zhejiang::ZhejiangV2;
 
 /// The request an adapter wants sent to its platform. The federation client
@@ -91,7 +93,7 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
 }
 
 /// Every adapter, by configuration name.
-static ADAPTERS: [&dyn Adapter; 3] = [&NingboV1, &ZhejiangV2, &HangzhouV1];
+static ADAPTERS: [&dyn Adapter; 4] = [&NingboV1, &ZhejiangV2, &HangzhouV1, &XiamenV1];
 
 /// Looks an adapter up by its configuration name (`ningbo-v1`,
 /// `zhejiang-v2`, `hangzhou-v1`, `xiamen-v1`).

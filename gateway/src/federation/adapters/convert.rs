@@ -5,8 +5,6 @@
 //! Every function reports problems by field path only: platform values may
 //! be personal data and never appear in an error.
 
-#![allow(dead_code)] // TEMPORARY: the hangzhou-v1 and xiamen-v1 adapters use the rest
-
 use credgate_policy::canonical::{
     EnterpriseRecord, PersonRef, SanctionAnswer, Section, SectionData,
 };

@@ -11,12 +11,8 @@ use super::*;
 
 const SEEDS: [u64; 3] = [1, 2026, 0xC0FFEE];
 
-/// Platforms whose adapters are implemented.
-const PLATFORMS: [PlatformId; 3] = [
-    PlatformId::Ningbo,
-    PlatformId::Zhejiang,
-    PlatformId::Hangzhou,
-];
+/// Every simulated platform (each has an adapter).
+const PLATFORMS: [PlatformId; 4] = PlatformId::ALL;
 
 fn adapter(p: PlatformId) -> &'static dyn Adapter {
     by_name(p.spec().adapter).unwrap()
@@ -177,6 +173,17 @@ proptest! {
             let _ = a.parse_report(&subjects[0], &Section::ALL, status, &body);
             let _ = a.parse_score(&subjects[0], status, &body);
             let _ = a.parse_sanctions(&subjects, status, &body);
+        }
+    }
+
+    #[test]
+    fn arbitrary_markup_never_panics(text in "(<|</|>|/>|Response|Head|Body|Code|00|01|Item|JBXX|BLF|Result|&amp;|[ a-z0-9年月日])*") {
+        let subjects = vec!["X".to_owned()];
+        for p in PLATFORMS {
+            let a = adapter(p);
+            let _ = a.parse_report("X", &Section::ALL, 200, text.as_bytes());
+            let _ = a.parse_score("X", 200, text.as_bytes());
+            let _ = a.parse_sanctions(&subjects, 200, text.as_bytes());
         }
     }
 

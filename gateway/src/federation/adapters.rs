@@ -7,6 +7,17 @@
 
 use credgate_policy::canonical::{EnterpriseRecord, NativeScore, SanctionAnswer, Section};
 
+mod convert;
+mod hangzhou;
+mod ningbo;
+mod xiamen;
+mod zhejiang;
+
+pub use hangzhou::HangzhouV1;
+pub use ningbo::NingboV1;
+pub use xiamen::XiamenV1;
+pub use zhejiang::ZhejiangV2;
+
 /// The request an adapter wants sent to its platform. The federation client
 /// adds the base URL, TLS, timeouts and trace headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +70,12 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
     /// Request for a person's native score.
     fn score_request(&self, id_number: &str) -> UpstreamRequest;
     /// Parses a score answer.
-    fn parse_score(&self, id_number: &str, status: u16, body: &[u8]) -> Result<NativeScore, AdapterError>;
+    fn parse_score(
+        &self,
+        id_number: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<NativeScore, AdapterError>;
 
     /// Largest number of subjects one sanctions request may carry (1 when
     /// the format has no batch call).
@@ -76,7 +92,19 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<SanctionAnswer>, AdapterError>;
 }
 
-/// Looks an adapter up by its configuration name.
-pub fn by_name(_name: &str) -> Option<&'static dyn Adapter> {
-    None
+/// Every adapter, by configuration name.
+static ADAPTERS: [&dyn Adapter; 4] = [&NingboV1, &ZhejiangV2, &HangzhouV1, &XiamenV1];
+
+/// Looks an adapter up by its configuration name (`ningbo-v1`,
+/// `zhejiang-v2`, `hangzhou-v1`, `xiamen-v1`).
+pub fn by_name(name: &str) -> Option<&'static dyn Adapter> {
+    ADAPTERS.iter().copied().find(|a| a.name() == name)
 }
+
+/// The configuration names of every adapter.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    ADAPTERS.iter().map(|a| a.name())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+//! Revocations and use counts shared by every replica through Redis.
+//!
+//! Keys carry the hash tag `{authz}` so that, on Redis Cluster, all of them live in
+//! one slot (the scripts touch one key each, but keeping them together leaves room
+//! for multi-key scripts):
+//! - `credgate:{authz}:revoked:<jti>`: `SET … EXAT <exp + grace>`, value the revocation time;
+//! - `credgate:{authz}:uses:<jti>`: the use counter, expiring at `exp + grace`
+//!   ([`super::STATE_GRACE_SECS`], so state outlives the token's clock-skew allowance).
+//!
+//! A reservation is one Lua script (`INCR`, set the expiry if the key has none, `DECR`
+//! back and answer "exhausted" past `max_uses`): atomic, one round trip. Every call is
+//! bounded by [`RedisOptions::call_timeout`]; a timeout or connection error is a
+//! [`StateError`], which the gateway answers with 503 (fail closed). The connection is
+//! a [`ConnectionManager`], which reconnects by itself once Redis is back.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, Script};
+
+use super::{unix_now, AuthzState, Reservation, StateError, UseOutcome, STATE_GRACE_SECS};
+
+/// `KEYS[1]` the counter, `ARGV[1]` max uses, `ARGV[2]` expiry (Unix seconds).
+/// Returns the count after reserving, or -1 when exhausted (count unchanged).
+const RESERVE_LUA: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) == -1 then
+  redis.call('EXPIREAT', KEYS[1], ARGV[2])
+end
+if n > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[1])
+  return -1
+end
+return n
+";
+
+/// `KEYS[1]` the counter. Decrements it unless it is absent or already zero.
+const RELEASE_LUA: &str = r"
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+";
+
+/// How to reach Redis.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// `redis://[user:password@]host:port[/db]`. Never logged (it may hold a password).
+    pub url: String,
+    /// Bound on every call, connection included (default 200 ms).
+    pub call_timeout: Duration,
+}
+
+/// Revocations and use counts in Redis. Cheap to clone (one shared connection).
+#[derive(Clone)]
+pub struct RedisState {
+    conn: ConnectionManager,
+    call_timeout: Duration,
+    scripts: Arc<Scripts>,
+}
+
+struct Scripts {
+    reserve: Script,
+    release: Script,
+}
+
+// === impl RedisOptions ===
+
+impl RedisOptions {
+    /// Options for `url` with the default timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            call_timeout: Duration::from_millis(200),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &"[redacted]")
+            .field("call_timeout", &self.call_timeout)
+            .finish()
+    }
+}
+
+// === impl RedisState ===
+
+impl RedisState {
+    /// Prepares the connection without connecting: the gateway starts even when Redis
+    /// is down and fails closed until it is up. Must be called within a Tokio runtime.
+    pub fn new(options: &RedisOptions) -> Result<Self, StateError> {
+        let client = redis::Client::open(options.url.as_str())
+            .map_err(|_| StateError::Unavailable("invalid Redis URL".to_owned()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.call_timeout))
+            .set_response_timeout(Some(options.call_timeout))
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(redis_err)?;
+        Ok(Self {
+            conn,
+            call_timeout: options.call_timeout,
+            scripts: Arc::new(Scripts {
+                reserve: Script::new(RESERVE_LUA),
+                release: Script::new(RELEASE_LUA),
+            }),
+        })
+    }
+
+    /// Connects and checks Redis answers `PING` (readiness).
+    pub async fn ping(&self) -> Result<(), StateError> {
+        let mut conn = self.conn.clone();
+        self.bounded(async move { redis::cmd("PING").query_async::<String>(&mut conn).await })
+            .await
+            .map(drop)
+    }
+
+    /// The current use count of `jti` (0 if none).
+    pub async fn uses(&self, jti: &str) -> Result<u32, StateError> {
+        let mut conn = self.conn.clone();
+        let key = uses_key(jti);
+        let count: Option<i64> = self
+            .bounded(async move { redis::cmd("GET").arg(key).query_async(&mut conn).await })
+            .await?;
+        Ok(count.map_or(0, |c| u32::try_from(c).unwrap_or(0)))
+    }
+
+    /// Runs `fut` under the per-call timeout.
+    async fn bounded<T>(
+        &self,
+        fut: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, StateError> {
+        match tokio::time::timeout(self.call_timeout, fut).await {
+            Ok(result) => result.map_err(redis_err),
+            Err(_) => Err(StateError::Timeout),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisState")
+            .field("call_timeout", &self.call_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthzState for RedisState {
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StateError> {
+        let mut conn = self.conn.clone();
+        let key = revoked_key(jti);
+        self.bounded(async move { redis::cmd("EXISTS").arg(key).query_async(&mut conn).await })
+            .await
+    }
+
+    async fn reserve_use(
+        &self,
+        jti: &str,
+        max_uses: u32,
+        expires_at: i64,
+    ) -> Result<UseOutcome, StateError> {
+        let mut conn = self.conn.clone();
+        let scripts = Arc::clone(&self.scripts);
+        let key = uses_key(jti);
+        let expiry = keep_until(expires_at);
+        let n: i64 = self
+            .bounded(async move {
+                scripts
+                    .reserve
+                    .key(key)
+                    .arg(max_uses)
+                    .arg(expiry)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        match u32::try_from(n) {
+            Ok(used) if used >= 1 => Ok(UseOutcome::Reserved(Reservation {
+                jti: jti.to_owned(),
+                used,
+                max_uses,
+            })),
+            _ => Ok(UseOutcome::Exhausted),
+        }
+    }
+
+    async fn release_use(&self, jti: &str) -> Result<(), StateError> {
+        let mut conn = self.conn.clone();
+        let scripts = Arc::clone(&self.scripts);
+        let key = uses_key(jti);
+        self.bounded(async move {
+            scripts
+                .release
+                .key(key)
+                .invoke_async::<i64>(&mut conn)
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn revoke(&self, jti: &str, expires_at: i64) -> Result<(), StateError> {
+        let mut conn = self.conn.clone();
+        let key = revoked_key(jti);
+        let expiry = keep_until(expires_at);
+        let now = unix_now();
+        self.bounded(async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(now)
+                .arg("EXAT")
+                .arg(expiry)
+                .query_async::<()>(&mut conn)
+                .await
+        })
+        .await
+    }
+}
+
+/// The Redis key of a revocation.
+pub fn revoked_key(jti: &str) -> String {
+    format!("credgate:{{authz}}:revoked:{jti}")
+}
+
+/// The Redis key of a use counter.
+pub fn uses_key(jti: &str) -> String {
+    format!("credgate:{{authz}}:uses:{jti}")
+}
+
+/// When state about a token expiring at `expires_at` may be forgotten (never in the past).
+fn keep_until(expires_at: i64) -> i64 {
+    expires_at.max(unix_now()).saturating_add(STATE_GRACE_SECS)
+}
+
+fn redis_err(e: RedisError) -> StateError {
+    StateError::Unavailable(e.to_string())
+}

@@ -1,0 +1,171 @@
+//! Test support (feature `testing`): a throw-away `redis-server` on a free loopback
+//! port, for this crate's and the gateway's integration tests.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), credgate_authz::testing::TestingError> {
+//! let redis = credgate_authz::testing::RedisServer::start()?;
+//! let url = redis.url(); // redis://127.0.0.1:PORT/
+//! # Ok(()) }
+//! ```
+//!
+//! The server runs without persistence (`--save '' --appendonly no`) and is killed
+//! when the value is dropped. `redis-server` must be on `PATH` (or named by the
+//! `REDIS_SERVER` environment variable); when it is not, [`RedisServer::start`]
+//! fails with "redis-server not found: apt-get install -y redis-server", so a test
+//! that needs it fails loudly rather than being skipped.
+
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long [`RedisServer::start`] waits for `PING` to be answered.
+pub const READY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Why the test Redis could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestingError {
+    /// `redis-server` is not installed.
+    #[error("redis-server not found: apt-get install -y redis-server")]
+    NotFound,
+    /// It could not be spawned, exited early, or did not answer in time.
+    #[error("redis-server on port {port}: {detail}")]
+    Start {
+        /// The port it was started on.
+        port: u16,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// A running `redis-server` child process, killed on drop.
+#[derive(Debug)]
+pub struct RedisServer {
+    binary: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+// === impl RedisServer ===
+
+impl RedisServer {
+    /// Starts `redis-server` on a free port and waits (bounded) until it answers `PING`.
+    pub fn start() -> Result<Self, TestingError> {
+        let binary = find_binary().ok_or(TestingError::NotFound)?;
+        let mut last = None;
+        // A free port can be taken between probing and binding: try a few.
+        for _ in 0..5 {
+            let port = free_port().map_err(|e| TestingError::Start {
+                port: 0,
+                detail: e.to_string(),
+            })?;
+            let mut server = Self {
+                binary: binary.clone(),
+                port,
+                child: None,
+            };
+            match server.restart() {
+                Ok(()) => return Ok(server),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(TestingError::NotFound))
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit. Idempotent.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether a server is running (started and not stopped).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// (Re)starts the server on the same port, empty, and waits until it answers `PING`.
+    pub fn restart(&mut self) -> Result<(), TestingError> {
+        self.stop();
+        let port = self.port;
+        let err = |detail: String| TestingError::Start { port, detail };
+        let child = Command::new(&self.binary)
+            .args(["--port", &port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(["--protected-mode", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| err(format!("spawn {}: {e}", self.binary.display())))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            if ping(port) {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(err(format!("exited early with {status}")));
+                }
+            }
+            if Instant::now() >= deadline {
+                self.stop();
+                return Err(err(format!("no PONG within {READY_DEADLINE:?}")));
+            }
+            // Poll interval of the readiness check (bounded by the deadline above).
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether something on `port` answers `PING` with `+PONG`.
+fn ping(port: u16) -> bool {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    stream.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+fn find_binary() -> Option<PathBuf> {
+    if let Some(explicit) = std::env::var_os("REDIS_SERVER") {
+        let path = PathBuf::from(explicit);
+        return path.is_file().then_some(path);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("redis-server"))
+        .find(|p| p.is_file())
+}

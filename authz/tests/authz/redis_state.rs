@@ -1,0 +1,204 @@
+//! The Redis backend against a real `redis-server` (started by `testing::RedisServer`;
+//! the test fails with an install hint when it is missing).
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use credgate_authz::state::redis::{revoked_key, uses_key};
+use credgate_authz::testing::RedisServer;
+use credgate_authz::{
+    enforce, AuthzError, AuthzState as _, RedisOptions, RedisState, StateBackend, StateError,
+    UseOutcome,
+};
+
+use super::common::*;
+
+fn client(server: &RedisServer) -> RedisState {
+    RedisState::new(&RedisOptions::new(server.url())).unwrap()
+}
+
+fn used(outcome: UseOutcome) -> Option<u32> {
+    match outcome {
+        UseOutcome::Reserved(r) => Some(r.used),
+        UseOutcome::Exhausted => None,
+    }
+}
+
+/// Polls (bounded) until `state` answers `PING`.
+async fn wait_until_reachable(state: &RedisState) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state.ping().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "Redis not reachable again within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn ttl(server: &RedisServer, key: &str) -> i64 {
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("TTL")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_clients_share_revocations_and_use_counts() {
+    let server = RedisServer::start().unwrap();
+    let (a, b) = (client(&server), client(&server));
+    let exp = unix_now() + 600;
+
+    assert!(!b.is_revoked("shared-1").await.unwrap());
+    a.revoke("shared-1", exp).await.unwrap();
+    assert!(b.is_revoked("shared-1").await.unwrap());
+    let revoked_ttl = ttl(&server, &revoked_key("shared-1")).await;
+    assert!((600..=600 + 3600).contains(&revoked_ttl), "{revoked_ttl}");
+
+    assert_eq!(
+        used(a.reserve_use("uses-1", 2, exp).await.unwrap()),
+        Some(1)
+    );
+    assert_eq!(
+        used(b.reserve_use("uses-1", 2, exp).await.unwrap()),
+        Some(2)
+    );
+    assert_eq!(used(a.reserve_use("uses-1", 2, exp).await.unwrap()), None);
+    assert_eq!(b.uses("uses-1").await.unwrap(), 2);
+    b.release_use("uses-1").await.unwrap();
+    assert_eq!(
+        used(a.reserve_use("uses-1", 2, exp).await.unwrap()),
+        Some(2)
+    );
+    let uses_ttl = ttl(&server, &uses_key("uses-1")).await;
+    assert!((600..=600 + 3600).contains(&uses_ttl), "{uses_ttl}");
+
+    // Release never goes below zero, and does not create counters.
+    for _ in 0..5 {
+        a.release_use("uses-1").await.unwrap();
+    }
+    assert_eq!(a.uses("uses-1").await.unwrap(), 0);
+    a.release_use("never-used").await.unwrap();
+    assert_eq!(ttl(&server, &uses_key("never-used")).await, -2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reservations_are_exact() {
+    let server = RedisServer::start().unwrap();
+    let clients = [client(&server), client(&server)];
+    let exp = unix_now() + 600;
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let c = clients[i % 2].clone();
+            tokio::spawn(async move { c.reserve_use("race", 10, exp).await })
+        })
+        .collect();
+    let mut counts = HashSet::new();
+    let mut exhausted = 0;
+    for t in tasks {
+        match used(t.await.unwrap().unwrap()) {
+            Some(n) => assert!(counts.insert(n)),
+            None => exhausted += 1,
+        }
+    }
+    assert_eq!(counts, (1..=10).collect());
+    assert_eq!(exhausted, 40);
+    assert_eq!(clients[0].uses("race").await.unwrap(), 10);
+}
+
+#[tokio::test]
+async fn enforce_through_redis() {
+    let server = RedisServer::start().unwrap();
+    let state = StateBackend::Redis(client(&server));
+    let exp = unix_now() + 600;
+    let limited = authorization("enf-1", Some(1), exp);
+    let reservation = enforce(&limited, &state).await.unwrap().unwrap();
+    assert_eq!(enforce(&limited, &state).await, Err(AuthzError::Exhausted));
+    state.release_use(&reservation.jti).await.unwrap();
+    assert!(enforce(&limited, &state).await.unwrap().is_some());
+    let unlimited = authorization("enf-2", None, exp);
+    assert_eq!(enforce(&unlimited, &state).await, Ok(None));
+    state.revoke("enf-2", exp).await.unwrap();
+    assert_eq!(enforce(&unlimited, &state).await, Err(AuthzError::Revoked));
+}
+
+#[tokio::test]
+async fn fails_closed_when_redis_dies_and_recovers_when_it_is_back() {
+    let mut server = RedisServer::start().unwrap();
+    let state = client(&server);
+    let exp = unix_now() + 600;
+    assert!(!state.is_revoked("life").await.unwrap());
+
+    server.stop();
+    let backend = StateBackend::Redis(state.clone());
+    let auth = authorization("life", Some(3), exp);
+    for _ in 0..3 {
+        let start = Instant::now();
+        assert_eq!(enforce(&auth, &backend).await, Err(AuthzError::Unavailable));
+        assert!(state.reserve_use("life", 3, exp).await.is_err());
+        assert!(state.revoke("life", exp).await.is_err());
+        // Bounded by the 200 ms per-call timeout (three calls, plus scheduling slack).
+        assert!(
+            start.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    server.restart().unwrap();
+    wait_until_reachable(&state).await;
+    assert_eq!(
+        used(state.reserve_use("life", 3, exp).await.unwrap()),
+        Some(1)
+    );
+    state.revoke("life", exp).await.unwrap();
+    assert!(state.is_revoked("life").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_times_out_per_call() {
+    // Accepts TCP connections (kernel backlog) but never speaks.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", silent.local_addr().unwrap());
+    let state = RedisState::new(&RedisOptions {
+        url,
+        call_timeout: Duration::from_millis(200),
+    })
+    .unwrap();
+    let start = Instant::now();
+    let err = state.is_revoked("x").await.unwrap_err();
+    let elapsed = start.elapsed();
+    assert!(
+        matches!(err, StateError::Timeout | StateError::Unavailable(_)),
+        "{err:?}"
+    );
+    assert!(elapsed >= Duration::from_millis(150), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+    assert_eq!(
+        enforce(
+            &authorization("x", None, unix_now() + 60),
+            &StateBackend::Redis(state)
+        )
+        .await,
+        Err(AuthzError::Unavailable)
+    );
+}
+
+#[tokio::test]
+async fn nothing_listening_is_unavailable_not_a_hang() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let state = RedisState::new(&RedisOptions::new(format!("redis://127.0.0.1:{port}/"))).unwrap();
+    let start = Instant::now();
+    assert!(state.ping().await.is_err());
+    assert!(start.elapsed() < Duration::from_millis(1000));
+}

@@ -53,16 +53,16 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut shutdown: watch
 
 fn route(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     if req.method() != Method::GET {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n".into());
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET only\n".into(),
+        );
     }
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
         "/readyz" => readyz(state),
-        "/metrics" => text(
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            metrics(state),
-        ),
+        "/metrics" => text(StatusCode::OK, "text/plain; version=0.0.4", metrics(state)),
         _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
 }
@@ -107,7 +107,11 @@ fn metrics(state: &AdminState) -> String {
     let s = &state.stats;
     let mut out = String::new();
     let _ = writeln!(out, "# TYPE credgate_open_connections gauge");
-    let _ = writeln!(out, "credgate_open_connections {}", s.open.load(Ordering::Relaxed));
+    let _ = writeln!(
+        out,
+        "credgate_open_connections {}",
+        s.open.load(Ordering::Relaxed)
+    );
     let _ = writeln!(out, "# TYPE credgate_tls_handshake_failures_total counter");
     let _ = writeln!(
         out,

@@ -121,10 +121,12 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     )?);
     let admin_addr = match cfg.admin.listen {
         Some(a) => {
-            let l = TcpListener::bind(a).await.map_err(|source| StartError::Io {
-                what: format!("bind admin {a}"),
-                source,
-            })?;
+            let l = TcpListener::bind(a)
+                .await
+                .map_err(|source| StartError::Io {
+                    what: format!("bind admin {a}"),
+                    source,
+                })?;
             let bound = l.local_addr().map_err(|source| StartError::Io {
                 what: "admin local address".into(),
                 source,

@@ -104,7 +104,12 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         })?;
         let p = crate::policy_store::load_policy_file(&cfg.policy.file)?;
         crate::federation::Federation::from_config(&cfg.upstreams)?;
-        println!("{}: ok ({}; {} upstreams)", a.config.display(), p.summary(), cfg.upstreams.len());
+        println!(
+            "{}: ok ({}; {} upstreams)",
+            a.config.display(),
+            p.summary(),
+            cfg.upstreams.len()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     crate::logging::init("info");

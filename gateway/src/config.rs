@@ -478,9 +478,21 @@ file = "policy.toml"
         let ConfigError::Invalid { problems, .. } = err else {
             panic!("expected Invalid")
         };
-        assert!(problems.iter().any(|p| p.contains("regions")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("base_url")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("adapter")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("max_concurrency")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("regions")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("base_url")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("adapter")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("max_concurrency")),
+            "{problems:?}"
+        );
     }
 }

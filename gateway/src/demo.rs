@@ -51,7 +51,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             .context("starting the simulated platforms")?;
         let dataset = credgate_sim::Dataset::generate(DEMO_SEED);
         let samples = dataset.samples_json();
-        write_json(&dir.join("platforms.json"), &credgate_sim::platforms_json(&platforms))?;
+        write_json(
+            &dir.join("platforms.json"),
+            &credgate_sim::platforms_json(&platforms),
+        )?;
         write_json(&dir.join("samples.json"), &samples)?;
         std::fs::write(dir.join("policy.toml"), credgate_policy::DEMO_POLICY)
             .context("writing policy.toml")?;
@@ -60,7 +63,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(&cfg_path, &gateway_toml).context("writing gateway.toml")?;
         let cfg = crate::config::Config::load(&cfg_path)?;
         let running = crate::app::start(&cfg).await?;
-        println!("{}", banner(&dir, running.addr, running.admin_addr, &samples));
+        println!(
+            "{}",
+            banner(&dir, running.addr, running.admin_addr, &samples)
+        );
         crate::cli::wait_for_signal().await;
         eprintln!("credgate demo: shutting down (draining in-flight requests)");
         running.shutdown().await;
@@ -129,7 +135,11 @@ sanctions = "{sanctions}"
             adapter = p.spec.adapter,
             // Peer cities publish joint-punishment lists covering anyone;
             // the city and the province answer for their own regions.
-            sanctions = if p.spec.kind == "peer" { "all" } else { "regions" },
+            sanctions = if p.spec.kind == "peer" {
+                "all"
+            } else {
+                "regions"
+            },
         );
     }
     t
@@ -155,9 +165,15 @@ fn banner(dir: &Path, addr: SocketAddr, admin: Option<SocketAddr>, samples: &Val
     let _ = writeln!(out, "credgate demo is running.");
     let _ = writeln!(out, "  gateway (mTLS): {base}");
     if let Some(a) = admin {
-        let _ = writeln!(out, "  admin:          http://{a}/healthz  /readyz  /metrics");
+        let _ = writeln!(
+            out,
+            "  admin:          http://{a}/healthz  /readyz  /metrics"
+        );
     }
-    let _ = writeln!(out, "  files:          {d}/{{gateway.toml,policy.toml,platforms.json,samples.json,certs/}}");
+    let _ = writeln!(
+        out,
+        "  files:          {d}/{{gateway.toml,policy.toml,platforms.json,samples.json,certs/}}"
+    );
     let _ = writeln!(out);
     let nb = first_subject(samples, "xinyong-ningbo").unwrap_or_default();
     let hz = first_subject(samples, "hangzhou").unwrap_or_default();
@@ -165,7 +181,10 @@ fn banner(dir: &Path, addr: SocketAddr, admin: Option<SocketAddr>, samples: &Val
     let xm = first_subject(samples, "xiamen").unwrap_or_default();
     let dept = curl("dept-nb");
     let _ = writeln!(out, "# 1. A department reads a Ningbo enterprise's full report (信用宁波), personal fields masked:");
-    let _ = writeln!(out, "{dept} -H 'X-Credit-Purpose: administrative_approval' {base}/v1/enterprises/{nb}/report");
+    let _ = writeln!(
+        out,
+        "{dept} -H 'X-Credit-Purpose: administrative_approval' {base}/v1/enterprises/{nb}/report"
+    );
     let _ = writeln!(out, "\n# 2. Selected sections of a Hangzhou enterprise (杭州), and of one in a Zhejiang city served by the province (信用浙江):");
     let _ = writeln!(out, "{dept} -H 'X-Credit-Purpose: administrative_approval' '{base}/v1/enterprises/{hz}/report?sections=basic,penalties'");
     let _ = writeln!(out, "{dept} -H 'X-Credit-Purpose: administrative_approval' '{base}/v1/enterprises/{zj}/report?sections=basic,blacklist,dishonest'");

@@ -11,7 +11,9 @@ pub mod adapters;
 pub mod breaker;
 pub mod upstream;
 
-pub use upstream::{CallError, CallInfo, Upstream, UpstreamError, UpstreamResponse, UpstreamSetupError};
+pub use upstream::{
+    CallError, CallInfo, Upstream, UpstreamError, UpstreamResponse, UpstreamSetupError,
+};
 
 /// All configured upstreams and the region router over them.
 #[derive(Debug)]
@@ -72,7 +74,10 @@ pub fn upstream_error(name: &str, e: &UpstreamError) -> ApiError {
         ),
         UpstreamError::CircuitOpen | UpstreamError::Overloaded => ApiError::new(
             Code::UpstreamOverloaded,
-            format!("platform {name} is not being called right now ({})", e.kind()),
+            format!(
+                "platform {name} is not being called right now ({})",
+                e.kind()
+            ),
         )
         .retry_after(1),
         _ => ApiError::new(

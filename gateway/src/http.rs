@@ -66,6 +66,13 @@ pub struct RequestCtx {
     pub traceparent: Option<HeaderValue>,
 }
 
+/// What the request path learned, for the request log line.
+#[derive(Debug, Default)]
+struct Seen {
+    client: Option<String>,
+    endpoint: Option<&'static str>,
+}
+
 /// A successful handler answer: JSON body.
 pub type JsonResult = Result<serde_json::Value, ApiError>;
 
@@ -73,11 +80,28 @@ impl Gateway {
     /// Handles one request; never fails (errors become problem documents).
     pub async fn handle(&self, conn: &ConnInfo, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let request_id = new_request_id();
-        let resp = self.handle_inner(conn, req, &request_id).await;
+        let started = std::time::Instant::now();
+        let mut seen = Seen::default();
+        let resp = self.handle_inner(conn, req, &request_id, &mut seen).await;
+        let code = match &resp {
+            Ok(_) => "ok",
+            Err(e) => e.code.as_str(),
+        };
         let mut resp = match resp {
             Ok(v) => json_response(&v),
             Err(e) => e.into_response(),
         };
+        // One line per request: client id, endpoint template and outcome;
+        // never the concrete path (it holds a subject identifier).
+        tracing::info!(
+            request_id = %request_id,
+            client = seen.client.as_deref().unwrap_or("-"),
+            endpoint = seen.endpoint.unwrap_or("-"),
+            status = resp.status().as_u16(),
+            code,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "request"
+        );
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             h.insert("x-request-id", v);
@@ -91,19 +115,23 @@ impl Gateway {
         conn: &ConnInfo,
         req: Request<Incoming>,
         request_id: &str,
+        seen: &mut Seen,
     ) -> JsonResult {
         let (mut parts, body) = req.into_parts();
         strip_identity_headers(&mut parts.headers);
         let policy = self.policy.current();
         // Identity comes only from the verified certificate. A valid
         // certificate that no client entry matches gets no data.
-        let client = policy
-            .identify(&conn.peer)
-            .ok_or_else(|| {
-                ApiError::new(Code::ScopeDenied, "client certificate is not granted by policy")
-            })?;
+        let client = policy.identify(&conn.peer).ok_or_else(|| {
+            ApiError::new(
+                Code::ScopeDenied,
+                "client certificate is not granted by policy",
+            )
+        })?;
+        seen.client = Some(client.id().to_owned());
         // Request shape: route, then body bound.
         let route = Route::parse(&parts.method, parts.uri.path())?;
+        seen.endpoint = Some(route.template());
         let body = read_body(body, &parts.headers, self.max_body_bytes).await?;
         let ctx = RequestCtx {
             request_id: request_id.to_owned(),
@@ -186,7 +214,9 @@ fn percent_decode(seg: &str) -> Result<String, ApiError> {
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| ApiError::new(Code::InvalidRequest, "bad percent-encoding in path"))?;
+                .ok_or_else(|| {
+                    ApiError::new(Code::InvalidRequest, "bad percent-encoding in path")
+                })?;
             out.push(hex);
             i += 3;
         } else {
@@ -194,7 +224,8 @@ fn percent_decode(seg: &str) -> Result<String, ApiError> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| ApiError::new(Code::InvalidSubjectId, "subject is not valid text"))
+    String::from_utf8(out)
+        .map_err(|_| ApiError::new(Code::InvalidSubjectId, "subject is not valid text"))
 }
 
 fn strip_identity_headers(h: &mut HeaderMap) {
@@ -224,7 +255,10 @@ async fn read_body(body: Incoming, headers: &HeaderMap, max: usize) -> Result<By
     match Limited::new(body, max).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(ApiError::new(Code::InvalidRequest, "request body could not be read")),
+        Err(_) => Err(ApiError::new(
+            Code::InvalidRequest,
+            "request body could not be read",
+        )),
     }
 }
 
@@ -238,7 +272,9 @@ fn valid_traceparent(h: &HeaderMap) -> Option<HeaderValue> {
         && parts[1].len() == 32
         && parts[2].len() == 16
         && parts[3].len() == 2
-        && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+        && parts
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
         && parts[1].bytes().any(|b| b != b'0')
         && parts[2].bytes().any(|b| b != b'0');
     ok.then(|| v.clone())
@@ -259,6 +295,60 @@ fn json_response(v: &serde_json::Value) -> Response<Full<Bytes>> {
         HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// `X-Credit-Purpose`, trimmed; `None` when absent or empty (the policy
+/// answers `purpose_required`). A value that is not visible ASCII is a
+/// malformed request.
+fn purpose(h: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match h.get("x-credit-purpose") {
+        None => Ok(None),
+        Some(v) => {
+            let s = v
+                .to_str()
+                .map_err(|_| ApiError::new(Code::InvalidRequest, "X-Credit-Purpose is not ASCII"))?
+                .trim();
+            Ok((!s.is_empty()).then(|| s.to_owned()))
+        }
+    }
+}
+
+/// A policy refusal as a problem document.
+fn deny_error(d: credgate_policy::Deny) -> ApiError {
+    use credgate_policy::Deny;
+    match d {
+        Deny::PurposeRequired => {
+            ApiError::new(Code::PurposeRequired, "X-Credit-Purpose is required")
+        }
+        Deny::ScopeDenied => ApiError::new(
+            Code::ScopeDenied,
+            "the client's policy does not grant this endpoint or section",
+        ),
+        Deny::PurposeNotAllowed => ApiError::new(
+            Code::PurposeNotAllowed,
+            "the purpose is not allowed for this client and scope",
+        ),
+    }
+}
+
+/// The subject-authorization step. Fail closed: a grant that requires the
+/// subject's authorization is refused unless a token is present and verified.
+fn authorize(grant: &credgate_policy::Grant, h: &HeaderMap) -> Result<(), ApiError> {
+    if !grant.authorization_required {
+        return Ok(());
+    }
+    match h.get("x-credit-authorization") {
+        None => Err(ApiError::new(
+            Code::AuthorizationRequired,
+            "this scope requires the subject's authorization (X-Credit-Authorization)",
+        )),
+        // Token verification is wired in with the authorization module; until
+        // then no token can be verified, so none is accepted.
+        Some(_) => Err(ApiError::new(
+            Code::AuthorizationInvalid,
+            "the authorization token could not be verified",
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -300,7 +390,10 @@ mod tests {
             HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
         );
         assert!(valid_traceparent(&h).is_some());
-        h.insert("traceparent", HeaderValue::from_static("00-zz-00f067aa0ba902b7-01"));
+        h.insert(
+            "traceparent",
+            HeaderValue::from_static("00-zz-00f067aa0ba902b7-01"),
+        );
         assert!(valid_traceparent(&h).is_none());
         h.insert(
             "traceparent",
@@ -312,62 +405,13 @@ mod tests {
     #[test]
     fn identity_headers_are_stripped() {
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-client-cert", HeaderValue::from_static("By=spiffe://x"));
+        h.insert(
+            "x-forwarded-client-cert",
+            HeaderValue::from_static("By=spiffe://x"),
+        );
         h.insert("x-credit-purpose", HeaderValue::from_static("p"));
         strip_identity_headers(&mut h);
         assert!(h.get("x-forwarded-client-cert").is_none());
         assert!(h.get("x-credit-purpose").is_some());
-    }
-}
-
-/// `X-Credit-Purpose`, trimmed; `None` when absent or empty (the policy
-/// answers `purpose_required`). A value that is not visible ASCII is a
-/// malformed request.
-fn purpose(h: &HeaderMap) -> Result<Option<String>, ApiError> {
-    match h.get("x-credit-purpose") {
-        None => Ok(None),
-        Some(v) => {
-            let s = v
-                .to_str()
-                .map_err(|_| ApiError::new(Code::InvalidRequest, "X-Credit-Purpose is not ASCII"))?
-                .trim();
-            Ok((!s.is_empty()).then(|| s.to_owned()))
-        }
-    }
-}
-
-/// A policy refusal as a problem document.
-fn deny_error(d: credgate_policy::Deny) -> ApiError {
-    use credgate_policy::Deny;
-    match d {
-        Deny::PurposeRequired => ApiError::new(Code::PurposeRequired, "X-Credit-Purpose is required"),
-        Deny::ScopeDenied => ApiError::new(
-            Code::ScopeDenied,
-            "the client's policy does not grant this endpoint or section",
-        ),
-        Deny::PurposeNotAllowed => ApiError::new(
-            Code::PurposeNotAllowed,
-            "the purpose is not allowed for this client and scope",
-        ),
-    }
-}
-
-/// The subject-authorization step. Fail closed: a grant that requires the
-/// subject's authorization is refused unless a token is present and verified.
-fn authorize(grant: &credgate_policy::Grant, h: &HeaderMap) -> Result<(), ApiError> {
-    if !grant.authorization_required {
-        return Ok(());
-    }
-    match h.get("x-credit-authorization") {
-        None => Err(ApiError::new(
-            Code::AuthorizationRequired,
-            "this scope requires the subject's authorization (X-Credit-Authorization)",
-        )),
-        // Token verification is wired in with the authorization module; until
-        // then no token can be verified, so none is accepted.
-        Some(_) => Err(ApiError::new(
-            Code::AuthorizationInvalid,
-            "the authorization token could not be verified",
-        )),
     }
 }

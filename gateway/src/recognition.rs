@@ -45,8 +45,16 @@ pub struct TierConfig {
 
 impl TierConfig {
     fn contains(&self, v: f64) -> bool {
-        let lo = if self.from_inclusive { v >= self.from } else { v > self.from };
-        let hi = if self.to_inclusive { v <= self.to } else { v < self.to };
+        let lo = if self.from_inclusive {
+            v >= self.from
+        } else {
+            v > self.from
+        };
+        let hi = if self.to_inclusive {
+            v <= self.to
+        } else {
+            v < self.to
+        };
         lo && hi
     }
 }
@@ -92,7 +100,7 @@ impl Schemes {
             if !ids.insert(s.id.as_str()) {
                 errs.push(format!("{at}: duplicate scheme id"));
             }
-            if !(s.min < s.max) {
+            if s.min.partial_cmp(&s.max) != Some(std::cmp::Ordering::Less) {
                 errs.push(format!("{at}: min must be below max"));
             }
             if s.tiers.is_empty() {
@@ -249,7 +257,11 @@ mod tests {
         ];
         for (v, name, level) in cases {
             let r = tier(v);
-            assert_eq!((r.native_tier.as_str(), r.common_level), (name, level), "value {v}");
+            assert_eq!(
+                (r.native_tier.as_str(), r.common_level),
+                (name, level),
+                "value {v}"
+            );
         }
     }
 
@@ -262,8 +274,14 @@ mod tests {
                 Err(RecognitionError::OutOfRange)
             );
         }
-        assert_eq!(s.recognize("bailu", 299.0, None), Err(RecognitionError::OutOfRange));
-        assert_eq!(s.recognize("nope", 1.0, None), Err(RecognitionError::UnknownScheme));
+        assert_eq!(
+            s.recognize("bailu", 299.0, None),
+            Err(RecognitionError::OutOfRange)
+        );
+        assert_eq!(
+            s.recognize("nope", 1.0, None),
+            Err(RecognitionError::UnknownScheme)
+        );
     }
 
     #[test]
@@ -308,7 +326,15 @@ mod tests {
         d.score_schemes[0].tiers[1].from_inclusive = false; // 550 in no tier
         d.score_schemes[1].tiers[0].to_inclusive = true; // 60 in two tiers
         let errs = Schemes::new(d.score_schemes).unwrap_err();
-        assert!(errs.iter().any(|e| e.contains("qianjiang") && e.contains("550")), "{errs:?}");
-        assert!(errs.iter().any(|e| e.contains("tianyi") && e.contains("60")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("qianjiang") && e.contains("550")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("tianyi") && e.contains("60")),
+            "{errs:?}"
+        );
     }
 }

@@ -84,13 +84,19 @@ pub fn spawn(
             if do_tls {
                 match tls.reload() {
                     Ok(()) => tracing::info!("TLS material reloaded"),
-                    Err(e) => tracing::error!(error = %e, "TLS reload failed; previous material stays in force"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS reload failed; previous material stays in force")
+                    }
                 }
             }
             if do_policy {
                 match policy.reload() {
-                    Ok(()) => tracing::info!(summary = %policy.current().summary(), "policy reloaded"),
-                    Err(e) => tracing::error!(error = %e, "policy reload failed; previous policy stays in force"),
+                    Ok(()) => {
+                        tracing::info!(summary = %policy.current().summary(), "policy reloaded")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "policy reload failed; previous policy stays in force")
+                    }
                 }
             }
         }

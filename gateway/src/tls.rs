@@ -60,7 +60,10 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// Reads every certificate in a PEM file (at least one).
-pub fn read_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub fn read_certs(
+    what: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let data = read(what, path)?;
     let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&data).collect();
     let certs = certs.map_err(|e| file_err(what, path, format!("bad PEM: {e}")))?;
@@ -78,7 +81,9 @@ pub fn read_key(what: &'static str, path: &Path) -> Result<PrivateKeyDer<'static
 }
 
 /// Reads CRLs from PEM files (each file may hold several).
-pub fn read_crls(paths: &[PathBuf]) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+pub fn read_crls(
+    paths: &[PathBuf],
+) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
     let mut out = Vec::new();
     for path in paths {
         let data = read("CRL", path)?;

@@ -20,7 +20,10 @@ fn every_command_has_help() {
     ] {
         let out = credgate().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
     }
 }
 
@@ -37,12 +40,29 @@ fn certs_dev_writes_the_layout_and_refuses_to_overwrite_without_force() {
         c.output().unwrap()
     };
     let first = run(false);
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     for f in [
-        "ca.crt", "ca.key", "server.crt", "server.key", "crl.pem",
-        "clients/bank-nb.crt", "clients/dept-nb.key", "clients/peer-hz.crt", "clients/auditor.crt",
-        "clients/revoked.crt", "clients/expired.crt", "rogue/ca.crt", "rogue/client.crt",
-        "rogue/client.key", "upstream/ca.crt", "upstream/gateway.crt", "authz/issuer.key",
+        "ca.crt",
+        "ca.key",
+        "server.crt",
+        "server.key",
+        "crl.pem",
+        "clients/bank-nb.crt",
+        "clients/dept-nb.key",
+        "clients/peer-hz.crt",
+        "clients/auditor.crt",
+        "clients/revoked.crt",
+        "clients/expired.crt",
+        "rogue/ca.crt",
+        "rogue/client.crt",
+        "rogue/client.key",
+        "upstream/ca.crt",
+        "upstream/gateway.crt",
+        "authz/issuer.key",
         "authz/issuer.pub",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
@@ -58,20 +78,35 @@ fn policy_check_reports_every_error_with_its_location() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");
     std::fs::write(&good, credgate_policy::DEMO_POLICY).unwrap();
-    let out = credgate().args(["policy", "check"]).arg(&good).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = credgate()
+        .args(["policy", "check"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("4 clients"), "{summary}");
 
     let bad = dir.path().join("bad.toml");
     let text = credgate_policy::DEMO_POLICY
-        .replace("profile = \"bank-standard\"", "profile = \"no-such-profile\"")
+        .replace(
+            "profile = \"bank-standard\"",
+            "profile = \"no-such-profile\"",
+        )
         .replace(
             "purposes = [\"administrative_approval\"]",
             "purposes = [\"no_such_purpose\"]",
         );
     std::fs::write(&bad, &text).unwrap();
-    let out = credgate().args(["policy", "check"]).arg(&bad).output().unwrap();
+    let out = credgate()
+        .args(["policy", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
@@ -92,7 +127,11 @@ fn serve_check_validates_and_fails_loudly() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("gateway.toml");
     std::fs::write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
-    let out = credgate().args(["serve", "--check", "--config"]).arg(&cfg).output().unwrap();
+    let out = credgate()
+        .args(["serve", "--check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing field"));
 }

@@ -194,7 +194,8 @@ impl Breaker {
                     *consecutive += 1;
                 }
                 let failures = recent.count_ones();
-                let ratio_trips = *seen >= w && f64::from(failures) / f64::from(w) >= self.cfg.failure_ratio;
+                let ratio_trips =
+                    *seen >= w && f64::from(failures) / f64::from(w) >= self.cfg.failure_ratio;
                 if *consecutive >= self.cfg.failure_threshold || ratio_trips {
                     *g = open;
                 }

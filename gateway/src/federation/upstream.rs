@@ -92,7 +92,8 @@ pub struct Upstream {
     pub adapter: &'static dyn Adapter,
     /// Which sanctions checks it answers.
     pub sanctions: SanctionsRole,
-    base: Uri,
+    /// `scheme://authority`, no trailing slash.
+    base: String,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
     slots: Arc<Semaphore>,
@@ -249,8 +250,10 @@ impl Upstream {
         if base.scheme_str() != Some("https") {
             return Err(cfg_err("base_url must be https".into()));
         }
+        let base = cfg.base_url.trim_end_matches('/').to_owned();
         let roots = tls::read_roots("upstream CA", &cfg.ca).map_err(tls_err)?;
-        let certs = tls::read_certs("upstream client certificate", &cfg.client_cert).map_err(tls_err)?;
+        let certs =
+            tls::read_certs("upstream client certificate", &cfg.client_cert).map_err(tls_err)?;
         let key = tls::read_key("upstream client key", &cfg.client_key).map_err(tls_err)?;
         let tls_cfg = rustls::ClientConfig::builder_with_provider(tls::provider())
             .with_safe_default_protocol_versions()
@@ -318,7 +321,10 @@ impl Upstream {
         };
         let Some(ticket) = self.breaker.try_acquire() else {
             self.stats.count("circuit_open");
-            return (Err(UpstreamError::CircuitOpen.into()), info(0, "circuit_open"));
+            return (
+                Err(UpstreamError::CircuitOpen.into()),
+                info(0, "circuit_open"),
+            );
         };
         self.budget.deposit();
         let mut attempts = 0;

@@ -43,7 +43,9 @@ pub(super) async fn handle(
             format!("no platform serves division {division}"),
         )
     })?;
-    let req = upstream.adapter.report_request(uscc.as_str(), &grant.sections);
+    let req = upstream
+        .adapter
+        .report_request(uscc.as_str(), &grant.sections);
     let (record, _info) = upstream
         .call(&req, ctx.traceparent.as_ref(), |status, body| {
             upstream

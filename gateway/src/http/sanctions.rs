@@ -41,7 +41,10 @@ pub(super) async fn handle(
     let req: Body = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             Code::InvalidRequest,
-            format!("body must be {{\"subjects\": [...]}}: {}", e.classify_name()),
+            format!(
+                "body must be {{\"subjects\": [...]}}: {}",
+                e.classify_name()
+            ),
         )
     })?;
     let max = gw.sanctions.max_subjects;
@@ -147,7 +150,10 @@ pub(super) async fn handle(
     // Aggregate per subject.
     let mut by_subject: HashMap<&str, Vec<(usize, &SanctionAnswer)>> = HashMap::new();
     for (i, a) in &answered {
-        by_subject.entry(a.subject.as_str()).or_default().push((*i, a));
+        by_subject
+            .entry(a.subject.as_str())
+            .or_default()
+            .push((*i, a));
     }
     let ctx_mask = MaskContext {
         pseudonym_key: &gw.pseudonym_key,
@@ -158,7 +164,10 @@ pub(super) async fn handle(
             results.push(json!({ "index": index, "subject": echo(given, None), "status": "invalid", "sources": [] }));
             continue;
         };
-        let answers = by_subject.get(subject.as_str()).cloned().unwrap_or_default();
+        let answers = by_subject
+            .get(subject.as_str())
+            .cloned()
+            .unwrap_or_default();
         let mut sources = Vec::new();
         for (i, a) in &answers {
             for l in &a.listings {
@@ -172,7 +181,10 @@ pub(super) async fn handle(
                 }));
             }
         }
-        let cands = candidates.get(subject.as_str()).cloned().unwrap_or_default();
+        let cands = candidates
+            .get(subject.as_str())
+            .cloned()
+            .unwrap_or_default();
         let any_failed = cands.iter().any(|c| failed.contains(c));
         let status = if !sources.is_empty() {
             "hit"
@@ -184,7 +196,11 @@ pub(super) async fn handle(
         let mut doc = json!({ "sanctions": { "sources": sources } });
         mask::apply(&grant.profile, &mut doc, &ctx_mask);
         let sources = doc["sanctions"]["sources"].take();
-        let sources = if sources.is_array() { sources } else { json!([]) };
+        let sources = if sources.is_array() {
+            sources
+        } else {
+            json!([])
+        };
         results.push(json!({
             "index": index,
             "subject": echo(given, Some(subject)),

@@ -20,7 +20,10 @@ pub(super) async fn handle(
     subject: &str,
 ) -> JsonResult {
     let id = IdNumber::parse(subject).map_err(|e| {
-        ApiError::new(Code::InvalidSubjectId, format!("not a valid ID number: {e}"))
+        ApiError::new(
+            Code::InvalidSubjectId,
+            format!("not a valid ID number: {e}"),
+        )
     })?;
     let purpose = super::purpose(&parts.headers)?;
     let grant = policy

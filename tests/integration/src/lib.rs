@@ -70,7 +70,9 @@ impl Harness {
         let samples = credgate_sim::Dataset::generate(SEED).samples_json();
         std::fs::write(
             dir.path().join("policy.toml"),
-            opts.policy.as_deref().unwrap_or(credgate_policy::DEMO_POLICY),
+            opts.policy
+                .as_deref()
+                .unwrap_or(credgate_policy::DEMO_POLICY),
         )
         .unwrap();
         let zero: SocketAddr = "127.0.0.1:0".parse().unwrap();
@@ -158,7 +160,7 @@ impl Harness {
     pub async fn total_sim_requests(&self) -> usize {
         let mut n = 0;
         for p in &self.platforms {
-            n += self.sim_requests(&p.spec.name).await.len();
+            n += self.sim_requests(p.spec.name).await.len();
         }
         n
     }
@@ -314,7 +316,12 @@ impl TestClient {
     }
 
     /// POST with headers and body; panics on transport failure.
-    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Reply {
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
         self.try_request(Method::POST, path, headers, body.into())
             .await
             .unwrap()
@@ -329,7 +336,9 @@ impl TestClient {
         body: Bytes,
     ) -> Result<Reply, String> {
         let fut = async {
-            let tcp = TcpStream::connect(self.addr).await.map_err(|e| e.to_string())?;
+            let tcp = TcpStream::connect(self.addr)
+                .await
+                .map_err(|e| e.to_string())?;
             let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
             let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;
             let tls = connector
@@ -349,13 +358,17 @@ impl TestClient {
                         .await
                         .map_err(|e| format!("h2 handshake: {e}"))?;
                 tokio::spawn(conn);
-                send.send_request(req).await.map_err(|e| format!("request: {e}"))?
+                send.send_request(req)
+                    .await
+                    .map_err(|e| format!("request: {e}"))?
             } else {
                 let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
                     .await
                     .map_err(|e| format!("h1 handshake: {e}"))?;
                 tokio::spawn(conn);
-                send.send_request(req).await.map_err(|e| format!("request: {e}"))?
+                send.send_request(req)
+                    .await
+                    .map_err(|e| format!("request: {e}"))?
             };
             let status = resp.status();
             let headers = resp.headers().clone();

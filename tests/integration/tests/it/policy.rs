@@ -29,24 +29,43 @@ async fn bank_refusals_follow_the_spec_order() {
             &[("x-credit-purpose", "loan_underwriting")],
         )
         .await;
-    assert_eq!((r.status.as_u16(), r.code().as_str()), (403, "scope_denied"));
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (403, "scope_denied")
+    );
     // A purpose the bank may not use.
     let r = bank
         .get(&report, &[("x-credit-purpose", "administrative_approval")])
         .await;
-    assert_eq!((r.status.as_u16(), r.code().as_str()), (403, "purpose_not_allowed"));
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (403, "purpose_not_allowed")
+    );
     // No purpose.
     let r = bank.get(&report, &[]).await;
-    assert_eq!((r.status.as_u16(), r.code().as_str()), (400, "purpose_required"));
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "purpose_required")
+    );
     // Request shape comes before purpose: a bad identifier without a purpose.
     let r = bank.get("/v1/enterprises/nonsense/report", &[]).await;
-    assert_eq!((r.status.as_u16(), r.code().as_str()), (400, "invalid_subject_id"));
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "invalid_subject_id")
+    );
     // In scope and purpose, but the enterprise's authorization is required.
     let r = bank
         .get(&report, &[("x-credit-purpose", "loan_underwriting")])
         .await;
-    assert_eq!((r.status.as_u16(), r.code().as_str()), (401, "authorization_required"));
-    assert_eq!(h.total_sim_requests().await, 0, "no refusal reached a platform");
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (401, "authorization_required")
+    );
+    assert_eq!(
+        h.total_sim_requests().await,
+        0,
+        "no refusal reached a platform"
+    );
 }
 
 #[tokio::test]
@@ -112,7 +131,11 @@ async fn policy_reload_is_atomic_and_a_broken_file_keeps_the_old_policy() {
     // A broken file: the old policy stays in force and the failure is counted.
     std::fs::write(&path, format!("{original}\n[[clients]]\nid = \"broken\"\n")).unwrap();
     eventually("failed reload counted", || store.reloads_failed() >= 1).await;
-    assert_eq!(dept.get(&report, &purpose).await.status, 200, "old policy still serves");
+    assert_eq!(
+        dept.get(&report, &purpose).await.status,
+        200,
+        "old policy still serves"
+    );
 
     // Remove dept-nb's report grant: the next request is refused.
     let without = remove_grant(&original, "dept-nb", "enterprise.report");
@@ -121,7 +144,10 @@ async fn policy_reload_is_atomic_and_a_broken_file_keeps_the_old_policy() {
     std::fs::write(&path, without).unwrap();
     eventually("reload applied", || store.reloads_ok() > ok_before).await;
     let r = dept.get(&report, &purpose).await;
-    assert_eq!((r.status.as_u16(), r.code().as_str()), (403, "scope_denied"));
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (403, "scope_denied")
+    );
 }
 
 /// Removes the `[[clients.grants]]` block for `scope` from client `client`.
@@ -138,12 +164,16 @@ fn remove_grant(policy: &str, client: &str, scope: &str) -> String {
         if t.starts_with("id = ") && t.contains(&format!("\"{client}\"")) {
             in_client = true;
         }
-        if t.starts_with("[[clients.grants]]") || (t.starts_with('[') && t != "[[clients.grants]]") {
+        if t.starts_with("[[clients.grants]]") || (t.starts_with('[') && t != "[[clients.grants]]")
+        {
             skipping = false;
         }
         if in_client && t.starts_with("scope = ") && t.contains(&format!("\"{scope}\"")) {
             // Drop this grant: remove the header we already pushed.
-            if let Some(pos) = out.iter().rposition(|l: &String| l.trim() == "[[clients.grants]]") {
+            if let Some(pos) = out
+                .iter()
+                .rposition(|l: &String| l.trim() == "[[clients.grants]]")
+            {
                 out.truncate(pos);
             }
             skipping = true;

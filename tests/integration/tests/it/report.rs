@@ -25,14 +25,22 @@ async fn reports_come_from_the_owning_platform_with_provenance() {
     let dept = h.client("dept-nb");
     for platform in ["xinyong-ningbo", "hangzhou", "xiamen", "xinyong-zhejiang"] {
         let subjects = samples_for(&h, platform);
-        assert!(!subjects.is_empty(), "samples list enterprises of {platform}");
+        assert!(
+            !subjects.is_empty(),
+            "samples list enterprises of {platform}"
+        );
         for e in subjects.iter().take(3) {
             let uscc = e["uscc"].as_str().unwrap();
             h.clear_sim_requests().await;
             let r = dept
                 .get(&format!("/v1/enterprises/{uscc}/report"), &[PURPOSE])
                 .await;
-            assert_eq!(r.status, 200, "{platform}: {}", String::from_utf8_lossy(&r.body));
+            assert_eq!(
+                r.status,
+                200,
+                "{platform}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
             assert!(r.headers.contains_key("x-request-id"));
             let v = r.json();
             let sections = v["sections"].as_object().unwrap();
@@ -49,9 +57,13 @@ async fn reports_come_from_the_owning_platform_with_provenance() {
             assert_eq!(basic["uscc"], uscc);
             // Only the owning platform was asked.
             for p in &h.platforms {
-                let n = h.sim_requests(&p.spec.name).await.len();
+                let n = h.sim_requests(p.spec.name).await.len();
                 let want = usize::from(p.spec.name == platform);
-                assert_eq!(n, want, "{} contacted {n} times for a {platform} subject", p.spec.name);
+                assert_eq!(
+                    n, want,
+                    "{} contacted {n} times for a {platform} subject",
+                    p.spec.name
+                );
             }
         }
     }
@@ -63,13 +75,24 @@ async fn section_selection_and_unknown_sections() {
     let dept = h.client("dept-nb");
     let hz = h.enterprise_of("hangzhou");
     let r = dept
-        .get(&format!("/v1/enterprises/{hz}/report?sections=basic,penalties"), &[PURPOSE])
+        .get(
+            &format!("/v1/enterprises/{hz}/report?sections=basic,penalties"),
+            &[PURPOSE],
+        )
         .await;
-    assert_eq!(r.status, 200);
-    let keys: Vec<String> = r.json()["sections"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let keys: Vec<String> = r.json()["sections"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(keys, vec!["basic".to_string(), "penalties".to_string()]);
     let r = dept
-        .get(&format!("/v1/enterprises/{hz}/report?sections=basic,gossip"), &[PURPOSE])
+        .get(
+            &format!("/v1/enterprises/{hz}/report?sections=basic,gossip"),
+            &[PURPOSE],
+        )
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.code(), "invalid_request");
@@ -84,8 +107,16 @@ async fn bad_identifiers_and_unserved_regions_never_reach_a_platform() {
     let mut bad = nb.clone();
     let last = bad.pop().unwrap();
     bad.push(if last == '0' { '1' } else { '0' });
-    for subject in [bad.as_str(), "123", "91310110666007217", "9131011066600721７T"] {
-        let path = format!("/v1/enterprises/{}/report", subject.replace('７', "%EF%BC%97"));
+    for subject in [
+        bad.as_str(),
+        "123",
+        "91310110666007217",
+        "9131011066600721７T",
+    ] {
+        let path = format!(
+            "/v1/enterprises/{}/report",
+            subject.replace('７', "%EF%BC%97")
+        );
         let r = dept.get(&path, &[PURPOSE]).await;
         assert_eq!(r.status, 400, "{subject}");
         assert_eq!(r.code(), "invalid_subject_id");
@@ -100,12 +131,21 @@ async fn bad_identifiers_and_unserved_regions_never_reach_a_platform() {
     assert_eq!(r.code(), "subject_region_unknown");
     // Lower case is normalised and served.
     let r = dept
-        .get(&format!("/v1/enterprises/{}/report?sections=basic", nb.to_lowercase()), &[PURPOSE])
+        .get(
+            &format!(
+                "/v1/enterprises/{}/report?sections=basic",
+                nb.to_lowercase()
+            ),
+            &[PURPOSE],
+        )
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["subject"]["uscc"], nb.as_str());
     let contacted = h.total_sim_requests().await;
-    assert_eq!(contacted, 1, "only the valid, served query reached a platform");
+    assert_eq!(
+        contacted, 1,
+        "only the valid, served query reached a platform"
+    );
 }
 
 #[tokio::test]
@@ -115,12 +155,26 @@ async fn purpose_is_required_and_checked_before_any_upstream() {
     let nb = h.enterprise_of("xinyong-ningbo");
     let path = format!("/v1/enterprises/{nb}/report");
     let r = dept.get(&path, &[]).await;
-    assert_eq!((r.status.as_u16(), r.code().as_str()), (400, "purpose_required"));
-    let r = dept.get(&path, &[("x-credit-purpose", "loan_underwriting")]).await;
-    assert_eq!((r.status.as_u16(), r.code().as_str()), (403, "purpose_not_allowed"));
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "purpose_required")
+    );
+    let r = dept
+        .get(&path, &[("x-credit-purpose", "loan_underwriting")])
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (403, "purpose_not_allowed")
+    );
     // The auditor has no report scope at all.
-    let r = h.client("auditor").get(&path, &[("x-credit-purpose", "audit_review")]).await;
-    assert_eq!((r.status.as_u16(), r.code().as_str()), (403, "scope_denied"));
+    let r = h
+        .client("auditor")
+        .get(&path, &[("x-credit-purpose", "audit_review")])
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (403, "scope_denied")
+    );
     assert_eq!(h.total_sim_requests().await, 0);
 }
 
@@ -176,15 +230,33 @@ async fn personal_data_never_leaves_in_clear() {
         let r = dept
             .get(&format!("/v1/enterprises/{uscc}/report"), &[PURPOSE])
             .await;
-        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.status,
+            200,
+            "{uscc}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         let text = String::from_utf8_lossy(&r.body).to_string();
-        assert_eq!(scan::id_numbers(&text), Vec::<String>::new(), "ID number in clear");
-        assert_eq!(scan::mobiles(&text), Vec::<String>::new(), "mobile in clear");
+        assert_eq!(
+            scan::id_numbers(&text),
+            Vec::<String>::new(),
+            "ID number in clear"
+        );
+        assert_eq!(
+            scan::mobiles(&text),
+            Vec::<String>::new(),
+            "mobile in clear"
+        );
         let truth = dataset.enterprise(uscc).unwrap();
         let rep = &truth.basic.legal_representative;
-        assert!(!text.contains(&rep.name), "legal representative name in clear");
+        assert!(
+            !text.contains(&rep.name),
+            "legal representative name in clear"
+        );
         let v = r.json();
-        if let Some(id) = v["sections"]["basic"]["data"]["legal_representative"]["id_number"].as_str() {
+        if let Some(id) =
+            v["sections"]["basic"]["data"]["legal_representative"]["id_number"].as_str()
+        {
             let real = rep.id_number.as_deref().unwrap();
             assert_eq!(id.chars().count(), 18);
             assert_eq!(&id[..6], &real[..6]);
@@ -193,5 +265,8 @@ async fn personal_data_never_leaves_in_clear() {
             saw_masked_id = true;
         }
     }
-    assert!(saw_masked_id, "the department sees masked legal representative IDs");
+    assert!(
+        saw_masked_id,
+        "the department sees masked legal representative IDs"
+    );
 }

@@ -31,7 +31,8 @@ pub fn mobiles(text: &str) -> Vec<String> {
                 i += 1;
             }
             let run = &text[start..i];
-            if run.len() == 11 && run.starts_with('1') && (b'3'..=b'9').contains(&run.as_bytes()[1]) {
+            if run.len() == 11 && run.starts_with('1') && (b'3'..=b'9').contains(&run.as_bytes()[1])
+            {
                 out.push(run.to_owned());
             }
         } else {

@@ -15,14 +15,27 @@ async fn handshake_refused_without_a_trusted_valid_unrevoked_certificate() {
     let certs = h.certs();
     // No certificate at all.
     let anon = credgate_integration::TestClient::new(h.addr(), &certs.join("ca.crt"), None);
-    assert!(anon.try_get(&path).await.is_err(), "no certificate must not get HTTP");
+    assert!(
+        anon.try_get(&path).await.is_err(),
+        "no certificate must not get HTTP"
+    );
     // A CA nobody trusts (impersonating bank-nb's URI SAN).
-    let rogue = h.client_with(&certs.join("rogue/client.crt"), &certs.join("rogue/client.key"));
-    assert!(rogue.try_get(&path).await.is_err(), "rogue CA must not get HTTP");
+    let rogue = h.client_with(
+        &certs.join("rogue/client.crt"),
+        &certs.join("rogue/client.key"),
+    );
+    assert!(
+        rogue.try_get(&path).await.is_err(),
+        "rogue CA must not get HTTP"
+    );
     // Expired and revoked certificates from the right CA.
     for name in ["expired", "revoked"] {
         let r = h.client(name).try_get(&path).await;
-        assert!(r.is_err(), "{name} must not get HTTP, got {:?}", r.map(|r| r.status));
+        assert!(
+            r.is_err(),
+            "{name} must not get HTTP, got {:?}",
+            r.map(|r| r.status)
+        );
     }
     // None of them reached a platform, and the gateway counted the refusals.
     assert_eq!(h.total_sim_requests().await, 0);
@@ -57,7 +70,10 @@ async fn a_valid_but_unmatched_certificate_gets_no_data_and_headers_cannot_claim
             &path,
             &[
                 PURPOSE,
-                ("x-forwarded-client-cert", "URI=spiffe://credgate.dev/client/dept-nb"),
+                (
+                    "x-forwarded-client-cert",
+                    "URI=spiffe://credgate.dev/client/dept-nb",
+                ),
                 ("x-ssl-client-s-dn", "CN=dept-nb,O=credgate dev"),
             ],
         )
@@ -76,7 +92,10 @@ async fn http2_is_negotiated_by_alpn() {
     let r = h
         .client("dept-nb")
         .http2()
-        .get(&format!("/v1/enterprises/{nb}/report?sections=basic"), &[PURPOSE])
+        .get(
+            &format!("/v1/enterprises/{nb}/report?sections=basic"),
+            &[PURPOSE],
+        )
         .await;
     assert_eq!(r.status, 200);
     assert!(r.json()["sections"]["basic"]["data"].is_object());
@@ -107,16 +126,23 @@ async fn server_certificate_and_crl_reload_without_restart() {
     // A broken certificate file: the old material stays in force.
     std::fs::write(certs.join("server.crt"), "not a certificate").unwrap();
     let tls = h.gw().tls.clone();
-    eventually("failed TLS reload is counted", async || tls.reloads_failed() >= 1).await;
+    eventually("failed TLS reload is counted", async || {
+        tls.reloads_failed() >= 1
+    })
+    .await;
     assert_eq!(h.gw().tls.generation(), before);
     let r = h.client("dept-nb").get(&path, &[PURPOSE]).await;
     assert_eq!(r.status, 200, "old material still serves");
 
     // A rotated server certificate is picked up.
-    let new = issue_server_cert(&ca, &ca_key, &["localhost", "127.0.0.1"], Validity::Normal).unwrap();
+    let new =
+        issue_server_cert(&ca, &ca_key, &["localhost", "127.0.0.1"], Validity::Normal).unwrap();
     std::fs::write(certs.join("server.key"), &new.key_pem).unwrap();
     std::fs::write(certs.join("server.crt"), &new.cert_pem).unwrap();
-    eventually("new server certificate in force", async || tls.generation() > before).await;
+    eventually("new server certificate in force", async || {
+        tls.generation() > before
+    })
+    .await;
     let r = h.client("dept-nb").get(&path, &[PURPOSE]).await;
     assert_eq!(r.status, 200, "new material serves");
 
@@ -127,6 +153,16 @@ async fn server_certificate_and_crl_reload_without_restart() {
     let gen = tls.generation();
     std::fs::write(certs.join("crl.pem"), crl).unwrap();
     eventually("new CRL in force", async || tls.generation() > gen).await;
-    assert!(h.client("dept-nb").try_get(&path).await.is_err(), "revoked by new CRL");
-    assert_eq!(h.client("auditor").try_get("/v1/nope").await.unwrap().status, 404);
+    assert!(
+        h.client("dept-nb").try_get(&path).await.is_err(),
+        "revoked by new CRL"
+    );
+    assert_eq!(
+        h.client("auditor")
+            .try_get("/v1/nope")
+            .await
+            .unwrap()
+            .status,
+        404
+    );
 }

@@ -14,7 +14,6 @@ use credgate_policy::canonical::{
     Section, SectionData,
 };
 use quick_xml::events::Event;
-use serde::Deserialize;
 
 use super::convert::{
     assemble, date, date_as_instant, encode, malformed, match_subjects, missing_field, money, opt,
@@ -22,6 +21,9 @@ use super::convert::{
     Money::YuanGrouped,
 };
 use super::{Adapter, AdapterError, UpstreamRequest};
+use wire::{Body, Head, Items, Jbxx, LegalRep, Md, Response, Text};
+
+mod wire;
 
 /// The `xiamen-v1` adapter.
 #[derive(Debug)]
@@ -39,194 +41,6 @@ const CODES: [(Section, &str); 10] = [
     (Section::Repairs, "XFXX"),
     (Section::Evaluation, "PJXX"),
 ];
-
-type Text = Option<String>;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Response {
-    head: Option<Head>,
-    body: Option<Body>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Head {
-    code: Text,
-    as_of: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-struct Body {
-    jbxx: Option<Jbxx>,
-    xzxk: Option<Items<Xk>>,
-    xzcf: Option<Items<Cf>>,
-    hongmd: Option<Items<Md>>,
-    heimd: Option<Items<Md>>,
-    sxr: Option<Items<Sxr>>,
-    jyyc: Option<Items<Jyyc>>,
-    cnxx: Option<Items<Cn>>,
-    xfxx: Option<Items<Xf>>,
-    pjxx: Option<Pj>,
-    blf: Option<Blf>,
-    #[serde(rename = "Result", default)]
-    results: Vec<CheckResult>,
-}
-
-#[derive(Deserialize)]
-struct Items<T> {
-    #[serde(rename = "Item", default = "Vec::new")]
-    items: Vec<T>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct LegalRep {
-    name: Text,
-    id_no: Text,
-    mobile: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Jbxx {
-    name: Text,
-    credit_code: Text,
-    ent_type: Text,
-    status: Text,
-    legal_rep: Option<LegalRep>,
-    reg_capital: Text,
-    establish_date: Text,
-    address: Text,
-    scope: Text,
-    reg_org: Text,
-    tel: Text,
-    bank_account: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Xk {
-    doc_no: Text,
-    name: Text,
-    category: Text,
-    content: Text,
-    org: Text,
-    decision_date: Text,
-    valid_from: Text,
-    valid_to: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Cf {
-    doc_no: Text,
-    #[serde(rename = "Type")]
-    kind: Text,
-    basis: Text,
-    content: Text,
-    amount: Text,
-    org: Text,
-    decision_date: Text,
-    publish_until: Text,
-    legal_rep: Option<LegalRep>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Md {
-    list_name: Text,
-    reason: Text,
-    org: Text,
-    in_date: Text,
-    out_date: Text,
-    measures: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Sxr {
-    case_no: Text,
-    court: Text,
-    duty: Text,
-    performance: Text,
-    situation: Text,
-    publish_date: Text,
-    legal_rep: Option<LegalRep>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Jyyc {
-    reason: Text,
-    org: Text,
-    in_date: Text,
-    out_date: Text,
-    out_reason: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Cn {
-    #[serde(rename = "Type")]
-    kind: Text,
-    content: Text,
-    date: Text,
-    status: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Xf {
-    record_no: Text,
-    record_type: Text,
-    date: Text,
-    org: Text,
-    result: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Pj {
-    level: Text,
-    date: Text,
-    org: Text,
-    valid_until: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Blf {
-    sfzh: Text,
-    score: Text,
-    date: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct CheckResult {
-    code: Text,
-    known: Text,
-    hits: Option<Hits>,
-}
-
-#[derive(Deserialize)]
-struct Hits {
-    #[serde(rename = "Hit", default)]
-    hits: Vec<Hit>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Hit {
-    #[serde(rename = "Type")]
-    kind: Text,
-    list_name: Text,
-    reason: Text,
-    org: Text,
-    in_date: Text,
-}
 
 /// Whether the document's root element is `<Response>`.
 fn root_is_response(xml: &str) -> bool {

@@ -100,6 +100,8 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         pseudonym_key,
         schemes,
         sanctions: cfg.sanctions.clone(),
+        authorizer: crate::authorize::Authorizer::from_config(cfg)
+            .map_err(|e| StartError::Config(e.to_string()))?,
     });
     let listener = TcpListener::bind(cfg.server.listen)
         .await

@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod authz;
+
 /// credgate: a federated credit query gateway (mutual-TLS reverse proxy).
 #[derive(Debug, Parser)]
 #[command(name = "credgate", version, about, long_about = None)]
@@ -29,6 +31,9 @@ enum Command {
     /// Policy tools.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Subject authorization tokens: keygen, issue, revoke, inspect.
+    #[command(subcommand)]
+    Authz(authz::AuthzCommand),
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("dev PKI written to {}", pki.dir.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Authz(cmd) => authz::run(cmd),
         Command::Policy(PolicyCommand::Check { file }) => {
             match crate::policy_store::load_policy_file(&file) {
                 Ok(p) => {

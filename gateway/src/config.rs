@@ -59,6 +59,13 @@ pub struct Config {
     /// The sanctions fan-out.
     #[serde(default)]
     pub sanctions: SanctionsConfig,
+    /// Subject authorization tokens: verification bounds and where
+    /// revocations and use counts live.
+    #[serde(default)]
+    pub authorization: AuthorizationConfig,
+    /// Shared Redis (revocations, use counts, rate limits across replicas).
+    #[serde(default)]
+    pub redis: Option<RedisConfig>,
     /// Directory the file was read from (relative paths resolve against it).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -143,6 +150,44 @@ pub struct PrivacyConfig {
     /// made at start-up (pseudonyms then differ across restarts).
     #[serde(default)]
     pub pseudonym_key_file: Option<PathBuf>,
+}
+
+/// Subject authorization settings (SPEC §6).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationConfig {
+    /// Clock-skew allowance for `nbf`, `iat` and `exp`.
+    #[serde(default = "defaults::clock_skew_secs")]
+    pub clock_skew_secs: u64,
+    /// Largest accepted token; larger is `413 payload_too_large`.
+    #[serde(default = "defaults::max_token_bytes")]
+    pub max_token_bytes: usize,
+    /// Revocation file (one JSON line per revoked `jti`), watched while the
+    /// gateway runs; `credgate authz revoke` appends to it. Used when no
+    /// Redis is configured.
+    #[serde(default)]
+    pub revocation_file: Option<PathBuf>,
+}
+
+impl Default for AuthorizationConfig {
+    fn default() -> Self {
+        AuthorizationConfig {
+            clock_skew_secs: defaults::clock_skew_secs(),
+            max_token_bytes: defaults::max_token_bytes(),
+            revocation_file: None,
+        }
+    }
+}
+
+/// A Redis server shared by the replicas.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]` (never logged).
+    pub url: String,
+    /// Bound on every Redis call; beyond it the call counts as failed.
+    #[serde(default = "defaults::redis_call_timeout_ms")]
+    pub call_timeout_ms: u64,
 }
 
 /// The sanctions fan-out (`POST /v1/sanctions/check`).
@@ -282,6 +327,15 @@ mod defaults {
     pub fn upstream_max_concurrency() -> usize {
         256
     }
+    pub fn clock_skew_secs() -> u64 {
+        60
+    }
+    pub fn max_token_bytes() -> usize {
+        4096
+    }
+    pub fn redis_call_timeout_ms() -> u64 {
+        200
+    }
     pub fn sanctions_deadline_ms() -> u64 {
         2_000
     }
@@ -345,6 +399,9 @@ impl Config {
         self.server.crls.iter_mut().for_each(fix);
         fix(&mut self.policy.file);
         if let Some(p) = self.privacy.pseudonym_key_file.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.authorization.revocation_file.as_mut() {
             fix(p);
         }
         for u in &mut self.upstreams {
@@ -427,6 +484,17 @@ impl Config {
         }
         if self.sanctions.max_subjects == 0 || self.sanctions.max_subjects > 1000 {
             out.push("sanctions.max_subjects: must be within 1..=1000".into());
+        }
+        if let Some(r) = &self.redis {
+            if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
+                out.push("redis.url: must start with redis:// or rediss://".into());
+            }
+            if r.call_timeout_ms == 0 {
+                out.push("redis.call_timeout_ms: must be > 0".into());
+            }
+        }
+        if self.authorization.max_token_bytes < 256 {
+            out.push("authorization.max_token_bytes: must be ≥ 256".into());
         }
         if self.sanctions.deadline_ms == 0 {
             out.push("sanctions.deadline_ms: must be > 0".into());

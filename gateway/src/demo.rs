@@ -63,9 +63,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(&cfg_path, &gateway_toml).context("writing gateway.toml")?;
         let cfg = crate::config::Config::load(&cfg_path)?;
         let running = crate::app::start(&cfg).await?;
+        let key = std::fs::read_to_string(certs.join("authz/issuer.key"))
+            .context("reading the demo issuer key")?;
         println!(
             "{}",
-            banner(&dir, running.addr, running.admin_addr, &samples)
+            banner(&dir, running.addr, running.admin_addr, &samples, &key)?
         );
         crate::cli::wait_for_signal().await;
         eprintln!("credgate demo: shutting down (draining in-flight requests)");
@@ -104,6 +106,11 @@ listen = "{admin}"
 
 [policy]
 file = "policy.toml"
+
+[authorization]
+# `credgate authz revoke --jti ID --config gateway.toml` appends here; the
+# running gateway sees it at once.
+revocation_file = "revocations.jsonl"
 
 [sanctions]
 deadline_ms = 2000
@@ -153,7 +160,43 @@ fn first_subject(samples: &Value, platform: &str) -> Option<String> {
     })
 }
 
-fn banner(dir: &Path, addr: SocketAddr, admin: Option<SocketAddr>, samples: &Value) -> String {
+fn first_person(samples: &Value, platform: &str) -> Option<String> {
+    samples["persons"].as_array()?.iter().find_map(|p| {
+        (p["platform"] == platform)
+            .then(|| p["id"].as_str().map(str::to_owned))
+            .flatten()
+    })
+}
+
+/// A fresh demo authorization token (30 days, signed by `demo-issuer`).
+fn token(key: &str, sub: &str, aud: &str, scope: &str, purpose: &str) -> anyhow::Result<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+        .unwrap_or(0);
+    Ok(credgate_authz::issue(
+        key,
+        &credgate_authz::IssueClaims {
+            iss: "demo-issuer".into(),
+            sub: sub.into(),
+            aud: aud.into(),
+            scope: vec![scope.into()],
+            purpose: purpose.into(),
+            ttl: std::time::Duration::from_secs(30 * 86_400),
+            max_uses: None,
+            kid: None,
+            now_unix: now,
+        },
+    )?)
+}
+
+fn banner(
+    dir: &Path,
+    addr: SocketAddr,
+    admin: Option<SocketAddr>,
+    samples: &Value,
+    key: &str,
+) -> anyhow::Result<String> {
     let d = dir.display();
     let base = format!("https://localhost:{}", addr.port());
     let curl = |client: &str| {
@@ -196,6 +239,49 @@ fn banner(dir: &Path, addr: SocketAddr, admin: Option<SocketAddr>, samples: &Val
     let _ = writeln!(out, "{dept} -H 'X-Credit-Purpose: administrative_approval' {base}/v1/enterprises/91310110666007217T/report");
     let _ = writeln!(out, "\n# 5. A certificate from an untrusted CA never gets an HTTP response (TLS handshake fails):");
     let _ = writeln!(out, "curl -sS --cacert {d}/certs/ca.crt --cert {d}/certs/rogue/client.crt --key {d}/certs/rogue/client.key {base}/v1/enterprises/{nb}/report");
+
+    let bank = curl("bank-nb");
+    let tok = token(
+        key,
+        &nb,
+        "bank-nb",
+        "enterprise.report",
+        "loan_underwriting",
+    )?;
+    let _ = writeln!(out, "\n# 6. A bank (信易贷) reads the sections in its scope under the enterprise's signed authorization (企业授权):");
+    let _ = writeln!(out, "{bank} -H 'X-Credit-Purpose: loan_underwriting' -H 'X-Credit-Authorization: {tok}' {base}/v1/enterprises/{nb}/report");
+    let _ = writeln!(
+        out,
+        "# … the same token for another enterprise is refused (403 authorization_mismatch):"
+    );
+    let _ = writeln!(out, "{bank} -H 'X-Credit-Purpose: loan_underwriting' -H 'X-Credit-Authorization: {tok}' {base}/v1/enterprises/{hz}/report");
+    let _ = writeln!(out, "# … and without a token (401 authorization_required):");
+    let _ = writeln!(
+        out,
+        "{bank} -H 'X-Credit-Purpose: loan_underwriting' {base}/v1/enterprises/{nb}/report"
+    );
+
+    let peer = curl("peer-hz");
+    if let Some(person) = first_person(samples, "xinyong-ningbo") {
+        let tok = token(key, &person, "peer-hz", "person.score", "score_recognition")?;
+        let _ = writeln!(out, "\n# 7. Hangzhou's platform reads a Ningbo resident's 天一分 with the person's consent, recognised on the common scale and as 钱江分 tier (信用分互认):");
+        let _ = writeln!(out, "{peer} -H 'X-Credit-Purpose: score_recognition' -H 'X-Credit-Authorization: {tok}' {base}/v1/persons/{person}/score");
+    }
+
+    let mut batch: Vec<String> = [&nb, &hz, &zj, &xm].iter().map(|s| s.to_string()).collect();
+    if let Some(p) = first_person(samples, "hangzhou") {
+        batch.push(p);
+    }
+    batch.push("not-an-id".into());
+    let body = serde_json::json!({ "subjects": batch }).to_string();
+    let _ = writeln!(out, "\n# 8. A department checks a batch against joint-punishment lists (联合奖惩) on every platform at once:");
+    let _ = writeln!(out, "{dept} -H 'X-Credit-Purpose: administrative_approval' -H 'Content-Type: application/json' -d '{body}' {base}/v1/sanctions/check");
+
+    let _ = writeln!(out, "\n# Revoke a token while the gateway runs (its jti is shown by `credgate authz inspect TOKEN`):");
+    let _ = writeln!(
+        out,
+        "#   credgate authz revoke --jti JTI --config {d}/gateway.toml"
+    );
     let _ = writeln!(out, "\nStop with Ctrl-C (in-flight requests are drained).");
-    out
+    Ok(out)
 }

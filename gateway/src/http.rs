@@ -47,6 +47,8 @@ pub struct Gateway {
     pub schemes: crate::recognition::Schemes,
     /// Sanctions fan-out settings.
     pub sanctions: crate::config::SanctionsConfig,
+    /// Subject authorization verification and state.
+    pub authorizer: crate::authorize::Authorizer,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -328,26 +330,6 @@ fn deny_error(d: credgate_policy::Deny) -> ApiError {
             Code::PurposeNotAllowed,
             "the purpose is not allowed for this client and scope",
         ),
-    }
-}
-
-/// The subject-authorization step. Fail closed: a grant that requires the
-/// subject's authorization is refused unless a token is present and verified.
-fn authorize(grant: &credgate_policy::Grant, h: &HeaderMap) -> Result<(), ApiError> {
-    if !grant.authorization_required {
-        return Ok(());
-    }
-    match h.get("x-credit-authorization") {
-        None => Err(ApiError::new(
-            Code::AuthorizationRequired,
-            "this scope requires the subject's authorization (X-Credit-Authorization)",
-        )),
-        // Token verification is wired in with the authorization module; until
-        // then no token can be verified, so none is accepted.
-        Some(_) => Err(ApiError::new(
-            Code::AuthorizationInvalid,
-            "the authorization token could not be verified",
-        )),
     }
 }
 

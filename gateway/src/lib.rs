@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod authorize;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -3,7 +3,8 @@
 //! they started with (they hold an `Arc`); a bad new file leaves the old one.
 
 use arc_swap::ArcSwap;
-use credgate_policy::{Policy, PolicyErrors};
+use credgate_authz::TrustedIssuer;
+use credgate_policy::{IssuerKey, Policy, PolicyErrors};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,26 +28,75 @@ pub enum PolicyLoadError {
         /// Every error with its location.
         errors: PolicyErrors,
     },
+    /// A trusted issuer's public key could not be read.
+    #[error("policy {path}: issuer {issuer}: {reason}")]
+    IssuerKey {
+        /// The policy file.
+        path: PathBuf,
+        /// The issuer id.
+        issuer: String,
+        /// Why.
+        reason: String,
+    },
 }
 
-/// Reads and validates a policy file.
-pub fn load_policy_file(path: &Path) -> Result<Policy, PolicyLoadError> {
+/// A validated policy together with the issuer keys it names, loaded and
+/// swapped as one unit.
+#[derive(Debug)]
+pub struct LoadedPolicy {
+    /// The policy.
+    pub policy: Policy,
+    /// Its trusted authorization issuers with their public keys.
+    pub issuers: Vec<TrustedIssuer>,
+}
+
+impl std::ops::Deref for LoadedPolicy {
+    type Target = Policy;
+    fn deref(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+/// Reads and validates a policy file and the issuer keys it names (key
+/// files resolve against the policy file's directory).
+pub fn load_policy_file(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| PolicyLoadError::Read {
         path: path.to_owned(),
         source,
     })?;
     let origin = path.display().to_string();
-    Policy::parse(&text, &origin).map_err(|errors| PolicyLoadError::Invalid {
+    let policy = Policy::parse(&text, &origin).map_err(|errors| PolicyLoadError::Invalid {
         path: path.to_owned(),
         errors,
-    })
+    })?;
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut issuers = Vec::new();
+    for issuer in policy.issuers() {
+        let key_err = |reason: String| PolicyLoadError::IssuerKey {
+            path: path.to_owned(),
+            issuer: issuer.id.clone(),
+            reason,
+        };
+        let pem = match &issuer.key {
+            IssuerKey::Pem(pem) => pem.clone(),
+            IssuerKey::File(f) => {
+                let p = base.join(f);
+                std::fs::read_to_string(&p)
+                    .map_err(|e| key_err(format!("cannot read {}: {e}", p.display())))?
+            }
+        };
+        let trusted = TrustedIssuer::from_spki_pem(issuer.id.clone(), issuer.key_id.clone(), &pem)
+            .map_err(|e| key_err(e.to_string()))?;
+        issuers.push(trusted);
+    }
+    Ok(LoadedPolicy { policy, issuers })
 }
 
 /// The current policy and its reload counters.
 #[derive(Debug)]
 pub struct PolicyStore {
     path: PathBuf,
-    current: ArcSwap<Policy>,
+    current: ArcSwap<LoadedPolicy>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
 }
@@ -64,7 +114,7 @@ impl PolicyStore {
     }
 
     /// The policy new requests use.
-    pub fn current(&self) -> Arc<Policy> {
+    pub fn current(&self) -> Arc<LoadedPolicy> {
         self.current.load_full()
     }
 

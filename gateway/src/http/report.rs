@@ -5,15 +5,16 @@
 use super::problem::{ApiError, Code};
 use super::{Gateway, JsonResult, RequestCtx};
 use crate::federation::call_error;
+use crate::policy_store::LoadedPolicy;
 use credgate_policy::canonical::Section;
 use credgate_policy::ids::Uscc;
 use credgate_policy::mask::{self, MaskContext};
-use credgate_policy::{Client, Endpoint, Policy, RequestShape};
+use credgate_policy::{Client, Endpoint, RequestShape};
 use serde_json::{json, Map, Value};
 
 pub(super) async fn handle(
     gw: &Gateway,
-    policy: &Policy,
+    policy: &LoadedPolicy,
     client: &Client,
     ctx: &RequestCtx,
     parts: &http::request::Parts,
@@ -35,7 +36,28 @@ pub(super) async fn handle(
             },
         )
         .map_err(super::deny_error)?;
-    super::authorize(&grant, &parts.headers)?;
+    let authorized = gw
+        .authorizer
+        .check(
+            policy,
+            &grant,
+            client.id(),
+            uscc.as_str(),
+            parts.headers.get("x-credit-authorization"),
+        )
+        .await?;
+    let result = answer(gw, ctx, &uscc, &grant).await;
+    gw.authorizer.settle(authorized, result.is_ok()).await;
+    result
+}
+
+/// Routing, the upstream call, translation and masking.
+async fn answer(
+    gw: &Gateway,
+    ctx: &RequestCtx,
+    uscc: &Uscc,
+    grant: &credgate_policy::Grant,
+) -> JsonResult {
     let division = uscc.division();
     let upstream = gw.federation.route(division).ok_or_else(|| {
         ApiError::new(

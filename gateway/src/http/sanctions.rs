@@ -6,10 +6,11 @@ use super::problem::{ApiError, Code};
 use super::{Gateway, JsonResult, RequestCtx};
 use crate::config::SanctionsRole;
 use crate::federation::Upstream;
+use crate::policy_store::LoadedPolicy;
 use credgate_policy::canonical::{ListingKind, SanctionAnswer};
 use credgate_policy::ids::{division, DivisionCode, Subject};
 use credgate_policy::mask::{self, MaskContext};
-use credgate_policy::{Client, Endpoint, Policy, RequestShape};
+use credgate_policy::{Client, Endpoint, RequestShape};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
@@ -31,7 +32,7 @@ struct PlatformAnswer {
 
 pub(super) async fn handle(
     gw: &Gateway,
-    policy: &Policy,
+    policy: &LoadedPolicy,
     client: &Client,
     ctx: &RequestCtx,
     parts: &http::request::Parts,
@@ -65,7 +66,13 @@ pub(super) async fn handle(
             },
         )
         .map_err(super::deny_error)?;
-    super::authorize(&grant, &parts.headers)?;
+    if grant.authorization_required {
+        // One subject's authorization cannot cover a batch of subjects.
+        return Err(ApiError::new(
+            Code::AuthorizationMismatch,
+            "a batch check cannot be covered by a single subject's authorization",
+        ));
+    }
 
     // Parse every item; invalid ones are reported per item. Duplicates
     // (after normalisation) are asked once.

@@ -5,15 +5,16 @@
 use super::problem::{ApiError, Code};
 use super::{Gateway, JsonResult, RequestCtx};
 use crate::federation::call_error;
+use crate::policy_store::LoadedPolicy;
 use crate::recognition::RecognitionError;
 use credgate_policy::ids::IdNumber;
 use credgate_policy::mask::{self, MaskContext};
-use credgate_policy::{Client, Endpoint, Policy, RequestShape};
+use credgate_policy::{Client, Endpoint, RequestShape};
 use serde_json::json;
 
 pub(super) async fn handle(
     gw: &Gateway,
-    policy: &Policy,
+    policy: &LoadedPolicy,
     client: &Client,
     ctx: &RequestCtx,
     parts: &http::request::Parts,
@@ -36,7 +37,29 @@ pub(super) async fn handle(
             },
         )
         .map_err(super::deny_error)?;
-    super::authorize(&grant, &parts.headers)?;
+    let authorized = gw
+        .authorizer
+        .check(
+            policy,
+            &grant,
+            client.id(),
+            id.as_str(),
+            parts.headers.get("x-credit-authorization"),
+        )
+        .await?;
+    let result = answer(gw, client, ctx, &id, &grant).await;
+    gw.authorizer.settle(authorized, result.is_ok()).await;
+    result
+}
+
+/// Routing, the upstream call, recognition and masking.
+async fn answer(
+    gw: &Gateway,
+    client: &Client,
+    ctx: &RequestCtx,
+    id: &IdNumber,
+    grant: &credgate_policy::Grant,
+) -> JsonResult {
     let division = id.division();
     let upstream = gw.federation.route(division).ok_or_else(|| {
         ApiError::new(

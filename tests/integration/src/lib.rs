@@ -48,6 +48,10 @@ pub struct Options {
     pub policy: Option<String>,
     /// Upstream timeout in ms (default 3000).
     pub upstream_timeout_ms: Option<u64>,
+    /// A shared Redis (`redis://127.0.0.1:PORT`).
+    pub redis_url: Option<String>,
+    /// Reuse this directory's certificates and policy (a second replica).
+    pub share_dir_with: Option<PathBuf>,
 }
 
 impl Harness {
@@ -61,11 +65,16 @@ impl Harness {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let certs = dir.path().join("certs");
-        credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
-            out: certs.clone(),
-            force: false,
-        })
-        .unwrap();
+        match &opts.share_dir_with {
+            Some(other) => copy_dir(&other.join("certs"), &certs),
+            None => {
+                credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
+                    out: certs.clone(),
+                    force: false,
+                })
+                .unwrap();
+            }
+        }
         let platforms = credgate_sim::start_all(&certs, SEED).await.unwrap();
         let samples = credgate_sim::Dataset::generate(SEED).samples_json();
         std::fs::write(
@@ -79,6 +88,11 @@ impl Harness {
         let mut toml = credgate::demo::gateway_toml(&zero, &zero, &platforms);
         if let Some(ms) = opts.upstream_timeout_ms {
             toml = toml.replace("timeout_ms = 3000", &format!("timeout_ms = {ms}"));
+        }
+        if let Some(url) = &opts.redis_url {
+            toml.push_str(&format!(
+                "\n[redis]\nurl = \"{url}\"\ncall_timeout_ms = 300\n"
+            ));
         }
         if !opts.server_extra.is_empty() {
             toml = toml.replace(
@@ -97,6 +111,45 @@ impl Harness {
             samples,
             config_path,
         }
+    }
+
+    /// A fresh authorization token signed by the demo issuer.
+    pub fn token(&self, sub: &str, aud: &str, scope: &str, purpose: &str) -> String {
+        self.token_with(sub, aud, &[scope], purpose, None, 0, 30 * 86_400)
+    }
+
+    /// A token with every knob: `age` seconds in the past, lifetime `ttl`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn token_with(
+        &self,
+        sub: &str,
+        aud: &str,
+        scopes: &[&str],
+        purpose: &str,
+        max_uses: Option<u32>,
+        age: i64,
+        ttl: u64,
+    ) -> String {
+        let key = std::fs::read_to_string(self.certs().join("authz/issuer.key")).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        credgate_authz::issue(
+            &key,
+            &credgate_authz::IssueClaims {
+                iss: "demo-issuer".into(),
+                sub: sub.into(),
+                aud: aud.into(),
+                scope: scopes.iter().map(|s| s.to_string()).collect(),
+                purpose: purpose.into(),
+                ttl: Duration::from_secs(ttl),
+                max_uses,
+                kid: None,
+                now_unix: now - age,
+            },
+        )
+        .unwrap()
     }
 
     /// The gateway.
@@ -197,6 +250,30 @@ impl Harness {
             .unwrap_or_else(|| panic!("no sample enterprise on {platform}"))
             .to_owned()
     }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The `jti` of a token (decoded without verification, for tests).
+pub fn jti_of(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    v["jti"].as_str().unwrap().to_owned()
 }
 
 /// A plain-HTTP request to a control address.

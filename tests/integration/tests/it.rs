@@ -15,3 +15,6 @@ mod scan;
 
 #[path = "it/policy.rs"]
 mod policy;
+
+#[path = "it/authz.rs"]
+mod authz;

@@ -1,0 +1,206 @@
+//! Subject authorization on the request path (SPEC §6): verify the token
+//! (signature, issuer, window, subject, audience, scope, purpose), then
+//! revocation and the use count. A use is reserved before the upstream
+//! call and given back if the query is not answered, so only answered
+//! queries count and two concurrent requests cannot both spend the last
+//! use. If the state store cannot be reached, refuse (fail closed).
+
+use crate::config::Config;
+use crate::http::problem::{ApiError, Code};
+use crate::policy_store::LoadedPolicy;
+use credgate_authz::{
+    enforce, AuthzError, AuthzState, Expectation, FileRevocations, MemoryOptions, MemoryState,
+    RedisOptions, RedisState, Reservation, StateBackend, VerifyOptions,
+};
+use credgate_policy::Grant;
+use std::time::Duration;
+
+/// Why the authorization machinery could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizeSetupError {
+    /// The revocation file is unusable.
+    #[error("revocation file: {0}")]
+    RevocationFile(String),
+    /// The Redis configuration is unusable.
+    #[error("redis: {0}")]
+    Redis(String),
+}
+
+/// Token verification settings and the revocation / use-count store.
+#[derive(Debug)]
+pub struct Authorizer {
+    state: StateBackend,
+    opts: VerifyOptions,
+    file: Option<WatchedFile>,
+}
+
+/// The revocation file, re-checked on every authorization: the watcher
+/// reloads it in the background, but a revocation written just before a
+/// request must already apply to that request, so a changed size or mtime
+/// triggers a synchronous reload first (one `stat` per check).
+struct WatchedFile {
+    revocations: FileRevocations,
+    seen: std::sync::Mutex<Option<(u64, std::time::SystemTime)>>,
+}
+
+impl std::fmt::Debug for WatchedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchedFile").finish_non_exhaustive()
+    }
+}
+
+impl WatchedFile {
+    fn refresh(&self) {
+        let Ok(meta) = std::fs::metadata(self.revocations.path()) else {
+            // Deleted or unreadable: the last loaded list stays in force.
+            return;
+        };
+        let now = (meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if *seen != Some(now) {
+            match self.revocations.reload() {
+                Ok(()) => *seen = Some(now),
+                Err(e) => tracing::warn!(error = %e, "revocation file reload failed"),
+            }
+        }
+    }
+}
+
+/// A verified, unrevoked authorization with its use reserved.
+#[derive(Debug)]
+pub struct Authorized {
+    /// The token's `jti` (recorded in the audit record).
+    pub jti: String,
+    reservation: Option<Reservation>,
+}
+
+impl Authorizer {
+    /// Builds the store the configuration names: Redis when configured
+    /// (shared by every replica), else in-process counts with the watched
+    /// revocation file.
+    pub fn from_config(cfg: &Config) -> Result<Authorizer, AuthorizeSetupError> {
+        let opts = VerifyOptions {
+            max_token_bytes: cfg.authorization.max_token_bytes,
+            clock_skew: Duration::from_secs(cfg.authorization.clock_skew_secs),
+        };
+        let mut file = None;
+        let state = match (&cfg.redis, &cfg.authorization.revocation_file) {
+            (Some(r), _) => {
+                let mut o = RedisOptions::new(r.url.clone());
+                o.call_timeout = Duration::from_millis(r.call_timeout_ms);
+                StateBackend::Redis(
+                    RedisState::new(&o).map_err(|e| AuthorizeSetupError::Redis(e.to_string()))?,
+                )
+            }
+            (None, Some(path)) => {
+                let revocations = FileRevocations::open(path.clone())
+                    .map_err(|e| AuthorizeSetupError::RevocationFile(e.to_string()))?;
+                file = Some(WatchedFile {
+                    revocations: revocations.clone(),
+                    seen: std::sync::Mutex::new(None),
+                });
+                StateBackend::Memory(MemoryState::with_revocation_file(
+                    MemoryOptions::default(),
+                    revocations,
+                ))
+            }
+            (None, None) => {
+                tracing::warn!(
+                    "no redis and no authorization.revocation_file: revocations cannot reach this gateway"
+                );
+                StateBackend::Memory(MemoryState::new(MemoryOptions::default()))
+            }
+        };
+        Ok(Authorizer { state, opts, file })
+    }
+
+    /// Checks the subject's authorization when the grant requires it, in
+    /// the SPEC's order, and reserves one use. `Ok(None)`: not required.
+    pub async fn check(
+        &self,
+        loaded: &LoadedPolicy,
+        grant: &Grant,
+        client_id: &str,
+        subject: &str,
+        header: Option<&http::HeaderValue>,
+    ) -> Result<Option<Authorized>, ApiError> {
+        if !grant.authorization_required {
+            return Ok(None);
+        }
+        let header = match header {
+            None => None,
+            Some(v) => Some(v.to_str().map_err(|_| {
+                ApiError::new(
+                    Code::AuthorizationInvalid,
+                    "the authorization token is not ASCII",
+                )
+            })?),
+        };
+        let expect = Expectation {
+            subject,
+            client_id,
+            scope: &grant.scope,
+            purpose: &grant.purpose,
+            max_lifetime: grant
+                .max_authorization_lifetime_days
+                .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+        };
+        let now = unix_now();
+        let auth = credgate_authz::verify_header(header, &loaded.issuers, &expect, &self.opts, now)
+            .map_err(|e| refusal(&e))?;
+        if let Some(f) = &self.file {
+            f.refresh();
+        }
+        let reservation = enforce(&auth, &self.state).await.map_err(|e| refusal(&e))?;
+        Ok(Some(Authorized {
+            jti: auth.jti,
+            reservation,
+        }))
+    }
+
+    /// Settles a reserved use: kept when the query was answered, given
+    /// back otherwise. Failing to give it back only over-counts (safe).
+    pub async fn settle(&self, authorized: Option<Authorized>, answered: bool) {
+        let Some(Authorized {
+            reservation: Some(r),
+            ..
+        }) = authorized
+        else {
+            return;
+        };
+        if !answered {
+            if let Err(e) = self.state.release_use(&r.jti).await {
+                tracing::warn!(jti = %r.jti, error = %e, "could not give back an authorization use");
+            }
+        }
+    }
+}
+
+/// An authorization refusal as a problem document (SPEC codes).
+pub fn refusal(e: &AuthzError) -> ApiError {
+    let code = match e {
+        AuthzError::Required => Code::AuthorizationRequired,
+        AuthzError::TooLarge { .. } => Code::PayloadTooLarge,
+        AuthzError::Invalid(_) => Code::AuthorizationInvalid,
+        AuthzError::Expired(_) => Code::AuthorizationExpired,
+        AuthzError::Mismatch(_) => Code::AuthorizationMismatch,
+        AuthzError::Revoked => Code::AuthorizationRevoked,
+        AuthzError::Exhausted => Code::AuthorizationExhausted,
+        AuthzError::Unavailable => Code::ServiceUnavailable,
+        // A refusal this build does not know yet: refuse (fail closed).
+        _ => Code::AuthorizationInvalid,
+    };
+    let err = ApiError::new(code, e.to_string());
+    if code == Code::ServiceUnavailable {
+        err.retry_after(1)
+    } else {
+        err
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,168 @@
+//! `credgate authz keygen|issue|revoke|inspect`: operator tools for subject
+//! authorization tokens (SPEC §6). Raw tokens are printed only by `issue`
+//! (to stdout, for the operator); nothing here logs a token or a subject.
+
+use anyhow::{bail, Context as _};
+use clap::Subcommand;
+use credgate_authz::{AuthzState, IssueClaims, VerifyOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Authorization token tools.
+#[derive(Debug, Subcommand)]
+pub enum AuthzCommand {
+    /// Make an Ed25519 issuer key pair (`issuer.key` PKCS#8, `issuer.pub` SPKI).
+    Keygen {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Issue a signed authorization token and print it.
+    Issue {
+        /// The issuer's private key (PEM, PKCS#8).
+        #[arg(long)]
+        key: PathBuf,
+        /// Issuer id (`iss`), as the policy trusts it.
+        #[arg(long)]
+        iss: String,
+        /// Subject: the enterprise's USCC or the person's ID number (`sub`).
+        #[arg(long)]
+        sub: String,
+        /// Grantee client id (`aud`).
+        #[arg(long)]
+        aud: String,
+        /// Granted scopes, comma-separated (`scope`).
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// Agreed purpose (`purpose`).
+        #[arg(long)]
+        purpose: String,
+        /// Lifetime, e.g. `30d`, `12h`, `90m`.
+        #[arg(long, default_value = "30d")]
+        ttl: String,
+        /// Most uses (`max_uses`).
+        #[arg(long)]
+        max_uses: Option<u32>,
+        /// `kid` header, when the policy pins one.
+        #[arg(long)]
+        kid: Option<String>,
+    },
+    /// Revoke a token by `jti`, at once on every running gateway: through
+    /// Redis when the config names one, else through the revocation file.
+    Revoke {
+        /// The token's `jti`.
+        #[arg(long)]
+        jti: String,
+        /// The gateway configuration (to find Redis or the revocation file).
+        #[arg(long)]
+        config: PathBuf,
+        /// Keep the revocation until this Unix time (default: 400 days).
+        #[arg(long)]
+        until: Option<i64>,
+    },
+    /// Decode a token without trusting it and say why it would be refused.
+    Inspect {
+        /// The token.
+        token: String,
+        /// A policy file whose trusted issuers to check the signature against.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+}
+
+/// Runs an authz command.
+pub fn run(cmd: AuthzCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AuthzCommand::Keygen { out } => {
+            let (key, public) = credgate_authz::keygen(&out)
+                .with_context(|| format!("writing the key pair to {}", out.display()))?;
+            println!(
+                "private key: {}\npublic key:  {}",
+                key.display(),
+                public.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthzCommand::Issue {
+            key,
+            iss,
+            sub,
+            aud,
+            scope,
+            purpose,
+            ttl,
+            max_uses,
+            kid,
+        } => {
+            let pem = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            let ttl = credgate_authz::parse_ttl(&ttl).context("--ttl")?;
+            let token = credgate_authz::issue(
+                &pem,
+                &IssueClaims {
+                    iss,
+                    sub,
+                    aud,
+                    scope,
+                    purpose,
+                    ttl,
+                    max_uses,
+                    kid,
+                    now_unix: now(),
+                },
+            )?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthzCommand::Revoke { jti, config, until } => {
+            if !credgate_authz::is_valid_jti(&jti) {
+                bail!("--jti: not a valid token id");
+            }
+            let cfg = crate::config::Config::load(&config)?;
+            let until = until.unwrap_or_else(|| now() + 400 * 86_400);
+            if let Some(r) = &cfg.redis {
+                let mut o = credgate_authz::RedisOptions::new(r.url.clone());
+                o.call_timeout = std::time::Duration::from_millis(r.call_timeout_ms.max(1000));
+                let state = credgate_authz::RedisState::new(&o)?;
+                let rt = crate::cli::runtime()?;
+                rt.block_on(state.revoke(&jti, until))
+                    .context("revoking through Redis")?;
+                println!("revoked {jti} through Redis (every replica sees it now)");
+            } else if let Some(file) = &cfg.authorization.revocation_file {
+                credgate_authz::append_revocation(file, &jti, until)
+                    .with_context(|| format!("appending to {}", file.display()))?;
+                println!(
+                    "revoked {jti} in {} (running gateways reload it)",
+                    file.display()
+                );
+            } else {
+                bail!(
+                    "{}: names neither [redis] nor authorization.revocation_file; nowhere to revoke",
+                    config.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthzCommand::Inspect { token, policy } => {
+            let issuers = match &policy {
+                Some(p) => crate::policy_store::load_policy_file(p)?.issuers,
+                None => Vec::new(),
+            };
+            let report =
+                credgate_authz::inspect(&token, &issuers, &VerifyOptions::default(), now());
+            println!("{report}");
+            Ok(if report.problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

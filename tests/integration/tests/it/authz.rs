@@ -1,0 +1,297 @@
+//! Subject authorization on every query (SPEC §6): valid tokens read,
+//! every refusal has its code, revocation and use counts take effect at
+//! once, across replicas through Redis; refusals never reach a platform.
+
+use credgate_integration::{jti_of, Harness, Options};
+use std::time::Duration;
+
+const LOAN: (&str, &str) = ("x-credit-purpose", "loan_underwriting");
+
+fn auth(token: &str) -> (&'static str, &str) {
+    ("x-credit-authorization", token)
+}
+
+#[tokio::test]
+async fn bank_reads_with_a_valid_token_and_every_mismatch_is_refused() {
+    let h = Harness::start().await;
+    let bank = h.client("bank-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let hz = h.enterprise_of("hangzhou");
+    let good = h.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    let r = bank
+        .get(
+            &format!("/v1/enterprises/{nb}/report"),
+            &[LOAN, auth(&good)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["sections"]["basic"]["data"].is_object());
+    // Lower-case path subject still matches the token (normalised).
+    let r = bank
+        .get(
+            &format!("/v1/enterprises/{}/report", nb.to_lowercase()),
+            &[LOAN, auth(&good)],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    h.clear_sim_requests().await;
+
+    let cases: Vec<(String, String, u16, &str)> = vec![
+        // Same token, another enterprise.
+        (hz.clone(), good.clone(), 403, "authorization_mismatch"),
+        // Token granted to another bank.
+        (
+            nb.clone(),
+            h.token(&nb, "bank-other", "enterprise.report", "loan_underwriting"),
+            403,
+            "authorization_mismatch",
+        ),
+        // Token for another scope than the request needs.
+        (
+            nb.clone(),
+            h.token(&nb, "bank-nb", "person.score", "loan_underwriting"),
+            403,
+            "authorization_mismatch",
+        ),
+        // Token for another purpose.
+        (
+            nb.clone(),
+            h.token(&nb, "bank-nb", "enterprise.report", "post_loan_monitoring"),
+            403,
+            "authorization_mismatch",
+        ),
+        // Expired (issued 10 days ago for 1 day).
+        (
+            nb.clone(),
+            h.token_with(
+                &nb,
+                "bank-nb",
+                &["enterprise.report"],
+                "loan_underwriting",
+                None,
+                10 * 86_400,
+                86_400,
+            ),
+            401,
+            "authorization_expired",
+        ),
+        // Garbage and a tampered token.
+        (
+            nb.clone(),
+            "not.a.token".into(),
+            401,
+            "authorization_invalid",
+        ),
+        (nb.clone(), tamper(&good), 401, "authorization_invalid"),
+    ];
+    for (subject, token, status, code) in cases {
+        let r = bank
+            .get(
+                &format!("/v1/enterprises/{subject}/report"),
+                &[LOAN, auth(&token)],
+            )
+            .await;
+        assert_eq!((r.status.as_u16(), r.code().as_str()), (status, code));
+        // The token never comes back in the problem detail.
+        assert!(!String::from_utf8_lossy(&r.body).contains(&token));
+    }
+    // A huge token is a 413 (after the header bound, which is larger).
+    let huge = "a".repeat(8 * 1024);
+    let r = bank
+        .get(
+            &format!("/v1/enterprises/{nb}/report"),
+            &[LOAN, auth(&huge)],
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (413, "payload_too_large")
+    );
+    assert_eq!(
+        h.total_sim_requests().await,
+        0,
+        "no refused query reached a platform"
+    );
+}
+
+fn tamper(token: &str) -> String {
+    // Flip the subject in the payload after signing: the signature breaks.
+    use base64::Engine as _;
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&e.decode(&parts[1]).unwrap()).unwrap();
+    claims["purpose"] = "post_loan_monitoring".into();
+    parts[1] = e.encode(serde_json::to_vec(&claims).unwrap());
+    parts.join(".")
+}
+
+#[tokio::test]
+async fn revocation_through_the_file_applies_to_the_very_next_request() {
+    let h = Harness::start().await;
+    let bank = h.client("bank-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let token = h.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    assert_eq!(bank.get(&path, &[LOAN, auth(&token)]).await.status, 200);
+    // What `credgate authz revoke --jti … --config gateway.toml` does.
+    credgate_authz::append_revocation(
+        &h.dir.path().join("revocations.jsonl"),
+        &jti_of(&token),
+        i64::MAX / 2,
+    )
+    .unwrap();
+    h.clear_sim_requests().await;
+    let r = bank.get(&path, &[LOAN, auth(&token)]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (401, "authorization_revoked")
+    );
+    assert_eq!(h.total_sim_requests().await, 0);
+}
+
+#[tokio::test]
+async fn max_uses_counts_only_answered_queries() {
+    let h = Harness::start().await;
+    let bank = h.client("bank-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let once = h.token_with(
+        &nb,
+        "bank-nb",
+        &["enterprise.report"],
+        "loan_underwriting",
+        Some(1),
+        0,
+        3600,
+    );
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    // A failed upstream answer does not spend the use.
+    h.fault(
+        "xinyong-ningbo",
+        serde_json::json!({"mode": "error", "error_rate": 1.0}),
+    )
+    .await;
+    let r = bank.get(&path, &[LOAN, auth(&once)]).await;
+    assert_eq!(r.status, 502);
+    h.fault("xinyong-ningbo", serde_json::json!({"mode": "none"}))
+        .await;
+    // A refused request (wrong section) does not either.
+    let r = bank
+        .get(
+            &format!("/v1/enterprises/{nb}/report?sections=redlist"),
+            &[LOAN, auth(&once)],
+        )
+        .await;
+    assert_eq!(r.code(), "scope_denied");
+    assert_eq!(bank.get(&path, &[LOAN, auth(&once)]).await.status, 200);
+    let r = bank.get(&path, &[LOAN, auth(&once)]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (403, "authorization_exhausted")
+    );
+}
+
+#[tokio::test]
+async fn two_gateways_share_revocations_and_use_counts_through_redis() {
+    let redis = match credgate_authz::testing::RedisServer::start() {
+        Ok(r) => r,
+        Err(e) => panic!("{e} (scripts/test installs redis-server)"),
+    };
+    let a = Harness::start_with(Options {
+        redis_url: Some(redis.url()),
+        ..Options::default()
+    })
+    .await;
+    let b = Harness::start_with(Options {
+        redis_url: Some(redis.url()),
+        share_dir_with: Some(a.dir.path().to_owned()),
+        ..Options::default()
+    })
+    .await;
+    let nb = a.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    // Use counts: max_uses = 2, one use on each replica, the third fails on either.
+    let twice = a.token_with(
+        &nb,
+        "bank-nb",
+        &["enterprise.report"],
+        "loan_underwriting",
+        Some(2),
+        0,
+        3600,
+    );
+    assert_eq!(
+        a.client("bank-nb")
+            .get(&path, &[LOAN, auth(&twice)])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        b.client("bank-nb")
+            .get(&path, &[LOAN, auth(&twice)])
+            .await
+            .status,
+        200
+    );
+    let r = a.client("bank-nb").get(&path, &[LOAN, auth(&twice)]).await;
+    assert_eq!(r.code(), "authorization_exhausted");
+    // Revocation made through one replica's store is seen by the other.
+    let token = a.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    assert_eq!(
+        b.client("bank-nb")
+            .get(&path, &[LOAN, auth(&token)])
+            .await
+            .status,
+        200
+    );
+    let mut o = credgate_authz::RedisOptions::new(redis.url());
+    o.call_timeout = Duration::from_secs(2);
+    let state = credgate_authz::RedisState::new(&o).unwrap();
+    use credgate_authz::AuthzState as _;
+    let tomorrow = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 86_400;
+    state.revoke(&jti_of(&token), tomorrow).await.unwrap();
+    for gw in [&a, &b] {
+        let r = gw.client("bank-nb").get(&path, &[LOAN, auth(&token)]).await;
+        assert_eq!(r.code(), "authorization_revoked");
+    }
+    // Redis gone: authorization checks fail closed with 503, never open.
+    drop(redis);
+    let fresh = a.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    let r = a.client("bank-nb").get(&path, &[LOAN, auth(&fresh)]).await;
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[tokio::test]
+async fn peer_platform_reads_a_score_with_the_persons_consent() {
+    let h = Harness::start().await;
+    let person = h.samples["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform"] == "xinyong-ningbo")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let peer = h.client("peer-hz");
+    let purpose = ("x-credit-purpose", "score_recognition");
+    let path = format!("/v1/persons/{person}/score");
+    let r = peer.get(&path, &[purpose]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (401, "authorization_required")
+    );
+    let token = h.token(&person, "peer-hz", "person.score", "score_recognition");
+    let r = peer.get(&path, &[purpose, auth(&token)]).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["score"]["scheme"], "tianyi");
+    assert!(v["score"]["home_tier"].is_string(), "{v}");
+    // The ID number is not echoed.
+    assert!(!String::from_utf8_lossy(&r.body).contains(&person));
+}

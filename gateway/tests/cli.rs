@@ -17,6 +17,8 @@ fn every_command_has_help() {
         vec!["demo", "--help"],
         vec!["certs", "dev", "--help"],
         vec!["policy", "check", "--help"],
+        vec!["authz", "issue", "--help"],
+        vec!["authz", "revoke", "--help"],
     ] {
         let out = credgate().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -76,6 +78,10 @@ fn certs_dev_writes_the_layout_and_refuses_to_overwrite_without_force() {
 #[test]
 fn policy_check_reports_every_error_with_its_location() {
     let dir = tempfile::tempdir().unwrap();
+    // The demo policy names its issuer's key file relative to itself.
+    let (_, public) = credgate_certs::ed25519_keypair_pem().unwrap();
+    std::fs::create_dir_all(dir.path().join("certs/authz")).unwrap();
+    std::fs::write(dir.path().join("certs/authz/issuer.pub"), public).unwrap();
     let good = dir.path().join("good.toml");
     std::fs::write(&good, credgate_policy::DEMO_POLICY).unwrap();
     let out = credgate()
@@ -123,6 +129,24 @@ fn policy_check_reports_every_error_with_its_location() {
 }
 
 #[test]
+fn policy_check_fails_when_an_issuer_key_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("policy.toml");
+    std::fs::write(&p, credgate_policy::DEMO_POLICY).unwrap();
+    let out = credgate()
+        .args(["policy", "check"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("demo-issuer") && err.contains("issuer.pub"),
+        "{err}"
+    );
+}
+
+#[test]
 fn serve_check_validates_and_fails_loudly() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("gateway.toml");
@@ -134,4 +158,93 @@ fn serve_check_validates_and_fails_loudly() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing field"));
+}
+
+#[test]
+fn authz_keygen_issue_inspect_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("certs/authz");
+    let out = credgate()
+        .args(["authz", "keygen", "--out"])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(keys.join("issuer.key").is_file() && keys.join("issuer.pub").is_file());
+    let out = credgate()
+        .args(["authz", "issue", "--key"])
+        .arg(keys.join("issuer.key"))
+        .args([
+            "--iss",
+            "demo-issuer",
+            "--sub",
+            "91310110666007217T",
+            "--aud",
+            "bank-nb",
+            "--scope",
+            "enterprise.report",
+            "--purpose",
+            "loan_underwriting",
+            "--ttl",
+            "30d",
+            "--max-uses",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(token.split('.').count(), 3);
+
+    // Inspect against the policy that trusts this key: nothing to refuse.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, credgate_policy::DEMO_POLICY).unwrap();
+    let out = credgate()
+        .args(["authz", "inspect", &token, "--policy"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text.contains("91310110666007217T"),
+        "inspect must not print the subject"
+    );
+    // A tampered token is reported, with a non-zero exit.
+    let bad = format!("{}x", &token[..token.len() - 1]);
+    let out = credgate()
+        .args(["authz", "inspect", &bad, "--policy"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    // Revoke through the config's revocation file.
+    let cfg = dir.path().join("gateway.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\ncert = \"s.crt\"\nkey = \"s.key\"\nclient_ca = \"ca.crt\"\n\
+         [policy]\nfile = \"policy.toml\"\n[authorization]\nrevocation_file = \"revocations.jsonl\"\n",
+    )
+    .unwrap();
+    let out = credgate()
+        .args(["authz", "revoke", "--jti", "abc123", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = std::fs::read_to_string(dir.path().join("revocations.jsonl")).unwrap();
+    assert!(file.contains("\"abc123\""), "{file}");
 }

@@ -1,0 +1,285 @@
+//! [`AuditLog`], the cheap-to-clone handle the gateway holds: append (durable
+//! before it resolves), query, proofs, checkpoints, retention, shutdown.
+
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::oneshot;
+
+use crate::checkpoint::SignedCheckpoint;
+use crate::config::AuditConfig;
+use crate::index::{Page, Query};
+use crate::keys::AuditPublicKey;
+use crate::merkle::Hash;
+use crate::read::RecordReader;
+use crate::record::{AuditRecord, NewRecord};
+use crate::recover::{self, Mode};
+use crate::retention::RetentionReport;
+use crate::seal::SEALS_DIR;
+use crate::state::Shared;
+use crate::stats::{AuditStats, Counters};
+use crate::writer::{Msg, Writer};
+use crate::AuditError;
+
+/// Queue slots beyond `queue_bound`, kept for control messages.
+const CONTROL_SLACK: usize = 16;
+
+/// What a successful append returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The record's seq (the `X-Audit-Seq` header).
+    pub seq: u64,
+    /// The time the log gave it.
+    pub time: String,
+}
+
+/// Handle on a replica's audit log. Clones share one writer thread.
+#[derive(Clone)]
+pub struct AuditLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: SyncSender<Msg>,
+    shared: Arc<Shared>,
+    queue_bound: usize,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log in `cfg.dir`: recovers it (cutting a torn
+    /// tail, refusing any other damage) and starts the writer thread.
+    pub async fn open(cfg: AuditConfig) -> Result<Self, AuditError> {
+        tokio::task::spawn_blocking(move || Self::open_blocking(cfg))
+            .await
+            .map_err(|_| AuditError::Closed)?
+    }
+
+    /// [`AuditLog::open`] for callers outside an async runtime.
+    pub fn open_blocking(cfg: AuditConfig) -> Result<Self, AuditError> {
+        cfg.validate()?;
+        let dir = cfg.dir.clone();
+        let seals = dir.join(SEALS_DIR);
+        fs::create_dir_all(&seals).map_err(|e| AuditError::io("create", &seals, e))?;
+        let mut rec = recover::load(&dir, Mode::Write)?;
+        if let Some(found) = rec.replica.as_ref().filter(|r| **r != cfg.replica) {
+            return Err(AuditError::Config(format!(
+                "log directory belongs to replica {found}, not {}",
+                cfg.replica
+            )));
+        }
+        let state = std::mem::take(&mut rec.state);
+        let shared = Arc::new(Shared {
+            dir: dir.clone(),
+            replica: cfg.replica.clone(),
+            signer: cfg.signer.clone(),
+            state: RwLock::new(state),
+            counters: Counters::default(),
+            closed: AtomicBool::new(false),
+        });
+        let queue_bound = cfg.queue_bound;
+        let (tx, rx) = sync_channel(queue_bound + CONTROL_SLACK);
+        let writer = Writer::start(cfg, Arc::clone(&shared), rx, rec)?;
+        std::thread::Builder::new()
+            .name("credgate-audit-writer".to_owned())
+            .spawn(move || writer.run())
+            .map_err(|e| AuditError::io("spawn writer thread", &dir, e))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tx,
+                shared,
+                queue_bound,
+            }),
+        })
+    }
+
+    /// Appends a record; resolves once it is written and fsynced (shared
+    /// with concurrent appends). Fails at once with
+    /// [`AuditError::Saturated`] when `queue_bound` appends are waiting;
+    /// with [`AuditError::Io`] if the batch could not be made durable (the
+    /// record is then not in the log).
+    pub async fn append(&self, rec: NewRecord) -> Result<Appended, AuditError> {
+        let inner = &self.inner;
+        if inner.shared.closed.load(Relaxed) {
+            return Err(AuditError::Closed);
+        }
+        let depth = &inner.shared.counters.depth;
+        if depth.fetch_add(1, Relaxed) >= inner.queue_bound {
+            depth.fetch_sub(1, Relaxed);
+            return Err(AuditError::Saturated {
+                bound: inner.queue_bound,
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        match inner.tx.try_send(Msg::Append(Box::new(rec), reply)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                depth.fetch_sub(1, Relaxed);
+                return Err(AuditError::Saturated {
+                    bound: inner.queue_bound,
+                });
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                depth.fetch_sub(1, Relaxed);
+                return Err(AuditError::Closed);
+            }
+        }
+        answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// The writer's metrics.
+    pub fn stats(&self) -> AuditStats {
+        self.inner.shared.counters.snapshot()
+    }
+
+    /// Number of records in the log (the current tree size).
+    pub fn tree_size(&self) -> u64 {
+        self.inner.shared.read().tree.len()
+    }
+
+    /// Merkle root of the first `size` records.
+    pub fn root(&self, size: u64) -> Result<Hash, AuditError> {
+        let st = self.inner.shared.read();
+        st.tree.root(size).ok_or_else(|| {
+            AuditError::Proof(format!(
+                "size {size} exceeds the log size {}",
+                st.tree.len()
+            ))
+        })
+    }
+
+    /// Leaf hash of record `seq` (SHA-256(0x00 ‖ payload)).
+    pub fn leaf_hash(&self, seq: u64) -> Result<Hash, AuditError> {
+        seq.checked_sub(1)
+            .and_then(|i| self.inner.shared.read().tree.leaf(i))
+            .ok_or_else(|| AuditError::Proof(format!("no record with seq {seq}")))
+    }
+
+    /// Inclusion proof of record `seq` (leaf index `seq - 1`) in the tree
+    /// of `tree_size` records (RFC 9162 §2.1.3.1).
+    pub fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>, AuditError> {
+        let index = seq
+            .checked_sub(1)
+            .ok_or_else(|| AuditError::Proof("seqs start at 1".to_owned()))?;
+        self.inner
+            .shared
+            .read()
+            .tree
+            .inclusion_proof(index, tree_size)
+            .map_err(|e| AuditError::Proof(e.to_string()))
+    }
+
+    /// Consistency proof between tree sizes `m` and `n`, `0 < m <= n <=`
+    /// the log size (RFC 9162 §2.1.4.1).
+    pub fn consistency_proof(&self, m: u64, n: u64) -> Result<Vec<Hash>, AuditError> {
+        self.inner
+            .shared
+            .read()
+            .tree
+            .consistency_proof(m, n)
+            .map_err(|e| AuditError::Proof(e.to_string()))
+    }
+
+    /// The latest checkpoint written (or found at open).
+    pub fn latest_checkpoint(&self) -> Option<SignedCheckpoint> {
+        self.inner.shared.read().last_checkpoint.clone()
+    }
+
+    /// Writes a checkpoint of the current tree now.
+    pub async fn checkpoint_now(&self) -> Result<SignedCheckpoint, AuditError> {
+        self.control(Msg::Checkpoint).await?
+    }
+
+    /// Applies retention as of `now` (see `README.md`): deletes sealed
+    /// segments older than the configured retention, each with a signed
+    /// deletion record. Without configured retention, deletes nothing.
+    pub async fn apply_retention(&self, now: SystemTime) -> Result<RetentionReport, AuditError> {
+        let ms = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        self.control(|reply| Msg::Retention(ms, reply)).await?
+    }
+
+    /// Finishes the appends already queued, writes a final checkpoint and
+    /// stops the writer; later appends fail with [`AuditError::Closed`].
+    pub async fn shutdown(&self) -> Result<Option<SignedCheckpoint>, AuditError> {
+        self.inner.shared.closed.store(true, Relaxed);
+        self.control(Msg::Shutdown).await?
+    }
+
+    /// Records matching `q`, newest first (see [`Query`]). Reads up to
+    /// `limit` record bodies from disk: call from a blocking context, or use
+    /// [`AuditLog::query`].
+    pub fn query_blocking(&self, q: &Query) -> Result<Page, AuditError> {
+        let (hits, next_cursor) = self.inner.shared.read().index.search(q)?;
+        let mut reader = RecordReader::new(&self.inner.shared.dir);
+        let mut records = Vec::with_capacity(hits.len());
+        for pos in hits {
+            if let Some(rec) = reader.read(pos)? {
+                if q.matches(&rec) {
+                    records.push(rec);
+                }
+            }
+        }
+        Ok(Page {
+            records,
+            next_cursor,
+        })
+    }
+
+    /// [`AuditLog::query_blocking`] on the blocking thread pool.
+    pub async fn query(&self, q: Query) -> Result<Page, AuditError> {
+        let log = self.clone();
+        tokio::task::spawn_blocking(move || log.query_blocking(&q))
+            .await
+            .map_err(|_| AuditError::Closed)?
+    }
+
+    /// The record with this seq, if it is in the log and not deleted by
+    /// retention (one read from disk).
+    pub fn record(&self, seq: u64) -> Result<Option<AuditRecord>, AuditError> {
+        let pos = self.inner.shared.read().index.position(seq);
+        match pos {
+            Some(pos) => RecordReader::new(&self.inner.shared.dir).read(pos),
+            None => Ok(None),
+        }
+    }
+
+    /// The public key verifying this log's signatures.
+    pub fn public_key(&self) -> AuditPublicKey {
+        self.inner.shared.signer.public_key().clone()
+    }
+
+    /// The replica id.
+    pub fn replica(&self) -> &str {
+        &self.inner.shared.replica
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.shared.dir
+    }
+
+    /// Sends a control message and waits for its answer.
+    async fn control<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Msg,
+    ) -> Result<T, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        match self.inner.tx.try_send(make(reply)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(AuditError::Saturated {
+                    bound: self.inner.queue_bound,
+                })
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(AuditError::Closed),
+        }
+        answer.await.map_err(|_| AuditError::Closed)
+    }
+}

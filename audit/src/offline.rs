@@ -1,0 +1,51 @@
+//! Offline tools for the CLI (`credgate audit query|checkpoint`): they read
+//! a log directory without changing it (a torn tail is ignored, not cut)
+//! and without a running writer.
+
+use std::path::Path;
+
+use crate::checkpoint::SignedCheckpoint;
+use crate::fsutil::read_framed;
+use crate::index::{Page, Query};
+use crate::read::RecordReader;
+use crate::recover::{self, Mode, CHECKPOINTS_FILE};
+use crate::AuditError;
+
+/// Searches the log in `dir` (see [`Query`]); print the page with
+/// [`Page::write_json_lines`]. Loads the whole index first (seconds for
+/// millions of records).
+pub fn query_dir(dir: &Path, q: &Query) -> Result<Page, AuditError> {
+    let loaded = recover::load(dir, Mode::ReadOnly)?;
+    let (hits, next_cursor) = loaded.state.index.search(q)?;
+    let mut reader = RecordReader::new(dir);
+    let mut records = Vec::with_capacity(hits.len());
+    for pos in hits {
+        if let Some(rec) = reader.read(pos)? {
+            if q.matches(&rec) {
+                records.push(rec);
+            }
+        }
+    }
+    Ok(Page {
+        records,
+        next_cursor,
+    })
+}
+
+/// The last intact checkpoint in `dir/checkpoints.log`, without checking
+/// it against the records (that is [`crate::verify`]'s job).
+pub fn latest_checkpoint_dir(dir: &Path) -> Result<Option<SignedCheckpoint>, AuditError> {
+    let path = dir.join(CHECKPOINTS_FILE);
+    let file = read_framed(&path).map_err(|e| AuditError::io("read", &path, e))?;
+    match file.entries.last() {
+        Some((offset, payload)) => serde_json::from_slice(payload).map(Some).map_err(|_| {
+            crate::Corruption::new(
+                crate::Location::at(CHECKPOINTS_FILE, *offset),
+                crate::ProblemKind::BadPayload,
+                "not a checkpoint",
+            )
+            .into()
+        }),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,285 @@
+//! The audit record (SPEC §8), what the gateway hands in ([`NewRecord`]),
+//! the subject [`pseudonym`], and the log's time format.
+
+use ring::hmac;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Whether the request was allowed or refused.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// The request was answered with data.
+    Allow,
+    /// The request was refused (the reason code says why).
+    #[default]
+    Deny,
+}
+
+/// One upstream platform call made for the request.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamOutcome {
+    /// Upstream name from the gateway config.
+    pub name: String,
+    /// Outcome label (`ok`, `timeout`, `error`, `breaker_open`, …).
+    pub outcome: String,
+    /// Latency of the call in milliseconds.
+    pub latency_ms: u64,
+}
+
+/// One audit record, as stored: its canonical form is the compact
+/// `serde_json` serialization in this field order, and the Merkle leaf is
+/// computed over exactly the bytes stored on disk.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    /// Sequence number, assigned by the log; starts at 1, contiguous.
+    pub seq: u64,
+    /// Time of append, assigned by the log: RFC 3339 UTC with milliseconds
+    /// (`2024-05-01T08:30:00.123Z`), non-decreasing along seqs.
+    pub time: String,
+    /// The replica whose log this is, assigned by the log.
+    pub replica: String,
+    /// The gateway's request id (`X-Request-Id`).
+    pub request_id: String,
+    /// W3C trace id, when tracing.
+    pub trace_id: Option<String>,
+    /// Policy client id.
+    pub client_id: String,
+    /// Hex SHA-256 of the client certificate.
+    pub cert_fingerprint: String,
+    /// Endpoint template, e.g. `/v1/enterprises/{uscc}/report`.
+    pub endpoint: String,
+    /// Declared purpose (`X-Credit-Purpose`).
+    pub purpose: Option<String>,
+    /// Hex HMAC pseudonym of the subject (see [`pseudonym`]); never the raw identifier.
+    pub subject_pseudonym: Option<String>,
+    /// Division-code region of the subject.
+    pub subject_region: Option<String>,
+    /// `jti` of the subject authorization used.
+    pub authz_jti: Option<String>,
+    /// Allowed or refused.
+    pub decision: Decision,
+    /// `ok` or the SPEC error code (`scope_denied`, `rate_limited`, …).
+    pub reason: String,
+    /// Digest of the field profile applied.
+    pub profile_digest: Option<String>,
+    /// Sections returned.
+    pub sections: Vec<String>,
+    /// Canonical field paths returned.
+    pub fields_returned: Vec<String>,
+    /// Canonical field paths returned masked.
+    pub fields_masked: Vec<String>,
+    /// Upstream calls made.
+    pub upstreams: Vec<UpstreamOutcome>,
+    /// HTTP status sent.
+    pub status: u16,
+}
+
+/// What the gateway hands to [`crate::AuditLog::append`]: an
+/// [`AuditRecord`] without `seq`, `time` and `replica`, which the log assigns.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct NewRecord {
+    /// See [`AuditRecord::request_id`].
+    pub request_id: String,
+    /// See [`AuditRecord::trace_id`].
+    pub trace_id: Option<String>,
+    /// See [`AuditRecord::client_id`].
+    pub client_id: String,
+    /// See [`AuditRecord::cert_fingerprint`].
+    pub cert_fingerprint: String,
+    /// See [`AuditRecord::endpoint`].
+    pub endpoint: String,
+    /// See [`AuditRecord::purpose`].
+    pub purpose: Option<String>,
+    /// See [`AuditRecord::subject_pseudonym`].
+    pub subject_pseudonym: Option<String>,
+    /// See [`AuditRecord::subject_region`].
+    pub subject_region: Option<String>,
+    /// See [`AuditRecord::authz_jti`].
+    pub authz_jti: Option<String>,
+    /// See [`AuditRecord::decision`].
+    pub decision: Decision,
+    /// See [`AuditRecord::reason`].
+    pub reason: String,
+    /// See [`AuditRecord::profile_digest`].
+    pub profile_digest: Option<String>,
+    /// See [`AuditRecord::sections`].
+    pub sections: Vec<String>,
+    /// See [`AuditRecord::fields_returned`].
+    pub fields_returned: Vec<String>,
+    /// See [`AuditRecord::fields_masked`].
+    pub fields_masked: Vec<String>,
+    /// See [`AuditRecord::upstreams`].
+    pub upstreams: Vec<UpstreamOutcome>,
+    /// See [`AuditRecord::status`].
+    pub status: u16,
+}
+
+impl AuditRecord {
+    /// Completes a [`NewRecord`] with the fields the log assigns.
+    pub fn from_new(seq: u64, time: String, replica: String, rec: NewRecord) -> Self {
+        Self {
+            seq,
+            time,
+            replica,
+            request_id: rec.request_id,
+            trace_id: rec.trace_id,
+            client_id: rec.client_id,
+            cert_fingerprint: rec.cert_fingerprint,
+            endpoint: rec.endpoint,
+            purpose: rec.purpose,
+            subject_pseudonym: rec.subject_pseudonym,
+            subject_region: rec.subject_region,
+            authz_jti: rec.authz_jti,
+            decision: rec.decision,
+            reason: rec.reason,
+            profile_digest: rec.profile_digest,
+            sections: rec.sections,
+            fields_returned: rec.fields_returned,
+            fields_masked: rec.fields_masked,
+            upstreams: rec.upstreams,
+            status: rec.status,
+        }
+    }
+}
+
+/// The subject pseudonym stored in the log: lower-case hex of
+/// HMAC-SHA256(`key`, `subject`). The gateway calls it with the normalised
+/// identifier (upper-case USCC, ID number with upper-case `X`); the auditor
+/// query path calls it with the same key to search by raw identifier.
+pub fn pseudonym(key: &[u8], subject: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    hex::encode(hmac::sign(&key, subject.as_bytes()).as_ref())
+}
+
+/// Current time as unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Formats unix milliseconds as RFC 3339 UTC with exactly three fraction
+/// digits and a `Z` (`2024-05-01T08:30:00.123Z`).
+pub(crate) fn format_ms(ms: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Parses an RFC 3339 time into unix milliseconds.
+pub(crate) fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).ok()
+}
+
+/// Parses a time as the log writes it (`YYYY-MM-DDTHH:MM:SS.mmmZ`) into
+/// unix milliseconds without a general parser; other RFC 3339 forms fall
+/// back to [`parse_rfc3339_ms`].
+pub(crate) fn parse_log_time_ms(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let shape_ok = b.len() == 24
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[23] == b'Z';
+    if !shape_ok {
+        return parse_rfc3339_ms(text);
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        b[range].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second, milli) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return parse_rfc3339_ms(text);
+    }
+    let days = days_from_civil(year, month, day);
+    Some((((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + milli)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudonym_is_hmac_sha256_hex() {
+        // RFC 4231 test case 2.
+        let got = pseudonym(b"Jefe", "what do ya want for nothing?");
+        assert_eq!(
+            got,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_ne!(pseudonym(b"k1", "s"), pseudonym(b"k2", "s"));
+    }
+
+    #[test]
+    fn time_format_round_trips_with_millis() {
+        let ms = 1_714_552_200_123;
+        let text = format_ms(ms);
+        assert_eq!(text, "2024-05-01T08:30:00.123Z");
+        assert_eq!(parse_rfc3339_ms(&text), Some(ms));
+        assert_eq!(parse_rfc3339_ms("2024-05-01T16:30:00.123+08:00"), Some(ms));
+        assert_eq!(parse_rfc3339_ms("yesterday"), None);
+    }
+
+    #[test]
+    fn fast_time_parser_agrees_with_rfc3339() {
+        for ms in [
+            0i64,
+            951_782_400_000,
+            1_714_552_200_123,
+            4_102_444_799_999,
+            1_709_164_800_500,
+        ] {
+            let text = format_ms(ms);
+            assert_eq!(parse_log_time_ms(&text), Some(ms), "{text}");
+            assert_eq!(parse_rfc3339_ms(&text), Some(ms));
+        }
+        assert_eq!(
+            parse_log_time_ms("2024-05-01T16:30:00.123+08:00"),
+            Some(1_714_552_200_123)
+        );
+        assert_eq!(parse_log_time_ms("2024-13-01T00:00:00.000Z"), None);
+    }
+
+    #[test]
+    fn decision_serializes_lowercase() {
+        assert_eq!(
+            serde_json::to_string(&Decision::Allow).unwrap(),
+            "\"allow\""
+        );
+        assert_eq!(serde_json::to_string(&Decision::Deny).unwrap(), "\"deny\"");
+    }
+}

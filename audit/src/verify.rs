@@ -1,0 +1,408 @@
+//! Offline verification (`credgate audit verify`): checks everything the
+//! log claims and names the first problem (file, offset, seq, kind).
+//!
+//! In order: `deletions.log` (framing, signatures); then segment by segment
+//! from number 1 — for a present file its framing and CRCs, its header
+//! (number, first seq, replica, previous seal), every record (parses, seq
+//! is the next one, replica), and its seal (signature, range, file hash,
+//! tree root at its end, hash chain); for a deleted segment its deletion
+//! record against its seal; finally every checkpoint (signature, replica,
+//! size within the log, root equal to the root recomputed from the
+//! records, consistency with the previous checkpoint).
+//!
+//! A bad frame at the very end of the active segment with nothing intact
+//! after it is a torn tail (an unacknowledged write cut by a crash): it is
+//! reported in [`VerifyReport::torn_tail`], not as a failure.
+
+mod checkpoints;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::checkpoint::SignedCheckpoint;
+use crate::deletion::{DeletionRecord, DELETIONS_FILE};
+use crate::error::{Corruption, Location, ProblemKind, VerifyFailure};
+use crate::fsutil::read_framed;
+use crate::keys::AuditPublicKey;
+use crate::merkle::{leaf_hash, to_hash, Hash, MerkleTree};
+use crate::record::AuditRecord;
+use crate::recover::{check_seal, parse_hash, read_seal};
+use crate::seal::{seal_file_name, Seal};
+use crate::segment::{self, Item};
+
+/// What a successful verification checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The replica the log belongs to (`None` for an empty directory).
+    pub replica: Option<String>,
+    /// Records in the log, deleted ones included.
+    pub tree_size: u64,
+    /// Merkle root of the whole log, hex.
+    pub root_hash: String,
+    /// Segment files checked.
+    pub segments: usize,
+    /// Records read from segment files.
+    pub records_present: u64,
+    /// Segments deleted by retention (covered by deletion records).
+    pub deleted_segments: usize,
+    /// Records deleted by retention.
+    pub deleted_records: u64,
+    /// Seals checked.
+    pub seals: usize,
+    /// Checkpoints checked.
+    pub checkpoints: usize,
+    /// The last checkpoint.
+    pub latest_checkpoint: Option<SignedCheckpoint>,
+    /// Records after the last checkpoint (not yet covered by a signature).
+    pub records_after_checkpoint: u64,
+    /// Whether signatures were checked (a public key was given).
+    pub signatures_checked: bool,
+    /// Where an unacknowledged torn tail starts, if there is one.
+    pub torn_tail: Option<Location>,
+}
+
+/// Verifies the log in `dir`; with `pubkey_pem` (the log's SPKI PEM public
+/// key) also every signature. Returns the first problem found.
+pub fn verify(dir: &Path, pubkey_pem: Option<&str>) -> Result<VerifyReport, VerifyFailure> {
+    let key = match pubkey_pem {
+        Some(pem) => Some(AuditPublicKey::from_spki_pem(pem).map_err(|e| {
+            Corruption::new(
+                Location::file("public key"),
+                ProblemKind::BadKey,
+                e.to_string(),
+            )
+        })?),
+        None => None,
+    };
+    let mut v = Verifier {
+        dir,
+        key,
+        tree: MerkleTree::new(),
+        replica: None,
+        prev_seal: None,
+        report: VerifyReport {
+            replica: None,
+            tree_size: 0,
+            root_hash: String::new(),
+            segments: 0,
+            records_present: 0,
+            deleted_segments: 0,
+            deleted_records: 0,
+            seals: 0,
+            checkpoints: 0,
+            latest_checkpoint: None,
+            records_after_checkpoint: 0,
+            signatures_checked: pubkey_pem.is_some(),
+            torn_tail: None,
+        },
+    };
+    let deletions = v.deletions()?;
+    let present = segment::list(dir).map_err(|e| Corruption::io(dir.display().to_string(), &e))?;
+    let highest_present = present.last().copied().unwrap_or(0);
+    let highest = deletions
+        .keys()
+        .copied()
+        .chain(present.iter().copied())
+        .max()
+        .unwrap_or(0);
+    for n in 1..=highest {
+        let deletion = deletions.get(&n);
+        if present.binary_search(&n).is_ok() {
+            v.segment(n, n == highest_present, deletion)?;
+        } else if let Some((offset, rec, leaves)) = deletion {
+            v.deleted_segment(n, *offset, rec, leaves)?;
+        } else {
+            return Err(Corruption::new(
+                Location::file(segment::file_name(n)).with_seq(v.tree.len() + 1),
+                ProblemKind::MissingSegment,
+                "segment file missing and no deletion record covers it",
+            ));
+        }
+    }
+    if highest > highest_present {
+        return Err(Corruption::new(
+            Location::file(segment::file_name(highest + 1)),
+            ProblemKind::MissingSegment,
+            "no active segment after the last deleted one",
+        ));
+    }
+    v.checkpoints()?;
+    let mut report = v.report;
+    report.replica = v.replica;
+    report.tree_size = v.tree.len();
+    report.root_hash = hex::encode(v.tree.root(v.tree.len()).unwrap_or_default());
+    report.records_after_checkpoint =
+        v.tree.len() - report.latest_checkpoint.as_ref().map_or(0, |c| c.tree_size);
+    Ok(report)
+}
+
+/// Deletion records by segment number: `(offset, record, leaf hashes)`.
+type Deletions = HashMap<u32, (u64, DeletionRecord, Vec<Hash>)>;
+
+/// Verification state.
+struct Verifier<'a> {
+    dir: &'a Path,
+    key: Option<AuditPublicKey>,
+    tree: MerkleTree,
+    replica: Option<String>,
+    prev_seal: Option<Hash>,
+    report: VerifyReport,
+}
+
+impl Verifier<'_> {
+    /// Checks that `found` is the log's replica (the first one seen sets it).
+    fn same_replica(&mut self, found: &str, at: impl Fn() -> Location) -> Result<(), Corruption> {
+        match &self.replica {
+            Some(r) if r != found => Err(Corruption::new(
+                at(),
+                ProblemKind::ReplicaMismatch,
+                format!("names replica {found}, the log is {r}'s"),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                self.replica = Some(found.to_owned());
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads and checks `deletions.log`.
+    fn deletions(&mut self) -> Result<Deletions, Corruption> {
+        let path = self.dir.join(DELETIONS_FILE);
+        let file = read_framed(&path).map_err(|e| Corruption::io(DELETIONS_FILE, &e))?;
+        self.side_file_tail(DELETIONS_FILE, &file)?;
+        let mut out = HashMap::new();
+        for (offset, payload) in file.entries {
+            let at = || Location::at(DELETIONS_FILE, offset);
+            let bad = |detail: &str| Corruption::new(at(), ProblemKind::BadDeletion, detail);
+            let rec: DeletionRecord =
+                serde_json::from_slice(&payload).map_err(|_| bad("malformed deletion record"))?;
+            if let Some(key) = &self.key {
+                if !rec.verify_signature(key) {
+                    return Err(Corruption::new(
+                        at(),
+                        ProblemKind::BadSignature,
+                        "deletion record signature does not verify",
+                    ));
+                }
+            }
+            let leaves = rec
+                .leaves()
+                .ok_or_else(|| bad("leaf hashes do not match the seq range"))?;
+            self.same_replica(&rec.replica.clone(), at)?;
+            if out.insert(rec.segment, (offset, rec, leaves)).is_some() {
+                return Err(bad("second deletion record for the same segment"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a torn tail of a side file, or fails if the damage is not a tail.
+    fn side_file_tail(
+        &mut self,
+        name: &str,
+        file: &crate::fsutil::FramedFile,
+    ) -> Result<(), Corruption> {
+        if let Some(bad) = file.bad {
+            let at = Location::at(name, bad.offset);
+            if bad.intact_after {
+                return Err(Corruption::new(
+                    at,
+                    bad.problem.kind(),
+                    format!("{}, followed by intact frames", bad.problem.describe()),
+                ));
+            }
+            self.report.torn_tail.get_or_insert(at);
+        }
+        Ok(())
+    }
+
+    /// Checks a present segment file (and its seal, or its deletion record
+    /// if retention was interrupted before removing it).
+    fn segment(
+        &mut self,
+        n: u32,
+        is_last: bool,
+        deletion: Option<&(u64, DeletionRecord, Vec<Hash>)>,
+    ) -> Result<(), Corruption> {
+        let name = segment::file_name(n);
+        let first_seq = self.tree.len() + 1;
+        let seal = read_seal(self.dir, n)?;
+        let mut expected = first_seq;
+        let mut replica = self.replica.clone();
+        let tree = &mut self.tree;
+        let prev_hex = self.prev_seal.map(hex::encode);
+        let scan = segment::scan(self.dir, n, |item| match item {
+            Item::Header(h) => {
+                segment::check_header(h, n, first_seq, prev_hex.as_deref(), &mut replica)
+            }
+            Item::Record(offset, payload) => {
+                let at = || Location::at(name.clone(), offset).with_seq(expected);
+                let rec: AuditRecord = serde_json::from_slice(payload).map_err(|_| {
+                    Corruption::new(at(), ProblemKind::BadPayload, "not an audit record")
+                })?;
+                if rec.seq != expected {
+                    return Err(Corruption::new(
+                        at(),
+                        ProblemKind::SeqMismatch,
+                        format!("found seq {} where seq {expected} belongs", rec.seq),
+                    ));
+                }
+                if replica.as_ref().is_some_and(|r| *r != rec.replica) {
+                    return Err(Corruption::new(
+                        at(),
+                        ProblemKind::ReplicaMismatch,
+                        "record names another replica",
+                    ));
+                }
+                tree.push(leaf_hash(payload));
+                expected += 1;
+                Ok(())
+            }
+        })?;
+        let last_seq = expected - 1;
+        self.report.segments += 1;
+        self.report.records_present += last_seq + 1 - first_seq;
+        match &scan.header {
+            Some(_) => {}
+            // Empty active segment, or one whose header write was torn.
+            None if is_last && seal.is_none() && scan.bad.is_none_or(|b| !b.intact_after) => {}
+            None => {
+                let (offset, kind) = scan.bad.map_or((0, ProblemKind::BadHeader), |b| {
+                    (b.offset, b.problem.kind())
+                });
+                return Err(Corruption::new(
+                    Location::at(name, offset),
+                    kind,
+                    "segment has no intact header",
+                ));
+            }
+        }
+        if let Some(r) = replica {
+            self.same_replica(&r, || Location::file(name.clone()))?;
+        }
+        if let Some(bad) = scan.bad {
+            let at = Location::at(name.clone(), bad.offset).with_seq(expected);
+            if !is_last || seal.is_some() || bad.intact_after {
+                return Err(Corruption::new(
+                    at,
+                    bad.problem.kind(),
+                    bad.problem.describe(),
+                ));
+            }
+            self.report.torn_tail = Some(at);
+        }
+        if let Some((offset, rec, leaves)) = deletion {
+            let same = rec.first_seq == first_seq
+                && rec.last_seq == last_seq
+                && self.tree.leaves(first_seq - 1, last_seq) == Some(leaves.as_slice());
+            if !same {
+                return Err(Corruption::new(
+                    Location::at(DELETIONS_FILE, *offset),
+                    ProblemKind::BadDeletion,
+                    format!("does not match the records of {name}"),
+                ));
+            }
+        }
+        match seal {
+            Some((seal, hash)) => {
+                let sha = to_hash(scan.sha256.finish());
+                check_seal(
+                    &seal,
+                    n,
+                    first_seq,
+                    last_seq,
+                    &sha,
+                    scan.valid_len,
+                    prev_hex.as_deref(),
+                )?;
+                self.check_seal_signature_and_root(n, &seal)?;
+                self.prev_seal = Some(hash);
+            }
+            None if !is_last => {
+                return Err(Corruption::new(
+                    Location::file(seal_file_name(n)),
+                    ProblemKind::MissingSeal,
+                    "segment was rotated out but has no seal",
+                ));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Checks a deleted segment: its deletion record against its seal.
+    fn deleted_segment(
+        &mut self,
+        n: u32,
+        offset: u64,
+        rec: &DeletionRecord,
+        leaves: &[Hash],
+    ) -> Result<(), Corruption> {
+        let first_seq = self.tree.len() + 1;
+        let at = || Location::at(DELETIONS_FILE, offset).with_seq(first_seq);
+        if rec.first_seq != first_seq {
+            return Err(Corruption::new(
+                at(),
+                ProblemKind::BadDeletion,
+                format!("covers seqs from {}, expected {first_seq}", rec.first_seq),
+            ));
+        }
+        let Some((seal, hash)) = read_seal(self.dir, n)? else {
+            return Err(Corruption::new(
+                Location::file(seal_file_name(n)),
+                ProblemKind::MissingSeal,
+                "deleted segment has no seal",
+            ));
+        };
+        if parse_hash(&rec.seal_hash) != Some(hash)
+            || seal.first_seq != rec.first_seq
+            || seal.last_seq != rec.last_seq
+        {
+            return Err(Corruption::new(
+                at(),
+                ProblemKind::BadDeletion,
+                "does not match the segment's seal",
+            ));
+        }
+        if seal.prev_seal_hash != self.prev_seal.map(hex::encode) {
+            return Err(Corruption::new(
+                Location::file(seal_file_name(n)),
+                ProblemKind::SealMismatch,
+                "seal does not chain to the previous seal",
+            ));
+        }
+        leaves.iter().for_each(|l| self.tree.push(*l));
+        self.check_seal_signature_and_root(n, &seal)?;
+        self.prev_seal = Some(hash);
+        self.report.deleted_segments += 1;
+        self.report.deleted_records += leaves.len() as u64;
+        Ok(())
+    }
+
+    /// Checks a seal's signature, replica and tree root.
+    fn check_seal_signature_and_root(&mut self, n: u32, seal: &Seal) -> Result<(), Corruption> {
+        let at = || Location::file(seal_file_name(n)).with_seq(seal.last_seq);
+        if let Some(key) = &self.key {
+            if !seal.verify_signature(key) {
+                return Err(Corruption::new(
+                    at(),
+                    ProblemKind::BadSignature,
+                    "seal signature does not verify",
+                ));
+            }
+        }
+        self.same_replica(&seal.replica.clone(), at)?;
+        if self.tree.root(seal.last_seq).map(hex::encode).as_deref()
+            != Some(seal.root_hash.as_str())
+        {
+            return Err(Corruption::new(
+                at(),
+                ProblemKind::SealMismatch,
+                format!("tree root at size {} differs from the seal", seal.last_seq),
+            ));
+        }
+        self.report.seals += 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,375 @@
+//! The writer thread: takes appends from the bounded queue, groups them
+//! (group commit: one write and one `fsync` per batch), publishes the new
+//! leaves and index entries, answers every waiter, and writes checkpoints.
+//!
+//! Batching policy: the writer takes every append already queued (up to
+//! `max_batch`). If fewer arrived than in the previous batch — a sign that
+//! concurrent appenders are still on their way — it waits at most
+//! `max_delay` for the rest. A lone append (previous batch of one) is never
+//! delayed: its latency is one write + one fsync.
+//!
+//! Failure policy: if the write or fsync fails, every append of the batch
+//! gets [`AuditError::Io`], the segment is cut back to its last durable
+//! length, no seq is consumed, and the next batch retries (after restoring
+//! the file if it was deleted). Readers never see a record that is not
+//! durable.
+
+mod active;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::checkpoint::SignedCheckpoint;
+use crate::config::{AuditConfig, BatchReport};
+use crate::frame::{self, MAX_PAYLOAD};
+use crate::fsutil::TrackedFile;
+use crate::index::IndexInput;
+use crate::log::Appended;
+use crate::merkle::{leaf_hash, Hash, EMPTY_ROOT};
+use crate::record::{format_ms, now_ms, AuditRecord, NewRecord};
+use crate::retention::{self, RetentionReport};
+use crate::state::Shared;
+use crate::AuditError;
+
+use self::active::{Active, PendingSeal};
+
+/// Reply channel of one append.
+pub(crate) type AppendReply = oneshot::Sender<Result<Appended, AuditError>>;
+
+/// A message to the writer.
+pub(crate) enum Msg {
+    /// Append a record.
+    Append(Box<NewRecord>, AppendReply),
+    /// Write a checkpoint now.
+    Checkpoint(oneshot::Sender<Result<SignedCheckpoint, AuditError>>),
+    /// Apply retention as of this time (unix ms).
+    Retention(i64, oneshot::Sender<Result<RetentionReport, AuditError>>),
+    /// Finish queued appends, write a final checkpoint, stop.
+    Shutdown(oneshot::Sender<Result<Option<SignedCheckpoint>, AuditError>>),
+}
+
+/// The writer's state (owned by its thread).
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    cfg: AuditConfig,
+    rx: Receiver<Msg>,
+    active: Active,
+    pending_seal: Option<PendingSeal>,
+    next_seq: u64,
+    last_time_ms: i64,
+    last_seal_hash: Option<Hash>,
+    checkpoints: TrackedFile,
+    deletions: TrackedFile,
+    since_checkpoint: u64,
+    last_checkpoint_at: Instant,
+    last_batch_size: usize,
+    pending: Option<Msg>,
+}
+
+impl Writer {
+    /// Runs until shutdown or until every handle is dropped.
+    pub(crate) fn run(mut self) {
+        // A service loop: it ends when the channel closes or on Shutdown.
+        loop {
+            let msg = match self.pending.take() {
+                Some(m) => m,
+                None => match self.rx.recv_timeout(self.idle_timeout()) {
+                    Ok(m) => m,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.maybe_checkpoint();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => {
+                        if self.since_checkpoint > 0 {
+                            self.checkpoint_logged();
+                        }
+                        return;
+                    }
+                },
+            };
+            match msg {
+                Msg::Append(rec, reply) => {
+                    self.taken();
+                    let batch = self.collect(rec, reply);
+                    self.run_batch(batch);
+                }
+                Msg::Checkpoint(reply) => {
+                    let _ = reply.send(self.write_checkpoint());
+                }
+                Msg::Retention(now, reply) => {
+                    let _ = reply.send(self.retention(now));
+                }
+                Msg::Shutdown(reply) => {
+                    self.shared.closed.store(true, Relaxed);
+                    self.drain_for_shutdown();
+                    let _ = reply.send(self.write_checkpoint().map(Some));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// How long to sleep when idle: until the next time-based checkpoint.
+    fn idle_timeout(&self) -> Duration {
+        if self.since_checkpoint == 0 {
+            return self.cfg.checkpoint_every;
+        }
+        self.cfg
+            .checkpoint_every
+            .saturating_sub(self.last_checkpoint_at.elapsed())
+            .max(Duration::from_millis(1))
+    }
+
+    /// Bookkeeping when an append leaves the queue.
+    fn taken(&self) {
+        self.shared.counters.depth.fetch_sub(1, Relaxed);
+    }
+
+    /// Gathers a batch starting with `first` (see the module docs).
+    fn collect(
+        &mut self,
+        first: Box<NewRecord>,
+        reply: AppendReply,
+    ) -> Vec<(Box<NewRecord>, AppendReply)> {
+        let max = self.cfg.max_batch;
+        let mut batch = vec![(first, reply)];
+        while batch.len() < max {
+            match self.rx.try_recv() {
+                Ok(Msg::Append(rec, reply)) => {
+                    self.taken();
+                    batch.push((rec, reply));
+                }
+                Ok(other) => {
+                    self.pending = Some(other);
+                    return batch;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        let expected = self.last_batch_size.min(max);
+        let deadline = Instant::now() + self.cfg.max_delay;
+        while batch.len() < expected {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.rx.recv_timeout(left) {
+                Ok(Msg::Append(rec, reply)) => {
+                    self.taken();
+                    batch.push((rec, reply));
+                }
+                Ok(other) => {
+                    self.pending = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    /// Processes appends still queued when shutdown was asked (bounded by
+    /// the queue's capacity: nothing new gets in once `closed` is set).
+    fn drain_for_shutdown(&mut self) {
+        let mut batch = Vec::new();
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Append(rec, reply) => {
+                    self.taken();
+                    batch.push((rec, reply));
+                    if batch.len() == self.cfg.max_batch {
+                        self.run_batch(std::mem::take(&mut batch));
+                    }
+                }
+                Msg::Checkpoint(reply) => {
+                    let _ = reply.send(Err(AuditError::Closed));
+                }
+                Msg::Retention(_, reply) => {
+                    let _ = reply.send(Err(AuditError::Closed));
+                }
+                Msg::Shutdown(reply) => {
+                    let _ = reply.send(Ok(None));
+                }
+            }
+        }
+        if !batch.is_empty() {
+            self.run_batch(batch);
+        }
+    }
+
+    /// Writes one batch and answers its waiters.
+    fn run_batch(&mut self, batch: Vec<(Box<NewRecord>, AppendReply)>) {
+        let started = Instant::now();
+        let size = batch.len();
+        let (records, replies): (Vec<NewRecord>, Vec<_>) =
+            batch.into_iter().map(|(rec, reply)| (*rec, reply)).unzip();
+        let result = self.write_batch(records);
+        let elapsed = started.elapsed();
+        let c = &self.shared.counters;
+        c.last_batch_size.store(size as u64, Relaxed);
+        c.last_write_micros.store(
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+        let ok = result.is_ok();
+        // Observed before anyone is answered, so metrics never lag acks.
+        if let Some(observe) = &self.cfg.on_batch {
+            observe(&BatchReport {
+                records: size,
+                write: elapsed,
+                ok,
+            });
+        }
+        match result {
+            Ok(outcomes) => {
+                let written = outcomes.iter().filter(|o| o.is_ok()).count() as u64;
+                c.batches.fetch_add(1, Relaxed);
+                c.records.fetch_add(written, Relaxed);
+                c.tree_size.store(self.next_seq - 1, Relaxed);
+                c.failing.store(false, Relaxed);
+                self.since_checkpoint += written;
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                c.failed_batches.fetch_add(1, Relaxed);
+                c.failing.store(true, Relaxed);
+                tracing::warn!(error = %e, records = size, "audit batch failed; appends refused");
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+        self.last_batch_size = size;
+        if ok {
+            self.maybe_checkpoint();
+        }
+    }
+
+    /// Rotates if due, then frames, writes and fsyncs the records, and
+    /// publishes them. Per-record outcomes (a record too large to frame is
+    /// refused alone); `Err` when nothing was written.
+    fn write_batch(
+        &mut self,
+        records: Vec<NewRecord>,
+    ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
+        if self.active.file.len() >= self.cfg.segment_max_bytes && self.active.records > 0 {
+            self.rotate()?;
+        }
+        let now = now_ms().max(self.last_time_ms);
+        let time = format_ms(now);
+        let base = self.active.file.len();
+        let mut buf = Vec::with_capacity(records.len() * 1024);
+        let mut leaves = Vec::with_capacity(records.len());
+        let mut entries = Vec::with_capacity(records.len());
+        let mut outcomes = Vec::with_capacity(records.len());
+        let mut seq = self.next_seq;
+        for rec in records {
+            let record = AuditRecord::from_new(seq, time.clone(), self.shared.replica.clone(), rec);
+            let payload = serde_json::to_vec(&record)
+                .map_err(|e| AuditError::io("serialize", self.active.file.path(), e.into()))?;
+            if payload.len() > MAX_PAYLOAD as usize {
+                outcomes.push(Err(AuditError::Config("audit record too large".to_owned())));
+                continue;
+            }
+            let offset = base + buf.len() as u64;
+            frame::encode(&payload, &mut buf);
+            leaves.push(leaf_hash(&payload));
+            entries.push((record, offset, payload.len() as u32));
+            outcomes.push(Ok(Appended {
+                seq,
+                time: time.clone(),
+            }));
+            seq += 1;
+        }
+        if buf.is_empty() {
+            return Ok(outcomes);
+        }
+        let inject = self.cfg.danger_fail_writes_for_tests.load(Relaxed);
+        self.active.file.append(&buf, inject)?;
+        // Durable from here on.
+        let count = seq - self.next_seq;
+        self.active.note_written(&buf, count, now);
+        self.next_seq = seq;
+        self.last_time_ms = now;
+        let mut st = self.shared.write();
+        leaves.into_iter().for_each(|l| st.tree.push(l));
+        for (record, offset, len) in &entries {
+            st.index.push(&IndexInput {
+                seq: record.seq,
+                time_ms: now,
+                client_id: &record.client_id,
+                subject_pseudonym: record.subject_pseudonym.as_deref(),
+                decision: record.decision,
+                segment: self.active.number,
+                offset: *offset,
+                len: *len,
+            });
+        }
+        if let Some(seg) = st.segments.last_mut() {
+            seg.last_seq = seq - 1;
+        }
+        Ok(outcomes)
+    }
+
+    /// Writes a checkpoint of the current tree if one is due; failures are logged.
+    fn maybe_checkpoint(&mut self) {
+        let due = self.since_checkpoint >= self.cfg.checkpoint_every_records
+            || (self.since_checkpoint > 0
+                && self.last_checkpoint_at.elapsed() >= self.cfg.checkpoint_every);
+        if due {
+            self.checkpoint_logged();
+        }
+    }
+
+    /// Writes a checkpoint, logging a failure.
+    fn checkpoint_logged(&mut self) {
+        if let Err(e) = self.write_checkpoint() {
+            tracing::warn!(error = %e, "audit checkpoint failed; will retry");
+        }
+    }
+
+    /// Signs and appends a checkpoint of the current tree.
+    fn write_checkpoint(&mut self) -> Result<SignedCheckpoint, AuditError> {
+        let size = self.next_seq - 1;
+        let root = self.shared.read().tree.root(size).unwrap_or(EMPTY_ROOT);
+        let time = format_ms(now_ms().max(self.last_time_ms));
+        let cp =
+            SignedCheckpoint::sign(&self.shared.signer, &self.shared.replica, size, &root, time);
+        let payload = serde_json::to_vec(&cp)
+            .map_err(|e| AuditError::io("serialize", self.checkpoints.path(), e.into()))?;
+        let mut framed = Vec::with_capacity(payload.len() + frame::HEADER_LEN);
+        frame::encode(&payload, &mut framed);
+        if let Err(e) = self.checkpoints.append(&framed, false) {
+            self.shared
+                .counters
+                .checkpoint_failures
+                .fetch_add(1, Relaxed);
+            return Err(e);
+        }
+        self.shared.write().last_checkpoint = Some(cp.clone());
+        self.shared.counters.checkpoints.fetch_add(1, Relaxed);
+        self.since_checkpoint = 0;
+        self.last_checkpoint_at = Instant::now();
+        Ok(cp)
+    }
+
+    /// Applies retention as of `now_ms`.
+    fn retention(&mut self, now_ms: i64) -> Result<RetentionReport, AuditError> {
+        match self.cfg.retention {
+            Some(keep) => retention::apply(
+                &self.shared,
+                &mut self.deletions,
+                self.active.number,
+                keep,
+                now_ms,
+            ),
+            None => Ok(RetentionReport::default()),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Benchmarks (`cargo test -p credgate-audit --release -- --ignored --nocapture bench`).

@@ -1,0 +1,165 @@
+//! Recovery at open: torn tails are cut, other damage refuses to open.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+
+use credgate_audit::{verify, AuditError, AuditLog, ProblemKind};
+
+use crate::common::{append_seq, config, frames, public_pem, record, segment, segments};
+
+/// A log of `n` records in one segment, shut down (final checkpoint).
+async fn log_with(n: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    append_seq(&log, 0, n).await;
+    log.shutdown().await.unwrap();
+    dir
+}
+
+fn append_bytes(path: &std::path::Path, bytes: &[u8]) {
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+}
+
+fn corrupt_of(err: AuditError) -> credgate_audit::Corruption {
+    match err {
+        AuditError::Corrupt(c) => c,
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn torn_tails_are_cut_at_open_and_seqs_continue() {
+    let dir = log_with(5).await;
+    let path = segment(dir.path(), 1);
+    let good_len = std::fs::metadata(&path).unwrap().len();
+    // A frame header announcing 500 bytes followed by only 100.
+    let mut torn = 500u32.to_be_bytes().to_vec();
+    torn.extend_from_slice(&[0xAB; 4]);
+    torn.extend_from_slice(&[b'x'; 100]);
+    append_bytes(&path, &torn);
+
+    let report = verify(dir.path(), Some(public_pem())).unwrap();
+    let tail = report.torn_tail.unwrap();
+    assert_eq!(tail.file, "segment-000001.log");
+    assert_eq!(tail.offset, Some(good_len));
+    assert_eq!(tail.seq, Some(6));
+
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), good_len);
+    assert_eq!(log.tree_size(), 5);
+    assert_eq!(log.append(record(5)).await.unwrap().seq, 6);
+    log.shutdown().await.unwrap();
+    assert_eq!(
+        verify(dir.path(), Some(public_pem())).unwrap().torn_tail,
+        None
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn complete_last_frame_with_bad_crc_and_zero_fill_are_torn_tails() {
+    let dir = log_with(3).await;
+    let path = segment(dir.path(), 1);
+    let good_len = std::fs::metadata(&path).unwrap().len();
+    let mut bad = crate::common::frame(br#"{"seq":4}"#);
+    bad[9] ^= 0x20; // payload no longer matches its CRC
+    append_bytes(&path, &bad);
+    append_bytes(&path, &[0u8; 4096]); // what a power loss may leave
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), good_len);
+    assert_eq!(log.append(record(3)).await.unwrap().seq, 4);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn damage_before_the_tail_refuses_to_open() {
+    let dir = log_with(5).await;
+    let path = segment(dir.path(), 1);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let third = frames(&bytes)[3].clone(); // frame 0 is the header
+    bytes[third.offset + 20] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let c = corrupt_of(AuditLog::open(config(dir.path())).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::CrcMismatch);
+    assert_eq!(c.location.file, "segment-000001.log");
+    assert_eq!(c.location.offset, Some(third.offset as u64));
+    assert_eq!(c.location.seq, Some(3));
+    // Nothing was cut.
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    let v = verify(dir.path(), None).unwrap_err();
+    assert_eq!(
+        (v.kind, v.location.offset),
+        (ProblemKind::CrcMismatch, Some(third.offset as u64))
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn losing_checkpointed_records_refuses_to_open() {
+    let dir = log_with(5).await;
+    let path = segment(dir.path(), 1);
+    let bytes = std::fs::read(&path).unwrap();
+    let last = frames(&bytes).last().unwrap().clone();
+    std::fs::write(&path, &bytes[..last.offset]).unwrap();
+    let c = corrupt_of(AuditLog::open(config(dir.path())).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::CheckpointBeyondLog);
+    assert_eq!(c.location.file, "checkpoints.log");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_log_belongs_to_one_replica() {
+    let dir = log_with(1).await;
+    let mut cfg = config(dir.path());
+    cfg.replica = "r2".to_owned();
+    let err = AuditLog::open(cfg).await.err().unwrap();
+    assert!(matches!(err, AuditError::Config(_)), "{err:?}");
+    let mut cfg = config(dir.path());
+    cfg.replica = "bad\nname".to_owned();
+    assert!(matches!(
+        AuditLog::open(cfg).await,
+        Err(AuditError::Config(_))
+    ));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn crash_states_around_rotation_are_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.segment_max_bytes = 1024;
+    let log = AuditLog::open(cfg.clone()).await.unwrap();
+    append_seq(&log, 0, 2).await; // segment 1 is now past 1 KiB
+                                  // A directory where segment 2 must go makes its creation fail (even
+                                  // for root): the seal of segment 1 is written, segment 2 is not.
+    std::fs::create_dir(segment(dir.path(), 2)).unwrap();
+    let err = log.append(record(2)).await.unwrap_err();
+    assert!(
+        matches!(err, AuditError::Io { op: "create", .. }),
+        "{err:?}"
+    );
+    assert!(dir.path().join("seals/segment-000001.seal").exists());
+    log.shutdown().await.unwrap();
+    std::fs::remove_dir(segment(dir.path(), 2)).unwrap();
+
+    // Crash while writing segment 2's header: a torn header.
+    let seg1 = std::fs::read(segment(dir.path(), 1)).unwrap();
+    std::fs::write(segment(dir.path(), 2), &seg1[..20]).unwrap();
+    let log = AuditLog::open(cfg.clone()).await.unwrap();
+    assert_eq!(log.append(record(3)).await.unwrap().seq, 3);
+    append_seq(&log, 4, 1).await; // segment 2 past 1 KiB
+    std::fs::create_dir(segment(dir.path(), 3)).unwrap();
+    assert!(log.append(record(5)).await.is_err());
+    log.shutdown().await.unwrap();
+    std::fs::remove_dir(segment(dir.path(), 3)).unwrap();
+    assert_eq!(segments(dir.path()), vec![1, 2]);
+
+    // Crash between sealing segment 2 and creating segment 3.
+    let log = AuditLog::open(cfg).await.unwrap();
+    assert_eq!(segments(dir.path()), vec![1, 2, 3]);
+    assert_eq!(log.append(record(6)).await.unwrap().seq, 5);
+    log.shutdown().await.unwrap();
+    let report = verify(dir.path(), Some(public_pem())).unwrap();
+    assert_eq!((report.tree_size, report.seals, report.segments), (5, 2, 3));
+}

@@ -331,7 +331,17 @@ impl Upstream {
         loop {
             attempts += 1;
             let result = match self.send(req, traceparent).await {
-                Ok(resp) => parse(resp.status, &resp.body).map_err(CallError::from),
+                // A 5xx whose body is not the platform's error envelope is
+                // still the platform's error, not a malformed answer.
+                Ok(resp) => match parse(resp.status, &resp.body) {
+                    Err(AdapterError::Malformed(_)) if resp.status >= 500 => {
+                        Err(AdapterError::Upstream {
+                            status: resp.status,
+                        }
+                        .into())
+                    }
+                    other => other.map_err(CallError::from),
+                },
                 Err(e) => Err(e.into()),
             };
             let outcome = outcome_of(&result);

@@ -50,6 +50,10 @@ pub struct Options {
     pub upstream_timeout_ms: Option<u64>,
     /// A shared Redis (`redis://127.0.0.1:PORT`).
     pub redis_url: Option<String>,
+    /// Extra lines for every `[[upstreams]]` table (e.g. breaker settings).
+    pub upstream_extra: String,
+    /// Sanctions fan-out deadline in ms (default 2000).
+    pub sanctions_deadline_ms: Option<u64>,
     /// Reuse this directory's certificates and policy (a second replica).
     pub share_dir_with: Option<PathBuf>,
 }
@@ -88,6 +92,15 @@ impl Harness {
         let mut toml = credgate::demo::gateway_toml(&zero, &zero, &platforms);
         if let Some(ms) = opts.upstream_timeout_ms {
             toml = toml.replace("timeout_ms = 3000", &format!("timeout_ms = {ms}"));
+        }
+        if !opts.upstream_extra.is_empty() {
+            toml = toml.replace(
+                "\ntimeout_ms = ",
+                &format!("\n{}\ntimeout_ms = ", opts.upstream_extra),
+            );
+        }
+        if let Some(ms) = opts.sanctions_deadline_ms {
+            toml = toml.replace("deadline_ms = 2000", &format!("deadline_ms = {ms}"));
         }
         if let Some(url) = &opts.redis_url {
             toml.push_str(&format!(
@@ -376,6 +389,19 @@ impl TestClient {
         self.tls = Arc::new(cfg);
         self.h2 = true;
         self
+    }
+
+    /// A bare TLS connection (handshake done, nothing sent).
+    pub async fn connect(&self) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        let tcp = TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+        let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+        connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("handshake: {e}"))
     }
 
     /// Completes a TLS handshake and one round trip; `Err` when the server

@@ -18,3 +18,15 @@ mod policy;
 
 #[path = "it/authz.rs"]
 mod authz;
+
+#[path = "it/federation.rs"]
+mod federation;
+
+#[path = "it/score.rs"]
+mod score;
+
+#[path = "it/privacy.rs"]
+mod privacy;
+
+#[path = "it/lifecycle.rs"]
+mod lifecycle;

@@ -1,0 +1,390 @@
+//! Federation in depth (SPEC §4, §7): the sanctions fan-out against the
+//! platforms' own data, partial answers under faults within the deadline,
+//! timeouts, the circuit breaker, fan-out latency, and score recognition.
+
+use credgate_integration::{Harness, Options};
+use credgate_sim::{Dataset, PlatformId};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+/// Which platforms the demo configuration asks about a subject: the city
+/// or province owning its region, and the peers (which publish lists
+/// covering anyone).
+fn candidates(division: &str) -> Vec<PlatformId> {
+    let mut v = Vec::new();
+    for p in PlatformId::ALL {
+        let spec = p.spec();
+        let by_region = spec.regions.iter().any(|r| division.starts_with(r));
+        if spec.kind == "peer" || by_region {
+            v.push(p);
+        }
+    }
+    v
+}
+
+fn truth(ds: &Dataset, subject: &str, division: &str) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for p in candidates(division) {
+        if let Some(listings) = ds.sanctions_on(p, subject) {
+            for l in listings {
+                out.insert((p.name().to_owned(), l.list_name.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn batch_from_samples(h: &Harness) -> (Vec<String>, Vec<(String, String)>) {
+    let mut subjects = Vec::new();
+    let mut meta = Vec::new();
+    for platform in ["xinyong-ningbo", "hangzhou", "xiamen", "xinyong-zhejiang"] {
+        for sanctioned in [true, false] {
+            let e = h.samples["enterprises"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["platform"] == platform && e["sanctioned"] == sanctioned)
+                .unwrap_or_else(|| {
+                    panic!("samples hold a {platform} enterprise sanctioned={sanctioned}")
+                });
+            subjects.push(e["uscc"].as_str().unwrap().to_owned());
+            meta.push((
+                e["uscc"].as_str().unwrap().to_owned(),
+                e["region"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    for p in h.samples["persons"].as_array().unwrap().iter().take(3) {
+        subjects.push(p["id"].as_str().unwrap().to_owned());
+        meta.push((
+            p["id"].as_str().unwrap().to_owned(),
+            p["region"].as_str().unwrap().to_owned(),
+        ));
+    }
+    (subjects, meta)
+}
+
+fn sources_of(r: &Value) -> BTreeSet<(String, String)> {
+    r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["platform"].as_str().unwrap().to_owned(),
+                s["list_name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sanctions_batch_matches_the_platforms_own_data() {
+    let h = Harness::start().await;
+    let ds = Dataset::generate(credgate_integration::SEED);
+    let (mut subjects, meta) = batch_from_samples(&h);
+    let n_valid = subjects.len();
+    subjects.push("91330203MA2AXXXXXX".into()); // bad check character
+    subjects.push("hello".into());
+    subjects.push(subjects[0].to_lowercase()); // duplicate after normalisation
+    let body = json!({ "subjects": subjects }).to_string();
+    let r = h
+        .client("dept-nb")
+        .post("/v1/sanctions/check", &[APPROVAL, JSON], body)
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["partial"], false, "{v}");
+    assert_eq!(v["failed_platforms"], json!([]));
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), subjects.len());
+    let mut hits = 0;
+    for (i, (subject, division)) in meta.iter().enumerate() {
+        let want = truth(&ds, subject, division);
+        let got = sources_of(&results[i]);
+        assert_eq!(got, want, "sources of item {i}");
+        let status = if want.is_empty() { "no_hit" } else { "hit" };
+        hits += usize::from(!want.is_empty());
+        assert_eq!(results[i]["status"], status, "item {i}");
+        assert_eq!(results[i]["index"], i);
+    }
+    assert!(
+        hits >= 4 && hits < n_valid,
+        "the batch mixes hits and no-hits ({hits})"
+    );
+    assert_eq!(results[n_valid]["status"], "invalid");
+    assert_eq!(results[n_valid + 1]["status"], "invalid");
+    assert_eq!(
+        results[n_valid + 2]["status"],
+        results[0]["status"],
+        "duplicate folded"
+    );
+    // Persons' ID numbers are never echoed in clear.
+    let text = String::from_utf8_lossy(&r.body);
+    let persons: Vec<&str> = h.samples["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    for (s, _) in meta.iter().filter(|(s, _)| persons.contains(&s.as_str())) {
+        if let Some(at) = text.find(s.as_str()) {
+            let lo = at.saturating_sub(200);
+            panic!(
+                "raw ID number echoed: …{}…",
+                &text[lo..(at + 40).min(text.len())]
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn sanctions_body_and_size_are_checked() {
+    let h = Harness::start().await;
+    let dept = h.client("dept-nb");
+    for body in [
+        "{",
+        "[]",
+        "{\"subjects\": 5}",
+        "{\"subjects\": []}",
+        "{\"subjects\": [\"a\"], \"x\": 1}",
+    ] {
+        let r = dept
+            .post("/v1/sanctions/check", &[APPROVAL, JSON], body)
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.code().as_str()),
+            (400, "invalid_request"),
+            "{body}"
+        );
+    }
+    let many: Vec<String> = (0..101).map(|i| format!("s{i}")).collect();
+    let r = dept
+        .post(
+            "/v1/sanctions/check",
+            &[APPROVAL, JSON],
+            json!({ "subjects": many }).to_string(),
+        )
+        .await;
+    assert_eq!(r.code(), "invalid_request");
+    // Only departments hold the sanctions scope.
+    let r = h
+        .client("bank-nb")
+        .post(
+            "/v1/sanctions/check",
+            &[("x-credit-purpose", "loan_underwriting"), JSON],
+            "{\"subjects\":[\"x\"]}",
+        )
+        .await;
+    assert_eq!(r.code(), "scope_denied");
+    assert_eq!(h.total_sim_requests().await, 0);
+}
+
+#[tokio::test]
+async fn a_failing_platform_makes_the_answer_partial_not_failed() {
+    let deadline_ms = 800;
+    let h = Harness::start_with(Options {
+        sanctions_deadline_ms: Some(deadline_ms),
+        // Keep the breaker out of the way: this test is about each fault.
+        upstream_extra: "breaker = { failure_threshold = 1000 }".into(),
+        ..Options::default()
+    })
+    .await;
+    let ds = Dataset::generate(credgate_integration::SEED);
+    let (subjects, meta) = batch_from_samples(&h);
+    let body = json!({ "subjects": subjects }).to_string();
+    for mode in ["hang", "reset", "error", "malformed"] {
+        h.fault("xiamen", json!({ "mode": mode, "error_rate": 1.0 }))
+            .await;
+        let started = Instant::now();
+        let r = h
+            .client("dept-nb")
+            .post("/v1/sanctions/check", &[APPROVAL, JSON], body.clone())
+            .await;
+        let took = started.elapsed();
+        assert_eq!(r.status, 200, "{mode}");
+        assert!(
+            took < Duration::from_millis(deadline_ms + 100 + 150),
+            "{mode} took {took:?}"
+        );
+        let v = r.json();
+        assert_eq!(v["partial"], true, "{mode}: {v}");
+        assert_eq!(v["failed_platforms"], json!(["xiamen"]), "{mode}");
+        for (i, (subject, division)) in meta.iter().enumerate() {
+            // What the healthy platforms know is reported exactly.
+            let mut want = truth(&ds, subject, division);
+            want.retain(|(p, _)| p != "xiamen");
+            let got = sources_of(&v["results"][i]);
+            assert_eq!(got, want, "{mode}: item {i}");
+            let status = v["results"][i]["status"].as_str().unwrap();
+            if want.is_empty() {
+                assert_eq!(
+                    status, "unknown",
+                    "{mode}: xiamen could have listed item {i}"
+                );
+            } else {
+                assert_eq!(status, "hit");
+            }
+        }
+    }
+    h.fault("xiamen", json!({ "mode": "none" })).await;
+}
+
+#[tokio::test]
+async fn fan_out_costs_the_slowest_platform_not_the_sum() {
+    let h = Harness::start().await;
+    let (subjects, _) = batch_from_samples(&h);
+    let body = json!({ "subjects": subjects }).to_string();
+    // Warm the connection pools so the measurement is the fan-out itself.
+    let r = h
+        .client("dept-nb")
+        .post("/v1/sanctions/check", &[APPROVAL, JSON], body.clone())
+        .await;
+    assert_eq!(r.status, 200);
+    for (p, ms) in [
+        ("xinyong-ningbo", 50),
+        ("xinyong-zhejiang", 100),
+        ("hangzhou", 150),
+        ("xiamen", 200),
+    ] {
+        h.fault(p, json!({ "mode": "latency", "latency_ms": ms }))
+            .await;
+    }
+    let started = Instant::now();
+    let r = h
+        .client("dept-nb")
+        .post("/v1/sanctions/check", &[APPROVAL, JSON], body)
+        .await;
+    let took = started.elapsed();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["partial"], false);
+    assert!(
+        took >= Duration::from_millis(200),
+        "the slowest platform was waited for: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(350),
+        "fan-out took {took:?} (sum would be 500 ms)"
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_platform_gives_504_within_the_timeout() {
+    let h = Harness::start_with(Options {
+        upstream_timeout_ms: Some(400),
+        ..Options::default()
+    })
+    .await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    h.fault("xinyong-ningbo", json!({ "mode": "hang" })).await;
+    let started = Instant::now();
+    let r = h
+        .client("dept-nb")
+        .get(
+            &format!("/v1/enterprises/{nb}/report?sections=basic"),
+            &[APPROVAL],
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (504, "upstream_unavailable")
+    );
+    assert!(r.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("xinyong-ningbo"));
+    assert!(took < Duration::from_millis(400 + 300), "took {took:?}");
+    // A malformed body is a 502 naming the platform, never echoing the body.
+    h.fault("xinyong-ningbo", json!({ "mode": "malformed" }))
+        .await;
+    let r = h
+        .client("dept-nb")
+        .get(
+            &format!("/v1/enterprises/{nb}/report?sections=basic"),
+            &[APPROVAL],
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (502, "upstream_unavailable")
+    );
+    assert!(r.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("xinyong-ningbo"));
+}
+
+#[tokio::test]
+async fn the_breaker_opens_fails_fast_and_closes_after_recovery() {
+    let h = Harness::start_with(Options {
+        upstream_extra: "max_retries = 0\nbreaker = { failure_threshold = 3, open_ms = 300 }"
+            .into(),
+        ..Options::default()
+    })
+    .await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let dept = h.client("dept-nb");
+    h.fault(
+        "xinyong-ningbo",
+        json!({ "mode": "error", "error_rate": 1.0 }),
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(dept.get(&path, &[APPROVAL]).await.status, 502);
+    }
+    let admin = h.gw().admin_addr.unwrap();
+    let ready = readyz(admin).await;
+    let nb_state = ready["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "xinyong-ningbo")
+        .unwrap()
+        .clone();
+    assert_eq!(nb_state["breaker"], "open", "{ready}");
+    assert_eq!(nb_state["last"]["outcome"], "error_status");
+    // Open: fail fast without contacting the platform.
+    let before = h.sim_requests("xinyong-ningbo").await.len();
+    let r = dept.get(&path, &[APPROVAL]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (503, "upstream_unavailable")
+    );
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(
+        h.sim_requests("xinyong-ningbo").await.len(),
+        before,
+        "not contacted while open"
+    );
+    // The platform recovers; after open_ms a probe goes through and closes it.
+    h.fault("xinyong-ningbo", json!({ "mode": "none" })).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = dept.get(&path, &[APPROVAL]).await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "breaker never closed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ready = readyz(admin).await;
+    let nb_state = ready["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "xinyong-ningbo")
+        .unwrap()
+        .clone();
+    assert_eq!(nb_state["breaker"], "closed");
+}
+
+async fn readyz(admin: std::net::SocketAddr) -> Value {
+    let (_, body) = credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
+    serde_json::from_slice(&body).unwrap()
+}

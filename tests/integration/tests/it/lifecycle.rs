@@ -1,0 +1,118 @@
+//! Connection and process lifecycle: graceful drain on shutdown, the
+//! handshake and idle timeouts, and reload on SIGHUP.
+
+use credgate_integration::{Harness, Options};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+
+const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
+
+async fn eventually(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn shutdown_drains_in_flight_requests_and_stops_accepting() {
+    let mut h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    h.fault(
+        "xinyong-ningbo",
+        json!({ "mode": "latency", "latency_ms": 600 }),
+    )
+    .await;
+    let client = h.client("dept-nb");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let in_flight = tokio::spawn(async move { client.get(&path, &[APPROVAL]).await });
+    // Readiness signal: the platform has received the request.
+    eventually("request reached the platform", async || {
+        !h.sim_requests("xinyong-ningbo").await.is_empty()
+    })
+    .await;
+    let addr = h.addr();
+    let gw = h.gateway.take().unwrap();
+    let shutdown = tokio::spawn(gw.shutdown());
+    let r = in_flight.await.unwrap();
+    assert_eq!(
+        r.status, 200,
+        "the in-flight request completed during the drain"
+    );
+    shutdown.await.unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_after_the_handshake_timeout() {
+    let h = Harness::start_with(Options {
+        server_extra: "handshake_timeout_ms = 300".into(),
+        ..Options::default()
+    })
+    .await;
+    let started = Instant::now();
+    let mut tcp = tokio::net::TcpStream::connect(h.addr()).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+        .await
+        .expect("the server closed the connection")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed without a TLS answer");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    let stats = &h.gw().stats;
+    eventually("timeout counted", async || {
+        stats
+            .handshake_timeout
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed() {
+    let h = Harness::start_with(Options {
+        server_extra: "idle_timeout_ms = 400".into(),
+        ..Options::default()
+    })
+    .await;
+    // A connection that completes the handshake and then stays silent,
+    // kept open by this side: only the server can end it.
+    let mut tls = h.client("dept-nb").connect().await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+        .await
+        .expect("the server closed the idle connection");
+    assert!(matches!(read, Ok(0) | Err(_)), "no data, just the close");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(350),
+        "closed after the idle timeout, not before: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn sighup_reloads_tls_material_and_policy() {
+    let h = Harness::start().await;
+    let tls_before = h.gw().tls.generation();
+    let policy_before = h.gw().policy.reloads_ok();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let gw = h.gw();
+    eventually("SIGHUP reload", async || {
+        gw.tls.generation() > tls_before && gw.policy.reloads_ok() > policy_before
+    })
+    .await;
+}

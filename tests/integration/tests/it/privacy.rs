@@ -1,0 +1,101 @@
+//! No response of any endpoint, to any demo client, carries a valid ID
+//! number or a mobile number in clear — whatever the client may or may not
+//! do (refusals are scanned too).
+
+use super::scan;
+use credgate_integration::Harness;
+use serde_json::json;
+
+#[tokio::test]
+async fn no_endpoint_leaks_id_numbers_or_mobiles_to_any_client() {
+    let h = Harness::start().await;
+    let enterprises: Vec<String> = h.samples["enterprises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["uscc"].as_str().unwrap().to_owned())
+        .collect();
+    let persons: Vec<String> = h.samples["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    let clients = [
+        ("bank-nb", "loan_underwriting"),
+        ("dept-nb", "administrative_approval"),
+        ("peer-hz", "score_recognition"),
+        ("auditor", "audit_review"),
+    ];
+    let mut bodies = 0;
+    let mut ok = 0;
+    for (client, purpose) in clients {
+        let c = h.client(client);
+        for uscc in enterprises.iter().take(12) {
+            let t = h.token(uscc, client, "enterprise.report", purpose);
+            let r = c
+                .get(
+                    &format!("/v1/enterprises/{uscc}/report"),
+                    &[
+                        ("x-credit-purpose", purpose),
+                        ("x-credit-authorization", &t),
+                    ],
+                )
+                .await;
+            ok += usize::from(r.status == 200);
+            check(&r.body);
+            bodies += 1;
+        }
+        for id in persons.iter().take(12) {
+            let t = h.token(id, client, "person.score", purpose);
+            let r = c
+                .get(
+                    &format!("/v1/persons/{id}/score"),
+                    &[
+                        ("x-credit-purpose", purpose),
+                        ("x-credit-authorization", &t),
+                    ],
+                )
+                .await;
+            ok += usize::from(r.status == 200);
+            check(&r.body);
+            bodies += 1;
+        }
+        let batch: Vec<&String> = enterprises
+            .iter()
+            .take(6)
+            .chain(persons.iter().take(6))
+            .collect();
+        let r = c
+            .post(
+                "/v1/sanctions/check",
+                &[
+                    ("x-credit-purpose", purpose),
+                    ("content-type", "application/json"),
+                ],
+                json!({ "subjects": batch }).to_string(),
+            )
+            .await;
+        ok += usize::from(r.status == 200);
+        check(&r.body);
+        bodies += 1;
+    }
+    assert!(
+        bodies > 90 && ok > 30,
+        "{ok} of {bodies} answered with data"
+    );
+}
+
+fn check(body: &[u8]) {
+    let text = String::from_utf8_lossy(body);
+    assert_eq!(
+        scan::id_numbers(&text),
+        Vec::<String>::new(),
+        "ID number in {text}"
+    );
+    assert_eq!(
+        scan::mobiles(&text),
+        Vec::<String>::new(),
+        "mobile in {text}"
+    );
+}

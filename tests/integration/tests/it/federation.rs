@@ -388,3 +388,40 @@ async fn readyz(admin: std::net::SocketAddr) -> Value {
     let (_, body) = credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
     serde_json::from_slice(&body).unwrap()
 }
+
+#[tokio::test]
+async fn a_platform_certificate_from_another_ca_is_a_failed_upstream() {
+    let h = Harness::start().await;
+    let certs = h.certs();
+    let p = h.platform("xinyong-ningbo");
+    let cfg = |ca: &str| {
+        let text = format!(
+            "name = \"xinyong-ningbo\"\nkind = \"city\"\nregions = [\"3302\"]\nbase_url = \"{}\"\n\
+             adapter = \"ningbo-v1\"\nca = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\n",
+            p.base_url(),
+            certs.join(ca).display(),
+            certs.join("upstream/gateway.crt").display(),
+            certs.join("upstream/gateway.key").display(),
+        );
+        toml::from_str::<credgate::config::UpstreamConfig>(&text).unwrap()
+    };
+    let req = credgate::federation::adapters::UpstreamRequest {
+        method: http::Method::GET,
+        path_and_query: "/api/v1/person/x/tianyi".into(),
+        content_type: None,
+        body: Vec::new(),
+    };
+    // Trusting the right CA works (any HTTP answer proves the handshake).
+    let good = credgate::federation::Upstream::from_config(&cfg("upstream/ca.crt")).unwrap();
+    assert!(good.send(&req, None).await.is_ok());
+    // Trusting another CA: the platform's certificate is refused, and the
+    // error says why.
+    let wrong = credgate::federation::Upstream::from_config(&cfg("rogue/ca.crt")).unwrap();
+    let err = wrong.send(&req, None).await.unwrap_err();
+    assert_eq!(err.kind(), "transport");
+    let text = err.to_string();
+    assert!(
+        text.contains("UnknownIssuer") || text.contains("certificate"),
+        "{text}"
+    );
+}

@@ -43,6 +43,13 @@ pub enum AuditError {
     /// The signing or verification key could not be used.
     #[error("audit key: {0}")]
     Key(String),
+    /// The record serializes to more than a frame may hold (64 MiB); it
+    /// was not written.
+    #[error("audit record too large ({bytes} bytes)")]
+    RecordTooLarge {
+        /// Its serialized size.
+        bytes: usize,
+    },
     /// A query was malformed (bad time bound, …).
     #[error("invalid audit query: {0}")]
     Query(String),

@@ -274,7 +274,9 @@ impl Writer {
             let payload = serde_json::to_vec(&record)
                 .map_err(|e| AuditError::io("serialize", self.active.file.path(), e.into()))?;
             if payload.len() > MAX_PAYLOAD as usize {
-                outcomes.push(Err(AuditError::Config("audit record too large".to_owned())));
+                outcomes.push(Err(AuditError::RecordTooLarge {
+                    bytes: payload.len(),
+                }));
                 continue;
             }
             let offset = base + buf.len() as u64;

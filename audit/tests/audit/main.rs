@@ -5,7 +5,11 @@
 
 // Test code: panicking on unexpected errors is the point. `is_multiple_of`
 // is newer than the workspace's rust-version (1.85).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::manual_is_multiple_of)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::manual_is_multiple_of
+)]
 
 mod bench;
 mod common;

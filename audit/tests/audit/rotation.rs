@@ -1,1 +1,148 @@
-//! placeholder
+//! Rotation into sealed segments, retention with signed deletion records,
+//! and what verify says when a segment disappears without one.
+
+use std::time::{Duration, SystemTime};
+
+use credgate_audit::{verify, AuditError, AuditLog, ProblemKind, Query};
+
+use crate::common::{
+    append_seq, config, copy_dir, frame, frames, public_pem, record, segment, segments,
+};
+
+fn small_segments(dir: &std::path::Path) -> credgate_audit::AuditConfig {
+    let mut cfg = config(dir);
+    cfg.segment_max_bytes = 4096;
+    cfg.checkpoint_every_records = 10;
+    cfg.retention = Some(Duration::from_secs(3600));
+    cfg
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn rotation_seals_and_retention_keep_the_log_verifiable() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(small_segments(dir.path())).await.unwrap();
+    append_seq(&log, 0, 60).await;
+    let nsegs = segments(dir.path()).len();
+    assert!(nsegs >= 4);
+    let before = verify(dir.path(), Some(public_pem())).unwrap();
+    assert_eq!((before.segments, before.seals), (nsegs, nsegs - 1));
+    let root = log.root(60).unwrap();
+    let pristine = copy_dir(dir.path());
+
+    // Nothing is old enough yet.
+    let none = log.apply_retention(SystemTime::now()).await.unwrap();
+    assert!(none.deleted_segments.is_empty());
+
+    let later = SystemTime::now() + Duration::from_secs(2 * 3600);
+    let report = log.apply_retention(later).await.unwrap();
+    let expected: Vec<u32> = (1..nsegs as u32).collect();
+    assert_eq!(report.deleted_segments, expected);
+    assert_eq!(segments(dir.path()), vec![nsegs as u32]);
+    let deleted = report.deleted_records;
+    assert!(deleted > 0 && deleted < 60);
+
+    // Deleted records are gone from queries, but still in the tree.
+    assert_eq!(log.record(1).unwrap(), None);
+    assert!(log.record(deleted + 1).unwrap().is_some());
+    let page = log
+        .query_blocking(&Query {
+            limit: Some(1000),
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(page.records.len() as u64, 60 - deleted);
+    assert_eq!(log.root(60).unwrap(), root);
+    let proof = log.inclusion_proof(1, 60).unwrap();
+    assert!(credgate_audit::verify_inclusion(
+        &log.leaf_hash(1).unwrap(),
+        0,
+        60,
+        &proof,
+        &root
+    ));
+    log.shutdown().await.unwrap();
+
+    let after = verify(dir.path(), Some(public_pem())).unwrap();
+    assert_eq!(after.tree_size, 60);
+    assert_eq!(after.deleted_segments, nsegs - 1);
+    assert_eq!(after.deleted_records, deleted);
+    assert_eq!(after.records_present, 60 - deleted);
+    assert_eq!(after.root_hash, before.root_hash);
+
+    // Reopening rebuilds the tree from the deletion records.
+    let log = AuditLog::open(small_segments(dir.path())).await.unwrap();
+    assert_eq!(log.root(60).unwrap(), root);
+    assert_eq!(log.append(record(60)).await.unwrap().seq, 61);
+    log.shutdown().await.unwrap();
+    verify(dir.path(), Some(public_pem())).unwrap();
+
+    // An interrupted deletion (record written, file still there) verifies,
+    // and the next open finishes it.
+    let d = copy_dir(dir.path());
+    std::fs::copy(segment(pristine.path(), 1), segment(d.path(), 1)).unwrap();
+    verify(d.path(), Some(public_pem())).unwrap();
+    let log = AuditLog::open(small_segments(d.path())).await.unwrap();
+    assert!(!segment(d.path(), 1).exists());
+    log.shutdown().await.unwrap();
+
+    // Without deletions.log, the missing segments are reported.
+    let d = copy_dir(dir.path());
+    std::fs::remove_file(d.path().join("deletions.log")).unwrap();
+    let c = verify(d.path(), None).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::MissingSegment, "{c}");
+    assert_eq!(c.location.file, "segment-000001.log");
+    assert_eq!(c.location.seq, Some(1));
+
+    // A deletion record with altered leaf hashes: bad signature, and
+    // without the key the seal's tree root no longer matches.
+    let d = copy_dir(dir.path());
+    let bytes = std::fs::read(d.path().join("deletions.log")).unwrap();
+    let f = frames(&bytes);
+    let mut rec: serde_json::Value = serde_json::from_slice(&f[0].payload).unwrap();
+    let mut leaves = base64_decode(rec["leaf_hashes"].as_str().unwrap());
+    leaves[0] ^= 1;
+    rec["leaf_hashes"] = serde_json::Value::from(base64_encode(&leaves));
+    let mut forged = frame(&serde_json::to_vec(&rec).unwrap());
+    forged.extend_from_slice(&bytes[f[0].len()..]);
+    std::fs::write(d.path().join("deletions.log"), &forged).unwrap();
+    let c = verify(d.path(), Some(public_pem())).unwrap_err();
+    assert_eq!(
+        (c.kind, c.location.file.as_str()),
+        (ProblemKind::BadSignature, "deletions.log")
+    );
+    let c = verify(d.path(), None).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::SealMismatch, "{c}");
+    assert_eq!(c.location.file, "seals/segment-000001.seal");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_segment_deleted_without_a_deletion_record_fails_verify_and_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(small_segments(dir.path())).await.unwrap();
+    append_seq(&log, 0, 40).await;
+    log.shutdown().await.unwrap();
+    let second = std::fs::read(segment(dir.path(), 2)).unwrap();
+    let first_seq = frames(&second)[1].seq();
+    std::fs::remove_file(segment(dir.path(), 2)).unwrap();
+
+    let c = verify(dir.path(), Some(public_pem())).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::MissingSegment, "{c}");
+    assert_eq!(c.location.file, "segment-000002.log");
+    assert_eq!(c.location.seq, first_seq);
+    match AuditLog::open(small_segments(dir.path())).await {
+        Err(AuditError::Corrupt(c)) => assert_eq!(c.kind, ProblemKind::MissingSegment),
+        other => panic!("open must refuse: {:?}", other.map(|_| ())),
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

@@ -55,6 +55,8 @@ pub struct Running {
     pub policy: Arc<PolicyStore>,
     /// Connection counters.
     pub stats: Arc<ConnStats>,
+    /// The audit log.
+    pub audit: crate::audit::Auditor,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -67,6 +69,9 @@ impl Running {
         for t in self.tasks {
             let _ = t.await;
         }
+        // Every in-flight request has been answered (and audited): seal
+        // the log's state with a final signed checkpoint.
+        self.audit.shutdown().await;
     }
 }
 
@@ -80,7 +85,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     })?);
     let policy = Arc::new(PolicyStore::load(&cfg.policy.file)?);
     let federation = Arc::new(Federation::from_config(&cfg.upstreams)?);
-    let pseudonym_key = match &cfg.privacy.pseudonym_key_file {
+    let pseudonym_key: Vec<u8> = match &cfg.privacy.pseudonym_key_file {
         Some(p) => std::fs::read(p).map_err(|source| StartError::Io {
             what: format!("pseudonym key {}", p.display()),
             source,
@@ -93,6 +98,9 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     };
     let schemes = crate::recognition::Schemes::new(cfg.score_schemes.clone())
         .map_err(|errs| StartError::Config(errs.join("; ")))?;
+    let audit = crate::audit::Auditor::open(&cfg.audit, Arc::new(pseudonym_key.clone()), None)
+        .await
+        .map_err(|e| StartError::Config(e.to_string()))?;
     let gateway = Arc::new(Gateway {
         policy: policy.clone(),
         federation: federation.clone(),
@@ -102,6 +110,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         sanctions: cfg.sanctions.clone(),
         authorizer: crate::authorize::Authorizer::from_config(cfg)
             .map_err(|e| StartError::Config(e.to_string()))?,
+        audit: audit.clone(),
     });
     let listener = TcpListener::bind(cfg.server.listen)
         .await
@@ -161,6 +170,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         tls,
         policy,
         stats,
+        audit,
         shutdown: shutdown_tx,
         tasks,
     })

@@ -66,6 +66,9 @@ pub struct Config {
     /// Shared Redis (revocations, use counts, rate limits across replicas).
     #[serde(default)]
     pub redis: Option<RedisConfig>,
+    /// The tamper-evident audit log (required: every request is recorded
+    /// before it is answered).
+    pub audit: AuditSettings,
     /// Directory the file was read from (relative paths resolve against it).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -150,6 +153,46 @@ pub struct PrivacyConfig {
     /// made at start-up (pseudonyms then differ across restarts).
     #[serde(default)]
     pub pseudonym_key_file: Option<PathBuf>,
+}
+
+/// The audit log (SPEC §8).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// This replica's log directory (each replica keeps its own log).
+    pub dir: PathBuf,
+    /// Replica id written into records and checkpoints.
+    #[serde(default = "defaults::replica")]
+    pub replica: String,
+    /// Ed25519 key (PKCS#8 PEM) signing checkpoints and seals.
+    pub signing_key_file: PathBuf,
+    /// A signed checkpoint after this many records …
+    #[serde(default = "defaults::checkpoint_every_records")]
+    pub checkpoint_every_records: u64,
+    /// … and at least this often while records arrive (and at shutdown).
+    #[serde(default = "defaults::checkpoint_every_secs")]
+    pub checkpoint_every_secs: u64,
+    /// Segment size at which it is sealed and a new one started.
+    #[serde(default = "defaults::segment_max_bytes")]
+    pub segment_max_bytes: u64,
+    /// Sealed segments older than this many days are deleted with a signed
+    /// deletion record; absent: keep forever.
+    #[serde(default)]
+    pub retention_days: Option<u64>,
+    /// Most records per write + fsync (group commit).
+    #[serde(default = "defaults::audit_max_batch")]
+    pub max_batch: usize,
+    /// Longest the writer waits to fill a batch, microseconds.
+    #[serde(default = "defaults::audit_max_delay_us")]
+    pub max_delay_us: u64,
+    /// Records that may wait for the writer; beyond, requests get
+    /// `503 audit_unavailable` at once.
+    #[serde(default = "defaults::audit_queue_bound")]
+    pub queue_bound: usize,
+    /// **Benchmarks only**: no audit record is written and responses carry
+    /// no `X-Audit-Seq`. Never set this in a deployment.
+    #[serde(default)]
+    pub danger_disabled: bool,
 }
 
 /// Subject authorization settings (SPEC §6).
@@ -327,6 +370,27 @@ mod defaults {
     pub fn upstream_max_concurrency() -> usize {
         256
     }
+    pub fn replica() -> String {
+        "credgate-1".to_owned()
+    }
+    pub fn checkpoint_every_records() -> u64 {
+        1000
+    }
+    pub fn checkpoint_every_secs() -> u64 {
+        60
+    }
+    pub fn segment_max_bytes() -> u64 {
+        64 << 20
+    }
+    pub fn audit_max_batch() -> usize {
+        512
+    }
+    pub fn audit_max_delay_us() -> u64 {
+        1000
+    }
+    pub fn audit_queue_bound() -> usize {
+        10_000
+    }
     pub fn clock_skew_secs() -> u64 {
         60
     }
@@ -404,6 +468,8 @@ impl Config {
         if let Some(p) = self.authorization.revocation_file.as_mut() {
             fix(p);
         }
+        fix(&mut self.audit.dir);
+        fix(&mut self.audit.signing_key_file);
         for u in &mut self.upstreams {
             fix(&mut u.ca);
             fix(&mut u.client_cert);
@@ -520,6 +586,9 @@ key = "server.key"
 client_ca = "ca.crt"
 [policy]
 file = "policy.toml"
+[audit]
+dir = "audit"
+signing_key_file = "audit.key"
 "#;
 
     #[test]

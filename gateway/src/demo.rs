@@ -44,6 +44,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         .context("writing the dev PKI")?;
     }
     std::fs::create_dir_all(dir.join("audit")).context("creating the audit directory")?;
+    prepare_keys(&certs)?;
     let rt = crate::cli::runtime()?;
     rt.block_on(async move {
         let platforms = credgate_sim::start_all(&certs, DEMO_SEED)
@@ -80,6 +81,37 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Makes the demo's audit signing key (`certs/audit/signing.key` + `.pub`)
+/// and subject pseudonym key (`certs/pseudonym.key`) when missing.
+pub fn prepare_keys(certs: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let write_secret = |path: &Path, data: &[u8]| -> anyhow::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        f.write_all(data)?;
+        Ok(())
+    };
+    let audit = certs.join("audit");
+    if !audit.join("signing.key").exists() {
+        std::fs::create_dir_all(&audit)?;
+        let (private, public) = credgate_audit::generate_signing_key_pem()?;
+        write_secret(&audit.join("signing.key"), private.as_bytes())?;
+        std::fs::write(audit.join("signing.pub"), public)?;
+    }
+    let pseudonym = certs.join("pseudonym.key");
+    if !pseudonym.exists() {
+        let mut key = [0u8; 32];
+        rand::Rng::fill(&mut rand::thread_rng(), &mut key);
+        write_secret(&pseudonym, hex::encode(key).as_bytes())?;
+    }
+    Ok(())
+}
+
 fn write_json(path: &Path, v: &Value) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(v)?;
     std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
@@ -106,6 +138,16 @@ listen = "{admin}"
 
 [policy]
 file = "policy.toml"
+
+[audit]
+dir = "audit"
+replica = "demo-1"
+signing_key_file = "certs/audit/signing.key"
+checkpoint_every_records = 100
+checkpoint_every_secs = 10
+
+[privacy]
+pseudonym_key_file = "certs/pseudonym.key"
 
 [authorization]
 # `credgate authz revoke --jti ID --config gateway.toml` appends here; the

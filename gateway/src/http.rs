@@ -12,10 +12,14 @@ use hyper::body::Incoming;
 use problem::{ApiError, Code};
 use std::sync::Arc;
 
+mod audit_api;
 pub mod problem;
 mod report;
 mod sanctions;
 mod score;
+mod trail;
+
+pub use trail::Trail;
 
 /// Headers a client might send to claim an identity; credgate never reads
 /// them and strips them at the door so no later step can be fooled.
@@ -49,6 +53,8 @@ pub struct Gateway {
     pub sanctions: crate::config::SanctionsConfig,
     /// Subject authorization verification and state.
     pub authorizer: crate::authorize::Authorizer,
+    /// The audit log.
+    pub audit: crate::audit::Auditor,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -62,17 +68,50 @@ impl std::fmt::Debug for Gateway {
 pub struct RequestCtx {
     /// Unique id of this request (`X-Request-Id`).
     pub request_id: String,
-    /// The identified client's id.
-    pub client_id: String,
-    /// Incoming `traceparent`, propagated upstream when well-formed.
-    pub traceparent: Option<HeaderValue>,
+    /// W3C trace context: the client's when it sent a valid one.
+    pub trace: TraceContext,
 }
 
-/// What the request path learned, for the request log line.
-#[derive(Debug, Default)]
-struct Seen {
-    client: Option<String>,
-    endpoint: Option<&'static str>,
+/// W3C trace context of a request.
+#[derive(Debug, Clone)]
+pub struct TraceContext {
+    /// 32 lower-case hex digits.
+    pub trace_id: String,
+    /// The trace flags (e.g. `01` sampled).
+    pub flags: String,
+}
+
+impl TraceContext {
+    /// The client's `traceparent` when valid, else a new trace.
+    pub fn from_headers(h: &HeaderMap) -> TraceContext {
+        match valid_traceparent(h).and_then(|v| v.to_str().ok().map(str::to_owned)) {
+            Some(tp) => {
+                let parts: Vec<&str> = tp.split('-').collect();
+                TraceContext {
+                    trace_id: parts[1].to_ascii_lowercase(),
+                    flags: parts[3].to_ascii_lowercase(),
+                }
+            }
+            None => TraceContext {
+                trace_id: new_request_id(),
+                flags: "01".to_owned(),
+            },
+        }
+    }
+
+    /// A `traceparent` for a call made on behalf of this request: same
+    /// trace, a fresh span id.
+    pub fn child(&self) -> HeaderValue {
+        let mut span = [0u8; 8];
+        rand::Rng::fill(&mut rand::thread_rng(), &mut span);
+        if span == [0; 8] {
+            span[7] = 1;
+        }
+        let v = format!("00-{}-{}-{}", self.trace_id, hex::encode(span), self.flags);
+        HeaderValue::from_str(&v).unwrap_or_else(|_| {
+            HeaderValue::from_static("00-00000000000000000000000000000001-0000000000000001-00")
+        })
+    }
 }
 
 /// A successful handler answer: JSON body.
@@ -80,44 +119,53 @@ pub type JsonResult = Result<serde_json::Value, ApiError>;
 
 impl Gateway {
     /// Handles one request; never fails (errors become problem documents).
+    /// The audit record is written before the response is released; if it
+    /// cannot be, the client gets `503 audit_unavailable` and no data.
     pub async fn handle(&self, conn: &ConnInfo, req: Request<Incoming>) -> Response<Full<Bytes>> {
-        let request_id = new_request_id();
         let started = std::time::Instant::now();
-        let mut seen = Seen::default();
-        let resp = self.handle_inner(conn, req, &request_id, &mut seen).await;
-        let code = match &resp {
-            Ok(_) => "ok",
-            Err(e) => e.code.as_str(),
+        let trace = TraceContext::from_headers(req.headers());
+        let ctx = RequestCtx {
+            request_id: new_request_id(),
+            trace,
         };
-        let mut resp = match resp {
-            Ok(v) => json_response(&v),
-            Err(e) => e.into_response(),
+        let mut trail = Trail::default();
+        let result = self.handle_inner(conn, req, &ctx, &mut trail).await;
+        let (mut resp, code) = match result {
+            Ok(v) => (json_response(&v), "ok"),
+            Err(e) => {
+                let code = e.code.as_str();
+                (e.into_response(), code)
+            }
         };
-        // One line per request: client id, endpoint template and outcome;
-        // never the concrete path (it holds a subject identifier).
-        tracing::info!(
-            request_id = %request_id,
-            client = seen.client.as_deref().unwrap_or("-"),
-            endpoint = seen.endpoint.unwrap_or("-"),
-            status = resp.status().as_u16(),
-            code,
-            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "request"
-        );
-        let h = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            h.insert("x-request-id", v);
-        }
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        resp
+        let status = resp.status().as_u16();
+        let record = trail.record(&ctx, conn, code, status);
+        let answered = code == "ok";
+        let seq = match self.audit.append(record).await {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::error!(request_id = %ctx.request_id, error = %e, "audit record not written: refusing to answer");
+                resp = ApiError::new(
+                    Code::AuditUnavailable,
+                    "the audit record could not be written; no data is released",
+                )
+                .retry_after(1)
+                .into_response();
+                self.authorizer.settle(trail.authorized.take(), false).await;
+                return finish(resp, &ctx, None, &trail, started);
+            }
+        };
+        self.authorizer
+            .settle(trail.authorized.take(), answered)
+            .await;
+        finish(resp, &ctx, seq, &trail, started)
     }
 
     async fn handle_inner(
         &self,
         conn: &ConnInfo,
         req: Request<Incoming>,
-        request_id: &str,
-        seen: &mut Seen,
+        ctx: &RequestCtx,
+        trail: &mut Trail,
     ) -> JsonResult {
         let (mut parts, body) = req.into_parts();
         strip_identity_headers(&mut parts.headers);
@@ -130,28 +178,73 @@ impl Gateway {
                 "client certificate is not granted by policy",
             )
         })?;
-        seen.client = Some(client.id().to_owned());
+        trail.client = Some(client.id().to_owned());
         // Request shape: route, then body bound.
         let route = Route::parse(&parts.method, parts.uri.path())?;
-        seen.endpoint = Some(route.template());
+        trail.endpoint = Some(route.template());
         let body = read_body(body, &parts.headers, self.max_body_bytes).await?;
-        let ctx = RequestCtx {
-            request_id: request_id.to_owned(),
-            client_id: client.id().to_owned(),
-            traceparent: valid_traceparent(&parts.headers),
+        trail.purpose = purpose(&parts.headers).ok().flatten();
+        let req = Req {
+            policy: &policy,
+            client,
+            ctx,
+            parts: &parts,
         };
         match route {
             Route::EnterpriseReport { subject } => {
-                report::handle(self, &policy, client, &ctx, &parts, &subject, &body).await
+                report::handle(self, &req, trail, &subject).await
             }
-            Route::PersonScore { subject } => {
-                score::handle(self, &policy, client, &ctx, &parts, &subject).await
-            }
-            Route::SanctionsCheck => {
-                sanctions::handle(self, &policy, client, &ctx, &parts, &body).await
+            Route::PersonScore { subject } => score::handle(self, &req, trail, &subject).await,
+            Route::SanctionsCheck => sanctions::handle(self, &req, trail, &body).await,
+            Route::Audit(a) => audit_api::handle(self, &req, trail, a).await,
+            Route::AccessLog { subject } => {
+                audit_api::access_log(self, &req, trail, &subject).await
             }
         }
     }
+}
+
+/// Adds the common headers and writes the request log line: client id,
+/// endpoint template and outcome, never the concrete path (it holds a
+/// subject identifier).
+fn finish(
+    mut resp: Response<Full<Bytes>>,
+    ctx: &RequestCtx,
+    seq: Option<u64>,
+    trail: &Trail,
+    started: std::time::Instant,
+) -> Response<Full<Bytes>> {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        h.insert("x-request-id", v);
+    }
+    if let Some(seq) = seq {
+        h.insert("x-audit-seq", HeaderValue::from(seq));
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    tracing::info!(
+        request_id = %ctx.request_id,
+        trace_id = %ctx.trace.trace_id,
+        client = trail.client.as_deref().unwrap_or("-"),
+        endpoint = trail.endpoint.unwrap_or("-"),
+        status = resp.status().as_u16(),
+        audit_seq = seq.unwrap_or(0),
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request"
+    );
+    resp
+}
+
+/// What a handler needs about the request.
+pub(crate) struct Req<'a> {
+    /// The policy snapshot this request is decided under.
+    pub policy: &'a crate::policy_store::LoadedPolicy,
+    /// The identified client (from the same snapshot).
+    pub client: &'a credgate_policy::Client,
+    /// Request id and trace context.
+    pub ctx: &'a RequestCtx,
+    /// Method, URI and headers.
+    pub parts: &'a http::request::Parts,
 }
 
 /// The endpoints this build serves.
@@ -163,6 +256,23 @@ enum Route {
     PersonScore { subject: String },
     /// `POST /v1/sanctions/check`.
     SanctionsCheck,
+    /// `GET /v1/audit/…` (auditors).
+    Audit(AuditRoute),
+    /// `GET /v1/subjects/{id}/access-log`.
+    AccessLog { subject: String },
+}
+
+/// The auditor endpoints.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub(crate) enum AuditRoute {
+    /// `GET /v1/audit/records`.
+    Records,
+    /// `GET /v1/audit/checkpoint`.
+    Checkpoint,
+    /// `GET /v1/audit/proof/{seq}`.
+    Proof(u64),
+    /// `GET /v1/audit/consistency`.
+    Consistency,
 }
 
 impl Route {
@@ -182,6 +292,24 @@ impl Route {
                 Method::GET,
             ),
             ["v1", "sanctions", "check"] => (Route::SanctionsCheck, Method::POST),
+            ["v1", "subjects", subject, "access-log"] => (
+                Route::AccessLog {
+                    subject: percent_decode(subject)?,
+                },
+                Method::GET,
+            ),
+            ["v1", "audit", "records"] => (Route::Audit(AuditRoute::Records), Method::GET),
+            ["v1", "audit", "checkpoint"] => (Route::Audit(AuditRoute::Checkpoint), Method::GET),
+            ["v1", "audit", "consistency"] => (Route::Audit(AuditRoute::Consistency), Method::GET),
+            ["v1", "audit", "proof", seq] => {
+                let seq = seq.parse::<u64>().map_err(|_| {
+                    ApiError::new(
+                        Code::InvalidRequest,
+                        "proof sequence number must be a positive integer",
+                    )
+                })?;
+                (Route::Audit(AuditRoute::Proof(seq)), Method::GET)
+            }
             _ => return Err(ApiError::new(Code::NotFound, "no such endpoint")),
         };
         if method != want {
@@ -200,6 +328,11 @@ impl Route {
             Route::EnterpriseReport { .. } => "/v1/enterprises/{uscc}/report",
             Route::PersonScore { .. } => "/v1/persons/{id}/score",
             Route::SanctionsCheck => "/v1/sanctions/check",
+            Route::AccessLog { .. } => "/v1/subjects/{id}/access-log",
+            Route::Audit(AuditRoute::Records) => "/v1/audit/records",
+            Route::Audit(AuditRoute::Checkpoint) => "/v1/audit/checkpoint",
+            Route::Audit(AuditRoute::Proof(_)) => "/v1/audit/proof/{seq}",
+            Route::Audit(AuditRoute::Consistency) => "/v1/audit/consistency",
         }
     }
 }
@@ -228,6 +361,13 @@ fn percent_decode(seg: &str) -> Result<String, ApiError> {
     }
     String::from_utf8(out)
         .map_err(|_| ApiError::new(Code::InvalidSubjectId, "subject is not valid text"))
+}
+
+/// Decodes `%XX` escapes of a query value (`+` stays literal: time
+/// offsets such as `+08:00` are common in audit queries).
+fn percent_decode_query(v: &str) -> Result<String, ApiError> {
+    percent_decode(v)
+        .map_err(|_| ApiError::new(Code::InvalidRequest, "bad percent-encoding in query"))
 }
 
 fn strip_identity_headers(h: &mut HeaderMap) {

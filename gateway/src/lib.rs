@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod authorize;
 pub mod cli;
 pub mod config;

@@ -232,7 +232,8 @@ fn authz_keygen_issue_inspect_and_revoke() {
     std::fs::write(
         &cfg,
         "[server]\nlisten = \"127.0.0.1:0\"\ncert = \"s.crt\"\nkey = \"s.key\"\nclient_ca = \"ca.crt\"\n\
-         [policy]\nfile = \"policy.toml\"\n[authorization]\nrevocation_file = \"revocations.jsonl\"\n",
+         [policy]\nfile = \"policy.toml\"\n[audit]\ndir = \"audit\"\nsigning_key_file = \"audit.key\"\n\
+         [authorization]\nrevocation_file = \"revocations.jsonl\"\n",
     )
     .unwrap();
     let out = credgate()

@@ -3,32 +3,31 @@
 //! translate, mask, and answer with provenance per section.
 
 use super::problem::{ApiError, Code};
-use super::{Gateway, JsonResult, RequestCtx};
+use super::{Gateway, JsonResult, Req, RequestCtx, Trail};
 use crate::federation::call_error;
-use crate::policy_store::LoadedPolicy;
 use credgate_policy::canonical::Section;
 use credgate_policy::ids::Uscc;
 use credgate_policy::mask::{self, MaskContext};
-use credgate_policy::{Client, Endpoint, RequestShape};
+use credgate_policy::{Endpoint, RequestShape};
 use serde_json::{json, Map, Value};
 
 pub(super) async fn handle(
     gw: &Gateway,
-    policy: &LoadedPolicy,
-    client: &Client,
-    ctx: &RequestCtx,
-    parts: &http::request::Parts,
+    req: &Req<'_>,
+    trail: &mut Trail,
     subject: &str,
-    _body: &[u8],
 ) -> JsonResult {
     // Request shape: the identifier first, then the query.
-    let uscc = Uscc::parse(subject, policy.legacy_codes())
+    let uscc = Uscc::parse(subject, req.policy.legacy_codes())
         .map_err(|e| ApiError::new(Code::InvalidSubjectId, format!("not a valid USCC: {e}")))?;
-    let sections = parse_sections(parts.uri.query())?;
-    let purpose = super::purpose(&parts.headers)?;
-    let grant = policy
+    trail.subject_pseudonym = Some(gw.audit.pseudonym(uscc.as_str()));
+    trail.subject_region = Some(uscc.division().to_string());
+    let sections = parse_sections(req.parts.uri.query())?;
+    let purpose = super::purpose(&req.parts.headers)?;
+    let grant = req
+        .policy
         .decide(
-            client,
+            req.client,
             &RequestShape {
                 endpoint: Endpoint::EnterpriseReport,
                 sections: sections.as_deref(),
@@ -36,25 +35,25 @@ pub(super) async fn handle(
             },
         )
         .map_err(super::deny_error)?;
-    let authorized = gw
+    trail.profile_digest = Some(grant.profile.digest_hex());
+    trail.authorized = gw
         .authorizer
         .check(
-            policy,
+            req.policy,
             &grant,
-            client.id(),
+            req.client.id(),
             uscc.as_str(),
-            parts.headers.get("x-credit-authorization"),
+            req.parts.headers.get("x-credit-authorization"),
         )
         .await?;
-    let result = answer(gw, ctx, &uscc, &grant).await;
-    gw.authorizer.settle(authorized, result.is_ok()).await;
-    result
+    answer(gw, req.ctx, trail, &uscc, &grant).await
 }
 
 /// Routing, the upstream call, translation and masking.
 async fn answer(
     gw: &Gateway,
     ctx: &RequestCtx,
+    trail: &mut Trail,
     uscc: &Uscc,
     grant: &credgate_policy::Grant,
 ) -> JsonResult {
@@ -68,13 +67,15 @@ async fn answer(
     let req = upstream
         .adapter
         .report_request(uscc.as_str(), &grant.sections);
-    let (record, _info) = upstream
-        .call(&req, ctx.traceparent.as_ref(), |status, body| {
+    let traceparent = ctx.trace.child();
+    let (record, info) = upstream
+        .call(&req, Some(&traceparent), |status, body| {
             upstream
                 .adapter
                 .parse_report(uscc.as_str(), &grant.sections, status, body)
         })
         .await;
+    trail.note_upstream(&upstream.name, &info);
     let record = record.map_err(|e| call_error(&upstream.name, &e))?;
 
     // Canonical → JSON, only the granted sections, then the profile.
@@ -93,13 +94,14 @@ async fn answer(
         );
     }
     let mut doc = Value::Object(doc);
-    mask::apply(
+    let report = mask::apply(
         &grant.profile,
         &mut doc,
         &MaskContext {
             pseudonym_key: &gw.pseudonym_key,
         },
     );
+    trail.note_mask(&report);
     let mut out = Map::new();
     let mut missing = Vec::new();
     for section in &grant.sections {
@@ -108,6 +110,7 @@ async fn answer(
             Some(source) => {
                 let data = doc.get_mut(name).map(Value::take).unwrap_or(Value::Null);
                 out.insert(name.to_owned(), json!({ "source": source, "data": data }));
+                trail.sections.push(name.to_owned());
             }
             None => missing.push(name),
         }

@@ -3,14 +3,13 @@
 //! parallel, under one deadline; what is missing is reported, not fatal.
 
 use super::problem::{ApiError, Code};
-use super::{Gateway, JsonResult, RequestCtx};
+use super::{Gateway, JsonResult, Req, RequestCtx, Trail};
 use crate::config::SanctionsRole;
 use crate::federation::Upstream;
-use crate::policy_store::LoadedPolicy;
 use credgate_policy::canonical::{ListingKind, SanctionAnswer};
 use credgate_policy::ids::{division, DivisionCode, Subject};
 use credgate_policy::mask::{self, MaskContext};
-use credgate_policy::{Client, Endpoint, RequestShape};
+use credgate_policy::{Endpoint, RequestShape};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
@@ -28,16 +27,16 @@ struct Body {
 struct PlatformAnswer {
     upstream: usize,
     result: Result<Vec<SanctionAnswer>, ()>,
+    info: crate::federation::CallInfo,
 }
 
 pub(super) async fn handle(
     gw: &Gateway,
-    policy: &LoadedPolicy,
-    client: &Client,
-    ctx: &RequestCtx,
-    parts: &http::request::Parts,
+    req_: &Req<'_>,
+    trail: &mut Trail,
     body: &[u8],
 ) -> JsonResult {
+    let (policy, client, ctx, parts) = (req_.policy, req_.client, req_.ctx, req_.parts);
     // Request shape: the body must be the documented JSON.
     let req: Body = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
@@ -66,6 +65,7 @@ pub(super) async fn handle(
             },
         )
         .map_err(super::deny_error)?;
+    trail.profile_digest = Some(grant.profile.digest_hex());
     if grant.authorization_required {
         // One subject's authorization cannot cover a batch of subjects.
         return Err(ApiError::new(
@@ -130,7 +130,12 @@ pub(super) async fn handle(
     let deadline = tokio::time::Instant::now() + Duration::from_millis(gw.sanctions.deadline_ms);
     loop {
         match tokio::time::timeout_at(deadline, calls.next()).await {
-            Ok(Some(PlatformAnswer { upstream, result })) => {
+            Ok(Some(PlatformAnswer {
+                upstream,
+                result,
+                info,
+            })) => {
+                trail.note_upstream(&upstreams[upstream].name, &info);
                 if let Some(n) = pending.get_mut(&upstream) {
                     *n -= 1;
                     if *n == 0 {
@@ -201,7 +206,8 @@ pub(super) async fn handle(
             "no_hit"
         };
         let mut doc = json!({ "sanctions": { "sources": sources } });
-        mask::apply(&grant.profile, &mut doc, &ctx_mask);
+        let report = mask::apply(&grant.profile, &mut doc, &ctx_mask);
+        trail.note_mask(&report);
         let sources = doc["sanctions"]["sources"].take();
         let sources = if sources.is_array() {
             sources
@@ -216,6 +222,20 @@ pub(super) async fn handle(
         }));
     }
     let failed_platforms: Vec<&str> = failed.iter().map(|i| upstreams[*i].name.as_str()).collect();
+    // One record per request: a batch names no single subject; the count
+    // and the platforms asked are recorded.
+    trail
+        .sections
+        .push(format!("sanctions:{}", req.subjects.len()));
+    for name in &failed_platforms {
+        if !trail.upstreams.iter().any(|u| u.name == *name) {
+            trail.upstreams.push(credgate_audit::UpstreamOutcome {
+                name: (*name).to_owned(),
+                outcome: "deadline".to_owned(),
+                latency_ms: gw.sanctions.deadline_ms,
+            });
+        }
+    }
     Ok(json!({
         "results": results,
         "partial": !failed_platforms.is_empty(),
@@ -230,8 +250,9 @@ async fn ask_platform(
     ctx: &RequestCtx,
 ) -> PlatformAnswer {
     let req = u.adapter.sanctions_request(&subjects);
+    let traceparent = ctx.trace.child();
     let (result, info) = u
-        .call(&req, ctx.traceparent.as_ref(), |status, body| {
+        .call(&req, Some(&traceparent), |status, body| {
             u.adapter.parse_sanctions(&subjects, status, body)
         })
         .await;
@@ -241,6 +262,7 @@ async fn ask_platform(
     PlatformAnswer {
         upstream: i,
         result: result.map_err(|_| ()),
+        info,
     }
 }
 

@@ -3,21 +3,18 @@
 //! (信用分互认). The ID number is never echoed back.
 
 use super::problem::{ApiError, Code};
-use super::{Gateway, JsonResult, RequestCtx};
+use super::{Gateway, JsonResult, Req, Trail};
 use crate::federation::call_error;
-use crate::policy_store::LoadedPolicy;
 use crate::recognition::RecognitionError;
 use credgate_policy::ids::IdNumber;
 use credgate_policy::mask::{self, MaskContext};
-use credgate_policy::{Client, Endpoint, RequestShape};
+use credgate_policy::{Endpoint, RequestShape};
 use serde_json::json;
 
 pub(super) async fn handle(
     gw: &Gateway,
-    policy: &LoadedPolicy,
-    client: &Client,
-    ctx: &RequestCtx,
-    parts: &http::request::Parts,
+    req: &Req<'_>,
+    trail: &mut Trail,
     subject: &str,
 ) -> JsonResult {
     let id = IdNumber::parse(subject).map_err(|e| {
@@ -26,10 +23,13 @@ pub(super) async fn handle(
             format!("not a valid ID number: {e}"),
         )
     })?;
-    let purpose = super::purpose(&parts.headers)?;
-    let grant = policy
+    trail.subject_pseudonym = Some(gw.audit.pseudonym(id.as_str()));
+    trail.subject_region = Some(id.division().to_string());
+    let purpose = super::purpose(&req.parts.headers)?;
+    let grant = req
+        .policy
         .decide(
-            client,
+            req.client,
             &RequestShape {
                 endpoint: Endpoint::PersonScore,
                 sections: None,
@@ -37,29 +37,17 @@ pub(super) async fn handle(
             },
         )
         .map_err(super::deny_error)?;
-    let authorized = gw
+    trail.profile_digest = Some(grant.profile.digest_hex());
+    trail.authorized = gw
         .authorizer
         .check(
-            policy,
+            req.policy,
             &grant,
-            client.id(),
+            req.client.id(),
             id.as_str(),
-            parts.headers.get("x-credit-authorization"),
+            req.parts.headers.get("x-credit-authorization"),
         )
         .await?;
-    let result = answer(gw, client, ctx, &id, &grant).await;
-    gw.authorizer.settle(authorized, result.is_ok()).await;
-    result
-}
-
-/// Routing, the upstream call, recognition and masking.
-async fn answer(
-    gw: &Gateway,
-    client: &Client,
-    ctx: &RequestCtx,
-    id: &IdNumber,
-    grant: &credgate_policy::Grant,
-) -> JsonResult {
     let division = id.division();
     let upstream = gw.federation.route(division).ok_or_else(|| {
         ApiError::new(
@@ -67,16 +55,18 @@ async fn answer(
             format!("no platform serves division {division}"),
         )
     })?;
-    let req = upstream.adapter.score_request(id.as_str());
-    let (score, _info) = upstream
-        .call(&req, ctx.traceparent.as_ref(), |status, body| {
+    let call = upstream.adapter.score_request(id.as_str());
+    let traceparent = req.ctx.trace.child();
+    let (score, info) = upstream
+        .call(&call, Some(&traceparent), |status, body| {
             upstream.adapter.parse_score(id.as_str(), status, body)
         })
         .await;
+    trail.note_upstream(&upstream.name, &info);
     let score = score.map_err(|e| call_error(&upstream.name, &e))?;
     let recognized = gw
         .schemes
-        .recognize(&score.scheme, score.value, client.home_scheme())
+        .recognize(&score.scheme, score.value, req.client.home_scheme())
         .map_err(|e| {
             tracing::warn!(upstream = %upstream.name, error = %e, "unusable score from platform");
             let what = match e {
@@ -94,18 +84,21 @@ async fn answer(
             "value": score.value,
             "native_tier": recognized.native_tier,
             "issued_at": score.issued_at,
+            // The issuer is the configured upstream that answered.
             "issuer": upstream.name,
             "common_tier": recognized.common_tier,
             "home_tier": recognized.home_tier,
         }
     });
-    mask::apply(
+    let report = mask::apply(
         &grant.profile,
         &mut doc,
         &MaskContext {
             pseudonym_key: &gw.pseudonym_key,
         },
     );
+    trail.note_mask(&report);
+    trail.sections.push("score".to_owned());
     Ok(json!({
         "subject": { "kind": "person", "division": division.to_string() },
         "purpose": grant.purpose,

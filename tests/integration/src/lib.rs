@@ -79,6 +79,7 @@ impl Harness {
                 .unwrap();
             }
         }
+        credgate::demo::prepare_keys(&certs).unwrap();
         let platforms = credgate_sim::start_all(&certs, SEED).await.unwrap();
         let samples = credgate_sim::Dataset::generate(SEED).samples_json();
         std::fs::write(

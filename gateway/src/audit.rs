@@ -1,0 +1,112 @@
+//! The gateway's side of the audit log (SPEC §8): every request after the
+//! handshake yields exactly one record, appended durably (group-committed
+//! fsync) before the response is released. The record carries a keyed
+//! pseudonym of the subject, never the identifier itself.
+
+use crate::config::AuditSettings;
+use credgate_audit::{AuditConfig, AuditError, AuditLog, AuditSigner, NewRecord};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the audit log could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditSetupError {
+    /// The signing key could not be read.
+    #[error("audit signing key {path}: {reason}")]
+    Key {
+        /// The key file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The log could not be opened or recovered.
+    #[error("audit log: {0}")]
+    Open(#[from] AuditError),
+}
+
+/// The audit log as the request path uses it.
+#[derive(Clone)]
+pub struct Auditor {
+    log: Option<AuditLog>,
+    pseudonym_key: Arc<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field("enabled", &self.log.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auditor {
+    /// Opens (and recovers) the log the settings name.
+    pub async fn open(
+        s: &AuditSettings,
+        pseudonym_key: Arc<Vec<u8>>,
+        on_batch: Option<credgate_audit::BatchObserver>,
+    ) -> Result<Auditor, AuditSetupError> {
+        if s.danger_disabled {
+            tracing::warn!(
+                "audit.danger_disabled is set: requests are NOT audited (benchmarks only)"
+            );
+            return Ok(Auditor {
+                log: None,
+                pseudonym_key,
+            });
+        }
+        let key_err = |reason: String| AuditSetupError::Key {
+            path: s.signing_key_file.display().to_string(),
+            reason,
+        };
+        let pem =
+            std::fs::read_to_string(&s.signing_key_file).map_err(|e| key_err(e.to_string()))?;
+        let signer = AuditSigner::from_pkcs8_pem(&pem).map_err(|e| key_err(e.to_string()))?;
+        let mut cfg = AuditConfig::new(&s.dir, &s.replica, signer);
+        cfg.checkpoint_every_records = s.checkpoint_every_records;
+        cfg.checkpoint_every = Duration::from_secs(s.checkpoint_every_secs.max(1));
+        cfg.segment_max_bytes = s.segment_max_bytes;
+        cfg.retention = s.retention_days.map(|d| Duration::from_secs(d * 86_400));
+        cfg.max_batch = s.max_batch;
+        cfg.max_delay = Duration::from_micros(s.max_delay_us);
+        cfg.queue_bound = s.queue_bound;
+        cfg.on_batch = on_batch;
+        let log = AuditLog::open(cfg).await?;
+        Ok(Auditor {
+            log: Some(log),
+            pseudonym_key,
+        })
+    }
+
+    /// Appends a record; `Ok(Some(seq))` once it is durable, `Ok(None)`
+    /// when auditing is disabled.
+    pub async fn append(&self, rec: NewRecord) -> Result<Option<u64>, AuditError> {
+        match &self.log {
+            Some(log) => log.append(rec).await.map(|a| Some(a.seq)),
+            None => Ok(None),
+        }
+    }
+
+    /// The log, when auditing is enabled (auditor API).
+    pub fn log(&self) -> Option<&AuditLog> {
+        self.log.as_ref()
+    }
+
+    /// The keyed pseudonym recorded for a (normalised) subject identifier.
+    pub fn pseudonym(&self, subject: &str) -> String {
+        credgate_audit::pseudonym(&self.pseudonym_key, subject)
+    }
+
+    /// Writes a final checkpoint.
+    pub async fn shutdown(&self) {
+        if let Some(log) = &self.log {
+            match log.shutdown().await {
+                Ok(Some(cp)) => {
+                    tracing::info!(tree_size = cp.tree_size, "final audit checkpoint written")
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "final audit checkpoint failed"),
+            }
+        }
+    }
+}

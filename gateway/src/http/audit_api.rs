@@ -1,0 +1,293 @@
+//! The auditor API (`/v1/audit/*`, scope `audit.read`) and the subject's
+//! own query record (`/v1/subjects/{id}/access-log`, scope
+//! `self.access_log` with the subject's authorization), SPEC §4.
+//! Auditor queries are themselves audited like every request.
+
+use super::problem::{ApiError, Code};
+use super::{AuditRoute, Gateway, JsonResult, Req, Trail};
+use credgate_audit::{AuditLog, Decision, Query, SignedCheckpoint};
+use credgate_policy::ids::Subject;
+use credgate_policy::{Endpoint, RequestShape};
+use serde_json::{json, Value};
+
+fn log_of(gw: &Gateway) -> Result<&AuditLog, ApiError> {
+    gw.audit.log().ok_or_else(|| {
+        ApiError::new(
+            Code::AuditUnavailable,
+            "auditing is disabled on this gateway",
+        )
+    })
+}
+
+fn query_params(q: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = super::percent_decode_query(v)?;
+        if out.iter().any(|(key, _): &(String, String)| key == k) {
+            return Err(ApiError::new(
+                Code::InvalidRequest,
+                format!("{k} given twice"),
+            ));
+        }
+        out.push((k.to_owned(), v));
+    }
+    Ok(out)
+}
+
+fn bad(what: &str) -> ApiError {
+    ApiError::new(Code::InvalidRequest, what.to_owned())
+}
+
+/// The auditor endpoints.
+pub(super) async fn handle(
+    gw: &Gateway,
+    req: &Req<'_>,
+    trail: &mut Trail,
+    route: AuditRoute,
+) -> JsonResult {
+    let params = query_params(req.parts.uri.query())?;
+    let purpose = super::purpose(&req.parts.headers)?;
+    let grant = req
+        .policy
+        .decide(
+            req.client,
+            &RequestShape {
+                endpoint: Endpoint::AuditRead,
+                sections: None,
+                purpose: purpose.as_deref(),
+            },
+        )
+        .map_err(super::deny_error)?;
+    trail.profile_digest = Some(grant.profile.digest_hex());
+    let log = log_of(gw)?;
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let known: &[&str] = match route {
+        AuditRoute::Records => &[
+            "client", "subject", "from", "to", "decision", "limit", "cursor",
+        ],
+        AuditRoute::Checkpoint => &[],
+        AuditRoute::Proof(_) => &["size"],
+        AuditRoute::Consistency => &["from", "to"],
+    };
+    if let Some((k, _)) = params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        return Err(bad(&format!("unknown query parameter {k:?}")));
+    }
+    match route {
+        AuditRoute::Records => {
+            let mut q = Query {
+                client: get("client").map(str::to_owned),
+                ..Query::default()
+            };
+            if let Some(raw) = get("subject") {
+                // The raw identifier is turned into the pseudonym the log
+                // stores; an invalid one cannot match anything.
+                let subject = Subject::parse(raw, req.policy.legacy_codes())
+                    .map_err(|e| ApiError::new(Code::InvalidSubjectId, format!("subject: {e}")))?;
+                q.subject_pseudonym = Some(gw.audit.pseudonym(subject.as_str()));
+            }
+            if let Some(t) = get("from") {
+                q.from = Some(Query::parse_time(t).map_err(|_| bad("from: RFC 3339 or unix ms"))?);
+            }
+            if let Some(t) = get("to") {
+                q.to = Some(Query::parse_time(t).map_err(|_| bad("to: RFC 3339 or unix ms"))?);
+            }
+            q.decision = match get("decision") {
+                None => None,
+                Some("allow") => Some(Decision::Allow),
+                Some("deny") => Some(Decision::Deny),
+                Some(_) => return Err(bad("decision: allow or deny")),
+            };
+            if let Some(l) = get("limit") {
+                let n: usize = l.parse().map_err(|_| bad("limit: a positive integer"))?;
+                if n == 0 {
+                    return Err(bad("limit: a positive integer"));
+                }
+                q.limit = Some(n);
+            }
+            if let Some(c) = get("cursor") {
+                q.cursor = Some(c.parse().map_err(|_| bad("cursor: from next_cursor"))?);
+            }
+            let page = log.query(q).await.map_err(|e| internal_audit(&e))?;
+            trail.sections.push("audit.records".to_owned());
+            Ok(json!({ "records": page.records, "next_cursor": page.next_cursor }))
+        }
+        AuditRoute::Checkpoint => {
+            trail.sections.push("audit.checkpoint".to_owned());
+            let cp = match log.latest_checkpoint() {
+                Some(cp) => cp,
+                None => log.checkpoint_now().await.map_err(|e| internal_audit(&e))?,
+            };
+            Ok(checkpoint_json(&cp, log))
+        }
+        AuditRoute::Proof(seq) => {
+            let size = match get("size") {
+                Some(s) => s
+                    .parse::<u64>()
+                    .map_err(|_| bad("size: a positive integer"))?,
+                None => log.tree_size(),
+            };
+            if seq == 0 || size == 0 || seq > size || size > log.tree_size() {
+                return Err(bad("need 1 <= seq <= size <= the log size"));
+            }
+            let proof = log
+                .inclusion_proof(seq, size)
+                .map_err(|e| bad(&e.to_string()))?;
+            let leaf = log.leaf_hash(seq).map_err(|e| bad(&e.to_string()))?;
+            let root = log.root(size).map_err(|e| bad(&e.to_string()))?;
+            trail.sections.push("audit.proof".to_owned());
+            Ok(json!({
+                "seq": seq,
+                "leaf_index": seq - 1,
+                "tree_size": size,
+                "leaf_hash": hex::encode(leaf),
+                "root_hash": hex::encode(root),
+                "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+            }))
+        }
+        AuditRoute::Consistency => {
+            let parse = |k: &str| -> Result<u64, ApiError> {
+                get(k)
+                    .ok_or_else(|| bad(&format!("{k} is required")))?
+                    .parse()
+                    .map_err(|_| bad(&format!("{k}: a positive integer")))
+            };
+            let (m, n) = (parse("from")?, parse("to")?);
+            if m == 0 || m > n || n > log.tree_size() {
+                return Err(bad("need 1 <= from <= to <= the log size"));
+            }
+            let proof = log
+                .consistency_proof(m, n)
+                .map_err(|e| bad(&e.to_string()))?;
+            trail.sections.push("audit.consistency".to_owned());
+            Ok(json!({
+                "from": m,
+                "to": n,
+                "from_root": hex::encode(log.root(m).map_err(|e| bad(&e.to_string()))?),
+                "to_root": hex::encode(log.root(n).map_err(|e| bad(&e.to_string()))?),
+                "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+            }))
+        }
+    }
+}
+
+/// The subject's own query record: who (client display name), when, for
+/// what purpose, which sections — each with its inclusion proof against a
+/// signed checkpoint so the subject's platform can verify it independently.
+pub(super) async fn access_log(
+    gw: &Gateway,
+    req: &Req<'_>,
+    trail: &mut Trail,
+    subject: &str,
+) -> JsonResult {
+    let subject = Subject::parse(subject, req.policy.legacy_codes()).map_err(|e| {
+        ApiError::new(
+            Code::InvalidSubjectId,
+            format!("not a valid subject identifier: {e}"),
+        )
+    })?;
+    let pseudonym = gw.audit.pseudonym(subject.as_str());
+    trail.subject_pseudonym = Some(pseudonym.clone());
+    trail.subject_region = Some(subject.division().to_string());
+    let params = query_params(req.parts.uri.query())?;
+    let purpose = super::purpose(&req.parts.headers)?;
+    let grant = req
+        .policy
+        .decide(
+            req.client,
+            &RequestShape {
+                endpoint: Endpoint::SubjectAccessLog,
+                sections: None,
+                purpose: purpose.as_deref(),
+            },
+        )
+        .map_err(super::deny_error)?;
+    trail.profile_digest = Some(grant.profile.digest_hex());
+    trail.authorized = gw
+        .authorizer
+        .check(
+            req.policy,
+            &grant,
+            req.client.id(),
+            subject.as_str(),
+            req.parts.headers.get("x-credit-authorization"),
+        )
+        .await?;
+    let log = log_of(gw)?;
+    let mut q = Query {
+        subject_pseudonym: Some(pseudonym),
+        // Only queries that returned data count as "who saw my record".
+        decision: Some(Decision::Allow),
+        limit: Some(100),
+        ..Query::default()
+    };
+    for (k, v) in &params {
+        match k.as_str() {
+            "cursor" => q.cursor = Some(v.parse().map_err(|_| bad("cursor: from next_cursor"))?),
+            "limit" => q.limit = Some(v.parse::<usize>().map_err(|_| bad("limit"))?.clamp(1, 100)),
+            other => return Err(bad(&format!("unknown query parameter {other:?}"))),
+        }
+    }
+    let page = log.query(q).await.map_err(|e| internal_audit(&e))?;
+    // Every entry must be provable against a signed checkpoint: write one
+    // now if the latest does not cover the newest entry yet.
+    let newest = page.records.iter().map(|r| r.seq).max().unwrap_or(0);
+    let cp = match log.latest_checkpoint() {
+        Some(cp) if cp.tree_size >= newest => cp,
+        _ => log.checkpoint_now().await.map_err(|e| internal_audit(&e))?,
+    };
+    let mut entries = Vec::with_capacity(page.records.len());
+    for r in &page.records {
+        let display = req
+            .policy
+            .client(&r.client_id)
+            .map(|c| c.display_name().to_owned())
+            .unwrap_or_else(|| r.client_id.clone());
+        let proof = log
+            .inclusion_proof(r.seq, cp.tree_size)
+            .map_err(|e| internal_audit(&e))?;
+        let record_json =
+            serde_json::to_string(r).map_err(|_| ApiError::new(Code::Internal, "encoding"))?;
+        entries.push(json!({
+            "seq": r.seq,
+            "time": r.time,
+            "client": display,
+            "purpose": r.purpose,
+            "endpoint": r.endpoint,
+            "sections": r.sections,
+            // The exact leaf bytes, so the proof can be checked from them.
+            "record": record_json,
+            "leaf_hash": hex::encode(log.leaf_hash(r.seq).map_err(|e| internal_audit(&e))?),
+            "inclusion_proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+        }));
+    }
+    trail.sections.push("access_log".to_owned());
+    Ok(json!({
+        "entries": entries,
+        "checkpoint": checkpoint_json(&cp, log),
+        "next_cursor": page.next_cursor,
+    }))
+}
+
+fn checkpoint_json(cp: &SignedCheckpoint, log: &AuditLog) -> Value {
+    json!({
+        "replica": cp.replica,
+        "tree_size": cp.tree_size,
+        "root_hash": cp.root_hash,
+        "time": cp.time,
+        "key_id": cp.key_id,
+        "signature": cp.signature,
+        "signed_body": cp.signed_body(),
+        "public_key": log.public_key().to_spki_pem(),
+    })
+}
+
+fn internal_audit(e: &credgate_audit::AuditError) -> ApiError {
+    tracing::error!(error = %e, "audit log read failed");
+    ApiError::new(Code::AuditUnavailable, "the audit log could not be read")
+}

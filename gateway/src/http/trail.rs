@@ -1,0 +1,86 @@
+//! What the request path learned about one request, recorded in its audit
+//! record (SPEC §8). Handlers fill it as they go; the subject appears only
+//! as its keyed pseudonym.
+
+use super::RequestCtx;
+use crate::authorize::Authorized;
+use crate::server::ConnInfo;
+use credgate_audit::{Decision, NewRecord, UpstreamOutcome};
+use credgate_policy::MaskReport;
+
+/// Facts of one request, for its audit record.
+#[derive(Debug, Default)]
+pub struct Trail {
+    /// The identified client's id (none: no client entry matched).
+    pub client: Option<String>,
+    /// Endpoint template.
+    pub endpoint: Option<&'static str>,
+    /// The declared purpose.
+    pub purpose: Option<String>,
+    /// Keyed pseudonym of the subject.
+    pub subject_pseudonym: Option<String>,
+    /// The subject's division code.
+    pub subject_region: Option<String>,
+    /// The verified authorization (its use is settled after the audit).
+    pub authorized: Option<Authorized>,
+    /// Digest of the field profile applied.
+    pub profile_digest: Option<String>,
+    /// Sections (or other parts) returned.
+    pub sections: Vec<String>,
+    /// Field paths returned.
+    pub fields_returned: Vec<String>,
+    /// Field paths returned masked.
+    pub fields_masked: Vec<String>,
+    /// Upstream calls made, with outcome and latency.
+    pub upstreams: Vec<UpstreamOutcome>,
+}
+
+impl Trail {
+    /// Notes the fields a masking pass returned and masked.
+    pub fn note_mask(&mut self, report: &MaskReport) {
+        self.fields_returned.extend(report.returned.iter().cloned());
+        self.fields_masked.extend(report.masked.iter().cloned());
+    }
+
+    /// Notes one upstream call.
+    pub fn note_upstream(&mut self, name: &str, info: &crate::federation::CallInfo) {
+        self.upstreams.push(UpstreamOutcome {
+            name: name.to_owned(),
+            outcome: info.outcome.to_owned(),
+            latency_ms: u64::try_from(info.elapsed.as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+
+    /// The audit record of this request.
+    pub fn record(&self, ctx: &RequestCtx, conn: &ConnInfo, code: &str, status: u16) -> NewRecord {
+        let mut fields_returned = self.fields_returned.clone();
+        fields_returned.sort();
+        fields_returned.dedup();
+        let mut fields_masked = self.fields_masked.clone();
+        fields_masked.sort();
+        fields_masked.dedup();
+        NewRecord {
+            request_id: ctx.request_id.clone(),
+            trace_id: Some(ctx.trace.trace_id.clone()),
+            client_id: self.client.clone().unwrap_or_else(|| "-".to_owned()),
+            cert_fingerprint: hex::encode(conn.peer.sha256),
+            endpoint: self.endpoint.unwrap_or("-").to_owned(),
+            purpose: self.purpose.clone(),
+            subject_pseudonym: self.subject_pseudonym.clone(),
+            subject_region: self.subject_region.clone(),
+            authz_jti: self.authorized.as_ref().map(|a| a.jti.clone()),
+            decision: if code == "ok" {
+                Decision::Allow
+            } else {
+                Decision::Deny
+            },
+            reason: code.to_owned(),
+            profile_digest: self.profile_digest.clone(),
+            sections: self.sections.clone(),
+            fields_returned,
+            fields_masked,
+            upstreams: self.upstreams.clone(),
+            status,
+        }
+    }
+}

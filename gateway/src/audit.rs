@@ -29,6 +29,7 @@ pub enum AuditSetupError {
 pub struct Auditor {
     log: Option<AuditLog>,
     pseudonym_key: Arc<Vec<u8>>,
+    fail_switch: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -53,6 +54,7 @@ impl Auditor {
             return Ok(Auditor {
                 log: None,
                 pseudonym_key,
+                fail_switch: Arc::default(),
             });
         }
         let key_err = |reason: String| AuditSetupError::Key {
@@ -71,10 +73,12 @@ impl Auditor {
         cfg.max_delay = Duration::from_micros(s.max_delay_us);
         cfg.queue_bound = s.queue_bound;
         cfg.on_batch = on_batch;
+        let fail_switch = cfg.danger_fail_writes_for_tests.clone();
         let log = AuditLog::open(cfg).await?;
         Ok(Auditor {
             log: Some(log),
             pseudonym_key,
+            fail_switch,
         })
     }
 
@@ -95,6 +99,12 @@ impl Auditor {
     /// The keyed pseudonym recorded for a (normalised) subject identifier.
     pub fn pseudonym(&self, subject: &str) -> String {
         credgate_audit::pseudonym(&self.pseudonym_key, subject)
+    }
+
+    /// **Tests only**: while set, every audit write fails as a failing disk
+    /// would (the request then gets `503 audit_unavailable`).
+    pub fn danger_fail_writes_for_tests(&self) -> &Arc<std::sync::atomic::AtomicBool> {
+        &self.fail_switch
     }
 
     /// Writes a final checkpoint.

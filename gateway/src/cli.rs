@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod audit;
 mod authz;
 
 /// credgate: a federated credit query gateway (mutual-TLS reverse proxy).
@@ -34,6 +35,9 @@ enum Command {
     /// Subject authorization tokens: keygen, issue, revoke, inspect.
     #[command(subcommand)]
     Authz(authz::AuthzCommand),
+    /// Audit log tools: verify, query, checkpoint.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Authz(cmd) => authz::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
         Command::Policy(PolicyCommand::Check { file }) => {
             match crate::policy_store::load_policy_file(&file) {
                 Ok(p) => {

@@ -19,6 +19,8 @@ fn every_command_has_help() {
         vec!["policy", "check", "--help"],
         vec!["authz", "issue", "--help"],
         vec!["authz", "revoke", "--help"],
+        vec!["audit", "verify", "--help"],
+        vec!["audit", "query", "--help"],
     ] {
         let out = credgate().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -248,4 +250,89 @@ fn authz_keygen_issue_inspect_and_revoke() {
     );
     let file = std::fs::read_to_string(dir.path().join("revocations.jsonl")).unwrap();
     assert!(file.contains("\"abc123\""), "{file}");
+}
+
+#[tokio::test]
+async fn audit_verify_query_and_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit");
+    let (private, public) = credgate_audit::generate_signing_key_pem().unwrap();
+    std::fs::write(dir.path().join("signing.pub"), &public).unwrap();
+    let key = b"0123456789abcdef0123456789abcdef";
+    std::fs::write(dir.path().join("pseudonym.key"), key).unwrap();
+    {
+        let signer = credgate_audit::AuditSigner::from_pkcs8_pem(&private).unwrap();
+        let log = credgate_audit::AuditLog::open(credgate_audit::AuditConfig::new(
+            &audit, "cli-test", signer,
+        ))
+        .await
+        .unwrap();
+        for (i, client) in ["bank-nb", "dept-nb", "dept-nb"].iter().enumerate() {
+            log.append(credgate_audit::NewRecord {
+                request_id: format!("r{i}"),
+                client_id: (*client).into(),
+                endpoint: "/v1/enterprises/{uscc}/report".into(),
+                subject_pseudonym: Some(credgate_audit::pseudonym(key, "91310110666007217T")),
+                decision: credgate_audit::Decision::Allow,
+                reason: "ok".into(),
+                status: 200,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+        log.shutdown().await.unwrap();
+    }
+    let run = |args: &[&str]| credgate().args(args).output().unwrap();
+    let a = audit.to_str().unwrap();
+    let pubkey = dir.path().join("signing.pub");
+    let out = run(&[
+        "audit",
+        "verify",
+        "--dir",
+        a,
+        "--pubkey",
+        pubkey.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 records"));
+    let out = run(&["audit", "checkpoint", "--dir", a]);
+    let cp: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cp["tree_size"], 3);
+    let out = run(&["audit", "query", "--dir", a, "--client", "dept-nb"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    let keyf = dir.path().join("pseudonym.key");
+    let out = run(&[
+        "audit",
+        "query",
+        "--dir",
+        a,
+        "--subject",
+        "91310110666007217t",
+        "--key",
+        keyf.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        3,
+        "lower-case subject normalised"
+    );
+    // Tampering is detected and located.
+    let seg = audit.join("segment-000001.log");
+    let mut data = std::fs::read(&seg).unwrap();
+    // A byte inside the first record (after the segment header frame).
+    let at = data.len() / 3;
+    data[at] ^= 1;
+    std::fs::write(&seg, data).unwrap();
+    let out = run(&["audit", "verify", "--dir", a]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("segment-000001"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -30,3 +30,9 @@ mod privacy;
 
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+
+#[path = "it/rfc9162.rs"]
+mod rfc9162;
+
+#[path = "it/audit.rs"]
+mod audit;

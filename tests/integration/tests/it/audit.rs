@@ -1,0 +1,367 @@
+//! The audit log through the gateway (SPEC §4, §8): a durable record per
+//! request before the answer, 503 with no data when it cannot be written,
+//! the auditor API with independently verified proofs, the subject's own
+//! access log, and no raw identifier anywhere in the audit files.
+
+use super::rfc9162::{leaf, unhex, verify_consistency, verify_inclusion};
+use credgate_integration::Harness;
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+
+const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
+const REVIEW: (&str, &str) = ("x-credit-purpose", "audit_review");
+
+fn seq(r: &credgate_integration::Reply) -> u64 {
+    r.headers["x-audit-seq"].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn every_request_is_recorded_before_it_is_answered() {
+    let h = Harness::start().await;
+    let dept = h.client("dept-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let ok = dept
+        .get(
+            &format!("/v1/enterprises/{nb}/report?sections=basic,penalties"),
+            &[APPROVAL],
+        )
+        .await;
+    assert_eq!(ok.status, 200);
+    let refused = dept.get(&format!("/v1/enterprises/{nb}/report"), &[]).await;
+    assert_eq!(refused.code(), "purpose_required");
+    let (a, b) = (seq(&ok), seq(&refused));
+    assert!(b > a, "seqs increase: {a} {b}");
+
+    let auditor = h.client("auditor");
+    let r = auditor
+        .get("/v1/audit/records?client=dept-nb&limit=10", &[REVIEW])
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let records = r.json()["records"].as_array().unwrap().clone();
+    let rec = |s: u64| records.iter().find(|x| x["seq"] == s).cloned().unwrap();
+    let allowed = rec(a);
+    assert_eq!(allowed["decision"], "allow");
+    assert_eq!(allowed["reason"], "ok");
+    assert_eq!(allowed["endpoint"], "/v1/enterprises/{uscc}/report");
+    assert_eq!(allowed["purpose"], "administrative_approval");
+    assert_eq!(
+        allowed["sections"],
+        serde_json::json!(["basic", "penalties"])
+    );
+    assert_eq!(allowed["subject_region"], nb[2..8]);
+    assert!(allowed["profile_digest"].as_str().unwrap().len() == 64);
+    assert!(allowed["fields_masked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "basic.legal_representative.id_number"));
+    assert_eq!(allowed["upstreams"][0]["name"], "xinyong-ningbo");
+    assert_eq!(allowed["upstreams"][0]["outcome"], "ok");
+    assert_eq!(allowed["trace_id"].as_str().unwrap().len(), 32);
+    let denied = rec(b);
+    assert_eq!(
+        (denied["decision"].as_str(), denied["reason"].as_str()),
+        (Some("deny"), Some("purpose_required"))
+    );
+    // Search by the raw subject: credgate turns it into the pseudonym.
+    let r = auditor
+        .get(
+            &format!("/v1/audit/records?subject={nb}&decision=allow"),
+            &[REVIEW],
+        )
+        .await;
+    let by_subject = r.json()["records"].as_array().unwrap().clone();
+    assert_eq!(by_subject.len(), 1);
+    assert_eq!(by_subject[0]["seq"], a);
+    assert_ne!(by_subject[0]["subject_pseudonym"], nb.as_str());
+    // Only auditors read the log; the refusal is audited too.
+    let r = h
+        .client("dept-nb")
+        .get("/v1/audit/records", &[APPROVAL])
+        .await;
+    assert_eq!(r.code(), "scope_denied");
+    // The auditor's own queries are records as well.
+    let r = auditor
+        .get("/v1/audit/records?client=auditor", &[REVIEW])
+        .await;
+    assert!(!r.json()["records"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn no_data_leaves_when_the_record_cannot_be_written_and_service_recovers() {
+    let h = Harness::start().await;
+    let dept = h.client("dept-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let switch = h.gw().audit.danger_fail_writes_for_tests().clone();
+    switch.store(true, Ordering::SeqCst);
+    let r = dept.get(&path, &[APPROVAL]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (503, "audit_unavailable")
+    );
+    assert!(r.headers.get("x-audit-seq").is_none());
+    let text = String::from_utf8_lossy(&r.body);
+    assert!(
+        !text.contains("sections") && !text.contains("legal_representative"),
+        "no data: {text}"
+    );
+    switch.store(false, Ordering::SeqCst);
+    let r = dept.get(&path, &[APPROVAL]).await;
+    assert_eq!(r.status, 200);
+    assert!(seq(&r) >= 1);
+}
+
+#[tokio::test]
+async fn proofs_verify_independently_and_the_subject_sees_who_queried_it() {
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let dept = h.client("dept-nb");
+    for _ in 0..2 {
+        assert_eq!(
+            dept.get(
+                &format!("/v1/enterprises/{nb}/report?sections=basic"),
+                &[APPROVAL]
+            )
+            .await
+            .status,
+            200
+        );
+    }
+    let t = h.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    let r = h
+        .client("bank-nb")
+        .get(
+            &format!("/v1/enterprises/{nb}/report?sections=basic"),
+            &[
+                ("x-credit-purpose", "loan_underwriting"),
+                ("x-credit-authorization", &t),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Noise about other subjects.
+    let hz = h.enterprise_of("hangzhou");
+    assert_eq!(
+        dept.get(
+            &format!("/v1/enterprises/{hz}/report?sections=basic"),
+            &[APPROVAL]
+        )
+        .await
+        .status,
+        200
+    );
+
+    // The subject's own record, through its platform with its authorization.
+    let t = h.token(&nb, "peer-hz", "self.access_log", "subject_request");
+    let r = h
+        .client("peer-hz")
+        .get(
+            &format!("/v1/subjects/{nb}/access-log"),
+            &[
+                ("x-credit-purpose", "subject_request"),
+                ("x-credit-authorization", &t),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    let entries = v["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{v}");
+    let who: Vec<&str> = entries
+        .iter()
+        .map(|e| e["client"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        who.iter().filter(|w| **w == "宁波市示例审批部门").count(),
+        2
+    );
+    assert_eq!(who.iter().filter(|w| **w == "宁波示例银行").count(), 1);
+    assert!(entries
+        .iter()
+        .all(|e| e["purpose"].is_string() && e["sections"] == serde_json::json!(["basic"])));
+    // Each entry proves its inclusion in the signed checkpoint.
+    let cp = &v["checkpoint"];
+    let size = cp["tree_size"].as_u64().unwrap();
+    let root = unhex(cp["root_hash"].as_str().unwrap());
+    assert!(verify_checkpoint_signature(cp));
+    for e in entries {
+        let record = e["record"].as_str().unwrap();
+        let l = leaf(record.as_bytes());
+        assert_eq!(hex::encode(l), e["leaf_hash"].as_str().unwrap());
+        let proof: Vec<_> = e["inclusion_proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| unhex(p.as_str().unwrap()))
+            .collect();
+        let s = e["seq"].as_u64().unwrap();
+        assert!(
+            verify_inclusion(s - 1, size, &l, &proof, &root),
+            "entry {s} proves"
+        );
+        // A wrong leaf does not.
+        assert!(!verify_inclusion(
+            s - 1,
+            size,
+            &leaf(b"forged"),
+            &proof,
+            &root
+        ));
+    }
+
+    // Auditor proofs: inclusion and consistency, checked independently.
+    let auditor = h.client("auditor");
+    let cp1 = auditor.get("/v1/audit/checkpoint", &[REVIEW]).await.json();
+    let n = cp1["tree_size"].as_u64().unwrap();
+    assert!(
+        n >= 4,
+        "the checkpoint written for the access log covers the 4 queries"
+    );
+    let p = auditor
+        .get(&format!("/v1/audit/proof/2?size={n}"), &[REVIEW])
+        .await
+        .json();
+    let proof: Vec<_> = p["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| unhex(x.as_str().unwrap()))
+        .collect();
+    assert!(verify_inclusion(
+        1,
+        n,
+        &unhex(p["leaf_hash"].as_str().unwrap()),
+        &proof,
+        &unhex(cp1["root_hash"].as_str().unwrap())
+    ));
+    let c = auditor
+        .get(&format!("/v1/audit/consistency?from=3&to={n}"), &[REVIEW])
+        .await
+        .json();
+    let proof: Vec<_> = c["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| unhex(x.as_str().unwrap()))
+        .collect();
+    let (r3, rn) = (
+        unhex(c["from_root"].as_str().unwrap()),
+        unhex(c["to_root"].as_str().unwrap()),
+    );
+    assert_eq!(rn, unhex(cp1["root_hash"].as_str().unwrap()));
+    assert!(verify_consistency(3, n, &r3, &rn, &proof));
+    assert!(!verify_consistency(3, n, &leaf(b"x"), &rn, &proof));
+    let r = auditor
+        .get(&format!("/v1/audit/proof/{}?size={n}", n + 5), &[REVIEW])
+        .await;
+    assert_eq!(r.code(), "invalid_request");
+}
+
+fn verify_checkpoint_signature(cp: &Value) -> bool {
+    use base64::Engine as _;
+    let pem = cp["public_key"].as_str().unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(
+            pem.lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>(),
+        )
+        .unwrap();
+    // SPKI for Ed25519: 12-byte prefix, then the 32-byte key.
+    let key = &der[der.len() - 32..];
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(cp["signature"].as_str().unwrap())
+        .unwrap();
+    let body = cp["signed_body"].as_str().unwrap();
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
+        .verify(body.as_bytes(), &sig)
+        .is_ok()
+}
+
+#[tokio::test]
+async fn audit_files_hold_no_raw_identifier_and_verify_detects_tampering() {
+    let mut h = Harness::start().await;
+    let dept = h.client("dept-nb");
+    let mut raw: Vec<String> = Vec::new();
+    for e in h.samples["enterprises"].as_array().unwrap().iter().take(10) {
+        let u = e["uscc"].as_str().unwrap().to_owned();
+        let _ = dept
+            .get(
+                &format!("/v1/enterprises/{u}/report?sections=basic"),
+                &[APPROVAL],
+            )
+            .await;
+        raw.push(u);
+    }
+    let persons: Vec<String> = h.samples["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(5)
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &persons {
+        let t = h.token(id, "peer-hz", "person.score", "score_recognition");
+        let _ = h
+            .client("peer-hz")
+            .get(
+                &format!("/v1/persons/{id}/score"),
+                &[
+                    ("x-credit-purpose", "score_recognition"),
+                    ("x-credit-authorization", &t),
+                ],
+            )
+            .await;
+        raw.push(id.clone());
+    }
+    let body = serde_json::json!({ "subjects": raw.clone() }).to_string();
+    let _ = dept
+        .post(
+            "/v1/sanctions/check",
+            &[APPROVAL, ("content-type", "application/json")],
+            body,
+        )
+        .await;
+    h.gateway.take().unwrap().shutdown().await;
+
+    let dir = h.dir.path().join("audit");
+    let mut bytes = Vec::new();
+    for f in walk(&dir) {
+        bytes.extend(std::fs::read(f).unwrap());
+    }
+    assert!(bytes.len() > 1000);
+    let text = String::from_utf8_lossy(&bytes);
+    for s in &raw {
+        assert!(
+            !text.contains(s.as_str()),
+            "raw identifier in the audit files"
+        );
+    }
+    // verify passes, then detects a flipped byte in a record.
+    let report = credgate_audit::verify(&dir, None).expect("verify passes");
+    assert!(report.tree_size >= 16);
+    let seg = walk(&dir)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("segment-"))
+        .unwrap();
+    let mut data = std::fs::read(&seg).unwrap();
+    let at = data.len() / 2;
+    data[at] ^= 0x20;
+    std::fs::write(&seg, data).unwrap();
+    let err = credgate_audit::verify(&dir, None).unwrap_err().to_string();
+    assert!(err.contains("segment-"), "names the segment: {err}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -11,8 +11,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
-use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -27,6 +25,8 @@ pub struct AdminState {
     pub federation: Arc<Federation>,
     /// Listener counters.
     pub stats: Arc<ConnStats>,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Serves the admin endpoints until shutdown.
@@ -62,7 +62,11 @@ fn route(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
         "/readyz" => readyz(state),
-        "/metrics" => text(StatusCode::OK, "text/plain; version=0.0.4", metrics(state)),
+        "/metrics" => text(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            state.metrics.render(),
+        ),
         _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
 }
@@ -101,70 +105,6 @@ fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
         StatusCode::SERVICE_UNAVAILABLE
     };
     text(status, "application/json", body.to_string())
-}
-
-fn metrics(state: &AdminState) -> String {
-    let s = &state.stats;
-    let mut out = String::new();
-    let _ = writeln!(out, "# TYPE credgate_open_connections gauge");
-    let _ = writeln!(
-        out,
-        "credgate_open_connections {}",
-        s.open.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(out, "# TYPE credgate_tls_handshake_failures_total counter");
-    let _ = writeln!(
-        out,
-        "credgate_tls_handshake_failures_total{{reason=\"refused\"}} {}",
-        s.handshake_failed.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "credgate_tls_handshake_failures_total{{reason=\"timeout\"}} {}",
-        s.handshake_timeout.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(out, "# TYPE credgate_policy_reloads_total counter");
-    let _ = writeln!(
-        out,
-        "credgate_policy_reloads_total{{result=\"ok\"}} {}",
-        state.policy.reloads_ok()
-    );
-    let _ = writeln!(
-        out,
-        "credgate_policy_reloads_total{{result=\"failed\"}} {}",
-        state.policy.reloads_failed()
-    );
-    let ups = state.federation.upstreams();
-    let _ = writeln!(out, "# TYPE credgate_upstream_requests_total counter");
-    for u in ups {
-        for (outcome, n) in u.stats.counts() {
-            let _ = writeln!(
-                out,
-                "credgate_upstream_requests_total{{upstream=\"{}\",outcome=\"{outcome}\"}} {n}",
-                u.name
-            );
-        }
-    }
-    let _ = writeln!(out, "# TYPE credgate_upstream_retries_total counter");
-    for u in ups {
-        let _ = writeln!(
-            out,
-            "credgate_upstream_retries_total{{upstream=\"{}\"}} {}",
-            u.name,
-            u.stats.retries()
-        );
-    }
-    let _ = writeln!(out, "# TYPE credgate_upstream_breaker_open gauge");
-    for u in ups {
-        let open = u.breaker_state() == crate::federation::breaker::BreakerState::Open;
-        let _ = writeln!(
-            out,
-            "credgate_upstream_breaker_open{{upstream=\"{}\"}} {}",
-            u.name,
-            u8::from(open)
-        );
-    }
-    out
 }
 
 fn text(status: StatusCode, ct: &'static str, body: String) -> Response<Full<Bytes>> {

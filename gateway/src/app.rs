@@ -98,9 +98,19 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     };
     let schemes = crate::recognition::Schemes::new(cfg.score_schemes.clone())
         .map_err(|errs| StartError::Config(errs.join("; ")))?;
-    let audit = crate::audit::Auditor::open(&cfg.audit, Arc::new(pseudonym_key.clone()), None)
-        .await
-        .map_err(|e| StartError::Config(e.to_string()))?;
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let observer: credgate_audit::BatchObserver = {
+        let metrics = metrics.clone();
+        Arc::new(move |b: &credgate_audit::BatchReport| {
+            if b.ok {
+                metrics.observe_audit_batch(b.records, b.write);
+            }
+        })
+    };
+    let audit =
+        crate::audit::Auditor::open(&cfg.audit, Arc::new(pseudonym_key.clone()), Some(observer))
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))?;
     let gateway = Arc::new(Gateway {
         policy: policy.clone(),
         federation: federation.clone(),
@@ -111,6 +121,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         authorizer: crate::authorize::Authorizer::from_config(cfg)
             .map_err(|e| StartError::Config(e.to_string()))?,
         audit: audit.clone(),
+        metrics: metrics.clone(),
     });
     let listener = TcpListener::bind(cfg.server.listen)
         .await
@@ -124,6 +135,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     })?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let stats = Arc::new(ConnStats::default());
+    metrics.attach(federation.clone(), stats.clone(), policy.clone());
     let mut tasks = Vec::new();
     tasks.push(crate::reload::spawn(
         tls.clone(),
@@ -148,6 +160,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
                     policy: policy.clone(),
                     federation,
                     stats: stats.clone(),
+                    metrics: metrics.clone(),
                 },
                 shutdown_rx.clone(),
             )));

@@ -123,9 +123,9 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    crate::logging::init("info");
     let rt = runtime()?;
     rt.block_on(async {
+        let _telemetry = crate::telemetry::init(&cfg.telemetry, "info")?;
         let running = crate::app::start(&cfg).await?;
         wait_for_signal().await;
         tracing::info!("shutting down: draining in-flight requests");

@@ -69,6 +69,9 @@ pub struct Config {
     /// The tamper-evident audit log (required: every request is recorded
     /// before it is answered).
     pub audit: AuditSettings,
+    /// Traces (OTLP/HTTP when an endpoint is set).
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetryConfig,
     /// Directory the file was read from (relative paths resolve against it).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -557,6 +560,13 @@ impl Config {
             }
             if r.call_timeout_ms == 0 {
                 out.push("redis.call_timeout_ms: must be > 0".into());
+            }
+        }
+        if let Some(ep) = &self.telemetry.otlp_endpoint {
+            if !(ep.starts_with("http://") || ep.starts_with("https://"))
+                || ep.parse::<http::Uri>().is_err()
+            {
+                out.push("telemetry.otlp_endpoint: must be an http(s) URL".into());
             }
         }
         if self.authorization.max_token_bytes < 256 {

@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use problem::{ApiError, Code};
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 mod audit_api;
 pub mod problem;
@@ -55,6 +56,8 @@ pub struct Gateway {
     pub authorizer: crate::authorize::Authorizer,
     /// The audit log.
     pub audit: crate::audit::Auditor,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -68,50 +71,10 @@ impl std::fmt::Debug for Gateway {
 pub struct RequestCtx {
     /// Unique id of this request (`X-Request-Id`).
     pub request_id: String,
-    /// W3C trace context: the client's when it sent a valid one.
-    pub trace: TraceContext,
-}
-
-/// W3C trace context of a request.
-#[derive(Debug, Clone)]
-pub struct TraceContext {
-    /// 32 lower-case hex digits.
-    pub trace_id: String,
-    /// The trace flags (e.g. `01` sampled).
-    pub flags: String,
-}
-
-impl TraceContext {
-    /// The client's `traceparent` when valid, else a new trace.
-    pub fn from_headers(h: &HeaderMap) -> TraceContext {
-        match valid_traceparent(h).and_then(|v| v.to_str().ok().map(str::to_owned)) {
-            Some(tp) => {
-                let parts: Vec<&str> = tp.split('-').collect();
-                TraceContext {
-                    trace_id: parts[1].to_ascii_lowercase(),
-                    flags: parts[3].to_ascii_lowercase(),
-                }
-            }
-            None => TraceContext {
-                trace_id: new_request_id(),
-                flags: "01".to_owned(),
-            },
-        }
-    }
-
-    /// A `traceparent` for a call made on behalf of this request: same
-    /// trace, a fresh span id.
-    pub fn child(&self) -> HeaderValue {
-        let mut span = [0u8; 8];
-        rand::Rng::fill(&mut rand::thread_rng(), &mut span);
-        if span == [0; 8] {
-            span[7] = 1;
-        }
-        let v = format!("00-{}-{}-{}", self.trace_id, hex::encode(span), self.flags);
-        HeaderValue::from_str(&v).unwrap_or_else(|_| {
-            HeaderValue::from_static("00-00000000000000000000000000000001-0000000000000001-00")
-        })
-    }
+    /// W3C trace context (the client's when it sent a valid one).
+    pub trace: crate::telemetry::TraceContext,
+    /// The request's span (parent of the upstream-call spans).
+    pub span: tracing::Span,
 }
 
 /// A successful handler answer: JSON body.
@@ -123,11 +86,34 @@ impl Gateway {
     /// cannot be, the client gets `503 audit_unavailable` and no data.
     pub async fn handle(&self, conn: &ConnInfo, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let started = std::time::Instant::now();
-        let trace = TraceContext::from_headers(req.headers());
+        let span = tracing::info_span!(
+            "request",
+            otel.kind = "server",
+            request_id = tracing::field::Empty,
+            client = tracing::field::Empty,
+            endpoint = tracing::field::Empty,
+            decision = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        let trace = crate::telemetry::TraceContext::start(&span, req.headers());
         let ctx = RequestCtx {
             request_id: new_request_id(),
             trace,
+            span: span.clone(),
         };
+        span.record("request_id", ctx.request_id.as_str());
+        self.handle_traced(conn, req, ctx, started)
+            .instrument(span)
+            .await
+    }
+
+    async fn handle_traced(
+        &self,
+        conn: &ConnInfo,
+        req: Request<Incoming>,
+        ctx: RequestCtx,
+        started: std::time::Instant,
+    ) -> Response<Full<Bytes>> {
         let mut trail = Trail::default();
         let result = self.handle_inner(conn, req, &ctx, &mut trail).await;
         let (mut resp, code) = match result {
@@ -137,8 +123,11 @@ impl Gateway {
                 (e.into_response(), code)
             }
         };
+        trail.code = Some(code);
         let status = resp.status().as_u16();
         let record = trail.record(&ctx, conn, code, status);
+        self.metrics
+            .observe_request(&trail, code, started.elapsed());
         let answered = code == "ok";
         let seq = match self.audit.append(record).await {
             Ok(seq) => seq,
@@ -150,6 +139,7 @@ impl Gateway {
                 )
                 .retry_after(1)
                 .into_response();
+                trail.code = Some(Code::AuditUnavailable.as_str());
                 self.authorizer.settle(trail.authorized.take(), false).await;
                 return finish(resp, &ctx, None, &trail, started);
             }
@@ -222,12 +212,23 @@ fn finish(
         h.insert("x-audit-seq", HeaderValue::from(seq));
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let code = if resp.status().is_success() {
+        "ok"
+    } else {
+        trail.code.unwrap_or("error")
+    };
+    let span = &ctx.span;
+    span.record("client", trail.client.as_deref().unwrap_or("-"));
+    span.record("endpoint", trail.endpoint.unwrap_or("-"));
+    span.record("decision", code);
+    span.record("status", resp.status().as_u16());
     tracing::info!(
         request_id = %ctx.request_id,
         trace_id = %ctx.trace.trace_id,
         client = trail.client.as_deref().unwrap_or("-"),
         endpoint = trail.endpoint.unwrap_or("-"),
         status = resp.status().as_u16(),
+        decision = code,
         audit_seq = seq.unwrap_or(0),
         elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "request"
@@ -404,24 +405,6 @@ async fn read_body(body: Incoming, headers: &HeaderMap, max: usize) -> Result<By
     }
 }
 
-/// A W3C `traceparent` header, if well-formed (`00-<32 hex>-<16 hex>-<2 hex>`).
-fn valid_traceparent(h: &HeaderMap) -> Option<HeaderValue> {
-    let v = h.get("traceparent")?;
-    let s = v.to_str().ok()?;
-    let parts: Vec<&str> = s.split('-').collect();
-    let ok = parts.len() == 4
-        && parts[0].len() == 2
-        && parts[1].len() == 32
-        && parts[2].len() == 16
-        && parts[3].len() == 2
-        && parts
-            .iter()
-            .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
-        && parts[1].bytes().any(|b| b != b'0')
-        && parts[2].bytes().any(|b| b != b'0');
-    ok.then(|| v.clone())
-}
-
 fn new_request_id() -> String {
     let mut b = [0u8; 16];
     rand::Rng::fill(&mut rand::thread_rng(), &mut b);
@@ -502,26 +485,6 @@ mod tests {
         assert_eq!(percent_decode("ab%43").unwrap(), "abC");
         assert!(percent_decode("ab%4").is_err());
         assert!(percent_decode("%ff%fe").is_err());
-    }
-
-    #[test]
-    fn traceparent_validation() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "traceparent",
-            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-        );
-        assert!(valid_traceparent(&h).is_some());
-        h.insert(
-            "traceparent",
-            HeaderValue::from_static("00-zz-00f067aa0ba902b7-01"),
-        );
-        assert!(valid_traceparent(&h).is_none());
-        h.insert(
-            "traceparent",
-            HeaderValue::from_static("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
-        );
-        assert!(valid_traceparent(&h).is_none());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 /// Largest upstream response body credgate reads.
 const MAX_UPSTREAM_BODY: usize = 8 * 1024 * 1024;
@@ -308,6 +309,30 @@ impl Upstream {
     /// jittered backoff. A subject the platform does not hold counts as a
     /// healthy answer; timeouts are not retried (the deadline is spent).
     pub async fn call<T>(
+        &self,
+        req: &UpstreamRequest,
+        ctx: &crate::http::RequestCtx,
+        parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
+    ) -> (Result<T, CallError>, CallInfo) {
+        let span = tracing::info_span!(
+            parent: &ctx.span,
+            "upstream",
+            otel.kind = "client",
+            upstream = %self.name,
+            outcome = tracing::field::Empty,
+            retries = tracing::field::Empty,
+        );
+        let traceparent = ctx.trace.child(&span);
+        let (result, info) = self
+            .call_inner(req, Some(&traceparent), parse)
+            .instrument(span.clone())
+            .await;
+        span.record("outcome", info.outcome);
+        span.record("retries", info.attempts.saturating_sub(1));
+        (result, info)
+    }
+
+    async fn call_inner<T>(
         &self,
         req: &UpstreamRequest,
         traceparent: Option<&HeaderValue>,

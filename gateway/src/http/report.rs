@@ -67,9 +67,8 @@ async fn answer(
     let req = upstream
         .adapter
         .report_request(uscc.as_str(), &grant.sections);
-    let traceparent = ctx.trace.child();
     let (record, info) = upstream
-        .call(&req, Some(&traceparent), |status, body| {
+        .call(&req, ctx, |status, body| {
             upstream
                 .adapter
                 .parse_report(uscc.as_str(), &grant.sections, status, body)

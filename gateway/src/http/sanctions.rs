@@ -250,9 +250,8 @@ async fn ask_platform(
     ctx: &RequestCtx,
 ) -> PlatformAnswer {
     let req = u.adapter.sanctions_request(&subjects);
-    let traceparent = ctx.trace.child();
     let (result, info) = u
-        .call(&req, Some(&traceparent), |status, body| {
+        .call(&req, ctx, |status, body| {
             u.adapter.parse_sanctions(&subjects, status, body)
         })
         .await;

@@ -56,9 +56,8 @@ pub(super) async fn handle(
         )
     })?;
     let call = upstream.adapter.score_request(id.as_str());
-    let traceparent = req.ctx.trace.child();
     let (score, info) = upstream
-        .call(&call, Some(&traceparent), |status, body| {
+        .call(&call, req.ctx, |status, body| {
             upstream.adapter.parse_score(id.as_str(), status, body)
         })
         .await;

@@ -33,6 +33,8 @@ pub struct Trail {
     pub fields_masked: Vec<String>,
     /// Upstream calls made, with outcome and latency.
     pub upstreams: Vec<UpstreamOutcome>,
+    /// The outcome code (`ok` or the problem code), once known.
+    pub code: Option<&'static str>,
 }
 
 impl Trail {

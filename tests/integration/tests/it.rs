@@ -36,3 +36,6 @@ mod rfc9162;
 
 #[path = "it/audit.rs"]
 mod audit;
+
+#[path = "it/telemetry.rs"]
+mod telemetry;

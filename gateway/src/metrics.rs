@@ -1,0 +1,338 @@
+//! Prometheus metrics (SPEC §10) in the OpenMetrics text format, served by
+//! the admin listener. Label values come from bounded sets only — client
+//! ids from the policy (or `-`), endpoint templates, decision codes,
+//! upstream names, outcome labels — never a subject, a path or free text.
+
+use crate::federation::breaker::BreakerState;
+use crate::federation::Federation;
+use crate::http::Trail;
+use crate::policy_store::PolicyStore;
+use crate::server::ConnStats;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    client: String,
+    endpoint: String,
+    decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClientLabels {
+    client: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: String,
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ]
+    .into_iter()
+}
+
+/// Every metric credgate exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    ratelimit_rejections: Family<ClientLabels, Counter>,
+    authz_refusals: Family<CodeLabels, Counter>,
+    audit_write: Histogram,
+    audit_batch: Histogram,
+    state: Arc<OnceLock<StateCollector>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "credgate_requests",
+            "Requests by client, endpoint template and decision (ok or the problem code)",
+            requests.clone(),
+        );
+        let duration: Family<EndpointLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(latency_buckets()));
+        registry.register(
+            "credgate_request_duration_seconds",
+            "Request latency from headers read to response ready (audit included)",
+            duration.clone(),
+        );
+        let ratelimit_rejections = Family::<ClientLabels, Counter>::default();
+        registry.register(
+            "credgate_ratelimit_rejections",
+            "Requests refused by a rate limit or quota",
+            ratelimit_rejections.clone(),
+        );
+        let authz_refusals = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "credgate_authorization_refusals",
+            "Subject-authorization refusals by code",
+            authz_refusals.clone(),
+        );
+        let audit_write = Histogram::new(latency_buckets());
+        registry.register(
+            "credgate_audit_write_seconds",
+            "Audit batch write + fsync time",
+            audit_write.clone(),
+        );
+        let audit_batch =
+            Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]);
+        registry.register(
+            "credgate_audit_batch_size",
+            "Records per audit write + fsync (group commit)",
+            audit_batch.clone(),
+        );
+        let state: Arc<OnceLock<StateCollector>> = Arc::default();
+        registry.register_collector(Box::new(LateCollector(state.clone())));
+        Metrics {
+            registry,
+            requests,
+            duration,
+            ratelimit_rejections,
+            authz_refusals,
+            audit_write,
+            audit_batch,
+            state,
+        }
+    }
+
+    /// Connects the gauges and counters read from component state at
+    /// scrape time (upstreams, breakers, connections, reloads).
+    pub fn attach(
+        &self,
+        federation: Arc<Federation>,
+        stats: Arc<ConnStats>,
+        policy: Arc<PolicyStore>,
+    ) {
+        let _ = self.state.set(StateCollector {
+            federation,
+            stats,
+            policy,
+        });
+    }
+
+    /// Counts one finished request.
+    pub fn observe_request(&self, trail: &Trail, code: &str, elapsed: Duration) {
+        let client = trail.client.clone().unwrap_or_else(|| "-".to_owned());
+        let endpoint = trail.endpoint.unwrap_or("-").to_owned();
+        self.requests
+            .get_or_create(&RequestLabels {
+                client: client.clone(),
+                endpoint: endpoint.clone(),
+                decision: code.to_owned(),
+            })
+            .inc();
+        self.duration
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(elapsed.as_secs_f64());
+        if code == "rate_limited" {
+            self.ratelimit_rejections
+                .get_or_create(&ClientLabels { client })
+                .inc();
+        }
+        if code.starts_with("authorization_") {
+            self.authz_refusals
+                .get_or_create(&CodeLabels {
+                    code: code.to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    /// Observes one audit batch.
+    pub fn observe_audit_batch(&self, records: usize, write: Duration) {
+        self.audit_write.observe(write.as_secs_f64());
+        self.audit_batch.observe(records as f64);
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Defers to the state collector once attached.
+#[derive(Debug)]
+struct LateCollector(Arc<OnceLock<StateCollector>>);
+
+impl Collector for LateCollector {
+    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        match self.0.get() {
+            Some(c) => c.encode(encoder),
+            None => Ok(()),
+        }
+    }
+}
+
+struct StateCollector {
+    federation: Arc<Federation>,
+    stats: Arc<ConnStats>,
+    policy: Arc<PolicyStore>,
+}
+
+impl std::fmt::Debug for StateCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateCollector").finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamOutcomeLabels {
+    upstream: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    upstream: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+impl Collector for StateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let ups = self.federation.upstreams();
+        {
+            let mut m = encoder.encode_descriptor(
+                "credgate_upstream_requests",
+                "Upstream calls by upstream and outcome",
+                None,
+                MetricType::Counter,
+            )?;
+            for u in ups {
+                for (outcome, n) in u.stats.counts() {
+                    let labels = UpstreamOutcomeLabels {
+                        upstream: u.name.clone(),
+                        outcome: outcome.to_owned(),
+                    };
+                    ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
+                }
+            }
+        }
+        {
+            let mut m = encoder.encode_descriptor(
+                "credgate_upstream_retries",
+                "Upstream retries (within the retry budget)",
+                None,
+                MetricType::Counter,
+            )?;
+            for u in ups {
+                let labels = UpstreamLabels {
+                    upstream: u.name.clone(),
+                };
+                ConstCounter::new(u.stats.retries()).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let mut m = encoder.encode_descriptor(
+                "credgate_upstream_breaker_open",
+                "1 while the upstream's circuit breaker is open",
+                None,
+                MetricType::Gauge,
+            )?;
+            for u in ups {
+                let labels = UpstreamLabels {
+                    upstream: u.name.clone(),
+                };
+                let open = i64::from(u.breaker_state() == BreakerState::Open);
+                ConstGauge::new(open).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let m = encoder.encode_descriptor(
+                "credgate_open_connections",
+                "Client connections open (after the handshake)",
+                None,
+                MetricType::Gauge,
+            )?;
+            let n = i64::try_from(self.stats.open.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+            ConstGauge::new(n).encode(m)?;
+        }
+        {
+            let mut m = encoder.encode_descriptor(
+                "credgate_tls_handshake_failures",
+                "Client TLS handshakes that failed, by reason",
+                None,
+                MetricType::Counter,
+            )?;
+            for (reason, n) in [
+                (
+                    "refused",
+                    self.stats.handshake_failed.load(Ordering::Relaxed),
+                ),
+                (
+                    "timeout",
+                    self.stats.handshake_timeout.load(Ordering::Relaxed),
+                ),
+            ] {
+                let labels = ReasonLabels {
+                    reason: reason.to_owned(),
+                };
+                ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let mut m = encoder.encode_descriptor(
+                "credgate_policy_reloads",
+                "Policy reloads by result",
+                None,
+                MetricType::Counter,
+            )?;
+            for (result, n) in [
+                ("ok", self.policy.reloads_ok()),
+                ("failed", self.policy.reloads_failed()),
+            ] {
+                let labels = ResultLabels {
+                    result: result.to_owned(),
+                };
+                ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,208 @@
+//! Telemetry end to end: a client's `traceparent` reaches the platform with
+//! the same trace id and a child span id and lands in the audit record;
+//! `/metrics` counts exactly what happened, with bounded labels.
+
+use credgate_integration::{plain, Harness, Options};
+use serde_json::json;
+
+const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT: &str = "00f067aa0ba902b7";
+
+#[tokio::test]
+async fn traceparent_propagates_to_the_platform_and_into_the_audit_record() {
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let tp = format!("00-{TRACE}-{PARENT}-01");
+    let r = h
+        .client("dept-nb")
+        .get(
+            &format!("/v1/enterprises/{nb}/report?sections=basic"),
+            &[APPROVAL, ("traceparent", &tp)],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let seq: u64 = r.headers["x-audit-seq"].to_str().unwrap().parse().unwrap();
+    let seen = h.sim_requests("xinyong-ningbo").await;
+    let upstream_tp = seen[0]["traceparent"]
+        .as_str()
+        .expect("traceparent forwarded");
+    let parts: Vec<&str> = upstream_tp.split('-').collect();
+    assert_eq!(parts[1], TRACE, "same trace id");
+    assert_ne!(parts[2], PARENT, "a child span id, not the client's");
+    assert_eq!(parts[2].len(), 16);
+    let rec = h
+        .client("auditor")
+        .get(
+            "/v1/audit/records?client=dept-nb",
+            &[("x-credit-purpose", "audit_review")],
+        )
+        .await
+        .json();
+    let rec = rec["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["seq"] == seq)
+        .unwrap()
+        .clone();
+    assert_eq!(rec["trace_id"], TRACE);
+    // A malformed traceparent is ignored: a fresh trace, still propagated.
+    h.clear_sim_requests().await;
+    let r = h
+        .client("dept-nb")
+        .get(
+            &format!("/v1/enterprises/{nb}/report?sections=basic"),
+            &[APPROVAL, ("traceparent", "garbage")],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let seen = h.sim_requests("xinyong-ningbo").await;
+    let fresh = seen[0]["traceparent"].as_str().unwrap();
+    assert!(!fresh.contains(TRACE) && fresh.len() == 55, "{fresh}");
+}
+
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().filter(|l| l.starts_with(name)).find_map(|l| {
+        let (head, value) = l.rsplit_once(' ')?;
+        let ok = labels
+            .iter()
+            .all(|(k, v)| head.contains(&format!("{k}=\"{v}\"")));
+        let exact_name = head.split('{').next() == Some(name);
+        (ok && exact_name).then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[tokio::test]
+async fn metrics_count_a_known_mix_and_the_breaker_gauge_moves() {
+    let h = Harness::start_with(Options {
+        upstream_extra: "max_retries = 0\nbreaker = { failure_threshold = 2, open_ms = 60000 }"
+            .into(),
+        ..Options::default()
+    })
+    .await;
+    let admin = h.gw().admin_addr.unwrap();
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let dept = h.client("dept-nb");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    for _ in 0..3 {
+        assert_eq!(dept.get(&path, &[APPROVAL]).await.status, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(dept.get(&path, &[]).await.code(), "purpose_required");
+    }
+    assert_eq!(
+        h.client("bank-nb")
+            .get(&path, &[("x-credit-purpose", "loan_underwriting")])
+            .await
+            .code(),
+        "authorization_required"
+    );
+    let scrape = || async {
+        String::from_utf8(
+            plain(admin, http::Method::GET, "/metrics", None)
+                .await
+                .1
+                .to_vec(),
+        )
+        .unwrap()
+    };
+    let text = scrape().await;
+    let ep = "/v1/enterprises/{uscc}/report";
+    assert_eq!(
+        metric(
+            &text,
+            "credgate_requests_total",
+            &[("client", "dept-nb"), ("endpoint", ep), ("decision", "ok")]
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "credgate_requests_total",
+            &[
+                ("client", "dept-nb"),
+                ("endpoint", ep),
+                ("decision", "purpose_required")
+            ]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "credgate_requests_total",
+            &[
+                ("client", "bank-nb"),
+                ("endpoint", ep),
+                ("decision", "authorization_required")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "credgate_authorization_refusals_total",
+            &[("code", "authorization_required")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "credgate_upstream_requests_total",
+            &[("upstream", "xinyong-ningbo"), ("outcome", "ok")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "credgate_upstream_breaker_open",
+            &[("upstream", "xinyong-ningbo")]
+        ),
+        Some(0.0)
+    );
+    assert!(metric(&text, "credgate_audit_batch_size_count", &[]).unwrap() >= 1.0);
+    assert!(
+        metric(
+            &text,
+            "credgate_request_duration_seconds_count",
+            &[("endpoint", ep)]
+        )
+        .unwrap()
+            >= 6.0
+    );
+    // Label values are bounded: no subject identifier, no concrete path.
+    assert!(!text.contains(&nb), "subject in metrics");
+    // The platform fails: the breaker opens and the gauge shows it.
+    h.fault(
+        "xinyong-ningbo",
+        json!({ "mode": "error", "error_rate": 1.0 }),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(dept.get(&path, &[APPROVAL]).await.status, 502);
+    }
+    let text = scrape().await;
+    assert_eq!(
+        metric(
+            &text,
+            "credgate_upstream_breaker_open",
+            &[("upstream", "xinyong-ningbo")]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "credgate_upstream_requests_total",
+            &[("upstream", "xinyong-ningbo"), ("outcome", "error_status")]
+        ),
+        Some(2.0)
+    );
+}

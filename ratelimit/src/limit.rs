@@ -1,0 +1,128 @@
+//! What is limited ([`Key`]) and by how much ([`Limit`]).
+
+use crate::error::LimitError;
+use crate::gcra::Params;
+
+/// A client's limit, as the policy states it (the gateway converts the policy crate's
+/// `RateLimit` into this one, keeping this crate independent of the policy model).
+///
+/// **Burst convention:** `burst` is the largest number of requests allowed at once, from
+/// a full bucket; after that, one request every `1 / per_second` seconds. `burst = 1`
+/// means strictly spaced requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit {
+    /// Sustained rate, requests per second (> 0; fractions allowed: 0.5 = one per 2 s).
+    pub per_second: f64,
+    /// Maximum requests at once (≥ 1).
+    pub burst: u32,
+    /// Maximum requests per calendar day in the limiter's time zone; `None`: no quota.
+    pub daily_quota: Option<u64>,
+}
+
+/// The limited identity: a client, optionally narrowed to one of its scopes. Each
+/// distinct key has its own bucket and its own daily counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key<'a> {
+    /// The client id from the policy (identified by its certificate).
+    pub client: &'a str,
+    /// The scope when the policy limits the client per scope; `None`: the client's own
+    /// limit over all its scopes.
+    pub scope: Option<&'a str>,
+}
+
+// === impl Limit ===
+
+impl Limit {
+    /// A rate limit without a daily quota.
+    pub fn new(per_second: f64, burst: u32) -> Self {
+        Self {
+            per_second,
+            burst,
+            daily_quota: None,
+        }
+    }
+
+    /// The same limit with a daily quota.
+    pub fn with_daily_quota(self, quota: u64) -> Self {
+        Self {
+            daily_quota: Some(quota),
+            ..self
+        }
+    }
+
+    /// Checks the limit is enforceable.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        Params::new(self).map(drop)
+    }
+
+    /// One replica's share when `replicas` replicas enforce the limit independently
+    /// (Redis unreachable, `fail_open_local`): the rate divided by `replicas`, the burst
+    /// and the daily quota divided and rounded down but at least 1 (a quota of 0 stays
+    /// 0). `replicas` 0 is taken as 1.
+    pub fn share(&self, replicas: u32) -> Self {
+        let n = replicas.max(1);
+        Self {
+            per_second: self.per_second / f64::from(n),
+            burst: (self.burst / n).max(1),
+            daily_quota: self
+                .daily_quota
+                .map(|q| if q == 0 { 0 } else { (q / u64::from(n)).max(1) }),
+        }
+    }
+}
+
+// === impl Key ===
+
+impl<'a> Key<'a> {
+    /// The client's own limit (all scopes together).
+    pub fn client(client: &'a str) -> Self {
+        Self {
+            client,
+            scope: None,
+        }
+    }
+
+    /// The client's limit for one scope.
+    pub fn scoped(client: &'a str, scope: &'a str) -> Self {
+        Self {
+            client,
+            scope: Some(scope),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_divides_rate_burst_and_quota_with_floors() {
+        let limit = Limit::new(10.0, 20).with_daily_quota(1000);
+        let share = limit.share(3);
+        assert!((share.per_second - 10.0 / 3.0).abs() < 1e-12);
+        assert_eq!(share.burst, 6);
+        assert_eq!(share.daily_quota, Some(333));
+        let tiny = Limit::new(1.0, 2).with_daily_quota(2).share(4);
+        assert_eq!((tiny.burst, tiny.daily_quota), (1, Some(1)));
+        assert_eq!(
+            Limit::new(1.0, 1).with_daily_quota(0).share(2).daily_quota,
+            Some(0)
+        );
+        assert_eq!(limit.share(0), limit);
+    }
+
+    #[test]
+    fn validate_rejects_unenforceable_limits() {
+        assert_eq!(Limit::new(0.0, 1).validate(), Err(LimitError::Rate(0.0)));
+        assert!(matches!(
+            Limit::new(f64::NAN, 1).validate(),
+            Err(LimitError::Rate(_))
+        ));
+        assert_eq!(Limit::new(1.0, 0).validate(), Err(LimitError::ZeroBurst));
+        assert_eq!(
+            Limit::new(1e-9, 10).validate(),
+            Err(LimitError::WindowTooLong)
+        );
+        assert_eq!(Limit::new(0.5, 1).validate(), Ok(()));
+    }
+}

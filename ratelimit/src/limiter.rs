@@ -1,0 +1,372 @@
+//! The [`Limiter`]: one per gateway, in process or over Redis, with the failure modes of
+//! SPEC §9.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::macros::offset;
+use time::UtcOffset;
+
+use crate::clock::{Clock, SystemClock};
+use crate::day::Day;
+use crate::decision::Decision;
+use crate::error::LimiterError;
+use crate::gcra::Params;
+use crate::health::{Health, Route, Transition};
+use crate::limit::{Key, Limit};
+use crate::local::LocalBackend;
+use crate::redis::RedisBackend;
+
+/// Settings common to both backends.
+#[derive(Debug, Clone)]
+pub struct LimiterConfig {
+    /// The zone whose calendar days delimit daily quotas (a fixed offset; default
+    /// `+08:00`, China Standard Time).
+    pub time_zone: UtcOffset,
+    /// The time source (default: [`SystemClock`]; tests use a
+    /// [`ManualClock`](crate::ManualClock)).
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Settings of the Redis backend.
+#[derive(Debug, Clone)]
+pub struct RedisLimiterConfig {
+    /// `redis://host:port/db` (or `rediss://`).
+    pub url: String,
+    /// Bound on every Redis call, connection included (default 50 ms). No decision waits
+    /// longer for Redis.
+    pub call_timeout: Duration,
+    /// What to do when Redis cannot be reached (default [`FailureMode::FailOpenLocal`]).
+    pub failure_mode: FailureMode,
+    /// The number of gateway replicas sharing the limit; in the `fail_open_local` fallback
+    /// each replica enforces `1 / replicas` of it (default 1).
+    pub replicas: u32,
+    /// Whose clock the GCRA runs on (default [`TimeSource::RedisServer`]).
+    pub time_source: TimeSource,
+    /// After a failure, Redis is tried again after this long, doubling up to
+    /// [`max_retry_interval`](Self::max_retry_interval) while it keeps failing (default
+    /// 250 ms).
+    pub min_retry_interval: Duration,
+    /// The longest interval between two attempts while Redis is down (default 750 ms):
+    /// Redis is used again at most this long (plus one call) after it is back.
+    pub max_retry_interval: Duration,
+}
+
+/// What the Redis backend does when Redis does not answer (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailureMode {
+    /// `fail_open_local`: decide in process with this replica's share of each limit.
+    #[default]
+    FailOpenLocal,
+    /// `fail_closed`: refuse to decide ([`LimiterError::Unavailable`], 503).
+    FailClosed,
+}
+
+/// The clock the Redis script runs the GCRA on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeSource {
+    /// Redis' `TIME`: one clock for all replicas, whatever their skew.
+    #[default]
+    RedisServer,
+    /// The limiter's [`Clock`], sent with each call (tests with a manual clock).
+    Gateway,
+}
+
+/// How decisions are being made right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// In process, by configuration (no Redis).
+    Local,
+    /// In Redis, across replicas.
+    Redis,
+    /// Redis is unreachable: in process with this replica's share (`fail_open_local`).
+    FallbackLocal,
+    /// Redis is unreachable: refusing to decide (`fail_closed`).
+    Closed,
+}
+
+/// Counters since the limiter was built (for `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimiterStats {
+    /// Decisions made (allowed or limited).
+    pub decisions: u64,
+    /// Requests refused (429).
+    pub rejections: u64,
+    /// Redis calls that failed or timed out.
+    pub redis_errors: u64,
+    /// Switches between Redis and the fallback (either way).
+    pub mode_switches: u64,
+    /// Decisions made (or refused to be made, `fail_closed`) without Redis while it was
+    /// down.
+    pub fallbacks: u64,
+}
+
+/// The rate limiter of one gateway. Cheap to clone (shared state).
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    clock: Arc<dyn Clock>,
+    zone: UtcOffset,
+    backend: Backend,
+    stats: Counters,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Local(LocalBackend),
+    Redis(Box<Shared>),
+}
+
+/// The Redis backend with its fallback.
+#[derive(Debug)]
+struct Shared {
+    redis: RedisBackend,
+    health: Health,
+    failure_mode: FailureMode,
+    replicas: u32,
+    /// This replica's share of each limit while Redis is down (`fail_open_local`).
+    fallback: LocalBackend,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    decisions: AtomicU64,
+    rejections: AtomicU64,
+    redis_errors: AtomicU64,
+    mode_switches: AtomicU64,
+    fallbacks: AtomicU64,
+}
+
+// === impl LimiterConfig ===
+
+impl Default for LimiterConfig {
+    fn default() -> Self {
+        Self {
+            time_zone: offset!(+8),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl LimiterConfig {
+    /// The same settings reading `clock`.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The same settings counting days in `zone`.
+    pub fn with_time_zone(self, zone: UtcOffset) -> Self {
+        Self {
+            time_zone: zone,
+            ..self
+        }
+    }
+}
+
+// === impl RedisLimiterConfig ===
+
+impl RedisLimiterConfig {
+    /// Defaults for `url`: 50 ms calls, `fail_open_local`, one replica, Redis time, retry
+    /// every 250 ms to 750 ms while down.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            call_timeout: Duration::from_millis(50),
+            failure_mode: FailureMode::FailOpenLocal,
+            replicas: 1,
+            time_source: TimeSource::RedisServer,
+            min_retry_interval: Duration::from_millis(250),
+            max_retry_interval: Duration::from_millis(750),
+        }
+    }
+}
+
+// === impl Limiter ===
+
+impl Limiter {
+    /// The embedded, in-process limiter (governor), for a single replica.
+    pub fn local(config: LimiterConfig) -> Self {
+        let backend = Backend::Local(LocalBackend::new(
+            Arc::clone(&config.clock),
+            config.time_zone,
+        ));
+        Self::with_backend(config, backend)
+    }
+
+    /// A limiter shared by all replicas through Redis. Nothing is sent yet (the gateway
+    /// starts while Redis is down); [`ready`](Self::ready) checks it. Must be called
+    /// within a Tokio runtime.
+    pub fn redis(config: LimiterConfig, redis: RedisLimiterConfig) -> Result<Self, LimiterError> {
+        if redis.replicas == 0 {
+            return Err(LimiterError::Config("replicas must be at least 1".into()));
+        }
+        if redis.call_timeout.is_zero() {
+            return Err(LimiterError::Config("call_timeout must be positive".into()));
+        }
+        let backend = Backend::Redis(Box::new(Shared {
+            redis: RedisBackend::new(&redis.url, redis.call_timeout, redis.time_source)?,
+            health: Health::new(redis.min_retry_interval, redis.max_retry_interval),
+            failure_mode: redis.failure_mode,
+            replicas: redis.replicas,
+            fallback: LocalBackend::new(Arc::clone(&config.clock), config.time_zone),
+        }));
+        Ok(Self::with_backend(config, backend))
+    }
+
+    fn with_backend(config: LimiterConfig, backend: Backend) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                clock: config.clock,
+                zone: config.time_zone,
+                backend,
+                stats: Counters::default(),
+            }),
+        }
+    }
+
+    /// Decides one request of `key` under `limit`, at the limiter clock's current time,
+    /// and counts it when allowed.
+    ///
+    /// With Redis, at most one Redis call bounded by the call timeout; when it fails the
+    /// failure mode applies at once. Errors: the limit is invalid, or Redis is unreachable
+    /// under `fail_closed` ([`LimiterError::Unavailable`]).
+    pub async fn check(&self, key: &Key<'_>, limit: &Limit) -> Result<Decision, LimiterError> {
+        let params = Params::new(limit)?;
+        let now = self.inner.clock.now();
+        let decision = match &self.inner.backend {
+            Backend::Local(local) => local.check(key, limit, &params, now)?,
+            Backend::Redis(shared) => {
+                let day = match limit.daily_quota {
+                    Some(_) => Some(Day::containing(now, self.inner.zone)?),
+                    None => None,
+                };
+                let route = shared.health.route();
+                let answer = match route {
+                    Route::Redis | Route::Probe => Some(
+                        shared
+                            .redis
+                            .check(key, limit, &params, now, day.as_ref())
+                            .await,
+                    ),
+                    Route::Without => None,
+                };
+                match answer {
+                    Some(Ok(decision)) => {
+                        if let Some(t) = shared.health.succeeded(route) {
+                            self.transition(shared, t, None);
+                        }
+                        decision
+                    }
+                    Some(Err(e)) => {
+                        self.inner
+                            .stats
+                            .redis_errors
+                            .fetch_add(1, Ordering::Relaxed);
+                        if let Some(t) = shared.health.failed(route) {
+                            self.transition(shared, t, Some(&e));
+                        } else {
+                            tracing::debug!(error = %e, "rate limiter: Redis call failed");
+                        }
+                        self.without_redis(shared, key, limit, now)?
+                    }
+                    None => self.without_redis(shared, key, limit, now)?,
+                }
+            }
+        };
+        self.inner.stats.decisions.fetch_add(1, Ordering::Relaxed);
+        if !decision.is_allowed() {
+            self.inner.stats.rejections.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(decision)
+    }
+
+    /// Readiness: with Redis, loads the decision script within the call timeout (so the
+    /// first decision needs no extra round trip). Always ready in process.
+    pub async fn ready(&self) -> Result<(), LimiterError> {
+        match &self.inner.backend {
+            Backend::Local(_) => Ok(()),
+            Backend::Redis(shared) => shared.redis.load().await.map_err(|e| {
+                tracing::debug!(error = %e, "rate limiter: Redis not ready");
+                LimiterError::Unavailable
+            }),
+        }
+    }
+
+    /// How decisions are being made now.
+    pub fn mode(&self) -> Mode {
+        match &self.inner.backend {
+            Backend::Local(_) => Mode::Local,
+            Backend::Redis(shared) if !shared.health.is_down() => Mode::Redis,
+            Backend::Redis(shared) => match shared.failure_mode {
+                FailureMode::FailOpenLocal => Mode::FallbackLocal,
+                FailureMode::FailClosed => Mode::Closed,
+            },
+        }
+    }
+
+    /// Counters since the limiter was built.
+    pub fn stats(&self) -> LimiterStats {
+        let s = &self.inner.stats;
+        LimiterStats {
+            decisions: s.decisions.load(Ordering::Relaxed),
+            rejections: s.rejections.load(Ordering::Relaxed),
+            redis_errors: s.redis_errors.load(Ordering::Relaxed),
+            mode_switches: s.mode_switches.load(Ordering::Relaxed),
+            fallbacks: s.fallbacks.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The decision while Redis is down: this replica's share in process, or none.
+    fn without_redis(
+        &self,
+        shared: &Shared,
+        key: &Key<'_>,
+        limit: &Limit,
+        now: std::time::SystemTime,
+    ) -> Result<Decision, LimiterError> {
+        self.inner.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+        match shared.failure_mode {
+            FailureMode::FailClosed => Err(LimiterError::Unavailable),
+            FailureMode::FailOpenLocal => {
+                let share = limit.share(shared.replicas);
+                let params = Params::new(&share)?;
+                shared.fallback.check(key, &share, &params, now)
+            }
+        }
+    }
+
+    /// Logs and counts a change of availability, once per change.
+    fn transition(
+        &self,
+        shared: &Shared,
+        t: Transition,
+        error: Option<&crate::redis::RedisFailure>,
+    ) {
+        self.inner
+            .stats
+            .mode_switches
+            .fetch_add(1, Ordering::Relaxed);
+        let mode = match shared.failure_mode {
+            FailureMode::FailOpenLocal => "fail_open_local",
+            FailureMode::FailClosed => "fail_closed",
+        };
+        match t {
+            Transition::WentDown => tracing::warn!(
+                error = %error.map(ToString::to_string).unwrap_or_default(),
+                failure_mode = mode,
+                replicas = shared.replicas,
+                "rate limiter: Redis unreachable; limits are no longer shared across replicas \
+                 until it answers again"
+            ),
+            Transition::CameBack => tracing::info!(
+                failure_mode = mode,
+                "rate limiter: Redis reachable again; limits are shared across replicas"
+            ),
+        }
+    }
+}

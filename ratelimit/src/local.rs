@@ -1,0 +1,168 @@
+//! The in-process backend: one [`governor`] limiter and one daily counter per key, in a
+//! concurrent map.
+//!
+//! Keys are created lazily on first use and rebuilt when the limit configured for them
+//! changes (a policy reload), carrying the GCRA state and the day's count over. The map is
+//! a sharded [`DashMap`]: a lookup takes one shard's read lock for a hash probe, then the
+//! decision runs on the key's own state — no global lock on the hot path. The number of
+//! keys is bounded by the policy (clients × scopes).
+//!
+//! Order of checks: the daily quota is reserved first (without it no rate token is taken),
+//! then the rate is checked; a rate refusal gives the reservation back. So a refused
+//! request consumes neither the quota nor the rate.
+
+mod governed;
+mod key;
+mod quota;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use dashmap::DashMap;
+use time::UtcOffset;
+
+use crate::clock::{unix_nanos, Clock};
+use crate::day::Day;
+use crate::decision::{Decision, Info, QuotaInfo, Why};
+use crate::error::LimiterError;
+use crate::gcra::Params;
+use crate::limit::{Key, Limit};
+
+use self::governed::{GovernedRate, RateOutcome};
+use self::key::{KeyParts, SlotKey};
+use self::quota::DayCounter;
+
+/// In-process limiters for every key seen.
+#[derive(Debug)]
+pub(crate) struct LocalBackend {
+    slots: DashMap<SlotKey, Arc<Slot>>,
+    clock: Arc<dyn Clock>,
+    zone: UtcOffset,
+}
+
+/// One key's state under one limit.
+#[derive(Debug)]
+struct Slot {
+    limit: Limit,
+    rate: GovernedRate,
+    quota: Arc<DayCounter>,
+}
+
+// === impl LocalBackend ===
+
+impl LocalBackend {
+    /// An empty backend reading `clock`, counting days in `zone`.
+    pub fn new(clock: Arc<dyn Clock>, zone: UtcOffset) -> Self {
+        Self {
+            slots: DashMap::new(),
+            clock,
+            zone,
+        }
+    }
+
+    /// Decides one request for `key` under `limit` (validated into `params`) at `now` (a
+    /// reading of this backend's clock).
+    pub fn check(
+        &self,
+        key: &Key<'_>,
+        limit: &Limit,
+        params: &Params,
+        now: SystemTime,
+    ) -> Result<Decision, LimiterError> {
+        let slot = self.slot(key, limit, params);
+        let now_ns = unix_nanos(now);
+        let mut reserved = None;
+        if let Some(quota) = limit.daily_quota {
+            let day = Day::containing(now, self.zone)?;
+            match slot.quota.reserve(day.number, quota) {
+                Ok(used) => reserved = Some((day, quota, used)),
+                Err(used) => {
+                    let (remaining, reset) = slot.rate.gcra().peek(slot.rate.tat_abs(), now_ns);
+                    let until_tomorrow = day.until_next(now);
+                    return Ok(Decision::Limited(Info {
+                        limit: *limit,
+                        remaining,
+                        reset_after: Duration::from_nanos(reset),
+                        retry_after: Some(until_tomorrow),
+                        quota: Some(quota_info(&day, quota, used, until_tomorrow)),
+                        why: Some(Why::DailyQuota),
+                    }));
+                }
+            }
+        }
+        let quota_state = |used: u64| {
+            reserved.map(|(day, quota, _)| quota_info(&day, quota, used, day.until_next(now)))
+        };
+        match slot.rate.check() {
+            RateOutcome::Allowed { remaining, tat } => Ok(Decision::Allowed(Info {
+                limit: *limit,
+                remaining,
+                reset_after: Duration::from_nanos(tat.saturating_sub(now_ns)),
+                retry_after: None,
+                quota: quota_state(reserved.map_or(0, |(_, _, used)| used)),
+                why: None,
+            })),
+            RateOutcome::Refused { earliest } => {
+                if let Some((day, _, _)) = &reserved {
+                    slot.quota.release(day.number);
+                }
+                let tau = slot.rate.gcra().tau;
+                Ok(Decision::Limited(Info {
+                    limit: *limit,
+                    remaining: 0,
+                    reset_after: Duration::from_nanos(
+                        earliest.saturating_add(tau).saturating_sub(now_ns),
+                    ),
+                    retry_after: Some(Duration::from_nanos(earliest.saturating_sub(now_ns))),
+                    quota: quota_state(reserved.map_or(0, |(_, _, used)| used.saturating_sub(1))),
+                    why: Some(Why::Rate),
+                }))
+            }
+        }
+    }
+
+    /// The number of keys held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The key's slot, created or rebuilt for `limit` when needed.
+    fn slot(&self, key: &Key<'_>, limit: &Limit, params: &Params) -> Arc<Slot> {
+        if let Some(slot) = self.slots.get(key as &dyn KeyParts) {
+            if slot.limit == *limit {
+                return Arc::clone(&slot);
+            }
+        }
+        // Slow path (first use, or the limit changed): under the shard's write lock, so
+        // concurrent first uses agree on one slot.
+        let mut entry = self.slots.entry(SlotKey::new(key)).or_insert_with(|| {
+            Arc::new(Slot {
+                limit: *limit,
+                rate: GovernedRate::new(params, Arc::clone(&self.clock), None),
+                quota: Arc::default(),
+            })
+        });
+        if entry.limit != *limit {
+            let old = Arc::clone(&entry);
+            *entry = Arc::new(Slot {
+                limit: *limit,
+                rate: GovernedRate::new(params, Arc::clone(&self.clock), old.rate.tat_abs()),
+                quota: Arc::clone(&old.quota),
+            });
+        }
+        Arc::clone(&entry)
+    }
+}
+
+fn quota_info(day: &Day, quota: u64, used: u64, until_tomorrow: Duration) -> QuotaInfo {
+    QuotaInfo {
+        limit: quota,
+        remaining: quota.saturating_sub(used),
+        resets_at_unix: day.next_start_unix,
+        resets_after: until_tomorrow,
+    }
+}
+
+#[cfg(test)]
+mod tests;

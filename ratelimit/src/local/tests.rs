@@ -1,0 +1,105 @@
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::*;
+use crate::clock::ManualClock;
+
+/// 2025-03-01T12:00:00+08:00.
+const NOON: u64 = 1_740_801_600;
+
+fn backend() -> (LocalBackend, ManualClock) {
+    let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(NOON));
+    let zone = UtcOffset::from_hms(8, 0, 0).unwrap();
+    (LocalBackend::new(Arc::new(clock.clone()), zone), clock)
+}
+
+fn check(b: &LocalBackend, clock: &ManualClock, key: Key<'_>, limit: Limit) -> Decision {
+    b.check(&key, &limit, &Params::new(&limit).unwrap(), clock.now())
+        .unwrap()
+}
+
+#[test]
+fn keys_are_independent_and_created_once() {
+    let (b, clock) = backend();
+    let limit = Limit::new(1.0, 1);
+    let scoped = Key::scoped("bank-nb", "enterprise.report");
+    assert!(check(&b, &clock, Key::client("bank-nb"), limit).is_allowed());
+    assert!(!check(&b, &clock, Key::client("bank-nb"), limit).is_allowed());
+    assert!(check(&b, &clock, scoped, limit).is_allowed());
+    assert!(check(&b, &clock, Key::client("dept-nb"), limit).is_allowed());
+    assert_eq!(b.len(), 3);
+}
+
+#[test]
+fn a_changed_limit_rebuilds_the_key_and_keeps_its_state() {
+    let (b, clock) = backend();
+    let key = Key::client("bank-nb");
+    let two = Limit::new(1.0, 2);
+    assert!(check(&b, &clock, key, two).is_allowed());
+    assert!(check(&b, &clock, key, two).is_allowed());
+    assert!(!check(&b, &clock, key, two).is_allowed());
+    // Burst 3 at the same rate: the two requests taken still count, one more passes.
+    let three = Limit::new(1.0, 3);
+    let d = check(&b, &clock, key, three);
+    assert!(d.is_allowed());
+    assert_eq!(d.info().remaining, 0);
+    assert_eq!(d.info().reset_after, Duration::from_secs(3));
+    assert!(!check(&b, &clock, key, three).is_allowed());
+    assert_eq!(b.len(), 1);
+}
+
+#[test]
+fn a_quota_refusal_takes_no_rate_token() {
+    let (b, clock) = backend();
+    let key = Key::client("bank-nb");
+    let limit = Limit::new(1.0, 2).with_daily_quota(1);
+    let first = check(&b, &clock, key, limit);
+    assert!(first.is_allowed());
+    assert_eq!(first.info().quota.map(|q| q.remaining), Some(0));
+    let refused = check(&b, &clock, key, limit);
+    let info = refused.info();
+    assert!(!refused.is_allowed());
+    assert_eq!(info.why, Some(Why::DailyQuota));
+    assert_eq!(info.remaining, 1, "the rate still has one request left");
+    assert_eq!(info.reset_after, Duration::from_secs(1));
+    // Noon to midnight in Shanghai.
+    assert_eq!(info.retry_after, Some(Duration::from_secs(12 * 3600)));
+    assert_eq!(
+        info.quota.map(|q| q.resets_at_unix),
+        Some(NOON as i64 + 12 * 3600)
+    );
+}
+
+#[test]
+fn a_rate_refusal_takes_no_quota() {
+    let (b, clock) = backend();
+    let key = Key::client("bank-nb");
+    let limit = Limit::new(1.0, 1).with_daily_quota(2);
+    assert!(check(&b, &clock, key, limit).is_allowed());
+    let refused = check(&b, &clock, key, limit);
+    assert_eq!(refused.info().why, Some(Why::Rate));
+    assert_eq!(refused.info().quota.map(|q| q.remaining), Some(1));
+    clock.advance(Duration::from_secs(1));
+    let second = check(&b, &clock, key, limit);
+    assert!(second.is_allowed());
+    assert_eq!(second.info().quota.map(|q| q.remaining), Some(0));
+}
+
+#[test]
+fn concurrent_first_uses_share_one_bucket() {
+    let (b, clock) = backend();
+    let b = Arc::new(b);
+    let limit = Limit::new(1.0, 50);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (b, clock) = (Arc::clone(&b), clock.clone());
+            std::thread::spawn(move || {
+                (0..40)
+                    .filter(|_| check(&b, &clock, Key::client("c"), limit).is_allowed())
+                    .count()
+            })
+        })
+        .collect();
+    let allowed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(allowed, 50, "exactly the burst, clock standing still");
+}

@@ -1,0 +1,200 @@
+//! The Redis backend: GCRA and daily quota decided inside Redis by one Lua script
+//! (`redis/gcra.lua`), one round trip per decision.
+//!
+//! The script is sent by `EVALSHA`; on `NOSCRIPT` (a restarted or flushed Redis) the
+//! `redis` crate's [`Script`] loads it (`SCRIPT LOAD`) and retries, so a `SCRIPT FLUSH`
+//! costs one extra round trip, once. [`RedisBackend::load`] loads it ahead of traffic.
+//!
+//! Time: by default the script reads Redis' `TIME`, so replicas with skewed clocks agree
+//! on every key's state ([`TimeSource::RedisServer`]). The calendar day of the quota comes
+//! from the gateway's clock (the key name must be known to the client for Redis Cluster);
+//! a replica whose clock is off by δ changes day δ early or late. With
+//! [`TimeSource::Gateway`] the gateway's clock is sent instead (tests drive it with a
+//! manual clock).
+//!
+//! Every call runs under the configured timeout over a [`ConnectionManager`] (which
+//! reconnects on its own); a timeout or error is a [`RedisFailure`] for the caller to act
+//! on (fallback or refusal). A call refused at connection time (nothing was sent, so
+//! nothing was counted) is tried once more within the same timeout.
+
+pub(crate) mod keys;
+
+use std::time::{Duration, SystemTime};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, Script};
+
+use crate::clock::unix_micros;
+use crate::day::Day;
+use crate::decision::{Decision, Info, QuotaInfo, Why};
+use crate::error::LimiterError;
+use crate::gcra::Params;
+use crate::headers::ceil_secs;
+use crate::limit::{Key, Limit};
+use crate::limiter::TimeSource;
+
+/// The decision script.
+const SCRIPT: &str = include_str!("redis/gcra.lua");
+
+/// How long a quota counter outlives its day (clock skew between replicas, late
+/// requests): one hour. The lifetime is sent relative (`EXPIRE`, seconds until the day
+/// ends on the gateway's clock, plus this margin) rather than as an `EXPIREAT`, so a Redis
+/// whose clock differs from the gateway's does not drop a counter early.
+const QUOTA_KEY_MARGIN_SECS: u64 = 3600;
+
+/// Extra lifetime of a GCRA key beyond its TAT. With Redis time a little slack suffices;
+/// with gateway time Redis' expiry clock is not the one the TAT is measured on, so keep
+/// the state for a minute of difference.
+const GCRA_SLACK_REDIS_TIME_MS: u64 = 1000;
+const GCRA_SLACK_GATEWAY_TIME_MS: u64 = 60_000;
+
+/// A connection to Redis and the decision script.
+pub(crate) struct RedisBackend {
+    conn: ConnectionManager,
+    script: Script,
+    call_timeout: Duration,
+    time_source: TimeSource,
+}
+
+/// Why a Redis call gave no decision.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RedisFailure {
+    /// No answer within the call timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// A connection or server error.
+    #[error("{0}")]
+    Redis(#[from] RedisError),
+    /// The script answered something else than six integers.
+    #[error("unexpected script reply {0:?}")]
+    Reply(Vec<i64>),
+}
+
+// === impl RedisBackend ===
+
+impl RedisBackend {
+    /// Prepares a lazy connection to `url` (nothing is sent yet: the gateway starts while
+    /// Redis is down). Must be called within a Tokio runtime.
+    pub fn new(
+        url: &str,
+        call_timeout: Duration,
+        time_source: TimeSource,
+    ) -> Result<Self, LimiterError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| LimiterError::Config(format!("Redis URL: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(call_timeout))
+            .set_response_timeout(Some(call_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(Duration::from_millis(100));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| LimiterError::Config(format!("Redis connection: {e}")))?;
+        Ok(Self {
+            conn,
+            script: Script::new(SCRIPT),
+            call_timeout,
+            time_source,
+        })
+    }
+
+    /// Loads the script (`SCRIPT LOAD`): readiness, and no `NOSCRIPT` on the first decision.
+    pub async fn load(&self) -> Result<(), RedisFailure> {
+        let mut conn = self.conn.clone();
+        let script = &self.script;
+        self.bounded(async move { script.load_async(&mut conn).await })
+            .await
+            .map(drop)
+    }
+
+    /// Decides one request in Redis. `day` is the gateway's calendar day at `now`, given
+    /// when the limit has a daily quota.
+    pub async fn check(
+        &self,
+        key: &Key<'_>,
+        limit: &Limit,
+        params: &Params,
+        now: SystemTime,
+        day: Option<&Day>,
+    ) -> Result<Decision, RedisFailure> {
+        let mut invocation = self.script.key(keys::gcra_key(key));
+        let quota = limit.daily_quota.zip(day);
+        if let Some((_, day)) = quota {
+            invocation.key(keys::quota_key(key, day.label));
+        }
+        let (now_arg, slack) = match self.time_source {
+            TimeSource::RedisServer => (String::new(), GCRA_SLACK_REDIS_TIME_MS),
+            TimeSource::Gateway => (unix_micros(now).to_string(), GCRA_SLACK_GATEWAY_TIME_MS),
+        };
+        invocation
+            .arg(params.emission_micros())
+            .arg(params.burst())
+            .arg(now_arg)
+            .arg(quota.map_or_else(String::new, |(q, _)| q.to_string()))
+            .arg(quota.map_or(0, |(_, day)| {
+                ceil_secs(day.until_next(now)).saturating_add(QUOTA_KEY_MARGIN_SECS)
+            }))
+            .arg(slack);
+        let mut conn = self.conn.clone();
+        let reply: Vec<i64> = self
+            .bounded(async move {
+                match invocation.invoke_async(&mut conn).await {
+                    // The connection manager hands out its last failed connection attempt
+                    // once more (and starts a new one) before it reconnects: the first call
+                    // after Redis comes back is refused without anything sent. Try once more
+                    // within the same time budget rather than wait for the next probe.
+                    Err(e) if e.is_connection_refusal() => invocation.invoke_async(&mut conn).await,
+                    other => other,
+                }
+            })
+            .await?;
+        let &[allowed, why, remaining, reset_us, retry_us, used] = reply.as_slice() else {
+            return Err(RedisFailure::Reply(reply));
+        };
+        let micros = |us: i64| Duration::from_micros(u64::try_from(us).unwrap_or(0));
+        let until_tomorrow = day.map(|d| d.until_next(now)).unwrap_or_default();
+        let (why, retry_after) = match (allowed, why) {
+            (1, _) => (None, None),
+            (_, 2) => (Some(Why::DailyQuota), Some(until_tomorrow)),
+            (_, _) => (Some(Why::Rate), Some(micros(retry_us))),
+        };
+        let info = Info {
+            limit: *limit,
+            remaining: u64::try_from(remaining).unwrap_or(0),
+            reset_after: micros(reset_us),
+            retry_after,
+            quota: quota.map(|(q, day)| QuotaInfo {
+                limit: q,
+                remaining: q.saturating_sub(u64::try_from(used).unwrap_or(0)),
+                resets_at_unix: day.next_start_unix,
+                resets_after: until_tomorrow,
+            }),
+            why,
+        };
+        Ok(if allowed == 1 {
+            Decision::Allowed(info)
+        } else {
+            Decision::Limited(info)
+        })
+    }
+
+    /// Runs `fut` under the call timeout.
+    async fn bounded<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, RedisFailure> {
+        match tokio::time::timeout(self.call_timeout, fut).await {
+            Ok(result) => result.map_err(RedisFailure::from),
+            Err(_) => Err(RedisFailure::Timeout(self.call_timeout)),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("call_timeout", &self.call_timeout)
+            .field("time_source", &self.time_source)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,142 @@
+//! The smaller `[sections]` of the configuration.
+
+use super::defaults;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The admin listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of `/healthz`, `/readyz` and `/metrics`; `None` disables it.
+    #[serde(default = "defaults::admin_listen")]
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: defaults::admin_listen(),
+        }
+    }
+}
+
+/// The policy file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFileConfig {
+    /// Path of the policy TOML (reloaded on change and on SIGHUP).
+    pub file: PathBuf,
+}
+
+/// Pseudonymisation keys.
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// File holding the secret key (≥ 32 bytes, any content) for the `hash`
+    /// field transform and subject pseudonyms. Without it a random key is
+    /// made at start-up (pseudonyms then differ across restarts).
+    #[serde(default)]
+    pub pseudonym_key_file: Option<PathBuf>,
+}
+
+/// The audit log (SPEC §8).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// This replica's log directory (each replica keeps its own log).
+    pub dir: PathBuf,
+    /// Replica id written into records and checkpoints.
+    #[serde(default = "defaults::replica")]
+    pub replica: String,
+    /// Ed25519 key (PKCS#8 PEM) signing checkpoints and seals.
+    pub signing_key_file: PathBuf,
+    /// A signed checkpoint after this many records …
+    #[serde(default = "defaults::checkpoint_every_records")]
+    pub checkpoint_every_records: u64,
+    /// … and at least this often while records arrive (and at shutdown).
+    #[serde(default = "defaults::checkpoint_every_secs")]
+    pub checkpoint_every_secs: u64,
+    /// Segment size at which it is sealed and a new one started.
+    #[serde(default = "defaults::segment_max_bytes")]
+    pub segment_max_bytes: u64,
+    /// Sealed segments older than this many days are deleted with a signed
+    /// deletion record; absent: keep forever.
+    #[serde(default)]
+    pub retention_days: Option<u64>,
+    /// Most records per write + fsync (group commit).
+    #[serde(default = "defaults::audit_max_batch")]
+    pub max_batch: usize,
+    /// Longest the writer waits to fill a batch, microseconds.
+    #[serde(default = "defaults::audit_max_delay_us")]
+    pub max_delay_us: u64,
+    /// Records that may wait for the writer; beyond, requests get
+    /// `503 audit_unavailable` at once.
+    #[serde(default = "defaults::audit_queue_bound")]
+    pub queue_bound: usize,
+    /// **Benchmarks only**: no audit record is written and responses carry
+    /// no `X-Audit-Seq`. Never set this in a deployment.
+    #[serde(default)]
+    pub danger_disabled: bool,
+}
+
+/// Subject authorization settings (SPEC §6).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationConfig {
+    /// Clock-skew allowance for `nbf`, `iat` and `exp`.
+    #[serde(default = "defaults::clock_skew_secs")]
+    pub clock_skew_secs: u64,
+    /// Largest accepted token; larger is `413 payload_too_large`.
+    #[serde(default = "defaults::max_token_bytes")]
+    pub max_token_bytes: usize,
+    /// Revocation file (one JSON line per revoked `jti`), watched while the
+    /// gateway runs; `credgate authz revoke` appends to it. Used when no
+    /// Redis is configured.
+    #[serde(default)]
+    pub revocation_file: Option<PathBuf>,
+}
+
+impl Default for AuthorizationConfig {
+    fn default() -> Self {
+        AuthorizationConfig {
+            clock_skew_secs: defaults::clock_skew_secs(),
+            max_token_bytes: defaults::max_token_bytes(),
+            revocation_file: None,
+        }
+    }
+}
+
+/// A Redis server shared by the replicas.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]` (never logged).
+    pub url: String,
+    /// Bound on every Redis call; beyond it the call counts as failed.
+    #[serde(default = "defaults::redis_call_timeout_ms")]
+    pub call_timeout_ms: u64,
+}
+
+/// The sanctions fan-out (`POST /v1/sanctions/check`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SanctionsConfig {
+    /// One overall deadline for the fan-out; platforms that have not
+    /// answered by then are reported in `failed_platforms`.
+    #[serde(default = "defaults::sanctions_deadline_ms")]
+    pub deadline_ms: u64,
+    /// Most subjects in one request.
+    #[serde(default = "defaults::sanctions_max_subjects")]
+    pub max_subjects: usize,
+}
+
+impl Default for SanctionsConfig {
+    fn default() -> Self {
+        SanctionsConfig {
+            deadline_ms: defaults::sanctions_deadline_ms(),
+            max_subjects: defaults::sanctions_max_subjects(),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Tests of the configuration model.
+use super::*;
+
+const MIN: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+cert = "server.crt"
+key = "server.key"
+client_ca = "ca.crt"
+[policy]
+file = "policy.toml"
+[audit]
+dir = "audit"
+signing_key_file = "audit.key"
+"#;
+
+#[test]
+fn minimal_config_gets_defaults_and_resolved_paths() {
+    let cfg = Config::from_toml(MIN, Path::new("g.toml"), Path::new("/etc/cg")).unwrap();
+    assert_eq!(cfg.server.max_body_bytes, 64 * 1024);
+    assert_eq!(cfg.server.cert, PathBuf::from("/etc/cg/server.crt"));
+    assert_eq!(cfg.policy.file, PathBuf::from("/etc/cg/policy.toml"));
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let text = format!("{MIN}\nsurprise = 1\n");
+    let err = Config::from_toml(&text, Path::new("g.toml"), Path::new(".")).unwrap_err();
+    assert!(err.to_string().contains("surprise"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported() {
+    let text = format!(
+        "{MIN}\n[[upstreams]]\nname = \"a\"\nkind = \"city\"\nregions = [\"3x\"]\nbase_url = \"http://x\"\nadapter = \"nope\"\nca = \"c\"\nclient_cert = \"c\"\nclient_key = \"k\"\nmax_concurrency = 0\n"
+    );
+    let err = Config::from_toml(&text, Path::new("g.toml"), Path::new(".")).unwrap_err();
+    let ConfigError::Invalid { problems, .. } = err else {
+        panic!("expected Invalid")
+    };
+    assert!(
+        problems.iter().any(|p| p.contains("regions")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("base_url")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("adapter")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("max_concurrency")),
+        "{problems:?}"
+    );
+}

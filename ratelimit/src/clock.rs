@@ -6,8 +6,7 @@
 //! it for the calendar day and, by default, Redis' own `TIME` for the GCRA (see
 //! [`TimeSource`](crate::TimeSource)).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of wall-clock time.
@@ -25,7 +24,7 @@ pub struct SystemClock;
 #[derive(Debug, Clone)]
 pub struct ManualClock {
     /// Nanoseconds since the Unix epoch.
-    nanos: Arc<AtomicU64>,
+    nanos: Arc<Mutex<u64>>,
 }
 
 // === impl SystemClock ===
@@ -42,7 +41,7 @@ impl ManualClock {
     /// A clock showing `at`.
     pub fn new(at: SystemTime) -> Self {
         Self {
-            nanos: Arc::new(AtomicU64::new(unix_nanos(at))),
+            nanos: Arc::new(Mutex::new(unix_nanos(at))),
         }
     }
 
@@ -53,24 +52,25 @@ impl ManualClock {
 
     /// Moves the clock to `at` (backwards too).
     pub fn set(&self, at: SystemTime) {
-        self.nanos.store(unix_nanos(at), Ordering::SeqCst);
+        *self.lock() = unix_nanos(at);
     }
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        // `fetch_add` wraps; saturate instead (a test advancing by centuries).
-        let _ = self
-            .nanos
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                Some(n.saturating_add(by))
-            });
+        let mut nanos = self.lock();
+        *nanos = nanos.saturating_add(by);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
+        // One integer: consistent whatever a panicking holder did.
+        self.nanos.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
+        UNIX_EPOCH + Duration::from_nanos(*self.lock())
     }
 }
 

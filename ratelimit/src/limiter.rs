@@ -205,6 +205,11 @@ impl Limiter {
         if redis.replicas == 0 {
             return Err(LimiterError::Config("replicas must be at least 1".into()));
         }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(LimiterError::Config(
+                "the Redis limiter must be built within a Tokio runtime".into(),
+            ));
+        }
         if redis.call_timeout.is_zero() {
             return Err(LimiterError::Config("call_timeout must be positive".into()));
         }

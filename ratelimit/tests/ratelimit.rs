@@ -8,6 +8,7 @@
 mod ratelimit {
     pub mod common;
     mod failover;
+    mod hung;
     mod quota;
     mod script;
     mod shared;

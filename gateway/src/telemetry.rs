@@ -89,14 +89,21 @@ pub fn install<W>(filter: EnvFilter, writer: W, provider: Option<&SdkTracerProvi
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
+    use tracing_subscriber::Layer as _;
+    // The log level filters logs only: request and upstream spans (INFO)
+    // are traced whatever the log verbosity.
     let fmt = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(false)
         .with_span_list(false)
-        .with_writer(writer);
-    let otel = provider.map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("credgate")));
+        .with_writer(writer)
+        .with_filter(filter);
+    let otel = provider.map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("credgate"))
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
     let _ = tracing_subscriber::registry()
-        .with(filter)
         .with(fmt)
         .with(otel)
         .try_init();

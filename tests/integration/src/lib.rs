@@ -27,16 +27,16 @@ pub const SEED: u64 = credgate::demo::DEMO_SEED;
 
 /// A complete test deployment.
 pub struct Harness {
-    /// Holds certs, configuration, policy and audit files.
-    pub dir: TempDir,
+    /// The gateway (dropped first: fields drop in declaration order).
+    pub gateway: Option<Running>,
     /// The simulated platforms.
     pub platforms: Vec<RunningPlatform>,
-    /// The gateway.
-    pub gateway: Option<Running>,
     /// `samples.json` of the synthetic data.
     pub samples: Value,
     /// The gateway configuration file.
     pub config_path: PathBuf,
+    /// Holds certs, configuration, policy and audit files (dropped last).
+    pub dir: TempDir,
 }
 
 /// Options for [`Harness::start_with`].

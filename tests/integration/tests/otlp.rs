@@ -12,10 +12,13 @@ use hyper_util::rt::TokioIo;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// What the collector received: (path, content type, body).
+type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_the_otlp_collector() {
     // A minimal OTLP/HTTP collector: records every POST body.
-    let received: Arc<Mutex<Vec<(String, String, Vec<u8>)>>> = Arc::default();
+    let received: Received = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let sink = received.clone();

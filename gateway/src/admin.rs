@@ -27,6 +27,8 @@ pub struct AdminState {
     pub stats: Arc<ConnStats>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Rate limiter (its mode shows Redis health).
+    pub ratelimit: crate::ratelimit::RateLimiter,
 }
 
 /// Serves the admin endpoints until shutdown.
@@ -94,10 +96,19 @@ fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
         })
         .collect();
     let ready = ups.is_empty() || ups.iter().any(|u| u.breaker_state() != BreakerState::Open);
+    let mode = state.ratelimit.mode();
+    let rl = state.ratelimit.stats();
+    // fail_closed with Redis down refuses every limited request: not ready.
+    let ready = ready && mode != credgate_ratelimit::Mode::Closed;
     let body = serde_json::json!({
         "ready": ready,
         "policy": state.policy.current().summary(),
         "upstreams": upstreams,
+        "ratelimit": {
+            "mode": crate::ratelimit::mode_name(mode),
+            "redis_errors": rl.redis_errors,
+            "mode_switches": rl.mode_switches,
+        },
     });
     let status = if ready {
         StatusCode::OK

@@ -111,6 +111,8 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         crate::audit::Auditor::open(&cfg.audit, Arc::new(pseudonym_key.clone()), Some(observer))
             .await
             .map_err(|e| StartError::Config(e.to_string()))?;
+    let ratelimit = crate::ratelimit::RateLimiter::from_config(cfg)
+        .map_err(|e| StartError::Config(e.to_string()))?;
     let gateway = Arc::new(Gateway {
         policy: policy.clone(),
         federation: federation.clone(),
@@ -122,6 +124,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
             .map_err(|e| StartError::Config(e.to_string()))?,
         audit: audit.clone(),
         metrics: metrics.clone(),
+        ratelimit: ratelimit.clone(),
     });
     let listener = TcpListener::bind(cfg.server.listen)
         .await
@@ -135,7 +138,12 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     })?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let stats = Arc::new(ConnStats::default());
-    metrics.attach(federation.clone(), stats.clone(), policy.clone());
+    metrics.attach(
+        federation.clone(),
+        stats.clone(),
+        policy.clone(),
+        ratelimit.clone(),
+    );
     let mut tasks = Vec::new();
     tasks.push(crate::reload::spawn(
         tls.clone(),
@@ -161,6 +169,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
                     federation,
                     stats: stats.clone(),
                     metrics: metrics.clone(),
+                    ratelimit: ratelimit.clone(),
                 },
                 shutdown_rx.clone(),
             )));

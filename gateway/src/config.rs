@@ -79,6 +79,9 @@ pub struct Config {
     /// Traces (OTLP/HTTP when an endpoint is set).
     #[serde(default)]
     pub telemetry: crate::telemetry::TelemetryConfig,
+    /// Rate limits: quota day, Redis failure mode.
+    #[serde(default)]
+    pub ratelimit: RateLimitSettings,
     /// Directory the file was read from (relative paths resolve against it).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -277,6 +280,12 @@ impl Config {
             {
                 out.push("telemetry.otlp_endpoint: must be an http(s) URL".into());
             }
+        }
+        if crate::ratelimit::parse_offset(&self.ratelimit.quota_utc_offset).is_none() {
+            out.push("ratelimit.quota_utc_offset: an offset like +08:00".into());
+        }
+        if self.ratelimit.replicas == 0 || self.ratelimit.call_timeout_ms == 0 {
+            out.push("ratelimit: replicas and call_timeout_ms must be > 0".into());
         }
         if self.authorization.max_token_bytes < 256 {
             out.push("authorization.max_token_bytes: must be ≥ 256".into());

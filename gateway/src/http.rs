@@ -58,6 +58,8 @@ pub struct Gateway {
     pub audit: crate::audit::Auditor,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Rate limits and quotas.
+    pub ratelimit: crate::ratelimit::RateLimiter,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -169,6 +171,19 @@ impl Gateway {
             )
         })?;
         trail.client = Some(client.id().to_owned());
+        // Rate limit first, once the certificate has identified the client.
+        let limit = client.rate_limit();
+        match self
+            .ratelimit
+            .check(client.id(), None, limit.as_ref())
+            .await
+        {
+            Ok(headers) => trail.ratelimit_headers = headers,
+            Err((e, headers)) => {
+                trail.ratelimit_headers = headers;
+                return Err(e);
+            }
+        }
         // Request shape: route, then body bound.
         let route = Route::parse(&parts.method, parts.uri.path())?;
         trail.endpoint = Some(route.template());
@@ -210,6 +225,9 @@ fn finish(
     }
     if let Some(seq) = seq {
         h.insert("x-audit-seq", HeaderValue::from(seq));
+    }
+    for (name, value) in &trail.ratelimit_headers {
+        h.insert(name.clone(), value.clone());
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let code = if resp.status().is_success() {
@@ -434,6 +452,36 @@ fn purpose(h: &HeaderMap) -> Result<Option<String>, ApiError> {
                 .map_err(|_| ApiError::new(Code::InvalidRequest, "X-Credit-Purpose is not ASCII"))?
                 .trim();
             Ok((!s.is_empty()).then(|| s.to_owned()))
+        }
+    }
+}
+
+/// The client × scope rate limit, when the grant sets one; checked once
+/// the scope is known and before any upstream call.
+async fn scope_limit(
+    gw: &Gateway,
+    req: &Req<'_>,
+    grant: &credgate_policy::Grant,
+    trail: &mut Trail,
+) -> Result<(), ApiError> {
+    match gw
+        .ratelimit
+        .check(
+            req.client.id(),
+            Some(&grant.scope),
+            grant.rate_limit.as_ref(),
+        )
+        .await
+    {
+        Ok(headers) => {
+            if !headers.is_empty() {
+                trail.ratelimit_headers = headers;
+            }
+            Ok(())
+        }
+        Err((e, headers)) => {
+            trail.ratelimit_headers = headers;
+            Err(e)
         }
     }
 }

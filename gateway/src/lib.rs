@@ -24,6 +24,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod policy_store;
+pub mod ratelimit;
 pub mod recognition;
 pub mod reload;
 pub mod server;

@@ -136,11 +136,13 @@ impl Metrics {
         federation: Arc<Federation>,
         stats: Arc<ConnStats>,
         policy: Arc<PolicyStore>,
+        ratelimit: crate::ratelimit::RateLimiter,
     ) {
         let _ = self.state.set(StateCollector {
             federation,
             stats,
             policy,
+            ratelimit,
         });
     }
 
@@ -205,6 +207,7 @@ struct StateCollector {
     federation: Arc<Federation>,
     stats: Arc<ConnStats>,
     policy: Arc<PolicyStore>,
+    ratelimit: crate::ratelimit::RateLimiter,
 }
 
 impl std::fmt::Debug for StateCollector {
@@ -333,6 +336,41 @@ impl Collector for StateCollector {
                 ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
             }
         }
+        {
+            let rl = self.ratelimit.stats();
+            let m = encoder.encode_descriptor(
+                "credgate_redis_errors",
+                "Redis rate-limit calls that failed or timed out",
+                None,
+                MetricType::Counter,
+            )?;
+            ConstCounter::new(rl.redis_errors).encode(m)?;
+            let m = encoder.encode_descriptor(
+                "credgate_ratelimit_mode_switches",
+                "Switches between Redis and the configured failure mode (either way)",
+                None,
+                MetricType::Counter,
+            )?;
+            ConstCounter::new(rl.mode_switches).encode(m)?;
+            let mut m = encoder.encode_descriptor(
+                "credgate_ratelimit_mode",
+                "1 for the mode rate limits are decided in now",
+                None,
+                MetricType::Gauge,
+            )?;
+            let now = crate::ratelimit::mode_name(self.ratelimit.mode());
+            for mode in ["local", "redis", "fallback_local", "closed"] {
+                let labels = ModeLabels {
+                    mode: mode.to_owned(),
+                };
+                ConstGauge::new(i64::from(mode == now)).encode(m.encode_family(&labels)?)?;
+            }
+        }
         Ok(())
     }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabels {
+    mode: String,
 }

@@ -84,3 +84,12 @@ pub fn upstream_max_retries() -> u32 {
 pub fn upstream_retry_budget() -> f64 {
     0.2
 }
+pub fn quota_utc_offset() -> String {
+    "+08:00".to_owned()
+}
+pub fn replicas() -> u32 {
+    1
+}
+pub fn ratelimit_call_timeout_ms() -> u64 {
+    50
+}

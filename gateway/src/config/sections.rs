@@ -140,3 +140,45 @@ impl Default for SanctionsConfig {
         }
     }
 }
+
+/// Rate limits and quotas (SPEC §9). The limits themselves are per client
+/// (and optionally per client × scope) in the policy.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// UTC offset of the calendar day for daily quotas (`+08:00`, Asia/Shanghai).
+    #[serde(default = "defaults::quota_utc_offset")]
+    pub quota_utc_offset: String,
+    /// With Redis: what happens while it is unreachable — `fail_open_local`
+    /// (each replica applies its share of the limit) or `fail_closed` (503).
+    #[serde(default)]
+    pub redis_failure_mode: RedisFailureMode,
+    /// Replicas sharing the limits (each one's share in `fail_open_local`).
+    #[serde(default = "defaults::replicas")]
+    pub replicas: u32,
+    /// Bound on each Redis rate-limit decision, ms.
+    #[serde(default = "defaults::ratelimit_call_timeout_ms")]
+    pub call_timeout_ms: u64,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            quota_utc_offset: defaults::quota_utc_offset(),
+            redis_failure_mode: RedisFailureMode::default(),
+            replicas: defaults::replicas(),
+            call_timeout_ms: defaults::ratelimit_call_timeout_ms(),
+        }
+    }
+}
+
+/// Behaviour of Redis-backed limits while Redis is unreachable.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisFailureMode {
+    /// Each replica limits in process with its share of the rate.
+    #[default]
+    FailOpenLocal,
+    /// Refuse with 503 until Redis is back.
+    FailClosed,
+}

@@ -60,6 +60,7 @@ pub(super) async fn handle(
         )
         .map_err(super::deny_error)?;
     trail.profile_digest = Some(grant.profile.digest_hex());
+    super::scope_limit(gw, req, &grant, trail).await?;
     let log = log_of(gw)?;
     let get = |k: &str| {
         params
@@ -208,6 +209,7 @@ pub(super) async fn access_log(
         )
         .map_err(super::deny_error)?;
     trail.profile_digest = Some(grant.profile.digest_hex());
+    super::scope_limit(gw, req, &grant, trail).await?;
     trail.authorized = gw
         .authorizer
         .check(

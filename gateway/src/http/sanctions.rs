@@ -66,6 +66,7 @@ pub(super) async fn handle(
         )
         .map_err(super::deny_error)?;
     trail.profile_digest = Some(grant.profile.digest_hex());
+    super::scope_limit(gw, req_, &grant, trail).await?;
     if grant.authorization_required {
         // One subject's authorization cannot cover a batch of subjects.
         return Err(ApiError::new(

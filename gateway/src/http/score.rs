@@ -38,6 +38,7 @@ pub(super) async fn handle(
         )
         .map_err(super::deny_error)?;
     trail.profile_digest = Some(grant.profile.digest_hex());
+    super::scope_limit(gw, req, &grant, trail).await?;
     trail.authorized = gw
         .authorizer
         .check(

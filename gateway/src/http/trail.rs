@@ -35,6 +35,8 @@ pub struct Trail {
     pub upstreams: Vec<UpstreamOutcome>,
     /// The outcome code (`ok` or the problem code), once known.
     pub code: Option<&'static str>,
+    /// `RateLimit-Policy` / `RateLimit` headers for the response.
+    pub ratelimit_headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 impl Trail {

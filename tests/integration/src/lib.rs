@@ -54,6 +54,8 @@ pub struct Options {
     pub upstream_extra: String,
     /// Sanctions fan-out deadline in ms (default 2000).
     pub sanctions_deadline_ms: Option<u64>,
+    /// Extra top-level tables appended to the configuration.
+    pub toml_extra: String,
     /// Reuse this directory's certificates and policy (a second replica).
     pub share_dir_with: Option<PathBuf>,
 }
@@ -102,6 +104,11 @@ impl Harness {
         }
         if let Some(ms) = opts.sanctions_deadline_ms {
             toml = toml.replace("deadline_ms = 2000", &format!("deadline_ms = {ms}"));
+        }
+        if !opts.toml_extra.is_empty() {
+            toml.push('\n');
+            toml.push_str(&opts.toml_extra);
+            toml.push('\n');
         }
         if let Some(url) = &opts.redis_url {
             toml.push_str(&format!(
@@ -277,6 +284,19 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &target).unwrap();
         }
     }
+}
+
+/// The demo policy with `client`'s rate limit replaced by `limit` (an
+/// inline table like `{ per_second = 2, burst = 3 }`).
+pub fn policy_with_limit(client: &str, limit: &str) -> String {
+    let p = credgate_policy::DEMO_POLICY;
+    let at = p
+        .find(&format!("id = \"{client}\""))
+        .expect("client in the demo policy");
+    let rel = p[at..].find("rate_limit = ").expect("a rate limit line");
+    let start = at + rel;
+    let end = start + p[start..].find('\n').unwrap_or(p.len() - start);
+    format!("{}rate_limit = {limit}{}", &p[..start], &p[end..])
 }
 
 /// The `jti` of a token (decoded without verification, for tests).

@@ -39,3 +39,6 @@ mod audit;
 
 #[path = "it/telemetry.rs"]
 mod telemetry;
+
+#[path = "it/ratelimit.rs"]
+mod ratelimit;

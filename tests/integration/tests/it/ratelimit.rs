@@ -1,0 +1,177 @@
+//! Rate limits and quotas through the gateway (SPEC §9): headers on every
+//! answer, 429 with `Retry-After`, refusals audited and never forwarded,
+//! one limit across two replicas through Redis, the Redis failure modes,
+//! and the daily quota's reset at the next day start (UTC+8).
+
+use credgate_integration::{policy_with_limit, Harness, Options};
+use std::time::{Duration, Instant};
+
+const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
+
+fn path(h: &Harness) -> String {
+    format!(
+        "/v1/enterprises/{}/report?sections=basic",
+        h.enterprise_of("xinyong-ningbo")
+    )
+}
+
+#[tokio::test]
+async fn burst_then_429_with_retry_after_and_headers_and_no_upstream_call() {
+    let h = Harness::start_with(Options {
+        policy: Some(policy_with_limit(
+            "dept-nb",
+            "{ per_second = 0.5, burst = 3 }",
+        )),
+        ..Options::default()
+    })
+    .await;
+    let dept = h.client("dept-nb");
+    let p = path(&h);
+    let mut statuses = Vec::new();
+    let mut last = None;
+    for _ in 0..6 {
+        let r = dept.get(&p, &[APPROVAL]).await;
+        assert!(
+            r.headers.contains_key("ratelimit-policy"),
+            "on every answer"
+        );
+        assert!(r.headers.contains_key("ratelimit"));
+        statuses.push(r.status.as_u16());
+        last = Some(r);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429, 429]);
+    let r = last.unwrap();
+    assert_eq!(r.code(), "rate_limited");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (1..=2).contains(&retry),
+        "next token in ≤ 2 s at 0.5/s: {retry}"
+    );
+    assert_eq!(
+        h.sim_requests("xinyong-ningbo").await.len(),
+        3,
+        "refusals never reach a platform"
+    );
+    // Refusals are audited.
+    let recs = h
+        .client("auditor")
+        .get(
+            "/v1/audit/records?client=dept-nb&decision=deny",
+            &[("x-credit-purpose", "audit_review")],
+        )
+        .await
+        .json();
+    let reasons: Vec<&str> = recs["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, vec!["rate_limited"; 3]);
+}
+
+#[tokio::test]
+async fn daily_quota_exhaustion_points_to_the_next_day_start() {
+    let h = Harness::start_with(Options {
+        policy: Some(policy_with_limit(
+            "dept-nb",
+            "{ per_second = 1000, burst = 1000, daily_quota = 2 }",
+        )),
+        ..Options::default()
+    })
+    .await;
+    let dept = h.client("dept-nb");
+    let p = path(&h);
+    assert_eq!(dept.get(&p, &[APPROVAL]).await.status, 200);
+    assert_eq!(dept.get(&p, &[APPROVAL]).await.status, 200);
+    let r = dept.get(&p, &[APPROVAL]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (429, "rate_limited")
+    );
+    let retry: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let shanghai = now + 8 * 3600;
+    let to_midnight = 86_400 - shanghai.rem_euclid(86_400);
+    assert!(
+        (retry - to_midnight).abs() <= 2,
+        "Retry-After {retry} vs {to_midnight} s to midnight (UTC+8)"
+    );
+}
+
+#[tokio::test]
+async fn two_replicas_share_one_limit_through_redis_and_fail_as_configured() {
+    let mut redis = credgate_authz::testing::RedisServer::start()
+        .expect("redis-server (scripts/test installs it)");
+    let limit = "{ per_second = 5, burst = 5 }";
+    let opts = |extra: &str, share: Option<std::path::PathBuf>| Options {
+        policy: Some(policy_with_limit("dept-nb", limit)),
+        redis_url: Some(redis.url()),
+        toml_extra: extra.to_owned(),
+        share_dir_with: share,
+        ..Options::default()
+    };
+    let a = Harness::start_with(opts(
+        "[ratelimit]\nreplicas = 2\nredis_failure_mode = \"fail_open_local\"",
+        None,
+    ))
+    .await;
+    let b = Harness::start_with(opts(
+        "[ratelimit]\nreplicas = 2\nredis_failure_mode = \"fail_closed\"",
+        Some(a.dir.path().to_owned()),
+    ))
+    .await;
+    let p = path(&a);
+    let (ca, cb) = (a.client("dept-nb"), b.client("dept-nb"));
+    // Together: burst 5 plus 5/s, whichever replica is asked.
+    let started = Instant::now();
+    let mut allowed = 0;
+    for i in 0..30 {
+        let c = if i % 2 == 0 { &ca } else { &cb };
+        if c.get(&p, &[APPROVAL]).await.status == 200 {
+            allowed += 1;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let expected = 5.0 + 5.0 * elapsed;
+    assert!(
+        (allowed as f64) <= expected + 5.0 && allowed >= 5,
+        "allowed {allowed} over {elapsed:.2}s; one limit would allow ≈ {expected:.1} (± one burst)"
+    );
+    // Redis gone: A falls back to its share, B refuses with 503.
+    redis.stop();
+    let mut a_ok = 0;
+    for _ in 0..10 {
+        if ca.get(&p, &[APPROVAL]).await.status == 200 {
+            a_ok += 1;
+        }
+    }
+    assert!(
+        (1..=4).contains(&a_ok),
+        "fail_open_local allows this replica's share: {a_ok}"
+    );
+    let r = cb.get(&p, &[APPROVAL]).await;
+    assert_eq!(
+        r.status,
+        503,
+        "fail_closed: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    // Redis back: shared limiting again within a second.
+    redis.restart().unwrap();
+    let back = Instant::now();
+    loop {
+        let r = cb.get(&p, &[APPROVAL]).await;
+        if r.status != 503 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(1),
+            "not restored within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -456,6 +456,55 @@ fn purpose(h: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// The steps every endpoint takes after the request shape, in the SPEC's
+/// order: the purpose, the policy decision (scope, sections, purpose), the
+/// profile digest for the audit record, and the client × scope limit.
+async fn decide(
+    gw: &Gateway,
+    req: &Req<'_>,
+    trail: &mut Trail,
+    endpoint: credgate_policy::Endpoint,
+    sections: Option<&[credgate_policy::canonical::Section]>,
+) -> Result<credgate_policy::Grant, ApiError> {
+    let purpose = purpose(&req.parts.headers)?;
+    let grant = req
+        .policy
+        .decide(
+            req.client,
+            &credgate_policy::RequestShape {
+                endpoint,
+                sections,
+                purpose: purpose.as_deref(),
+            },
+        )
+        .map_err(deny_error)?;
+    trail.profile_digest = Some(grant.profile.digest_hex());
+    scope_limit(gw, req, &grant, trail).await?;
+    Ok(grant)
+}
+
+/// The subject's authorization when the grant requires it; the reserved
+/// use is settled after the audit record is written.
+async fn authorize(
+    gw: &Gateway,
+    req: &Req<'_>,
+    trail: &mut Trail,
+    grant: &credgate_policy::Grant,
+    subject: &str,
+) -> Result<(), ApiError> {
+    trail.authorized = gw
+        .authorizer
+        .check(
+            req.policy,
+            grant,
+            req.client.id(),
+            subject,
+            req.parts.headers.get("x-credit-authorization"),
+        )
+        .await?;
+    Ok(())
+}
+
 /// The client × scope rate limit, when the grant sets one; checked once
 /// the scope is known and before any upstream call.
 async fn scope_limit(

@@ -7,7 +7,7 @@ use super::problem::{ApiError, Code};
 use super::{AuditRoute, Gateway, JsonResult, Req, Trail};
 use credgate_audit::{AuditLog, Decision, Query, SignedCheckpoint};
 use credgate_policy::ids::Subject;
-use credgate_policy::{Endpoint, RequestShape};
+use credgate_policy::Endpoint;
 use serde_json::{json, Value};
 
 fn log_of(gw: &Gateway) -> Result<&AuditLog, ApiError> {
@@ -47,20 +47,7 @@ pub(super) async fn handle(
     route: AuditRoute,
 ) -> JsonResult {
     let params = query_params(req.parts.uri.query())?;
-    let purpose = super::purpose(&req.parts.headers)?;
-    let grant = req
-        .policy
-        .decide(
-            req.client,
-            &RequestShape {
-                endpoint: Endpoint::AuditRead,
-                sections: None,
-                purpose: purpose.as_deref(),
-            },
-        )
-        .map_err(super::deny_error)?;
-    trail.profile_digest = Some(grant.profile.digest_hex());
-    super::scope_limit(gw, req, &grant, trail).await?;
+    super::decide(gw, req, trail, Endpoint::AuditRead, None).await?;
     let log = log_of(gw)?;
     let get = |k: &str| {
         params
@@ -196,30 +183,8 @@ pub(super) async fn access_log(
     trail.subject_pseudonym = Some(pseudonym.clone());
     trail.subject_region = Some(subject.division().to_string());
     let params = query_params(req.parts.uri.query())?;
-    let purpose = super::purpose(&req.parts.headers)?;
-    let grant = req
-        .policy
-        .decide(
-            req.client,
-            &RequestShape {
-                endpoint: Endpoint::SubjectAccessLog,
-                sections: None,
-                purpose: purpose.as_deref(),
-            },
-        )
-        .map_err(super::deny_error)?;
-    trail.profile_digest = Some(grant.profile.digest_hex());
-    super::scope_limit(gw, req, &grant, trail).await?;
-    trail.authorized = gw
-        .authorizer
-        .check(
-            req.policy,
-            &grant,
-            req.client.id(),
-            subject.as_str(),
-            req.parts.headers.get("x-credit-authorization"),
-        )
-        .await?;
+    let grant = super::decide(gw, req, trail, Endpoint::SubjectAccessLog, None).await?;
+    super::authorize(gw, req, trail, &grant, subject.as_str()).await?;
     let log = log_of(gw)?;
     let mut q = Query {
         subject_pseudonym: Some(pseudonym),

@@ -8,7 +8,7 @@ use crate::federation::call_error;
 use credgate_policy::canonical::Section;
 use credgate_policy::ids::Uscc;
 use credgate_policy::mask::{self, MaskContext};
-use credgate_policy::{Endpoint, RequestShape};
+use credgate_policy::Endpoint;
 use serde_json::{json, Map, Value};
 
 pub(super) async fn handle(
@@ -23,30 +23,15 @@ pub(super) async fn handle(
     trail.subject_pseudonym = Some(gw.audit.pseudonym(uscc.as_str()));
     trail.subject_region = Some(uscc.division().to_string());
     let sections = parse_sections(req.parts.uri.query())?;
-    let purpose = super::purpose(&req.parts.headers)?;
-    let grant = req
-        .policy
-        .decide(
-            req.client,
-            &RequestShape {
-                endpoint: Endpoint::EnterpriseReport,
-                sections: sections.as_deref(),
-                purpose: purpose.as_deref(),
-            },
-        )
-        .map_err(super::deny_error)?;
-    trail.profile_digest = Some(grant.profile.digest_hex());
-    super::scope_limit(gw, req, &grant, trail).await?;
-    trail.authorized = gw
-        .authorizer
-        .check(
-            req.policy,
-            &grant,
-            req.client.id(),
-            uscc.as_str(),
-            req.parts.headers.get("x-credit-authorization"),
-        )
-        .await?;
+    let grant = super::decide(
+        gw,
+        req,
+        trail,
+        Endpoint::EnterpriseReport,
+        sections.as_deref(),
+    )
+    .await?;
+    super::authorize(gw, req, trail, &grant, uscc.as_str()).await?;
     answer(gw, req.ctx, trail, &uscc, &grant).await
 }
 

@@ -9,7 +9,7 @@ use crate::federation::Upstream;
 use credgate_policy::canonical::{ListingKind, SanctionAnswer};
 use credgate_policy::ids::{division, DivisionCode, Subject};
 use credgate_policy::mask::{self, MaskContext};
-use credgate_policy::{Endpoint, RequestShape};
+use credgate_policy::Endpoint;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
@@ -36,7 +36,7 @@ pub(super) async fn handle(
     trail: &mut Trail,
     body: &[u8],
 ) -> JsonResult {
-    let (policy, client, ctx, parts) = (req_.policy, req_.client, req_.ctx, req_.parts);
+    let (policy, ctx) = (req_.policy, req_.ctx);
     // Request shape: the body must be the documented JSON.
     let req: Body = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
@@ -54,19 +54,7 @@ pub(super) async fn handle(
             format!("subjects must hold 1 to {max} identifiers"),
         ));
     }
-    let purpose = super::purpose(&parts.headers)?;
-    let grant = policy
-        .decide(
-            client,
-            &RequestShape {
-                endpoint: Endpoint::SanctionsCheck,
-                sections: None,
-                purpose: purpose.as_deref(),
-            },
-        )
-        .map_err(super::deny_error)?;
-    trail.profile_digest = Some(grant.profile.digest_hex());
-    super::scope_limit(gw, req_, &grant, trail).await?;
+    let grant = super::decide(gw, req_, trail, Endpoint::SanctionsCheck, None).await?;
     if grant.authorization_required {
         // One subject's authorization cannot cover a batch of subjects.
         return Err(ApiError::new(

@@ -8,7 +8,7 @@ use crate::federation::call_error;
 use crate::recognition::RecognitionError;
 use credgate_policy::ids::IdNumber;
 use credgate_policy::mask::{self, MaskContext};
-use credgate_policy::{Endpoint, RequestShape};
+use credgate_policy::Endpoint;
 use serde_json::json;
 
 pub(super) async fn handle(
@@ -25,30 +25,8 @@ pub(super) async fn handle(
     })?;
     trail.subject_pseudonym = Some(gw.audit.pseudonym(id.as_str()));
     trail.subject_region = Some(id.division().to_string());
-    let purpose = super::purpose(&req.parts.headers)?;
-    let grant = req
-        .policy
-        .decide(
-            req.client,
-            &RequestShape {
-                endpoint: Endpoint::PersonScore,
-                sections: None,
-                purpose: purpose.as_deref(),
-            },
-        )
-        .map_err(super::deny_error)?;
-    trail.profile_digest = Some(grant.profile.digest_hex());
-    super::scope_limit(gw, req, &grant, trail).await?;
-    trail.authorized = gw
-        .authorizer
-        .check(
-            req.policy,
-            &grant,
-            req.client.id(),
-            id.as_str(),
-            req.parts.headers.get("x-credit-authorization"),
-        )
-        .await?;
+    let grant = super::decide(gw, req, trail, Endpoint::PersonScore, None).await?;
+    super::authorize(gw, req, trail, &grant, id.as_str()).await?;
     let division = id.division();
     let upstream = gw.federation.route(division).ok_or_else(|| {
         ApiError::new(

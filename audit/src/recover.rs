@@ -24,7 +24,7 @@ use crate::fsutil::{read_framed, FramedFile};
 use crate::index::{Index, IndexInput};
 use crate::merkle::{leaf_hash, to_hash, Hash, MerkleTree};
 use crate::record::parse_log_time_ms;
-use crate::seal::{seal_file_name, seal_hash, seal_path, Seal};
+use crate::seal::{self, seal_file_name, seal_hash, seal_path, Seal, SEALS_DIR};
 use crate::segment::{self, Item, RecordView, SegmentHeader};
 use crate::state::{LogState, SealInfo, SegmentInfo};
 use crate::AuditError;
@@ -260,6 +260,8 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
         .into());
     }
 
+    check_no_orphan_seal(dir, next_segment - 1)?;
+
     let (last_checkpoint, checkpoints_len) = load_checkpoints(dir, mode, &tree)?;
     Ok(Recovered {
         state: LogState {
@@ -387,6 +389,34 @@ pub(crate) fn read_seal(dir: &Path, n: u32) -> Result<Option<(Seal, Hash)>, Corr
         Corruption::new(Location::at(name, 0), ProblemKind::BadPayload, "not a seal")
     })?;
     Ok(Some((seal, seal_hash(payload))))
+}
+
+/// Refuses a seal file numbered above `newest` (the newest segment, present
+/// or deleted; 0 for none): the segment it sealed is gone without a deletion
+/// record, and a new segment given that number would never match it.
+pub(crate) fn check_no_orphan_seal(dir: &Path, newest: u32) -> Result<(), Corruption> {
+    let entries = match fs::read_dir(dir.join(SEALS_DIR)) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Corruption::io(SEALS_DIR, &e)),
+    };
+    let mut orphan = None;
+    for entry in entries {
+        let entry = entry.map_err(|e| Corruption::io(SEALS_DIR, &e))?;
+        if let Some(n) = entry.file_name().to_str().and_then(seal::number_of) {
+            if n > newest && orphan.is_none_or(|o| n < o) {
+                orphan = Some(n);
+            }
+        }
+    }
+    match orphan {
+        Some(n) => Err(Corruption::new(
+            Location::file(seal_file_name(n)),
+            ProblemKind::MissingSegment,
+            "seal of a segment that is gone, and no deletion record covers it",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Checks a seal against what its segment holds.

@@ -93,6 +93,15 @@ pub(crate) fn seal_file_name(number: u32) -> String {
     format!("{SEALS_DIR}/segment-{number:06}.seal")
 }
 
+/// The segment number in a seal file name (`segment-NNNNNN.seal`).
+pub(crate) fn number_of(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("segment-")?.strip_suffix(".seal")?;
+    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// Hash that chains seals: SHA-256 of the seal payload as stored.
 pub(crate) fn seal_hash(payload: &[u8]) -> Hash {
     sha256(payload)

@@ -25,8 +25,8 @@ use crate::error::{Corruption, Location, ProblemKind, VerifyFailure};
 use crate::fsutil::read_framed;
 use crate::keys::AuditPublicKey;
 use crate::merkle::{leaf_hash, to_hash, Hash, MerkleTree};
-use crate::record::AuditRecord;
-use crate::recover::{check_seal, parse_hash, read_seal};
+use crate::record::{parse_log_time_ms, AuditRecord};
+use crate::recover::{check_no_orphan_seal, check_seal, parse_hash, read_seal};
 use crate::seal::{seal_file_name, Seal};
 use crate::segment::{self, Item};
 
@@ -126,6 +126,7 @@ pub fn verify(dir: &Path, pubkey_pem: Option<&str>) -> Result<VerifyReport, Veri
             "no active segment after the last deleted one",
         ));
     }
+    check_no_orphan_seal(dir, highest)?;
     v.checkpoints()?;
     let mut report = v.report;
     report.replica = v.replica;
@@ -247,6 +248,11 @@ impl Verifier<'_> {
                         ProblemKind::SeqMismatch,
                         format!("found seq {} where seq {expected} belongs", rec.seq),
                     ));
+                }
+                // Recovery indexes records by time and refuses a log whose
+                // record time does not parse: so must verify.
+                if parse_log_time_ms(&rec.time).is_none() {
+                    return Err(Corruption::new(at(), ProblemKind::BadPayload, "bad time"));
                 }
                 if replica.as_ref().is_some_and(|r| *r != rec.replica) {
                     return Err(Corruption::new(

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use credgate_audit::{verify, AuditError, AuditLog, ProblemKind};
 
-use crate::common::{append_seq, config, frames, public_pem, record, segment, segments};
+use crate::common::{append_seq, config, frame, frames, public_pem, record, segment, segments};
 
 /// A log of `n` records in one segment, shut down (final checkpoint).
 async fn log_with(n: u64) -> tempfile::TempDir {
@@ -162,4 +162,55 @@ async fn crash_states_around_rotation_are_recovered() {
     log.shutdown().await.unwrap();
     let report = verify(dir.path(), Some(public_pem())).unwrap();
     assert_eq!((report.tree_size, report.seals, report.segments), (5, 2, 3));
+}
+
+/// Found by `fuzz/audit_reader`: `verify` accepted a record whose time does
+/// not parse, which recovery refuses (the index needs it), so a log that
+/// verified could not be opened. Both refuse it now, naming the record.
+#[tokio::test(flavor = "current_thread")]
+async fn a_record_time_that_does_not_parse_fails_verify_as_it_fails_open() {
+    let dir = log_with(3).await;
+    // No checkpoint: only the record itself can tell.
+    std::fs::remove_file(dir.path().join("checkpoints.log")).unwrap();
+    let path = segment(dir.path(), 1);
+    let bytes = std::fs::read(&path).unwrap();
+    let last = frames(&bytes).last().unwrap().clone();
+    let mut rec: serde_json::Value = serde_json::from_slice(&last.payload).unwrap();
+    rec["time"] = serde_json::Value::from("2024-13-01T00:00:00.000Z");
+    let mut tampered = bytes[..last.offset].to_vec();
+    tampered.extend(frame(&serde_json::to_vec(&rec).unwrap()));
+    std::fs::write(&path, &tampered).unwrap();
+
+    let c = verify(dir.path(), None).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::BadPayload, "{c}");
+    assert_eq!(c.location.offset, Some(last.offset as u64));
+    assert_eq!(c.location.seq, Some(3));
+    let c = corrupt_of(AuditLog::open(config(dir.path())).await.err().unwrap());
+    assert_eq!((c.kind, c.location.seq), (ProblemKind::BadPayload, Some(3)));
+}
+
+/// Found by `fuzz/audit_reader`: with every segment gone but a seal left
+/// (a log "reset" by deleting its segment files), `verify` passed and open
+/// started a new segment 1 that could never match the old seal, so the next
+/// open failed. Both refuse at once now, naming the seal.
+#[tokio::test(flavor = "current_thread")]
+async fn a_seal_whose_segment_is_gone_fails_verify_and_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.segment_max_bytes = 1024;
+    let log = AuditLog::open(cfg.clone()).await.unwrap();
+    append_seq(&log, 0, 4).await;
+    log.shutdown().await.unwrap();
+    assert!(dir.path().join("seals/segment-000001.seal").exists());
+    for n in segments(dir.path()) {
+        std::fs::remove_file(segment(dir.path(), n)).unwrap();
+    }
+    std::fs::remove_file(dir.path().join("checkpoints.log")).unwrap();
+
+    let c = verify(dir.path(), Some(public_pem())).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::MissingSegment, "{c}");
+    assert_eq!(c.location.file, "seals/segment-000001.seal");
+    let c = corrupt_of(AuditLog::open(cfg).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::MissingSegment, "{c}");
+    assert_eq!(c.location.file, "seals/segment-000001.seal");
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Writes what the compose stack mounts under deploy/compose/certs/:
+#   - the development PKI (`credgate certs dev`): server and client
+#     certificates, CRL, the platform-side PKI under upstream/, the demo
+#     authorization issuer under authz/;
+#   - the audit checkpoint signing key: audit/signing.key (+ signing.pub, the
+#     key `credgate audit verify --pubkey` checks against);
+#   - the subject pseudonym key: pseudonym.key (shared by both replicas).
+#
+# Usage: deploy/compose/init-certs.sh [OUT_DIR] [--force]
+#   OUT_DIR defaults to deploy/compose/certs. CREDGATE may name a credgate
+#   binary; by default it is built and run with `cargo run -p credgate`.
+#
+# DEVELOPMENT ONLY: the files are made world-readable so that the container
+# user (uid 10001) can read them through the bind mount. Never do that with
+# real keys: give them to the service user (mode 0400) or use secrets.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out="$here/certs"
+force=()
+for arg in "$@"; do
+    case "$arg" in
+        --force) force=(--force) ;;
+        -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) out="$arg" ;;
+    esac
+done
+
+if [[ -n "${CREDGATE:-}" ]]; then
+    cg=("$CREDGATE")
+else
+    cg=(cargo run --quiet --manifest-path "$here/../../Cargo.toml" -p credgate --)
+fi
+
+# The simulated platforms are reached as https://sim:PORT inside the stack:
+# their certificates must name `sim` (PROPOSED `credgate certs dev --san`).
+san=()
+help="$("${cg[@]}" certs dev --help)"
+if [[ "$help" == *--san* ]]; then
+    san=(--san sim)
+else
+    echo "note: this credgate has no 'certs dev --san': the platform certificates name only" >&2
+    echo "      localhost, so the gateways cannot verify https://sim:PORT (see deploy/README.md)" >&2
+fi
+
+"${cg[@]}" certs dev --out "$out" "${force[@]}" "${san[@]}"
+
+if [[ ! -f "$out/audit/signing.key" || ${#force[@]} -gt 0 ]]; then
+    # An Ed25519 PKCS#8 key pair, the format `[audit] signing_key_file` takes.
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    "${cg[@]}" authz keygen --out "$tmp" >/dev/null
+    mkdir -p "$out/audit"
+    mv -f "$tmp/issuer.key" "$out/audit/signing.key"
+    mv -f "$tmp/issuer.pub" "$out/audit/signing.pub"
+fi
+
+if [[ ! -f "$out/pseudonym.key" || ${#force[@]} -gt 0 ]]; then
+    # 32 random bytes, hex: the same file on every replica.
+    head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n' >"$out/pseudonym.key"
+fi
+
+chmod -R a+rX "$out"
+echo "compose certificates and keys written to $out"

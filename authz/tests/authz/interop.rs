@@ -71,9 +71,27 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sign_jws.py")
 }
 
+/// The first Python 3 that has `cryptography`: the one on PATH, else the
+/// system's (Debian's python3-cryptography installs for /usr/bin/python3,
+/// which a pyenv shim on PATH would hide).
+fn interpreter() -> &'static str {
+    for candidate in ["python3", "/usr/bin/python3"] {
+        let ok = Command::new(candidate)
+            .args(["-c", "import cryptography"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return candidate;
+        }
+    }
+    "python3"
+}
+
 /// Runs the Python implementation; fails loudly (never skips) without it.
 fn python(mode: &str, request: &Value) -> Result<Value, String> {
-    let mut child = Command::new("python3")
+    let mut child = Command::new(interpreter())
         .arg(script())
         .arg(mode)
         .stdin(Stdio::piped())

@@ -29,6 +29,8 @@ pub struct AdminState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Rate limiter (its mode shows Redis health).
     pub ratelimit: crate::ratelimit::RateLimiter,
+    /// The audit log (its writer health).
+    pub audit: crate::audit::Auditor,
 }
 
 /// Serves the admin endpoints until shutdown.
@@ -73,8 +75,12 @@ fn route(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     }
 }
 
-/// Ready when the policy is loaded and at least one upstream's breaker is
-/// not open; each upstream's breaker state and last outcome are listed.
+/// Ready when this replica can answer correctly: the audit writer is not
+/// failing and rate limits can be decided (not `fail_closed` with Redis
+/// down). Upstream breakers are listed but do not make it unready: with
+/// every platform down the gateway still answers (502 problem documents,
+/// the audit API), and a load balancer that dropped every replica would
+/// turn those answers into connection resets.
 fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
     use crate::federation::breaker::BreakerState;
     let ups = state.federation.upstreams();
@@ -95,14 +101,17 @@ fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
             })
         })
         .collect();
-    let ready = ups.is_empty() || ups.iter().any(|u| u.breaker_state() != BreakerState::Open);
+    let all_open = !ups.is_empty() && ups.iter().all(|u| u.breaker_state() == BreakerState::Open);
+    let audit_failing = state.audit.log().is_some_and(|l| l.stats().failing);
     let mode = state.ratelimit.mode();
     let rl = state.ratelimit.stats();
     // fail_closed with Redis down refuses every limited request: not ready.
-    let ready = ready && mode != credgate_ratelimit::Mode::Closed;
+    let ready = !audit_failing && mode != credgate_ratelimit::Mode::Closed;
     let body = serde_json::json!({
         "ready": ready,
         "policy": state.policy.current().summary(),
+        "audit": { "failing": audit_failing },
+        "all_upstreams_open": all_open,
         "upstreams": upstreams,
         "ratelimit": {
             "mode": crate::ratelimit::mode_name(mode),

@@ -143,6 +143,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         stats.clone(),
         policy.clone(),
         ratelimit.clone(),
+        tls.clone(),
     );
     let mut tasks = Vec::new();
     tasks.push(crate::reload::spawn(
@@ -170,6 +171,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
                     stats: stats.clone(),
                     metrics: metrics.clone(),
                     ratelimit: ratelimit.clone(),
+                    audit: audit.clone(),
                 },
                 shutdown_rx.clone(),
             )));

@@ -115,6 +115,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         })?;
         let p = crate::policy_store::load_policy_file(&cfg.policy.file)?;
         crate::federation::Federation::from_config(&cfg.upstreams)?;
+        check_files(&cfg)?;
         println!(
             "{}: ok ({}; {} upstreams)",
             a.config.display(),
@@ -133,6 +134,35 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Files `serve` reads at start beyond TLS, policy and upstreams: the
+/// audit signing key, the pseudonym key and the revocation file's folder.
+fn check_files(cfg: &crate::config::Config) -> anyhow::Result<()> {
+    if !cfg.audit.danger_disabled {
+        let f = &cfg.audit.signing_key_file;
+        let pem = std::fs::read_to_string(f)
+            .with_context(|| format!("audit signing key {}", f.display()))?;
+        credgate_audit::AuditSigner::from_pkcs8_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("audit signing key {}: {e}", f.display()))?;
+    }
+    if let Some(f) = &cfg.privacy.pseudonym_key_file {
+        let key = std::fs::read(f).with_context(|| format!("pseudonym key {}", f.display()))?;
+        anyhow::ensure!(
+            key.len() >= 32,
+            "pseudonym key {}: at least 32 bytes",
+            f.display()
+        );
+    }
+    if let Some(f) = &cfg.authorization.revocation_file {
+        let dir = f.parent().unwrap_or_else(|| std::path::Path::new("."));
+        anyhow::ensure!(
+            dir.is_dir(),
+            "revocation file {}: its folder does not exist",
+            f.display()
+        );
+    }
+    Ok(())
 }
 
 /// The multi-threaded runtime all long-running commands use.

@@ -137,12 +137,14 @@ impl Metrics {
         stats: Arc<ConnStats>,
         policy: Arc<PolicyStore>,
         ratelimit: crate::ratelimit::RateLimiter,
+        tls: Arc<crate::tls::TlsStore>,
     ) {
         let _ = self.state.set(StateCollector {
             federation,
             stats,
             policy,
             ratelimit,
+            tls,
         });
     }
 
@@ -208,6 +210,7 @@ struct StateCollector {
     stats: Arc<ConnStats>,
     policy: Arc<PolicyStore>,
     ratelimit: crate::ratelimit::RateLimiter,
+    tls: Arc<crate::tls::TlsStore>,
 }
 
 impl std::fmt::Debug for StateCollector {
@@ -329,6 +332,23 @@ impl Collector for StateCollector {
             for (result, n) in [
                 ("ok", self.policy.reloads_ok()),
                 ("failed", self.policy.reloads_failed()),
+            ] {
+                let labels = ResultLabels {
+                    result: result.to_owned(),
+                };
+                ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let mut m = encoder.encode_descriptor(
+                "credgate_tls_reloads",
+                "Reloads of the server TLS material by result",
+                None,
+                MetricType::Counter,
+            )?;
+            for (result, n) in [
+                ("ok", self.tls.generation()),
+                ("failed", self.tls.reloads_failed()),
             ] {
                 let labels = ResultLabels {
                     result: result.to_owned(),

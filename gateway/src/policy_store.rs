@@ -138,6 +138,19 @@ impl PolicyStore {
         &self.path
     }
 
+    /// The files a reload depends on: the policy and the issuer key files
+    /// the policy in force names.
+    pub fn watched_files(&self) -> Vec<PathBuf> {
+        let base = self.path.parent().unwrap_or_else(|| Path::new("."));
+        let mut v = vec![self.path.clone()];
+        for issuer in self.current().policy.issuers() {
+            if let IssuerKey::File(f) = &issuer.key {
+                v.push(base.join(f));
+            }
+        }
+        v
+    }
+
     /// Successful reloads since start.
     pub fn reloads_ok(&self) -> u64 {
         self.reloads_ok.load(Ordering::Relaxed)

@@ -1,22 +1,38 @@
-//! Hot reload: SIGHUP or a change to any watched file (server certificate,
-//! key, CA bundle, CRLs, policy) re-reads the material off the request
-//! path. Each store swaps atomically or keeps the old material and logs why.
+//! Hot reload: SIGHUP, or a change to any watched file — server
+//! certificate, key, CA bundle, CRLs, the policy and the issuer keys it
+//! names — re-reads the material off the request path. Each store swaps
+//! atomically or keeps the old material and logs why.
+//!
+//! Changes are detected by fingerprint, not by event path: any event in a
+//! watched directory makes the reloader compare each file's (length,
+//! mtime, inode) — through symlinks — with what it last loaded. That
+//! catches in-place writes, atomic renames, and Kubernetes' ConfigMap and
+//! Secret updates (a `..data` symlink swap that never names the file).
 
 use crate::policy_store::PolicyStore;
 use crate::tls::TlsStore;
 use notify::{RecursiveMode, Watcher};
 use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
 
-/// What changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Trigger {
-    Tls,
-    Policy,
-    All,
+/// What a file looked like when last loaded (`None`: missing).
+type Fingerprint = Option<(u64, SystemTime, u64)>;
+
+fn fingerprint(p: &Path) -> Fingerprint {
+    let m = std::fs::metadata(p).ok()?;
+    Some((
+        m.len(),
+        m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        m.ino(),
+    ))
+}
+
+fn fingerprints(paths: &[PathBuf]) -> Vec<Fingerprint> {
+    paths.iter().map(|p| fingerprint(p)).collect()
 }
 
 /// Starts watching; returns once the watcher is installed, so a change made
@@ -26,70 +42,64 @@ pub fn spawn(
     policy: Arc<PolicyStore>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, notify::Error> {
-    let (tx, mut rx) = mpsc::channel::<Trigger>(64);
-    let tls_files: HashSet<PathBuf> = tls.paths().files().iter().map(|p| normalise(p)).collect();
-    let policy_file = normalise(policy.path());
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    let tls_files: Vec<PathBuf> = tls.paths().files().iter().map(|p| normalise(p)).collect();
+    let policy_files = || -> Vec<PathBuf> {
+        policy
+            .watched_files()
+            .iter()
+            .map(|p| normalise(p))
+            .collect()
+    };
     let mut dirs: HashSet<PathBuf> = HashSet::new();
-    for f in tls_files.iter().chain(std::iter::once(&policy_file)) {
+    for f in tls_files.iter().chain(policy_files().iter()) {
         if let Some(d) = f.parent() {
             dirs.insert(d.to_owned());
         }
     }
-    let watch_tx = tx.clone();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        let Ok(ev) = res else { return };
-        if ev.kind.is_access() {
-            return;
-        }
-        for p in &ev.paths {
-            let p = normalise(p);
-            let t = if p == policy_file {
-                Some(Trigger::Policy)
-            } else if tls_files.contains(&p) {
-                Some(Trigger::Tls)
-            } else {
-                None
-            };
-            if let Some(t) = t {
-                // A full queue already holds a pending reload: dropping is fine.
-                let _ = watch_tx.try_send(t);
-            }
+        if matches!(res, Ok(ref ev) if !ev.kind.is_access()) {
+            // A full channel already holds a pending check: dropping is fine.
+            let _ = tx.try_send(());
         }
     })?;
     for d in &dirs {
         watcher.watch(d, RecursiveMode::NonRecursive)?;
     }
-    let sighup_tx = tx;
+    let mut tls_seen = fingerprints(&tls_files);
+    let mut policy_seen = fingerprints(&policy_files());
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     Ok(tokio::spawn(async move {
         let _watcher = watcher; // kept alive for the task's lifetime
         loop {
-            let first = tokio::select! {
-                t = rx.recv() => match t { Some(t) => t, None => return },
-                _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending().await } } => {
-                    let _ = sighup_tx.try_send(Trigger::All);
-                    continue;
-                }
+            let forced = tokio::select! {
+                r = rx.recv() => match r { Some(()) => false, None => return },
+                _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending().await } } => true,
                 _ = shutdown.changed() => return,
             };
-            // Editors and `cp` write in several steps: let them settle, then
-            // reload once for everything that arrived meanwhile.
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            let (mut do_tls, mut do_policy) = wants(first);
-            while let Ok(t) = rx.try_recv() {
-                let (a, b) = wants(t);
-                do_tls |= a;
-                do_policy |= b;
+            if !forced {
+                // Editors, `cp` and kubelet write in several steps: let them
+                // settle, then compare once for everything that happened.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                while rx.try_recv().is_ok() {}
             }
-            if do_tls {
+            let tls_now = fingerprints(&tls_files);
+            if forced || tls_now != tls_seen {
                 match tls.reload() {
                     Ok(()) => tracing::info!("TLS material reloaded"),
                     Err(e) => {
                         tracing::error!(error = %e, "TLS reload failed; previous material stays in force")
                     }
                 }
+                tls_seen = tls_now;
             }
-            if do_policy {
+            let files = policy
+                .watched_files()
+                .iter()
+                .map(|p| normalise(p))
+                .collect::<Vec<_>>();
+            let policy_now = fingerprints(&files);
+            if forced || policy_now != policy_seen {
                 match policy.reload() {
                     Ok(()) => {
                         tracing::info!(summary = %policy.current().summary(), "policy reloaded")
@@ -98,17 +108,10 @@ pub fn spawn(
                         tracing::error!(error = %e, "policy reload failed; previous policy stays in force")
                     }
                 }
+                policy_seen = policy_now;
             }
         }
     }))
-}
-
-fn wants(t: Trigger) -> (bool, bool) {
-    match t {
-        Trigger::Tls => (true, false),
-        Trigger::Policy => (false, true),
-        Trigger::All => (true, true),
-    }
 }
 
 /// Absolute, with `.`/`..` folded lexically (files may not exist yet).

@@ -116,3 +116,51 @@ async fn sighup_reloads_tls_material_and_policy() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_kubernetes_style_symlink_swap_reloads_the_policy() {
+    // kubelet mounts a ConfigMap as `policy.toml -> ..data/policy.toml` with
+    // `..data -> ..<version>`, and updates it by swapping `..data` alone.
+    let h = Harness::start().await;
+    let dir = h.dir.path();
+    let store = h.gw().policy.clone();
+    let original = std::fs::read_to_string(dir.join("policy.toml")).unwrap();
+    let v1 = dir.join("..v1");
+    let v2 = dir.join("..v2");
+    std::fs::create_dir(&v1).unwrap();
+    std::fs::create_dir(&v2).unwrap();
+    std::fs::write(v1.join("policy.toml"), &original).unwrap();
+    let without_dept = original.replace(
+        "spiffe://credgate.dev/client/dept-nb",
+        "spiffe://credgate.dev/client/nobody",
+    );
+    assert_ne!(without_dept, original);
+    std::fs::write(v2.join("policy.toml"), &without_dept).unwrap();
+    std::os::unix::fs::symlink("..v1", dir.join("..data")).unwrap();
+    let ok = store.reloads_ok();
+    std::fs::remove_file(dir.join("policy.toml")).unwrap();
+    std::os::unix::fs::symlink("..data/policy.toml", dir.join("policy.toml")).unwrap();
+    eventually("the symlinked policy is loaded", async || {
+        store.reloads_ok() > ok
+    })
+    .await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    assert_eq!(
+        h.client("dept-nb").get(&path, &[APPROVAL]).await.status,
+        200
+    );
+    // The swap: a new `..data` link renamed over the old one.
+    let ok = store.reloads_ok();
+    std::os::unix::fs::symlink("..v2", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    eventually("the swapped policy is loaded", async || {
+        store.reloads_ok() > ok
+    })
+    .await;
+    let r = h.client("dept-nb").get(&path, &[APPROVAL]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (403, "scope_denied")
+    );
+}

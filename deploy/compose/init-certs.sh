@@ -33,16 +33,10 @@ else
     cg=(cargo run --quiet --manifest-path "$here/../../Cargo.toml" -p credgate --)
 fi
 
-# The simulated platforms are reached as https://sim:PORT inside the stack:
-# their certificates must name `sim` (PROPOSED `credgate certs dev --san`).
-san=()
-help="$("${cg[@]}" certs dev --help)"
-if [[ "$help" == *--san* ]]; then
-    san=(--san sim)
-else
-    echo "note: this credgate has no 'certs dev --san': the platform certificates name only" >&2
-    echo "      localhost, so the gateways cannot verify https://sim:PORT (see deploy/README.md)" >&2
-fi
+# The simulated platforms are reached as https://sim:PORT inside the stack,
+# and the gateways behind the load balancer as https://lb:8443: their
+# certificates must name those hosts too.
+san=(--san sim --san lb)
 
 "${cg[@]}" certs dev --out "$out" "${force[@]}" "${san[@]}"
 

@@ -26,6 +26,9 @@ enum Command {
     /// Start the simulated platforms and a gateway with the dev PKI and the
     /// demo policy, print ready-to-paste curl commands, run until interrupted.
     Demo(crate::demo::DemoArgs),
+    /// Run only the four simulated platforms (for compose and manual tests),
+    /// printing their `platforms.json`; runs until interrupted.
+    Sim(SimArgs),
     /// Development PKI tools.
     #[command(subcommand)]
     Certs(CertsCommand),
@@ -61,7 +64,28 @@ enum CertsCommand {
         /// Overwrite files that already exist.
         #[arg(long)]
         force: bool,
+        /// Extra DNS names (or IPs) for the gateway's and the platforms'
+        /// server certificates, besides localhost (repeatable; e.g. `sim`
+        /// and the load balancer's name in compose).
+        #[arg(long = "san")]
+        sans: Vec<String>,
     },
+}
+
+#[derive(Debug, Args)]
+struct SimArgs {
+    /// The dev PKI directory (`upstream/` is used).
+    #[arg(long)]
+    certs: PathBuf,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Platform i listens on base+i (data, mTLS) and base+100+i (control).
+    #[arg(long, default_value_t = 7001)]
+    base_port: u16,
+    /// Seed of the synthetic data.
+    #[arg(long, default_value_t = crate::demo::DEMO_SEED)]
+    seed: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,13 +102,36 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(a) => serve(a),
         Command::Demo(a) => crate::demo::run(a),
-        Command::Certs(CertsCommand::Dev { out, force }) => {
+        Command::Certs(CertsCommand::Dev { out, force, sans }) => {
             let pki = credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
                 out: out.clone(),
                 force,
             })
             .with_context(|| format!("writing the dev PKI to {}", out.display()))?;
+            if !sans.is_empty() {
+                add_sans(&out, &sans)?;
+            }
             println!("dev PKI written to {}", pki.dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim(a) => {
+            crate::logging::init("info");
+            let rt = runtime()?;
+            rt.block_on(async move {
+                let platforms =
+                    credgate_sim::start_all_at(&a.certs, a.seed, Some((a.host, a.base_port)))
+                        .await
+                        .context("starting the simulated platforms")?;
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&credgate_sim::platforms_json(&platforms))?
+                );
+                wait_for_signal().await;
+                for p in platforms {
+                    p.shutdown().await;
+                }
+                anyhow::Ok(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Authz(cmd) => authz::run(cmd),
@@ -134,6 +181,50 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Re-issues the gateway's and the platforms' server certificates with
+/// extra names (the dev PKI names only localhost).
+fn add_sans(out: &std::path::Path, extra: &[String]) -> anyhow::Result<()> {
+    let mut sans: Vec<&str> = credgate_certs::SERVER_SANS.to_vec();
+    sans.extend(extra.iter().map(String::as_str));
+    let reissue = |ca_dir: &std::path::Path, names: &[String]| -> anyhow::Result<()> {
+        let ca = std::fs::read_to_string(ca_dir.join("ca.crt"))?;
+        let key = std::fs::read_to_string(ca_dir.join("ca.key"))?;
+        for name in names {
+            let pair = credgate_certs::issue_server_cert(
+                &ca,
+                &key,
+                &sans,
+                credgate_certs::Validity::Normal,
+            )?;
+            std::fs::write(ca_dir.join(format!("{name}.crt")), pair.cert_pem)?;
+            write_private(&ca_dir.join(format!("{name}.key")), pair.key_pem.as_bytes())?;
+        }
+        Ok(())
+    };
+    reissue(out, &["server".to_owned()])?;
+    let platforms: Vec<String> = credgate_certs::UPSTREAM_PLATFORMS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    reissue(&out.join("upstream"), &platforms)?;
+    Ok(())
+}
+
+/// Writes a private key with mode 0600.
+fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(data)?;
+    Ok(())
 }
 
 /// Files `serve` reads at start beyond TLS, policy and upstreams: the

@@ -336,3 +336,88 @@ async fn audit_verify_query_and_checkpoint() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn sans_of(pem_path: &std::path::Path) -> Vec<String> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let pem = std::fs::read(pem_path).unwrap();
+    let (_, block) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    let (_, cert) = X509Certificate::from_der(&block.contents).unwrap();
+    let san = cert.subject_alternative_name().unwrap().unwrap();
+    san.value
+        .general_names
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
+}
+
+#[test]
+fn certs_dev_adds_extra_names_and_sim_serves_on_fixed_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pki");
+    let status = credgate()
+        .args([
+            "certs",
+            "dev",
+            "--san",
+            "sim",
+            "--san",
+            "gateway.example",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for cert in ["server.crt", "upstream/xiamen.crt"] {
+        let sans = sans_of(&out.join(cert));
+        assert!(sans.iter().any(|s| s.contains("sim")), "{cert}: {sans:?}");
+        assert!(
+            sans.iter().any(|s| s.contains("localhost")),
+            "{cert}: {sans:?}"
+        );
+    }
+    // `credgate sim` on fixed ports: data base+i, control base+100+i.
+    let base = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr()
+            .unwrap()
+            .port()
+            .saturating_add(0)
+            .clamp(20_000, 40_000)
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_credgate"))
+        .args(["sim", "--certs"])
+        .arg(&out)
+        .args(["--base-port", &base.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut text = String::new();
+    use std::io::BufRead as _;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line == "]" {
+            break;
+        }
+    }
+    let platforms: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(platforms.as_array().unwrap().len(), 4);
+    assert_eq!(platforms[0]["address"], format!("https://127.0.0.1:{base}"));
+    assert_eq!(
+        platforms[3]["control"],
+        format!("http://127.0.0.1:{}", base + 103)
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", base + 100)).unwrap();
+    use std::io::{Read as _, Write as _};
+    s.write_all(b"GET /_sim/faults HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

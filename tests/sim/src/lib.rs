@@ -22,4 +22,4 @@ mod text;
 pub use dataset::{Dataset, SimEnterprise, SimPerson, SimScore};
 pub use error::SimError;
 pub use platform::{platforms, PlatformId, PlatformSpec};
-pub use server::{platforms_json, start, start_all, RunningPlatform, SimTls};
+pub use server::{platforms_json, start, start_all, start_all_at, start_at, RunningPlatform, SimTls};

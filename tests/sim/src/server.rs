@@ -104,9 +104,22 @@ pub async fn start(
     dataset: Arc<Dataset>,
     tls: SimTls,
 ) -> Result<RunningPlatform, SimError> {
+    let any: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+    start_at(spec, dataset, tls, any, any).await
+}
+
+/// Starts one platform with its data (TLS) and control (plain HTTP)
+/// listeners on the given addresses (`credgate sim` in a container).
+pub async fn start_at(
+    spec: PlatformSpec,
+    dataset: Arc<Dataset>,
+    tls: SimTls,
+    data: SocketAddr,
+    control: SocketAddr,
+) -> Result<RunningPlatform, SimError> {
     let acceptor = tls::acceptor(&tls)?;
-    let data_listener = TcpListener::bind("127.0.0.1:0").await?;
-    let control_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let data_listener = TcpListener::bind(data).await?;
+    let control_listener = TcpListener::bind(control).await?;
     let address = data_listener.local_addr()?;
     let control = control_listener.local_addr()?;
     let state = Arc::new(state::State::new(spec.id, dataset));
@@ -134,6 +147,17 @@ pub async fn start(
 /// Starts all four platforms with the dev PKI in `certs_dir`
 /// (`upstream/ca.crt` verifies clients; `upstream/NAME.crt|.key` serve).
 pub async fn start_all(certs_dir: &Path, seed: u64) -> Result<Vec<RunningPlatform>, SimError> {
+    start_all_at(certs_dir, seed, None).await
+}
+
+/// Like [`start_all`]; with `Some((host, base))` platform `i` (in
+/// [`platforms`] order) listens on `host:base+i` (data) and
+/// `host:base+100+i` (control).
+pub async fn start_all_at(
+    certs_dir: &Path,
+    seed: u64,
+    at: Option<(std::net::IpAddr, u16)>,
+) -> Result<Vec<RunningPlatform>, SimError> {
     let read = |p: std::path::PathBuf| {
         std::fs::read_to_string(&p).map_err(|source| SimError::Read { path: p, source })
     };
@@ -141,13 +165,22 @@ pub async fn start_all(certs_dir: &Path, seed: u64) -> Result<Vec<RunningPlatfor
     let client_ca_pem = read(upstream.join("ca.crt"))?;
     let dataset = Arc::new(Dataset::generate(seed));
     let mut running = Vec::new();
-    for spec in platforms() {
+    for (i, spec) in platforms().into_iter().enumerate() {
         let tls = SimTls {
             cert_chain_pem: read(upstream.join(format!("{}.crt", spec.name)))?,
             key_pem: read(upstream.join(format!("{}.key", spec.name)))?,
             client_ca_pem: client_ca_pem.clone(),
         };
-        running.push(start(spec, dataset.clone(), tls).await?);
+        let p = match at {
+            None => start(spec, dataset.clone(), tls).await?,
+            Some((host, base)) => {
+                let offset = u16::try_from(i).unwrap_or(u16::MAX);
+                let data = SocketAddr::new(host, base.saturating_add(offset));
+                let control = SocketAddr::new(host, base.saturating_add(100).saturating_add(offset));
+                start_at(spec, dataset.clone(), tls, data, control).await?
+            }
+        };
+        running.push(p);
     }
     Ok(running)
 }

@@ -22,4 +22,6 @@ mod text;
 pub use dataset::{Dataset, SimEnterprise, SimPerson, SimScore};
 pub use error::SimError;
 pub use platform::{platforms, PlatformId, PlatformSpec};
-pub use server::{platforms_json, start, start_all, start_all_at, start_at, RunningPlatform, SimTls};
+pub use server::{
+    platforms_json, start, start_all, start_all_at, start_at, RunningPlatform, SimTls,
+};

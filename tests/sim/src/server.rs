@@ -176,7 +176,8 @@ pub async fn start_all_at(
             Some((host, base)) => {
                 let offset = u16::try_from(i).unwrap_or(u16::MAX);
                 let data = SocketAddr::new(host, base.saturating_add(offset));
-                let control = SocketAddr::new(host, base.saturating_add(100).saturating_add(offset));
+                let control =
+                    SocketAddr::new(host, base.saturating_add(100).saturating_add(offset));
                 start_at(spec, dataset.clone(), tls, data, control).await?
             }
         };

@@ -1,0 +1,289 @@
+//! `target/bench/results.json` and `results.md`: the scenarios (SPEC §13
+//! names and fields, plus extras), the SPEC checks, and a Markdown table.
+
+use crate::idle::IdleResult;
+use crate::load::Measurement;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The whole results file.
+#[derive(Debug, Serialize)]
+pub struct Results {
+    /// One entry per scenario (`direct`, `nginx`, `credgate`,
+    /// `credgate_noaudit`, `credgate_redis`).
+    pub scenarios: Vec<Scenario>,
+    /// Gateway RSS with 10,000 idle keep-alive client connections, MiB.
+    pub rss_10k_idle_mib: Option<f64>,
+    /// CPU model, cores, memory, kernel.
+    pub machine: String,
+    /// The 10k-connection readings in detail.
+    pub idle: Option<IdleResult>,
+    /// Ratios and SPEC checks.
+    pub summary: Summary,
+    /// `oha` on the `credgate` scenario (with `--oha`).
+    pub cross_check: Option<serde_json::Value>,
+    /// How the run was set up and anything a reader must know.
+    pub notes: Vec<String>,
+    /// Load parameters.
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    /// Wall time of the measurement (without the build), seconds.
+    pub wall_s: f64,
+}
+
+/// One scenario's closed-loop peak and its open-loop runs.
+#[derive(Debug, Serialize)]
+pub struct Scenario {
+    /// Scenario name.
+    pub name: String,
+    /// Successful requests per second at the peak (closed loop).
+    pub rps: f64,
+    /// Median latency at the peak, ms.
+    pub p50_ms: f64,
+    /// 90th percentile at the peak, ms.
+    pub p90_ms: f64,
+    /// 99th percentile at the peak, ms.
+    pub p99_ms: f64,
+    /// 99.9th percentile at the peak, ms.
+    pub p999_ms: f64,
+    /// Failed requests at the peak (non-200, transport errors, timeouts).
+    pub errors: u64,
+    /// Successful requests at the peak.
+    pub requests: u64,
+    /// Closed-loop connections.
+    pub concurrency: usize,
+    /// Measured window, seconds.
+    pub duration_s: f64,
+    /// CPU time per request of each process role at the peak, ms.
+    pub cpu_ms_per_request: BTreeMap<String, f64>,
+    /// Average cores used by processes outside the benchmark during the
+    /// peak (other work on a shared machine; ideally ~0).
+    pub background_cores: f64,
+    /// Open-loop runs at fixed offered loads.
+    pub open_loop: Vec<OpenLoop>,
+}
+
+/// One open-loop run.
+#[derive(Debug, Serialize)]
+pub struct OpenLoop {
+    /// Offered requests per second.
+    pub offered_rps: f64,
+    /// Offered load as a fraction of credgate's peak.
+    pub fraction_of_credgate_peak: f64,
+    /// Successful requests per second scheduled in the window.
+    pub achieved_rps: f64,
+    /// Median latency from the scheduled start, ms.
+    pub p50_ms: f64,
+    /// 99th percentile from the scheduled start, ms.
+    pub p99_ms: f64,
+    /// 99.9th percentile, ms.
+    pub p999_ms: f64,
+    /// Failed requests.
+    pub errors: u64,
+    /// This scenario's p50 minus `direct`'s at the same offered load, ms.
+    pub added_p50_ms: Option<f64>,
+    /// This scenario's p99 minus `direct`'s at the same offered load, ms.
+    pub added_p99_ms: Option<f64>,
+}
+
+/// Ratios between scenarios and the SPEC §13 checks.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// credgate rps ÷ nginx rps (SPEC floor 0.7).
+    pub credgate_over_nginx: Option<f64>,
+    /// Whether the throughput floor holds.
+    pub throughput_floor_met: Option<bool>,
+    /// credgate's added p99 at half its peak, ms (SPEC target ≤ 1).
+    pub added_p99_at_half_peak_ms: Option<f64>,
+    /// Whether the added-latency target holds.
+    pub added_latency_target_met: Option<bool>,
+    /// Whether RSS at 10k idle connections is ≤ 200 MiB.
+    pub rss_target_met: Option<bool>,
+    /// Throughput lost to durable audit: 1 − credgate ÷ credgate_noaudit, %.
+    pub audit_throughput_cost_pct: Option<f64>,
+    /// Mean records per audit write + fsync at credgate's peak.
+    pub audit_mean_batch_size: Option<f64>,
+    /// Mean audit write + fsync time at credgate's peak, ms.
+    pub audit_mean_write_ms: Option<f64>,
+    /// credgate_redis rps ÷ credgate rps.
+    pub redis_over_local: Option<f64>,
+    /// credgate's peak with `RUST_LOG=off` (no request log lines; spans
+    /// still created, no OTLP exporter), rps.
+    pub credgate_log_off_rps: Option<f64>,
+    /// Throughput cost of default `info` logging: 1 − credgate ÷ log-off, %.
+    pub logging_overhead_pct: Option<f64>,
+}
+
+/// A scenario from a closed-loop measurement.
+pub fn scenario(
+    name: &str,
+    m: &Measurement,
+    concurrency: usize,
+    cpu: &crate::procfs::CpuUse,
+) -> Scenario {
+    let n = m.ok.max(1) as f64;
+    Scenario {
+        name: name.to_owned(),
+        rps: round(m.rps(), 1),
+        p50_ms: round(m.quantile_ms(0.50), 3),
+        p90_ms: round(m.quantile_ms(0.90), 3),
+        p99_ms: round(m.quantile_ms(0.99), 3),
+        p999_ms: round(m.quantile_ms(0.999), 3),
+        errors: m.errors,
+        requests: m.ok,
+        concurrency,
+        duration_s: m.window_s,
+        cpu_ms_per_request: cpu
+            .roles
+            .iter()
+            .map(|(role, s)| (role.clone(), round(s * 1000.0 / n, 4)))
+            .collect(),
+        background_cores: round(cpu.background_cores, 2),
+        open_loop: Vec::new(),
+    }
+}
+
+/// An open-loop entry (added latency filled in later).
+pub fn open_loop(m: &Measurement, offered: f64, fraction: f64) -> OpenLoop {
+    OpenLoop {
+        offered_rps: round(offered, 1),
+        fraction_of_credgate_peak: fraction,
+        achieved_rps: round(m.rps(), 1),
+        p50_ms: round(m.quantile_ms(0.50), 3),
+        p99_ms: round(m.quantile_ms(0.99), 3),
+        p999_ms: round(m.quantile_ms(0.999), 3),
+        errors: m.errors,
+        added_p50_ms: None,
+        added_p99_ms: None,
+    }
+}
+
+/// Rounds to `digits` decimals.
+pub fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "–".to_owned(), |x| format!("{x:.digits$}"))
+}
+
+/// The Markdown report.
+pub fn markdown(r: &Results) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "## credgate benchmark\n\nMachine: {}\n", r.machine);
+    let _ = writeln!(
+        o,
+        "| scenario | rps | p50 ms | p99 ms | p99.9 ms | errors | CPU ms/request (by process) | other load (cores) |"
+    );
+    let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---|---:|");
+    for s in &r.scenarios {
+        let cpu: Vec<String> = s
+            .cpu_ms_per_request
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.3}"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.2} |",
+            s.name,
+            s.rps,
+            s.p50_ms,
+            s.p99_ms,
+            s.p999_ms,
+            s.errors,
+            cpu.join(", "),
+            s.background_cores
+        );
+    }
+    let with_open: Vec<&Scenario> = r
+        .scenarios
+        .iter()
+        .filter(|s| !s.open_loop.is_empty())
+        .collect();
+    if !with_open.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nOpen loop (latency from the scheduled start; added = minus `direct` at the same offered load):\n"
+        );
+        let _ = writeln!(
+            o,
+            "| scenario | offered rps | % of credgate peak | achieved rps | p50 ms | p99 ms | added p50 ms | added p99 ms | errors |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for s in with_open {
+            for l in &s.open_loop {
+                let _ = writeln!(
+                    o,
+                    "| {} | {:.0} | {:.0}% | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
+                    s.name,
+                    l.offered_rps,
+                    l.fraction_of_credgate_peak * 100.0,
+                    l.achieved_rps,
+                    l.p50_ms,
+                    l.p99_ms,
+                    opt(l.added_p50_ms, 2),
+                    opt(l.added_p99_ms, 2),
+                    l.errors
+                );
+            }
+        }
+    }
+    let s = &r.summary;
+    let _ = writeln!(o, "\n| figure | value | SPEC §13 |\n|---|---:|---|");
+    let verdict = |b: Option<bool>| match b {
+        Some(true) => "met",
+        Some(false) => "**not met**",
+        None => "–",
+    };
+    let _ = writeln!(
+        o,
+        "| credgate ÷ nginx throughput | {} | ≥ 0.70: {} |",
+        opt(s.credgate_over_nginx, 2),
+        verdict(s.throughput_floor_met)
+    );
+    let _ = writeln!(
+        o,
+        "| added p99 at half of credgate's peak | {} ms | ≤ 1 ms: {} |",
+        opt(s.added_p99_at_half_peak_ms, 2),
+        verdict(s.added_latency_target_met)
+    );
+    let _ = writeln!(
+        o,
+        "| RSS at 10k idle keep-alive connections | {} MiB | ≤ 200 MiB: {} |",
+        opt(r.rss_10k_idle_mib, 1),
+        verdict(s.rss_target_met)
+    );
+    let _ = writeln!(
+        o,
+        "| durable audit throughput cost (1 − credgate ÷ noaudit) | {} % | |",
+        opt(s.audit_throughput_cost_pct, 1)
+    );
+    let _ = writeln!(
+        o,
+        "| mean audit batch (records per fsync) at peak | {} (mean write {} ms) | |",
+        opt(s.audit_mean_batch_size, 1),
+        opt(s.audit_mean_write_ms, 2)
+    );
+    let _ = writeln!(
+        o,
+        "| credgate_redis ÷ credgate throughput | {} | |",
+        opt(s.redis_over_local, 2)
+    );
+    let _ = writeln!(
+        o,
+        "| logging cost (1 − info ÷ RUST_LOG=off; {} rps with logs off) | {} % | |",
+        opt(s.credgate_log_off_rps, 0),
+        opt(s.logging_overhead_pct, 1)
+    );
+    if let Some(c) = &r.cross_check {
+        let _ = writeln!(o, "\nCross-check with oha (credgate scenario): {c}");
+    }
+    if !r.notes.is_empty() {
+        let _ = writeln!(o, "\nNotes:");
+        for n in &r.notes {
+            let _ = writeln!(o, "- {n}");
+        }
+    }
+    o
+}

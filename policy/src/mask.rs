@@ -21,8 +21,9 @@
 //!   list whose element fields are all withheld is `[]` (no count leaks).
 //! - A value where the profile expects the other shape (a container at a
 //!   leaf path, a leaf at a container path) is removed.
-//! - Keys containing `.`, `[` or `]` are removed, so no key can pose as a
-//!   path it is not.
+//! - Keys that are empty or contain `.`, `[` or `]` are removed, so no key
+//!   can pose as a path it is not (an empty key would make `{"": {"": v}}`
+//!   read as the path of a top-level `""`).
 //! - A document that is not an object becomes `{}`.
 
 use crate::canonical::Section;
@@ -124,7 +125,7 @@ impl Walker<'_> {
     fn object(&mut self, map: &mut Map<String, Value>, path: &str) {
         let keys: Vec<String> = map.keys().cloned().collect();
         for key in keys {
-            let plain = !key.contains(['.', '[', ']']);
+            let plain = !key.is_empty() && !key.contains(['.', '[', ']']);
             let child = if path.is_empty() {
                 key.clone()
             } else {

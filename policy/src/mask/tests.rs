@@ -136,6 +136,27 @@ fn keys_posing_as_paths_are_removed() {
     );
 }
 
+/// Found by `fuzz/policy`: an empty key joined to the empty root path
+/// gave `{"": {"": v}}` the path `""`, so a profile listing `""` (or any
+/// path starting with `.`, making `""` a container) returned a leaf at a
+/// path it does not list. Empty keys are removed like keys with `.`.
+#[test]
+fn empty_keys_are_removed() {
+    let p = profile(&[
+        ("", Transform::Keep),
+        (".x", Transform::Keep),
+        ("basic.name", Transform::Keep),
+    ]);
+    let mut doc =
+        json!({"": {"": "leaked", "basic": {"name": "leaked"}}, "basic": {"": "x", "name": "n"}});
+    let report = apply(&p, &mut doc, &KEY);
+    assert_eq!(doc, json!({"basic": {"name": "n"}}));
+    assert_eq!(
+        report.returned.into_iter().collect::<Vec<_>>(),
+        ["basic.name"]
+    );
+}
+
 #[test]
 fn sanctions_sources_are_filtered_per_element() {
     let p = demo_profile("department-full");

@@ -11,8 +11,8 @@
 //! open loops, HDR histograms), [`idle`] (10k idle connections), [`setup`]
 //! (PKI, policy, gateway configurations), [`services`] / [`nginx`] /
 //! [`sim`] (the processes), [`procs`] (child guards), [`procfs`] (RSS, CPU
-//! time, machine), [`measure`] (steps), [`report`] (results), [`run`]
-//! (the sequence).
+//! time, machine), [`measure`] (steps), [`report`] and [`summary`]
+//! (results), [`run`] (the sequence).
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +28,7 @@ mod run;
 mod services;
 mod setup;
 mod sim;
+mod summary;
 
 /// credgate's benchmark.
 #[derive(Debug, Parser)]
@@ -40,7 +41,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the whole benchmark and write results.json / results.md.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Serve one simulated platform until stdin closes (used by `run`).
     Sim(sim::SimArgs),
 }
@@ -49,7 +50,7 @@ fn main() -> anyhow::Result<()> {
     // Fails only when a provider is already installed, which is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
-        Command::Run(a) => run::main(a),
+        Command::Run(a) => run::main(*a),
         Command::Sim(a) => sim::main(a),
     }
 }

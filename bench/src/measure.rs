@@ -101,20 +101,28 @@ pub async fn peak(
     Ok((m, cpu))
 }
 
-/// An open-loop run at `rate`.
-pub async fn open(t: &Target, p: &Params, rate: f64) -> anyhow::Result<Measurement> {
+/// An open-loop run at `rate`, with the CPU of `roles` metered.
+pub async fn open(
+    t: &Target,
+    p: &Params,
+    rate: f64,
+    roles: Vec<(String, Vec<u32>)>,
+) -> anyhow::Result<(Measurement, CpuUse)> {
+    let meter = CpuMeter::start(roles);
     let m = load::open(t, rate, p.open_conns, p.warmup, p.measure).await?;
+    let cpu = meter.stop();
     eprintln!(
-        "bench: {:<16} open {:>6.0}/s achieved {:>6.0} rps  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}{}",
+        "bench: {:<16} open {:>6.0}/s achieved {:>6.0} rps  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}  (other load: {:.2} cores){}",
         t.name,
         rate,
         m.rps(),
         m.quantile_ms(0.5),
         m.quantile_ms(0.99),
         m.errors,
+        cpu.background_cores,
         errors_suffix(&m)
     );
-    Ok(m)
+    Ok((m, cpu))
 }
 
 fn errors_suffix(m: &Measurement) -> String {

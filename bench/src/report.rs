@@ -57,10 +57,35 @@ pub struct Scenario {
     /// CPU time per request of each process role at the peak, ms.
     pub cpu_ms_per_request: BTreeMap<String, f64>,
     /// Average cores used by processes outside the benchmark during the
-    /// peak (other work on a shared machine; ideally ~0).
+    /// reported round (other work on a shared machine; ideally ~0).
     pub background_cores: f64,
+    /// Requests per second the machine's cores could serve if this
+    /// scenario were CPU-bound: cores ÷ CPU seconds per request of all its
+    /// processes (insensitive to other load on the machine).
+    pub cpu_capacity_rps: f64,
+    /// Every closed-loop run (the best is reported above).
+    pub runs: Vec<PeakRunEntry>,
     /// Open-loop runs at fixed offered loads.
     pub open_loop: Vec<OpenLoop>,
+}
+
+/// One closed-loop run of a scenario.
+#[derive(Debug, Serialize)]
+pub struct PeakRunEntry {
+    /// Connections.
+    pub concurrency: usize,
+    /// Round (1-based).
+    pub round: usize,
+    /// Successful requests per second.
+    pub rps: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Cores used by other processes on the machine meanwhile.
+    pub background_cores: f64,
 }
 
 /// One open-loop run.
@@ -84,6 +109,8 @@ pub struct OpenLoop {
     pub added_p50_ms: Option<f64>,
     /// This scenario's p99 minus `direct`'s at the same offered load, ms.
     pub added_p99_ms: Option<f64>,
+    /// Average cores used by other processes on the machine meanwhile.
+    pub background_cores: f64,
 }
 
 /// Ratios between scenarios and the SPEC §13 checks.
@@ -91,6 +118,9 @@ pub struct OpenLoop {
 pub struct Summary {
     /// credgate rps ÷ nginx rps (SPEC floor 0.7).
     pub credgate_over_nginx: Option<f64>,
+    /// The same ratio from CPU cost (`cpu_capacity_rps`), which other load
+    /// on the machine does not distort.
+    pub credgate_over_nginx_by_cpu: Option<f64>,
     /// Whether the throughput floor holds.
     pub throughput_floor_met: Option<bool>,
     /// credgate's added p99 at half its peak, ms (SPEC target ≤ 1).
@@ -139,12 +169,40 @@ pub fn scenario(
             .map(|(role, s)| (role.clone(), round(s * 1000.0 / n, 4)))
             .collect(),
         background_cores: round(cpu.background_cores, 2),
+        cpu_capacity_rps: {
+            let per_request: f64 = cpu.roles.iter().map(|(_, s)| s).sum::<f64>() / n;
+            let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
+            if per_request > 0.0 {
+                round(cores / per_request, 0)
+            } else {
+                0.0
+            }
+        },
+        runs: Vec::new(),
         open_loop: Vec::new(),
     }
 }
 
+/// A closed-loop run's entry.
+pub fn peak_run(
+    concurrency: usize,
+    round_no: usize,
+    m: &Measurement,
+    cpu: &crate::procfs::CpuUse,
+) -> PeakRunEntry {
+    PeakRunEntry {
+        concurrency,
+        round: round_no,
+        rps: round(m.rps(), 1),
+        p50_ms: round(m.quantile_ms(0.50), 3),
+        p99_ms: round(m.quantile_ms(0.99), 3),
+        errors: m.errors,
+        background_cores: round(cpu.background_cores, 2),
+    }
+}
+
 /// An open-loop entry (added latency filled in later).
-pub fn open_loop(m: &Measurement, offered: f64, fraction: f64) -> OpenLoop {
+pub fn open_loop(m: &Measurement, offered: f64, fraction: f64, background: f64) -> OpenLoop {
     OpenLoop {
         offered_rps: round(offered, 1),
         fraction_of_credgate_peak: fraction,
@@ -155,6 +213,7 @@ pub fn open_loop(m: &Measurement, offered: f64, fraction: f64) -> OpenLoop {
         errors: m.errors,
         added_p50_ms: None,
         added_p99_ms: None,
+        background_cores: round(background, 2),
     }
 }
 
@@ -168,15 +227,34 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".to_owned(), |x| format!("{x:.digits$}"))
 }
 
+/// `32: 4124 / 4601; 128: 8538 / 8526`.
+fn runs_text(runs: &[PeakRunEntry]) -> String {
+    let mut levels: Vec<usize> = runs.iter().map(|r| r.concurrency).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    levels
+        .iter()
+        .map(|c| {
+            let rps: Vec<String> = runs
+                .iter()
+                .filter(|r| r.concurrency == *c)
+                .map(|r| format!("{:.0}", r.rps))
+                .collect();
+            format!("{c}: {}", rps.join(" / "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The Markdown report.
 pub fn markdown(r: &Results) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "## credgate benchmark\n\nMachine: {}\n", r.machine);
     let _ = writeln!(
         o,
-        "| scenario | rps | p50 ms | p99 ms | p99.9 ms | errors | CPU ms/request (by process) | other load (cores) |"
+        "| scenario | rps | p50 ms | p99 ms | p99.9 ms | errors | conns | rps of every run (conns: rounds) | CPU ms/request (by process) | CPU-bound capacity rps | other load (cores) |"
     );
-    let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---|---:|");
+    let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|");
     for s in &r.scenarios {
         let cpu: Vec<String> = s
             .cpu_ms_per_request
@@ -185,14 +263,17 @@ pub fn markdown(r: &Results) -> String {
             .collect();
         let _ = writeln!(
             o,
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.2} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {:.2} |",
             s.name,
             s.rps,
             s.p50_ms,
             s.p99_ms,
             s.p999_ms,
             s.errors,
+            s.concurrency,
+            runs_text(&s.runs),
             cpu.join(", "),
+            s.cpu_capacity_rps,
             s.background_cores
         );
     }
@@ -208,14 +289,14 @@ pub fn markdown(r: &Results) -> String {
         );
         let _ = writeln!(
             o,
-            "| scenario | offered rps | % of credgate peak | achieved rps | p50 ms | p99 ms | added p50 ms | added p99 ms | errors |"
+            "| scenario | offered rps | % of credgate peak | achieved rps | p50 ms | p99 ms | added p50 ms | added p99 ms | errors | other load (cores) |"
         );
-        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for s in with_open {
             for l in &s.open_loop {
                 let _ = writeln!(
                     o,
-                    "| {} | {:.0} | {:.0}% | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
+                    "| {} | {:.0} | {:.0}% | {:.0} | {:.2} | {:.2} | {} | {} | {} | {:.2} |",
                     s.name,
                     l.offered_rps,
                     l.fraction_of_credgate_peak * 100.0,
@@ -224,7 +305,8 @@ pub fn markdown(r: &Results) -> String {
                     l.p99_ms,
                     opt(l.added_p50_ms, 2),
                     opt(l.added_p99_ms, 2),
-                    l.errors
+                    l.errors,
+                    l.background_cores
                 );
             }
         }
@@ -241,6 +323,11 @@ pub fn markdown(r: &Results) -> String {
         "| credgate ÷ nginx throughput | {} | ≥ 0.70: {} |",
         opt(s.credgate_over_nginx, 2),
         verdict(s.throughput_floor_met)
+    );
+    let _ = writeln!(
+        o,
+        "| credgate ÷ nginx by CPU cost per request | {} | (robust to other load) |",
+        opt(s.credgate_over_nginx_by_cpu, 2)
     );
     let _ = writeln!(
         o,

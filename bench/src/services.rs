@@ -44,7 +44,7 @@ pub async fn start_sim(ws: &Workspace, registry: &Arc<Registry>) -> anyhow::Resu
     let mut proc = Proc::spawn(
         "simulated platform",
         &mut cmd,
-        &ws.path("sim.log"),
+        &ws.logs.join("sim.log"),
         true,
         registry,
     )?;
@@ -92,7 +92,7 @@ pub async fn start_gateway(
         Some(level) => cmd.env("RUST_LOG", level),
         None => cmd.env_remove("RUST_LOG"),
     };
-    let log = ws.path(&format!("gateway-{}.log", v.name));
+    let log = ws.logs.join(format!("gateway-{}.log", v.name));
     let mut proc = Proc::spawn(
         &format!("gateway ({})", v.name),
         &mut cmd,
@@ -134,7 +134,7 @@ pub async fn start_redis(
     let mut proc = Proc::spawn(
         "redis-server",
         &mut cmd,
-        &ws.path("redis.log"),
+        &ws.logs.join("redis.log"),
         false,
         registry,
     )?;

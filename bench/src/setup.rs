@@ -29,6 +29,8 @@ pub struct Workspace {
     pub dir: PathBuf,
     /// `dir/certs`: the dev PKI.
     pub certs: PathBuf,
+    /// Where the children's stdout/stderr go (`dir/logs` by default).
+    pub logs: PathBuf,
 }
 
 /// What differs between the gateway scenarios.
@@ -48,8 +50,9 @@ pub struct Variant {
 
 impl Workspace {
     /// Creates `dir` afresh with the dev PKI, the demo's audit and
-    /// pseudonym keys and the bench policy.
-    pub fn create(dir: &Path) -> anyhow::Result<Workspace> {
+    /// pseudonym keys and the bench policy; logs go to `logs` (default
+    /// `dir/logs`).
+    pub fn create(dir: &Path, logs: Option<&Path>) -> anyhow::Result<Workspace> {
         if dir.exists() {
             std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
         }
@@ -63,7 +66,12 @@ impl Workspace {
         .context("writing the dev PKI")?;
         credgate::demo::prepare_keys(&certs)?;
         std::fs::write(dir.join("policy.toml"), bench_policy()?).context("writing policy.toml")?;
-        Ok(Workspace { dir, certs })
+        // Logs live apart from the configuration: the gateway watches the
+        // policy's directory for changes, and a log written there would
+        // wake its watcher on every line.
+        let logs = logs.map_or_else(|| dir.join("logs"), Path::to_owned);
+        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+        Ok(Workspace { dir, certs, logs })
     }
 
     /// A path under the working directory.

@@ -190,14 +190,18 @@ pub async fn redis_commands(addr: SocketAddr) -> anyhow::Result<u64> {
 }
 
 /// Runs `oha` against `url` with the `dept-nb` identity, the same
-/// concurrency and duration as the peak, and returns its summary.
+/// concurrency and duration as a closed-loop run, with the CPU time of
+/// `roles` and of oha itself metered, and returns its summary.
 pub async fn oha(
     bin: &str,
     url: &str,
     certs: &std::path::Path,
     p: &Params,
+    roles: Vec<(String, Vec<u32>)>,
 ) -> anyhow::Result<serde_json::Value> {
     let c = |rel: &str| certs.join(rel).display().to_string();
+    let children0 = crate::procfs::children_cpu_secs();
+    let meter = CpuMeter::start(roles);
     let out = tokio::process::Command::new(bin)
         .args(["--no-tui", "--output-format", "json", "-z"])
         .arg(format!("{}s", p.measure.as_secs()))
@@ -212,6 +216,9 @@ pub async fn oha(
         .output()
         .await
         .with_context(|| format!("running {bin}"))?;
+    let cpu = meter.stop();
+    // oha has exited and been waited for: its CPU time is in ours.
+    let oha_cpu = crate::procfs::children_cpu_secs() - children0;
     anyhow::ensure!(
         out.status.success(),
         "oha failed: {}",
@@ -219,14 +226,26 @@ pub async fn oha(
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("oha's JSON output")?;
     let ms = |x: &serde_json::Value| x.as_f64().map(|s| crate::report::round(s * 1000.0, 3));
-    let statuses = v["statusCodeDistribution"].clone();
+    let ok = v["statusCodeDistribution"]["200"].as_u64().unwrap_or(0);
+    let secs = p.measure.as_secs_f64().max(1e-3);
+    let per_request = |s: f64| crate::report::round(s * 1000.0 / ok.max(1) as f64, 4);
+    let mut cpu_ms: serde_json::Map<String, serde_json::Value> = cpu
+        .roles
+        .iter()
+        .map(|(role, s)| (role.clone(), per_request(*s).into()))
+        .collect();
+    cpu_ms.insert("oha".into(), per_request(oha_cpu).into());
     Ok(serde_json::json!({
         "tool": "oha",
         "url": url,
-        "rps": v["summary"]["requestsPerSec"].as_f64().map(|r| crate::report::round(r, 1)),
+        "concurrency": p.concurrency,
+        "duration_s": secs,
+        "rps": crate::report::round(ok as f64 / secs, 1),
         "p50_ms": ms(&v["latencyPercentiles"]["p50"]),
         "p99_ms": ms(&v["latencyPercentiles"]["p99"]),
-        "status_codes": statuses,
+        "status_codes": v["statusCodeDistribution"].clone(),
         "errors": v["errorDistribution"].clone(),
+        "cpu_ms_per_request": cpu_ms,
+        "background_cores": crate::report::round(cpu.background_cores, 2),
     }))
 }

@@ -41,6 +41,17 @@ pub fn cpu_secs(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / USER_HZ
 }
 
+/// CPU time of this process's children that have exited and been waited
+/// for (`cutime + cstime`), seconds.
+pub fn children_cpu_secs() -> f64 {
+    let Some(f) = stat_fields(std::process::id()) else {
+        return 0.0;
+    };
+    // cutime and cstime are fields 16 and 17, i.e. indices 13 and 14 here.
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(13) + ticks(14)) / USER_HZ
+}
+
 /// Processes whose parent is `pid` (nginx's workers under its master).
 pub fn children(pid: u32) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {

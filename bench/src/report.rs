@@ -246,6 +246,42 @@ fn runs_text(runs: &[PeakRunEntry]) -> String {
         .join("; ")
 }
 
+/// The oha cross-check beside our own run at the same concurrency.
+fn cross_check_table(o: &mut String, c: &serde_json::Value) {
+    let f = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or_else(|| "–".to_owned(), |x| format!("{x:.2}"))
+    };
+    let f3 = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or_else(|| "–".to_owned(), |x| format!("{x:.3}"))
+    };
+    let ours = &c["credgate_bench"];
+    let _ = writeln!(
+        o,
+        "\nCross-check of the credgate scenario ({} connections):\n\n| generator | rps | p50 ms | p99 ms | generator CPU ms/request | gateway CPU ms/request |\n|---|---:|---:|---:|---:|---:|",
+        c["concurrency"]
+    );
+    let _ = writeln!(
+        o,
+        "| credgate-bench | {} | {} | {} | {} | {} |",
+        f(&ours["rps"]),
+        f(&ours["p50_ms"]),
+        f(&ours["p99_ms"]),
+        f3(&ours["cpu_ms_per_request"]["loadgen"]),
+        f3(&ours["cpu_ms_per_request"]["gateway"])
+    );
+    let _ = writeln!(
+        o,
+        "| oha | {} | {} | {} | {} | {} |",
+        f(&c["rps"]),
+        f(&c["p50_ms"]),
+        f(&c["p99_ms"]),
+        f3(&c["cpu_ms_per_request"]["oha"]),
+        f3(&c["cpu_ms_per_request"]["gateway"])
+    );
+}
+
 /// The Markdown report.
 pub fn markdown(r: &Results) -> String {
     let mut o = String::new();
@@ -364,7 +400,7 @@ pub fn markdown(r: &Results) -> String {
         opt(s.logging_overhead_pct, 1)
     );
     if let Some(c) = &r.cross_check {
-        let _ = writeln!(o, "\nCross-check with oha (credgate scenario): {c}");
+        cross_check_table(&mut o, c);
     }
     if !r.notes.is_empty() {
         let _ = writeln!(o, "\nNotes:");

@@ -47,10 +47,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2)]
     rounds: usize,
     /// Measured window of each closed-loop run, seconds.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 3)]
     measure_secs: u64,
     /// Measured window of each open-loop run, seconds.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 4)]
     open_secs: u64,
     /// Warm-up before every measurement, seconds.
     #[arg(long, default_value_t = 1)]
@@ -131,6 +131,12 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
             "open-file limit {n:?} is below {need}: run `ulimit -n 65536` first (scripts/bench does)"
         ),
     }
+    // Children run in the work directory: a relative binary path would
+    // resolve against it.
+    let credgate = std::fs::canonicalize(&a.credgate)
+        .with_context(|| format!("credgate binary {}", a.credgate))?
+        .display()
+        .to_string();
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let ws = Workspace::create(&a.out.join("work"), a.logs_dir.as_deref())?;
     let registry = Registry::new(a.out.join("pids"))?;
@@ -174,7 +180,7 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
     ];
     let mut gws: Vec<Gateway> = Vec::new();
     for v in &variants {
-        gws.push(services::start_gateway(&ws, &a.credgate, &demo, v, &registry).await?);
+        gws.push(services::start_gateway(&ws, &credgate, &demo, v, &registry).await?);
     }
 
     let subjects = setup::subjects()?;
@@ -304,19 +310,38 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
         let per_request = redis_per_request(&s.target, redis_addr).await?;
         notes.push(crate::summary::redis_note(per_request));
     }
-    let cross_check = match &a.oha {
-        Some(bin) if credgate_measured => {
-            let url = format!("https://{}{}", gws[0].addr, setup::api_path(&subjects[0]));
-            // At the concurrency where credgate peaked.
-            let c = scenarios
-                .iter()
-                .find(|s| s.name == "credgate")
-                .map_or(p.concurrency, |s| s.concurrency);
+    let cross_check = match (&a.oha, sut("credgate")) {
+        (Some(bin), Some(cg)) => {
+            let url = format!(
+                "https://{}{}",
+                cg.target.addr,
+                setup::api_path(&subjects[0])
+            );
+            // At the concurrency where credgate peaked, compared with our
+            // best run there.
+            let ours = scenarios.iter().find(|s| s.name == "credgate");
+            let c = ours.map_or(p.concurrency, |s| s.concurrency);
             let pc = Params {
                 concurrency: c,
                 ..p.clone()
             };
-            let v = measure::oha(bin, &url, &ws.certs, &pc).await?;
+            let roles = cg
+                .roles
+                .iter()
+                .filter(|(r, _)| r != "loadgen")
+                .cloned()
+                .collect();
+            let mut v = measure::oha(bin, &url, &ws.certs, &pc, roles).await?;
+            if let Some(o) = ours {
+                v["credgate_bench"] = serde_json::json!({
+                    "rps": o.rps, "p50_ms": o.p50_ms, "p99_ms": o.p99_ms,
+                    "concurrency": o.concurrency, "cpu_ms_per_request": o.cpu_ms_per_request,
+                });
+                if let Some(r) = v["rps"].as_f64() {
+                    v["rps_difference_pct"] =
+                        report::round((r / o.rps.max(1.0) - 1.0) * 100.0, 1).into();
+                }
+            }
             eprintln!("bench: oha cross-check: {v}");
             Some(v)
         }
@@ -363,8 +388,7 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
             name: "ratelimit_probe",
             ..full.clone()
         };
-        let gw =
-            services::start_gateway(&ws, &a.credgate, &probe_toml, &probe_v, &registry).await?;
+        let gw = services::start_gateway(&ws, &credgate, &probe_toml, &probe_v, &registry).await?;
         let refused = measure::rate_limited(&target(probe_v.name, gw.addr), 300).await?;
         eprintln!("bench: rate-limiter probe: {refused} of 300 refused with 429");
         notes.push(crate::summary::ratelimit_note(refused > 0));
@@ -375,7 +399,7 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
             name: "credgate_idle",
             ..full.clone()
         };
-        let gw = services::start_gateway(&ws, &a.credgate, &demo, &idle_v, &registry).await?;
+        let gw = services::start_gateway(&ws, &credgate, &demo, &idle_v, &registry).await?;
         let idle = crate::idle::run(
             &target(idle_v.name, gw.addr),
             gw.proc.pid(),

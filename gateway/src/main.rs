@@ -4,6 +4,12 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc malloc: profiles under load showed a quarter
+/// of the gateway's samples in glibc's allocator (arena lock contention
+/// between tokio workers and the audit writer thread).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Installing the process-wide provider can only fail if one is already
     // installed, which is fine.

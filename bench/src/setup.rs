@@ -80,9 +80,9 @@ impl Workspace {
     }
 
     /// Writes `gateway-NAME.toml` for a variant: the demo configuration for
-    /// the one running platform (`upstream_url`), with connection bounds
-    /// raised for the 10k-connection measurement, the variant's audit and
-    /// Redis settings, and an audit directory of its own.
+    /// the one running platform, with connection bounds raised for the
+    /// 10k-connection measurement, the production checkpoint cadence, the
+    /// variant's audit and Redis settings, and an audit directory of its own.
     pub fn gateway_config(
         &self,
         demo_toml: &str,
@@ -103,6 +103,19 @@ impl Workspace {
             "dir = \"audit\"",
             &format!("dir = \"audit-{}\"", v.name),
         )?;
+        // Checkpoint cadence of the production examples (deploy/), not the
+        // demo's (every 100 records / 10 s, to show checkpoints quickly).
+        t = t
+            .replacen(
+                "checkpoint_every_records = 100\n",
+                "checkpoint_every_records = 1000\n",
+                1,
+            )
+            .replacen(
+                "checkpoint_every_secs = 10\n",
+                "checkpoint_every_secs = 60\n",
+                1,
+            );
         if !v.audit {
             t = insert_after(&t, "[audit]\n", "danger_disabled = true\n")?;
         }

@@ -58,8 +58,9 @@ pub struct RunArgs {
     /// Closed-loop connection counts (each scenario's peak is its best).
     #[arg(long, value_delimiter = ',', default_value = "32,128")]
     concurrency: Vec<usize>,
-    /// Open-loop connections (the pool serving scheduled requests).
-    #[arg(long, default_value_t = 128)]
+    /// Open-loop connections (the pool serving scheduled requests; large
+    /// enough that it is not what limits credgate near its peak).
+    #[arg(long, default_value_t = 256)]
     open_conns: usize,
     /// Open-loop offered loads as fractions of credgate's peak.
     #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,0.75")]

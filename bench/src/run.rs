@@ -423,14 +423,9 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|i| report::round(i.rss_after_request_mib, 1));
     crate::summary::finish(&mut summary, &scenarios, log_off_rps, rss);
-    let busiest = scenarios
-        .iter()
-        .map(|s| s.background_cores)
-        .fold(0.0, f64::max);
-    if busiest > 0.25 {
-        notes.push(format!(
-            "other processes on the machine used up to {busiest:.2} cores during the reported peaks (background_cores; load average {load_at_start} at the start): throughput is lower than on a quiet machine"
-        ));
+    if let Some(n) = crate::summary::disturbed_note(&scenarios, &load_at_start) {
+        eprintln!("bench: {n}");
+        notes.insert(0, n);
     }
     notes.extend(crate::summary::static_notes(
         a.threads,

@@ -84,6 +84,38 @@ pub fn finish(s: &mut Summary, scenarios: &[Scenario], log_off_rps: Option<f64>,
     s.rss_target_met = rss.map(|r| r <= 200.0);
 }
 
+/// Other load on the machine above this many cores marks a measurement as
+/// disturbed.
+const DISTURBED_CORES: f64 = 0.25;
+
+/// A note naming the reported measurements during which other processes
+/// on the machine took CPU (their figures are worse than on a quiet
+/// machine), if any.
+pub fn disturbed_note(scenarios: &[Scenario], load_at_start: &str) -> Option<String> {
+    let mut hit = Vec::new();
+    for s in scenarios {
+        if s.background_cores > DISTURBED_CORES {
+            hit.push(format!("{} peak ({:.2} cores)", s.name, s.background_cores));
+        }
+        for l in &s.open_loop {
+            if l.background_cores > DISTURBED_CORES {
+                hit.push(format!(
+                    "{} open loop at {:.0}% ({:.2} cores)",
+                    s.name,
+                    l.fraction_of_credgate_peak * 100.0,
+                    l.background_cores
+                ));
+            }
+        }
+    }
+    (!hit.is_empty()).then(|| {
+        format!(
+            "DISTURBED: other processes on the machine used CPU during {} (load average {load_at_start} at the start); those figures are worse than on a quiet machine: rerun when the machine is idle",
+            hit.join(", ")
+        )
+    })
+}
+
 /// The note on what Redis did per request.
 pub fn redis_note(per_request: f64) -> String {
     format!(

@@ -17,6 +17,10 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
+mod logsink;
+
+pub use logsink::{LogSink, SinkGuard};
+
 /// `[telemetry]` settings.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +43,8 @@ pub struct TelemetryError(String);
 #[derive(Debug, Default)]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    /// Dropped after the provider: writes out the buffered log lines.
+    logs: Option<SinkGuard>,
 }
 
 impl Drop for TelemetryGuard {
@@ -48,19 +54,27 @@ impl Drop for TelemetryGuard {
                 eprintln!("credgate: flushing traces failed: {e}");
             }
         }
+        // Last: the log lines, including any the shutdown wrote.
+        drop(self.logs.take());
     }
 }
 
 /// Installs the global subscriber: JSON logs to stderr (level from
-/// `RUST_LOG`, else `default_level`), plus the OpenTelemetry layer with an
-/// OTLP/HTTP exporter when configured. Must run inside a tokio runtime
-/// when an exporter is configured. A second call does nothing.
+/// `RUST_LOG`, else `default_level`; written in batches by
+/// [`LogSink`]), plus the OpenTelemetry layer with an OTLP/HTTP exporter
+/// when configured. Must run inside a tokio runtime when an exporter is
+/// configured. A second call does nothing.
 pub fn init(cfg: &TelemetryConfig, default_level: &str) -> Result<TelemetryGuard, TelemetryError> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let (sink, logs) = LogSink::new(Box::new(std::io::stderr()))
+        .map_err(|e| TelemetryError(format!("log writer thread: {e}")))?;
     let Some(endpoint) = &cfg.otlp_endpoint else {
-        install(filter, std::io::stderr, None);
-        return Ok(TelemetryGuard::default());
+        install(filter, sink, None);
+        return Ok(TelemetryGuard {
+            provider: None,
+            logs: Some(logs),
+        });
     };
     use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
     let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -75,9 +89,10 @@ pub fn init(cfg: &TelemetryConfig, default_level: &str) -> Result<TelemetryGuard
         .build()
         .map_err(|e| TelemetryError(e.to_string()))?;
     let provider = provider_with(exporter, cfg.service_name.as_deref().unwrap_or("credgate"));
-    install(filter, std::io::stderr, Some(&provider));
+    install(filter, sink, Some(&provider));
     Ok(TelemetryGuard {
         provider: Some(provider),
+        logs: Some(logs),
     })
 }
 
@@ -89,15 +104,19 @@ pub fn install<W>(filter: EnvFilter, writer: W, provider: Option<&SdkTracerProvi
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
+    use tracing_subscriber::filter::{filter_fn, FilterExt as _};
     use tracing_subscriber::Layer as _;
+    // The log layer sees events only: it prints no span fields, and a span
+    // it saw would make every `Span::record` re-format the span's fields.
     // The log level filters logs only: request and upstream spans (INFO)
-    // are traced whatever the log verbosity.
+    // are traced whatever the log verbosity when an exporter is set; with
+    // none, no layer wants spans, so they are disabled and cost nothing.
     let fmt = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(false)
         .with_span_list(false)
         .with_writer(writer)
-        .with_filter(filter);
+        .with_filter(filter.and(filter_fn(|m| m.is_event())));
     let otel = provider.map(|p| {
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("credgate"))

@@ -30,7 +30,7 @@ use crate::canonical::Section;
 use crate::profile::{FieldProfile, Transform};
 use ring::hmac;
 use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 mod address;
 mod name;
@@ -68,37 +68,19 @@ pub struct MaskReport {
 pub fn apply(profile: &FieldProfile, doc: &mut Value, ctx: &MaskContext<'_>) -> MaskReport {
     let mut walker = Walker {
         profile,
-        containers: container_paths(profile),
-        key: (!ctx.pseudonym_key.is_empty())
-            .then(|| hmac::Key::new(hmac::HMAC_SHA256, ctx.pseudonym_key)),
+        pseudonym_key: ctx.pseudonym_key,
+        key: None,
+        path: String::with_capacity(64),
         report: MaskReport::default(),
     };
     match doc {
-        Value::Object(map) => walker.object(map, ""),
+        Value::Object(map) => walker.object(map),
         other => {
             walker.report.removed += leaves(other);
             *other = Value::Object(Map::new());
         }
     }
     walker.report
-}
-
-/// The proper prefixes of every returned path: the containers allowed on
-/// the way to an allowed leaf (`penalties`, `penalties[]`,
-/// `penalties[].legal_representative`, …).
-fn container_paths(profile: &FieldProfile) -> HashSet<String> {
-    let mut out = HashSet::new();
-    for path in profile
-        .rules()
-        .iter()
-        .filter(|(_, t)| t.returns())
-        .map(|(p, _)| p)
-    {
-        for (i, _) in path.match_indices(['.', '[']) {
-            out.insert(path[..i].to_owned());
-        }
-    }
-    out
 }
 
 /// Number of leaves in `v` (an empty container counts as one).
@@ -114,67 +96,76 @@ fn is_root(key: &str) -> bool {
     Section::parse(key).is_some() || OTHER_ROOTS.contains(&key)
 }
 
+/// One masking pass. `path` is the canonical path of the value being
+/// visited, grown and cut back in place as the walk descends and returns
+/// (no string is built per key).
 struct Walker<'a> {
     profile: &'a FieldProfile,
-    containers: HashSet<String>,
+    pseudonym_key: &'a [u8],
+    /// The HMAC key, derived on the first `hash` transform of the pass.
     key: Option<hmac::Key>,
+    path: String,
     report: MaskReport,
 }
 
 impl Walker<'_> {
-    fn object(&mut self, map: &mut Map<String, Value>, path: &str) {
-        let keys: Vec<String> = map.keys().cloned().collect();
-        for key in keys {
+    /// Filters the members of the object at `self.path`.
+    fn object(&mut self, map: &mut Map<String, Value>) {
+        let at_root = self.path.is_empty();
+        let mut removed = 0;
+        map.retain(|key, v| {
             let plain = !key.is_empty() && !key.contains(['.', '[', ']']);
-            let child = if path.is_empty() {
-                key.clone()
-            } else {
-                format!("{path}.{key}")
-            };
-            let root = path.is_empty() && is_root(&key);
-            let keep = match map.get_mut(&key) {
-                Some(v) => plain && self.value(v, &child, root),
-                None => true,
+            let keep = plain && {
+                let len = self.path.len();
+                if !at_root {
+                    self.path.push('.');
+                }
+                self.path.push_str(key);
+                let keep = self.value(v, at_root && is_root(key));
+                self.path.truncate(len);
+                keep
             };
             if !keep {
-                if let Some(v) = map.remove(&key) {
-                    self.report.removed += leaves(&v);
-                }
+                removed += leaves(v);
             }
-        }
+            keep
+        });
+        self.report.removed += removed;
     }
 
-    /// Filters `v` at `path`; returns whether it stays.
-    fn value(&mut self, v: &mut Value, path: &str, root: bool) -> bool {
-        let container = root || self.containers.contains(path);
+    /// Filters `v` at `self.path`; returns whether it stays.
+    fn value(&mut self, v: &mut Value, root: bool) -> bool {
+        let container = root || self.profile.is_container(&self.path);
         match v {
             Value::Object(map) if container => {
-                self.object(map, path);
+                self.object(map);
                 true
             }
             Value::Array(items) if container => {
-                let elem = format!("{path}[]");
+                let len = self.path.len();
+                self.path.push_str("[]");
                 let mut removed = 0;
                 items.retain_mut(|item| {
-                    let keep = self.value(item, &elem, false);
+                    let keep = self.value(item, false);
                     if !keep {
                         removed += leaves(item);
                     }
                     keep
                 });
+                self.path.truncate(len);
                 self.report.removed += removed;
                 true
             }
             Value::Object(_) | Value::Array(_) => false,
-            leaf => match self.profile.returned(path) {
-                Some(t) => self.transform(leaf, t, path),
+            leaf => match self.profile.returned(&self.path) {
+                Some(t) => self.transform(leaf, t),
                 None => false,
             },
         }
     }
 
-    /// Transforms a leaf; returns whether it stays.
-    fn transform(&mut self, v: &mut Value, t: Transform, path: &str) -> bool {
+    /// Transforms a leaf at `self.path`; returns whether it stays.
+    fn transform(&mut self, v: &mut Value, t: Transform) -> bool {
         let out = match (t, &*v) {
             (Transform::Keep, _) => None,
             (Transform::Hash, Value::String(s)) => self.hash(s),
@@ -192,15 +183,25 @@ impl Walker<'_> {
         } else if t != Transform::Keep {
             return false;
         }
-        self.report.returned.insert(path.to_owned());
-        if t.alters() {
-            self.report.masked.insert(path.to_owned());
+        if !self.report.returned.contains(self.path.as_str()) {
+            self.report.returned.insert(self.path.clone());
+        }
+        if t.alters() && !self.report.masked.contains(self.path.as_str()) {
+            self.report.masked.insert(self.path.clone());
         }
         true
     }
 
-    fn hash(&self, s: &str) -> Option<String> {
-        self.key.as_ref().map(|k| hash_with(k, s))
+    /// The keyed pseudonym of `s`; `None` (the field is withheld) without
+    /// a key.
+    fn hash(&mut self, s: &str) -> Option<String> {
+        if self.pseudonym_key.is_empty() {
+            return None;
+        }
+        let key = self
+            .key
+            .get_or_insert_with(|| hmac::Key::new(hmac::HMAC_SHA256, self.pseudonym_key));
+        Some(hash_with(key, s))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::canonical::schema::FieldKind;
 use ring::digest;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 /// What happens to a field on its way out (SPEC §5).
@@ -35,6 +35,9 @@ pub struct FieldProfile {
     id: String,
     rules: BTreeMap<String, Transform>,
     digest: [u8; 32],
+    /// The proper prefixes of every returned path (derived from `rules`
+    /// once, so masking does not rebuild it per request).
+    containers: HashSet<String>,
 }
 
 // === impl Transform ===
@@ -110,10 +113,12 @@ impl FieldProfile {
     /// canonical data.
     pub fn new(id: impl Into<String>, rules: BTreeMap<String, Transform>) -> FieldProfile {
         let digest = digest_rules(&rules);
+        let containers = container_paths(&rules);
         FieldProfile {
             id: id.into(),
             rules,
             digest,
+            containers,
         }
     }
 
@@ -144,6 +149,25 @@ impl FieldProfile {
     pub fn returned(&self, path: &str) -> Option<Transform> {
         self.rules.get(path).copied().filter(|t| t.returns())
     }
+
+    /// Whether `path` is a proper prefix of a returned path: a container
+    /// allowed on the way to an allowed leaf (`penalties`, `penalties[]`,
+    /// `penalties[].legal_representative`, …).
+    pub fn is_container(&self, path: &str) -> bool {
+        self.containers.contains(path)
+    }
+}
+
+/// The proper prefixes of every returned path (see
+/// [`FieldProfile::is_container`]).
+fn container_paths(rules: &BTreeMap<String, Transform>) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for path in rules.iter().filter(|(_, t)| t.returns()).map(|(p, _)| p) {
+        for (i, _) in path.match_indices(['.', '[']) {
+            out.insert(path[..i].to_owned());
+        }
+    }
+    out
 }
 
 /// The canonical serialisation hashed by [`FieldProfile::digest`].

@@ -173,13 +173,17 @@ async fn handle_connection(
         let gateway = gateway.clone();
         let conn = conn.clone();
         let activity = svc_activity.clone();
-        async move {
+        // Boxed: hyper keeps a slot for the service future for the whole
+        // life of the connection, sized for the future; boxing the
+        // (several KiB) request future makes an idle connection hold a
+        // pointer instead (SPEC §13 memory at 10k idle connections).
+        Box::pin(async move {
             activity.inflight.fetch_add(1, Ordering::Relaxed);
             let resp = gateway.handle(&conn, req).await;
             activity.touch();
             activity.inflight.fetch_sub(1, Ordering::Relaxed);
             Ok::<_, Infallible>(resp)
-        }
+        })
     });
     let idle = idle_watch(activity, limits.idle_timeout);
     tokio::pin!(idle);

@@ -86,6 +86,10 @@ pub struct PeakRunEntry {
     pub errors: u64,
     /// Cores used by other processes on the machine meanwhile.
     pub background_cores: f64,
+    /// The gateway's CPU time per successful request, ms (credgate
+    /// scenarios only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_cpu_ms: Option<f64>,
 }
 
 /// One open-loop run.
@@ -137,11 +141,22 @@ pub struct Summary {
     pub audit_mean_write_ms: Option<f64>,
     /// credgate_redis rps ÷ credgate rps.
     pub redis_over_local: Option<f64>,
-    /// credgate's peak with `RUST_LOG=off` (no request log lines; spans
-    /// still created, no OTLP exporter), rps.
+    /// credgate's peak with `RUST_LOG=off` (no request log lines; with no
+    /// OTLP endpoint spans are disabled in both), rps.
     pub credgate_log_off_rps: Option<f64>,
     /// Throughput cost of default `info` logging: 1 − credgate ÷ log-off, %.
     pub logging_overhead_pct: Option<f64>,
+    /// Telemetry's share of the gateway's cost with no OTLP endpoint, %:
+    /// the gateway CPU per request with logs on over logs off (median of
+    /// every peak run of each), plus the metrics updates of one request
+    /// (measured in process) over the gateway CPU per request.
+    pub telemetry_cost_pct: Option<f64>,
+    /// Of which the logs (and disabled spans), %.
+    pub telemetry_logs_cost_pct: Option<f64>,
+    /// Of which the per-request metrics updates, %.
+    pub telemetry_metrics_cost_pct: Option<f64>,
+    /// CPU time of one request's metrics updates, µs (in process).
+    pub metrics_us_per_request: Option<f64>,
 }
 
 /// A scenario from a closed-loop measurement.
@@ -198,6 +213,11 @@ pub fn peak_run(
         p99_ms: round(m.quantile_ms(0.99), 3),
         errors: m.errors,
         background_cores: round(cpu.background_cores, 2),
+        gateway_cpu_ms: cpu
+            .roles
+            .iter()
+            .find(|(role, _)| role == "gateway")
+            .map(|(_, s)| round(s * 1000.0 / m.ok.max(1) as f64, 4)),
     }
 }
 
@@ -395,9 +415,22 @@ pub fn markdown(r: &Results) -> String {
     );
     let _ = writeln!(
         o,
-        "| logging cost (1 − info ÷ RUST_LOG=off; {} rps with logs off) | {} % | |",
+        "| logging throughput cost (1 − info ÷ RUST_LOG=off; {} rps with logs off) | {} % | |",
         opt(s.credgate_log_off_rps, 0),
         opt(s.logging_overhead_pct, 1)
+    );
+    let _ = writeln!(
+        o,
+        "| telemetry cost with no OTLP endpoint (gateway CPU per request: logs {} % + metrics {} % ({} µs)) | {} % | ≤ 3 % (issue 8): {} |",
+        opt(s.telemetry_logs_cost_pct, 1),
+        opt(s.telemetry_metrics_cost_pct, 1),
+        opt(s.metrics_us_per_request, 2),
+        opt(s.telemetry_cost_pct, 1),
+        match s.telemetry_cost_pct {
+            Some(p) if p <= 3.0 => "met",
+            Some(_) => "not met",
+            None => "–",
+        }
     );
     if let Some(c) = &r.cross_check {
         cross_check_table(&mut o, c);

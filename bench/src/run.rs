@@ -290,6 +290,7 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
     }
     let mut scenarios = Vec::new();
     let mut log_off_rps = None;
+    let mut log_off_runs = Vec::new();
     for (s, rs) in suts.iter().zip(&runs) {
         let best = rs
             .iter()
@@ -302,6 +303,7 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
             .collect();
         if s.name == "credgate_log_off" {
             log_off_rps = Some(sc.rps);
+            log_off_runs = sc.runs;
         } else {
             scenarios.push(sc);
         }
@@ -423,6 +425,10 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|i| report::round(i.rss_after_request_mib, 1));
     crate::summary::finish(&mut summary, &scenarios, log_off_rps, rss);
+    if !log_off_runs.is_empty() {
+        let metrics_us = crate::summary::metrics_us_per_request();
+        crate::summary::telemetry(&mut summary, &scenarios, &log_off_runs, metrics_us);
+    }
     if let Some(n) = crate::summary::disturbed_note(&scenarios, &load_at_start) {
         eprintln!("bench: {n}");
         notes.insert(0, n);

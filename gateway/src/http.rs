@@ -241,8 +241,8 @@ fn finish(
     span.record("decision", code);
     span.record("status", resp.status().as_u16());
     tracing::info!(
-        request_id = %ctx.request_id,
-        trace_id = %ctx.trace.trace_id,
+        request_id = ctx.request_id.as_str(),
+        trace_id = ctx.trace.trace_id.as_str(),
         client = trail.client.as_deref().unwrap_or("-"),
         endpoint = trail.endpoint.unwrap_or("-"),
         status = resp.status().as_u16(),

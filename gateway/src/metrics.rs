@@ -23,13 +23,13 @@ use std::time::Duration;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     client: String,
-    endpoint: String,
-    decision: String,
+    endpoint: &'static str,
+    decision: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointLabels {
-    endpoint: String,
+    endpoint: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -39,7 +39,7 @@ struct ClientLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CodeLabels {
-    code: String,
+    code: &'static str,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -149,14 +149,14 @@ impl Metrics {
     }
 
     /// Counts one finished request.
-    pub fn observe_request(&self, trail: &Trail, code: &str, elapsed: Duration) {
-        let client = trail.client.clone().unwrap_or_else(|| "-".to_owned());
-        let endpoint = trail.endpoint.unwrap_or("-").to_owned();
+    pub fn observe_request(&self, trail: &Trail, code: &'static str, elapsed: Duration) {
+        let client = trail.client.as_deref().unwrap_or("-");
+        let endpoint = trail.endpoint.unwrap_or("-");
         self.requests
             .get_or_create(&RequestLabels {
-                client: client.clone(),
-                endpoint: endpoint.clone(),
-                decision: code.to_owned(),
+                client: client.to_owned(),
+                endpoint,
+                decision: code,
             })
             .inc();
         self.duration
@@ -164,14 +164,14 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
         if code == "rate_limited" {
             self.ratelimit_rejections
-                .get_or_create(&ClientLabels { client })
+                .get_or_create(&ClientLabels {
+                    client: client.to_owned(),
+                })
                 .inc();
         }
         if code.starts_with("authorization_") {
             self.authz_refusals
-                .get_or_create(&CodeLabels {
-                    code: code.to_owned(),
-                })
+                .get_or_create(&CodeLabels { code })
                 .inc();
         }
     }

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use std::time::Duration;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
+mod jsonline;
 mod logsink;
 
 pub use logsink::{LogSink, SinkGuard};
@@ -96,11 +96,23 @@ pub fn init(cfg: &TelemetryConfig, default_level: &str) -> Result<TelemetryGuard
     })
 }
 
-/// Installs the global subscriber: the production JSON log layer writing
-/// to `writer`, and the OpenTelemetry layer when a provider is given. The
-/// one place both logs and spans are set up, so tests that capture them
-/// see exactly what production emits. A second call does nothing.
+/// Installs the global subscriber built by [`dispatch`]. The one place
+/// both logs and spans are set up, so tests that capture them see exactly
+/// what production emits. A second call does nothing.
 pub fn install<W>(filter: EnvFilter, writer: W, provider: Option<&SdkTracerProvider>)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let _ = tracing::dispatcher::set_global_default(dispatch(filter, writer, provider));
+}
+
+/// The production subscriber: the JSON log layer writing to `writer`, and
+/// the OpenTelemetry layer when a provider is given.
+pub fn dispatch<W>(
+    filter: EnvFilter,
+    writer: W,
+    provider: Option<&SdkTracerProvider>,
+) -> tracing::Dispatch
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -112,20 +124,21 @@ where
     // are traced whatever the log verbosity when an exporter is set; with
     // none, no layer wants spans, so they are disabled and cost nothing.
     let fmt = tracing_subscriber::fmt::layer()
-        .json()
-        .with_current_span(false)
-        .with_span_list(false)
+        .event_format(jsonline::JsonLine)
         .with_writer(writer)
         .with_filter(filter.and(filter_fn(|m| m.is_event())));
-    let otel = provider.map(|p| {
-        tracing_opentelemetry::layer()
-            .with_tracer(p.tracer("credgate"))
-            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
-    });
-    let _ = tracing_subscriber::registry()
-        .with(fmt)
-        .with(otel)
-        .try_init();
+    // Without a provider there is no OpenTelemetry layer at all (an absent
+    // `Option` layer would still enable every span).
+    match provider {
+        Some(p) => tracing::Dispatch::new(
+            tracing_subscriber::registry().with(fmt).with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(p.tracer("credgate"))
+                    .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+            ),
+        ),
+        None => tracing::Dispatch::new(tracing_subscriber::registry().with(fmt)),
+    }
 }
 
 /// A tracer provider batching into `exporter` on the tokio runtime.
@@ -262,6 +275,64 @@ fn parse_traceparent(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Captured log output.
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
+        type Writer = Lines;
+        fn make_writer(&'a self) -> Lines {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn without_an_exporter_spans_are_disabled_and_events_still_logged() {
+        let out = Lines::default();
+        let d = dispatch(EnvFilter::new("info"), out.clone(), None);
+        tracing::dispatcher::with_default(&d, || {
+            let span = tracing::info_span!("request", client = tracing::field::Empty);
+            assert!(
+                span.is_disabled(),
+                "no layer wants spans: they must cost nothing"
+            );
+            span.record("client", "dept-nb");
+            tracing::info!(client = "dept-nb", status = 200u16, "request");
+            tracing::debug!("below the level");
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["fields"]["client"], "dept-nb");
+        assert_eq!(v["fields"]["status"], 200);
+        assert_eq!(v["level"], "INFO");
+    }
+
+    #[test]
+    fn with_an_exporter_spans_are_enabled_whatever_the_log_level() {
+        let provider = SdkTracerProvider::builder().build();
+        let d = dispatch(EnvFilter::new("off"), Lines::default(), Some(&provider));
+        tracing::dispatcher::with_default(&d, || {
+            let span = tracing::info_span!("request");
+            assert!(!span.is_disabled());
+            assert!(
+                from_span(&span).is_some(),
+                "the span has an OpenTelemetry context"
+            );
+        });
+    }
 
     #[test]
     fn traceparent_validation() {

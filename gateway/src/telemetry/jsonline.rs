@@ -1,0 +1,245 @@
+//! The JSON log line: one object per event, in the shape of
+//! `tracing-subscriber`'s JSON format —
+//! `{"timestamp":"2026-11-24T09:00:00.123456Z","level":"INFO","fields":{"message":"request",…},"target":"credgate::http"}`.
+//!
+//! Written by hand because the stock JSON formatter collects every field
+//! through a generic `serde` visitor into intermediate maps and costs as
+//! much as the rest of the request's telemetry together (profiled: ≈ 3 % of
+//! the gateway's CPU per request); this one writes the fields straight
+//! into the line buffer. Escaping is `serde_json`'s.
+
+use std::fmt;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The event formatter (see the module docs).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JsonLine;
+
+impl<S, N> FormatEvent<S, N> for JsonLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        w.write_str("{\"timestamp\":\"")?;
+        write_timestamp(&mut w, std::time::SystemTime::now())?;
+        w.write_str("\",\"level\":\"")?;
+        w.write_str(meta.level().as_str())?;
+        w.write_str("\",\"fields\":{")?;
+        let mut v = Fields {
+            w: &mut w,
+            first: true,
+            result: Ok(()),
+        };
+        event.record(&mut v);
+        v.result?;
+        w.write_str("},\"target\":")?;
+        write_json_str(&mut w, meta.target())?;
+        w.write_str("}\n")
+    }
+}
+
+/// Writes the fields of one event as JSON members.
+struct Fields<'a, 'w> {
+    w: &'a mut Writer<'w>,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl Fields<'_, '_> {
+    fn key(&mut self, field: &Field) -> fmt::Result {
+        if !self.first {
+            self.w.write_char(',')?;
+        }
+        self.first = false;
+        write_json_str(self.w, field.name())?;
+        self.w.write_char(':')
+    }
+
+    fn member(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+        if self.result.is_ok() {
+            self.result = self.key(field).and_then(|()| value(self.w));
+        }
+    }
+}
+
+impl Visit for Fields<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.member(field, |w| write_json_str(w, value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.member(field, |w| write!(w, "{value}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.member(field, |w| write!(w, "{value}"));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.member(field, |w| w.write_str(if value { "true" } else { "false" }));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.member(field, |w| {
+            if value.is_finite() {
+                write!(w, "{value}")
+            } else {
+                write_json_str(w, &value.to_string())
+            }
+        });
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.member(field, |w| write_json_str(w, &value.to_string()));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // `%x` fields arrive here as Display wrapped in Debug.
+        self.member(field, |w| write_json_str(w, &format!("{value:?}")));
+    }
+}
+
+/// A JSON string literal, escaped as `serde_json` escapes (`\"`, `\\`,
+/// `\n`, `\r`, `\t`, `\b`, `\f`, other controls as `\u00XX`), written
+/// in runs without allocating.
+fn write_json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    w.write_char('"')?;
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: Option<&str> = match b {
+            b'"' => Some("\\\""),
+            b'\\' => Some("\\\\"),
+            b'\n' => Some("\\n"),
+            b'\r' => Some("\\r"),
+            b'\t' => Some("\\t"),
+            0x08 => Some("\\b"),
+            0x0c => Some("\\f"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        w.write_str(&s[start..i])?;
+        match esc {
+            Some(e) => w.write_str(e)?,
+            None => write!(w, "\\u{b:04x}")?,
+        }
+        start = i + 1;
+    }
+    w.write_str(&s[start..])?;
+    w.write_char('"')
+}
+
+/// RFC 3339 UTC with microseconds, as `tracing-subscriber`'s `SystemTime`.
+fn write_timestamp(w: &mut Writer<'_>, now: std::time::SystemTime) -> fmt::Result {
+    let t = time::OffsetDateTime::from(now);
+    write!(
+        w,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Out(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Out {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Out {
+        type Writer = Out;
+        fn make_writer(&'a self) -> Out {
+            self.clone()
+        }
+    }
+
+    #[derive(Debug)]
+    struct Odd;
+
+    impl fmt::Display for Odd {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a \"quoted\"\nline\\ 宁波")
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_exactly_as_serde_json_does() {
+        let mut cases: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        cases
+            .extend(["", "plain", "宁波 \u{7f} \u{2028}", "a\"b\\c\u{1}\u{1f}é"].map(String::from));
+        for s in cases {
+            let mut got = String::new();
+            write_json_str(&mut got, &s).unwrap();
+            assert_eq!(got, serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn every_field_kind_is_valid_json_and_the_line_matches_the_stock_shape() {
+        let out = Out::default();
+        let sub = tracing_subscriber::fmt()
+            .event_format(JsonLine)
+            .with_writer(out.clone())
+            .finish();
+        tracing::subscriber::with_default(sub, || {
+            tracing::warn!(
+                s = "x\ty",
+                u = 7u64,
+                i = -3i64,
+                b = true,
+                f = 1.5f64,
+                nan = f64::NAN,
+                d = %Odd,
+                "hello \"there\""
+            );
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(text.ends_with('\n'));
+        let v: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(v["level"], "WARN");
+        assert_eq!(v["target"], module_path!());
+        let f = &v["fields"];
+        assert_eq!(f["message"], "hello \"there\"");
+        assert_eq!(f["s"], "x\ty");
+        assert_eq!(f["u"], 7);
+        assert_eq!(f["i"], -3);
+        assert_eq!(f["b"], true);
+        assert_eq!(f["f"], 1.5);
+        assert_eq!(f["nan"], "NaN");
+        assert_eq!(f["d"], "a \"quoted\"\nline\\ 宁波");
+        let ts = v["timestamp"].as_str().unwrap();
+        let parsed =
+            time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+                .unwrap();
+        let age = time::OffsetDateTime::now_utc() - parsed;
+        assert!(age.whole_seconds().abs() < 60, "{ts}");
+        assert_eq!(ts.len(), "2026-11-24T09:00:00.123456Z".len());
+    }
+}

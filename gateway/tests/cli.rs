@@ -376,15 +376,18 @@ fn certs_dev_adds_extra_names_and_sim_serves_on_fixed_ports() {
             "{cert}: {sans:?}"
         );
     }
-    // `credgate sim` on fixed ports: data base+i, control base+100+i.
-    let base = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr()
-            .unwrap()
-            .port()
-            .saturating_add(0)
-            .clamp(20_000, 40_000)
-    };
+    // `credgate sim` on fixed ports: data base+i, control base+100+i. A
+    // base below the ephemeral range whose eight ports are free now (other
+    // tests may run concurrently on this machine).
+    let base = (0..200)
+        .map(|i| 20_000 + ((u32::from(std::process::id() as u16) * 7 + i * 211) % 9_000) as u16)
+        .find(|b| {
+            (0..4).all(|i| {
+                std::net::TcpListener::bind(("127.0.0.1", b + i)).is_ok()
+                    && std::net::TcpListener::bind(("127.0.0.1", b + 100 + i)).is_ok()
+            })
+        })
+        .expect("a free block of ports in 20000-29103");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_credgate"))
         .args(["sim", "--certs"])
         .arg(&out)

@@ -5,7 +5,10 @@
 use crate::http::Gateway;
 use crate::tls::identity::{peer_identity, CertIdentity};
 use crate::tls::TlsStore;
-use hyper::service::service_fn;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,7 +19,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 /// Bounds applied to every client connection.
 #[derive(Clone, Debug)]
@@ -110,10 +113,9 @@ pub async fn serve(
         let gateway = gateway.clone();
         let stats = stats.clone();
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            handle_connection(tcp, remote, tls, &limits, gateway, &stats, shutdown).await;
-        });
+        tokio::spawn(handshake(
+            tcp, remote, tls, limits, gateway, stats, shutdown, permit,
+        ));
     }
     // Drain: every connection task holds one permit until it ends.
     let max = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
@@ -123,14 +125,35 @@ pub async fn serve(
     }
 }
 
-async fn handle_connection(
+/// A client connection once its handshake completed.
+type ClientStream = tokio_rustls::server::TlsStream<TcpStream>;
+
+/// What a connection task needs besides its stream.
+struct ConnCtx {
+    conn: Arc<ConnInfo>,
+    limits: Arc<Limits>,
+    gateway: Arc<Gateway>,
+    stats: Arc<ConnStats>,
+    shutdown: watch::Receiver<bool>,
+    /// The connection slot, held until the connection ends.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Completes the TLS handshake, then hands the connection to a task of
+/// its own for HTTP/1.1 or HTTP/2. Separate tasks keep an established
+/// connection's task (which lives as long as the connection) sized for
+/// its own protocol, without the handshake's or the other protocol's
+/// state (SPEC §13 memory at 10k idle connections).
+#[allow(clippy::too_many_arguments)]
+async fn handshake(
     tcp: TcpStream,
     remote: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
-    limits: &Limits,
+    limits: Arc<Limits>,
     gateway: Arc<Gateway>,
-    stats: &ConnStats,
-    mut shutdown: watch::Receiver<bool>,
+    stats: Arc<ConnStats>,
+    shutdown: watch::Receiver<bool>,
+    permit: OwnedSemaphorePermit,
 ) {
     let _ = tcp.set_nodelay(true);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -161,53 +184,107 @@ async fn handle_connection(
         // has already failed. Fail closed regardless.
         None => return,
     };
-    let conn = Arc::new(ConnInfo { remote, peer, h2 });
     stats.open.fetch_add(1, Ordering::Relaxed);
+    let ctx = ConnCtx {
+        conn: Arc::new(ConnInfo { remote, peer, h2 }),
+        limits,
+        gateway,
+        stats,
+        shutdown,
+        _permit: permit,
+    };
+    if h2 {
+        tokio::spawn(serve_h2(stream, ctx));
+    } else {
+        tokio::spawn(serve_h1(stream, ctx));
+    }
+}
+
+/// Serves an HTTP/1.1 connection until it ends.
+async fn serve_h1(stream: ClientStream, mut ctx: ConnCtx) {
+    let (io, service, idle) = prepare(stream, &ctx);
+    tokio::pin!(idle);
+    let mut b = hyper::server::conn::http1::Builder::new();
+    b.timer(TokioTimer::new())
+        .header_read_timeout(ctx.limits.header_read_timeout)
+        .max_buf_size(ctx.limits.max_header_bytes.max(8192))
+        .keep_alive(true);
+    let conn = b.serve_connection(io, service);
+    tokio::pin!(conn);
+    drive(conn, &mut idle, &mut ctx.shutdown).await;
+    ctx.stats.open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Serves an HTTP/2 connection until it ends.
+async fn serve_h2(stream: ClientStream, mut ctx: ConnCtx) {
+    let (io, service, idle) = prepare(stream, &ctx);
+    tokio::pin!(idle);
+    let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    b.timer(TokioTimer::new())
+        .max_concurrent_streams(ctx.limits.max_concurrent_streams)
+        .max_header_list_size(u32::try_from(ctx.limits.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10));
+    let conn = b.serve_connection(io, service);
+    tokio::pin!(conn);
+    drive(conn, &mut idle, &mut ctx.shutdown).await;
+    ctx.stats.open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// The tracked stream, the request service and the idle watch of a
+/// connection.
+fn prepare(
+    stream: ClientStream,
+    ctx: &ConnCtx,
+) -> (
+    TokioIo<Tracked<ClientStream>>,
+    RequestService,
+    impl std::future::Future<Output = ()>,
+) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Tracked {
         inner: stream,
         activity: activity.clone(),
     });
-    let svc_activity = activity.clone();
-    let service = service_fn(move |req| {
-        let gateway = gateway.clone();
-        let conn = conn.clone();
-        let activity = svc_activity.clone();
-        // Boxed: hyper keeps a slot for the service future for the whole
-        // life of the connection, sized for the future; boxing the
-        // (several KiB) request future makes an idle connection hold a
-        // pointer instead (SPEC §13 memory at 10k idle connections).
+    let service = RequestService {
+        gateway: ctx.gateway.clone(),
+        conn: ctx.conn.clone(),
+        activity: activity.clone(),
+    };
+    (io, service, idle_watch(activity, ctx.limits.idle_timeout))
+}
+
+/// Answers one connection's requests with [`Gateway::handle`], keeping its
+/// in-flight count and last activity.
+#[derive(Clone)]
+struct RequestService {
+    gateway: Arc<Gateway>,
+    conn: Arc<ConnInfo>,
+    activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for RequestService {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    // Boxed: hyper keeps a slot for the service future for the whole life
+    // of the connection, sized for the future; boxing the (several KiB)
+    // request future makes an idle connection hold a pointer instead
+    // (SPEC §13 memory at 10k idle connections).
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let gateway = self.gateway.clone();
+        let conn = self.conn.clone();
+        let activity = self.activity.clone();
         Box::pin(async move {
             activity.inflight.fetch_add(1, Ordering::Relaxed);
             let resp = gateway.handle(&conn, req).await;
             activity.touch();
             activity.inflight.fetch_sub(1, Ordering::Relaxed);
-            Ok::<_, Infallible>(resp)
+            Ok(resp)
         })
-    });
-    let idle = idle_watch(activity, limits.idle_timeout);
-    tokio::pin!(idle);
-    if h2 {
-        let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-        b.timer(TokioTimer::new())
-            .max_concurrent_streams(limits.max_concurrent_streams)
-            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-            .keep_alive_interval(Some(Duration::from_secs(30)))
-            .keep_alive_timeout(Duration::from_secs(10));
-        let conn = b.serve_connection(io, service);
-        tokio::pin!(conn);
-        drive(conn, &mut idle, &mut shutdown).await;
-    } else {
-        let mut b = hyper::server::conn::http1::Builder::new();
-        b.timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .max_buf_size(limits.max_header_bytes.max(8192))
-            .keep_alive(true);
-        let conn = b.serve_connection(io, service);
-        tokio::pin!(conn);
-        drive(conn, &mut idle, &mut shutdown).await;
     }
-    stats.open.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// A hyper connection that can be asked to finish gracefully.

@@ -42,7 +42,9 @@ pub struct AuditConfig {
     /// Most records written by one write + fsync. Default 512.
     pub max_batch: usize,
     /// Longest the writer waits for more records when concurrent appends
-    /// are expected (a lone append is never delayed). Default 1 ms.
+    /// are expected (a lone append is never delayed). Default 0: natural
+    /// group commit, each write takes whatever queued up while the previous
+    /// write + fsync ran (the lowest latency; batches still grow with load).
     pub max_delay: Duration,
     /// Size at which the active segment is sealed and a new one started. Default 64 MiB.
     pub segment_max_bytes: u64,
@@ -71,7 +73,7 @@ impl AuditConfig {
             signer,
             queue_bound: 10_000,
             max_batch: 512,
-            max_delay: Duration::from_millis(1),
+            max_delay: Duration::ZERO,
             segment_max_bytes: 64 << 20,
             checkpoint_every_records: 1000,
             checkpoint_every: Duration::from_secs(60),

@@ -2,11 +2,15 @@
 //! (group commit: one write and one `fsync` per batch), publishes the new
 //! leaves and index entries, answers every waiter, and writes checkpoints.
 //!
-//! Batching policy: the writer takes every append already queued (up to
-//! `max_batch`). If fewer arrived than in the previous batch — a sign that
+//! Batching policy (natural group commit): the writer takes every append
+//! already queued (up to `max_batch`) and writes it at once; while that
+//! write + fsync runs, new appends queue up and make the next batch. Batches
+//! grow with load and nothing waits for a timer. With a non-zero
+//! `max_delay`, if fewer arrived than in the previous batch — a sign that
 //! concurrent appenders are still on their way — it waits at most
-//! `max_delay` for the rest. A lone append (previous batch of one) is never
-//! delayed: its latency is one write + one fsync.
+//! `max_delay` for the rest (fewer fsyncs, more latency). A lone append
+//! (previous batch of one) is never delayed: its latency is one write + one
+//! fsync.
 //!
 //! Failure policy: if the write or fsync fails, every append of the batch
 //! gets [`AuditError::Io`], the segment is cut back to its last durable
@@ -149,6 +153,9 @@ impl Writer {
                 }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
+        }
+        if self.cfg.max_delay.is_zero() {
+            return batch;
         }
         let expected = self.last_batch_size.min(max);
         let deadline = Instant::now() + self.cfg.max_delay;

@@ -55,7 +55,7 @@ pub fn audit_max_batch() -> usize {
     512
 }
 pub fn audit_max_delay_us() -> u64 {
-    1000
+    0
 }
 pub fn audit_queue_bound() -> usize {
     10_000

@@ -68,7 +68,9 @@ pub struct AuditSettings {
     /// Most records per write + fsync (group commit).
     #[serde(default = "defaults::audit_max_batch")]
     pub max_batch: usize,
-    /// Longest the writer waits to fill a batch, microseconds.
+    /// Longest the writer waits to fill a batch, microseconds. 0 (the
+    /// default): natural group commit, each write takes whatever queued up
+    /// while the previous write + fsync ran.
     #[serde(default = "defaults::audit_max_delay_us")]
     pub max_delay_us: u64,
     /// Records that may wait for the writer; beyond, requests get

@@ -86,7 +86,7 @@ async fn answer(
             pseudonym_key: &gw.pseudonym_key,
         },
     );
-    trail.note_mask(&report);
+    trail.note_mask(report);
     let mut out = Map::new();
     let mut missing = Vec::new();
     for section in &grant.sections {

@@ -196,7 +196,7 @@ pub(super) async fn handle(
         };
         let mut doc = json!({ "sanctions": { "sources": sources } });
         let report = mask::apply(&grant.profile, &mut doc, &ctx_mask);
-        trail.note_mask(&report);
+        trail.note_mask(report);
         let sources = doc["sanctions"]["sources"].take();
         let sources = if sources.is_array() {
             sources

@@ -75,7 +75,7 @@ pub(super) async fn handle(
             pseudonym_key: &gw.pseudonym_key,
         },
     );
-    trail.note_mask(&report);
+    trail.note_mask(report);
     trail.sections.push("score".to_owned());
     Ok(json!({
         "subject": { "kind": "person", "division": division.to_string() },

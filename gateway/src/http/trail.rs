@@ -41,9 +41,9 @@ pub struct Trail {
 
 impl Trail {
     /// Notes the fields a masking pass returned and masked.
-    pub fn note_mask(&mut self, report: &MaskReport) {
-        self.fields_returned.extend(report.returned.iter().cloned());
-        self.fields_masked.extend(report.masked.iter().cloned());
+    pub fn note_mask(&mut self, report: MaskReport) {
+        self.fields_returned.extend(report.returned);
+        self.fields_masked.extend(report.masked);
     }
 
     /// Notes one upstream call.
@@ -55,13 +55,21 @@ impl Trail {
         });
     }
 
-    /// The audit record of this request.
-    pub fn record(&self, ctx: &RequestCtx, conn: &ConnInfo, code: &str, status: u16) -> NewRecord {
-        let mut fields_returned = self.fields_returned.clone();
-        fields_returned.sort();
+    /// The audit record of this request. Moves the lists and the
+    /// subject's facts out of the trail (the response path after the
+    /// record needs only the client, endpoint, code and rate-limit headers).
+    pub fn record(
+        &mut self,
+        ctx: &RequestCtx,
+        conn: &ConnInfo,
+        code: &str,
+        status: u16,
+    ) -> NewRecord {
+        let mut fields_returned = std::mem::take(&mut self.fields_returned);
+        fields_returned.sort_unstable();
         fields_returned.dedup();
-        let mut fields_masked = self.fields_masked.clone();
-        fields_masked.sort();
+        let mut fields_masked = std::mem::take(&mut self.fields_masked);
+        fields_masked.sort_unstable();
         fields_masked.dedup();
         NewRecord {
             request_id: ctx.request_id.clone(),
@@ -69,9 +77,9 @@ impl Trail {
             client_id: self.client.clone().unwrap_or_else(|| "-".to_owned()),
             cert_fingerprint: hex::encode(conn.peer.sha256),
             endpoint: self.endpoint.unwrap_or("-").to_owned(),
-            purpose: self.purpose.clone(),
-            subject_pseudonym: self.subject_pseudonym.clone(),
-            subject_region: self.subject_region.clone(),
+            purpose: self.purpose.take(),
+            subject_pseudonym: self.subject_pseudonym.take(),
+            subject_region: self.subject_region.take(),
             authz_jti: self.authorized.as_ref().map(|a| a.jti.clone()),
             decision: if code == "ok" {
                 Decision::Allow
@@ -79,11 +87,11 @@ impl Trail {
                 Decision::Deny
             },
             reason: code.to_owned(),
-            profile_digest: self.profile_digest.clone(),
-            sections: self.sections.clone(),
+            profile_digest: self.profile_digest.take(),
+            sections: std::mem::take(&mut self.sections),
             fields_returned,
             fields_masked,
-            upstreams: self.upstreams.clone(),
+            upstreams: std::mem::take(&mut self.upstreams),
             status,
         }
     }

@@ -46,6 +46,11 @@ pub struct AuditConfig {
     /// group commit, each write takes whatever queued up while the previous
     /// write + fsync ran (the lowest latency; batches still grow with load).
     pub max_delay: Duration,
+    /// Bytes of zeros written ahead of the data in the active segment, so
+    /// that most appends overwrite blocks that already exist and their
+    /// `fdatasync` writes no inode metadata (0: the file grows with every
+    /// append). Cut when the segment is sealed and at shutdown. Default 256 KiB.
+    pub preallocate_bytes: u64,
     /// Size at which the active segment is sealed and a new one started. Default 64 MiB.
     pub segment_max_bytes: u64,
     /// A checkpoint is written after this many new records. Default 1000.
@@ -74,6 +79,7 @@ impl AuditConfig {
             queue_bound: 10_000,
             max_batch: 512,
             max_delay: Duration::ZERO,
+            preallocate_bytes: 256 << 10,
             segment_max_bytes: 64 << 20,
             checkpoint_every_records: 1000,
             checkpoint_every: Duration::from_secs(60),
@@ -134,6 +140,7 @@ impl fmt::Debug for AuditConfig {
             .field("queue_bound", &self.queue_bound)
             .field("max_batch", &self.max_batch)
             .field("max_delay", &self.max_delay)
+            .field("preallocate_bytes", &self.preallocate_bytes)
             .field("segment_max_bytes", &self.segment_max_bytes)
             .field("checkpoint_every_records", &self.checkpoint_every_records)
             .field("checkpoint_every", &self.checkpoint_every)

@@ -12,7 +12,7 @@ use crate::frame::{find_valid_frame, FrameProblem, FrameReader, Step};
 use crate::AuditError;
 
 /// Largest tail read when looking for intact frames after damage.
-const RESYNC_LIMIT: u64 = 256 << 20;
+pub(crate) const RESYNC_LIMIT: u64 = 256 << 20;
 
 /// fsyncs a directory so that entries created, renamed or removed in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), AuditError> {
@@ -103,19 +103,51 @@ pub(crate) fn intact_frame_after(path: &Path, offset: u64) -> io::Result<bool> {
 }
 
 /// An append-only file written with positional writes at a tracked length.
+///
+/// With preallocation (`prealloc > 0`, segment files), the file is kept
+/// longer than its data: the bytes from the durable length to the end of
+/// the file are zeros that were written and made durable by an earlier
+/// `fdatasync`. An append that fits there overwrites blocks that already
+/// exist, so its `fdatasync` flushes data only (no inode size change, no
+/// journal commit); an append that does not fit also writes the next
+/// `prealloc` bytes of zeros, in the same `fdatasync`. Readers treat a zero
+/// tail as the end of the data (see `segment::scan`); [`TrackedFile::trim`]
+/// cuts it (at rotation and shutdown).
 #[derive(Debug)]
 pub(crate) struct TrackedFile {
     path: PathBuf,
     file: File,
+    /// Durable length of the data.
     len: u64,
+    /// Length of the file: `[len, end)` holds durable zeros.
+    end: u64,
+    /// Bytes of zeros written ahead of the data (0: none, the file grows
+    /// with every append).
+    prealloc: u64,
     id: (u64, u64),
     dirty: bool,
 }
+
+/// Zeros written at a time when extending a preallocated file.
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 impl TrackedFile {
     /// Opens an existing file whose first `len` bytes are good; anything
     /// beyond is cut.
     pub(crate) fn open(path: &Path, len: u64) -> Result<Self, AuditError> {
+        Self::open_with_zero_tail(path, len, len, 0)
+    }
+
+    /// Opens an existing file whose first `len` bytes are good and whose
+    /// bytes `[len, zeros_end)` are known to be zeros (a preallocated tail
+    /// found by recovery); anything beyond `zeros_end` is cut. Later
+    /// appends preallocate `prealloc` bytes ahead.
+    pub(crate) fn open_with_zero_tail(
+        path: &Path,
+        len: u64,
+        zeros_end: u64,
+        prealloc: u64,
+    ) -> Result<Self, AuditError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -124,19 +156,32 @@ impl TrackedFile {
         let meta = file
             .metadata()
             .map_err(|e| AuditError::io("stat", path, e))?;
+        let end = zeros_end.max(len);
         let mut tracked = Self {
             path: path.to_path_buf(),
             file,
             len,
+            end,
+            prealloc,
             id: (meta.dev(), meta.ino()),
-            dirty: meta.len() != len,
+            dirty: false,
         };
-        tracked.rewind()?;
+        // Also makes what recovery read (perhaps from the page cache only) durable.
+        tracked.cut_to(end)?;
         Ok(tracked)
     }
 
     /// Creates (or empties) `path`, writes `initial`, and makes both durable.
     pub(crate) fn create(path: &Path, initial: &[u8]) -> Result<Self, AuditError> {
+        Self::create_preallocated(path, initial, 0)
+    }
+
+    /// [`TrackedFile::create`], preallocating `prealloc` bytes ahead of the data.
+    pub(crate) fn create_preallocated(
+        path: &Path,
+        initial: &[u8],
+        prealloc: u64,
+    ) -> Result<Self, AuditError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -151,6 +196,8 @@ impl TrackedFile {
             path: path.to_path_buf(),
             file,
             len: 0,
+            end: 0,
+            prealloc,
             id: (meta.dev(), meta.ino()),
             dirty: false,
         };
@@ -180,10 +227,19 @@ impl TrackedFile {
         if self.dirty {
             self.rewind()?;
         }
+        let data_end = self.len + bytes.len() as u64;
+        let new_end = if self.prealloc > 0 && data_end > self.end {
+            data_end + self.prealloc
+        } else {
+            self.end
+        };
         let result = self
-            .file
-            .write_all_at(bytes, self.len)
-            .map_err(|e| AuditError::io("write", &self.path, e))
+            .write_zeros(self.end.max(data_end), new_end)
+            .and_then(|()| {
+                self.file
+                    .write_all_at(bytes, self.len)
+                    .map_err(|e| AuditError::io("write", &self.path, e))
+            })
             .and_then(|()| {
                 if inject {
                     let e = io::Error::other("injected failure (danger_fail_writes_for_tests)");
@@ -195,7 +251,8 @@ impl TrackedFile {
             });
         match result {
             Ok(()) => {
-                self.len += bytes.len() as u64;
+                self.len = data_end;
+                self.end = new_end.max(data_end);
                 Ok(())
             }
             Err(e) => {
@@ -207,13 +264,51 @@ impl TrackedFile {
         }
     }
 
-    /// Cuts the file back to its durable length.
+    /// Writes zeros over `[from, to)` (not synced).
+    fn write_zeros(&self, from: u64, to: u64) -> Result<(), AuditError> {
+        let mut at = from;
+        // Bounded: every iteration writes at least one byte or returns.
+        while at < to {
+            let n = usize::try_from(to - at)
+                .unwrap_or(usize::MAX)
+                .min(ZEROS.len());
+            self.file
+                .write_all_at(&ZEROS[..n], at)
+                .map_err(|e| AuditError::io("write", &self.path, e))?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Cuts the preallocated zeros, leaving the file exactly as long as its
+    /// data (before sealing a segment, and at shutdown).
+    pub(crate) fn trim(&mut self) -> Result<(), AuditError> {
+        if self.end != self.len || self.dirty {
+            self.cut_to(self.len)?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Puts the file back as it was before a failed append: durable data,
+    /// then zeros up to the preallocated end (the bytes a failed append may
+    /// have written there become zeros again; whatever it wrote past the
+    /// end is cut).
     fn rewind(&mut self) -> Result<(), AuditError> {
+        let end = self.end;
+        self.write_zeros(self.len, end)?;
+        self.cut_to(end)?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Sets the file's length to `end` (≥ the durable length) durably.
+    fn cut_to(&mut self, end: u64) -> Result<(), AuditError> {
         self.file
-            .set_len(self.len)
+            .set_len(end)
             .and_then(|()| self.file.sync_data())
             .map_err(|e| AuditError::io("truncate", &self.path, e))?;
-        self.dirty = false;
+        self.end = end;
         Ok(())
     }
 
@@ -236,7 +331,7 @@ impl TrackedFile {
             .read_exact_at(&mut bytes, 0)
             .map_err(|e| AuditError::io("read", &self.path, e))?;
         write_file_atomic(&self.path, &bytes)?;
-        let restored = Self::open(&self.path, self.len)?;
+        let restored = Self::open_with_zero_tail(&self.path, self.len, self.len, self.prealloc)?;
         *self = restored;
         Ok(())
     }

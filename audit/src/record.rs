@@ -143,6 +143,29 @@ impl AuditRecord {
             status: rec.status,
         }
     }
+
+    /// The [`NewRecord`] this record was completed from.
+    pub(crate) fn into_new(self) -> NewRecord {
+        NewRecord {
+            request_id: self.request_id,
+            trace_id: self.trace_id,
+            client_id: self.client_id,
+            cert_fingerprint: self.cert_fingerprint,
+            endpoint: self.endpoint,
+            purpose: self.purpose,
+            subject_pseudonym: self.subject_pseudonym,
+            subject_region: self.subject_region,
+            authz_jti: self.authz_jti,
+            decision: self.decision,
+            reason: self.reason,
+            profile_digest: self.profile_digest,
+            sections: self.sections,
+            fields_returned: self.fields_returned,
+            fields_masked: self.fields_masked,
+            upstreams: self.upstreams,
+            status: self.status,
+        }
+    }
 }
 
 /// The subject pseudonym stored in the log: lower-case hex of

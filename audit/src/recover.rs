@@ -46,6 +46,8 @@ pub(crate) struct ActiveInfo {
     pub number: u32,
     pub header: Option<SegmentHeader>,
     pub valid_len: u64,
+    /// End of the zeros after `valid_len` (a preallocated tail), else `valid_len`.
+    pub zeros_end: u64,
     pub sha256: digest::Context,
     pub first_seq: u64,
     pub records: u64,
@@ -130,7 +132,7 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
         let first_seq = expected;
         let (mut first_ms, mut last_ms) = (None, None);
         let header_prev = last_seal_hash.map(hex::encode);
-        let scan = segment::scan(dir, n, |item| match item {
+        let scan = segment::scan(dir, n, !sealed, |item| match item {
             Item::Header(h) => {
                 segment::check_header(h, n, first_seq, header_prev.as_deref(), &mut replica)
             }
@@ -241,6 +243,7 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
                 number: n,
                 header: scan.header,
                 valid_len: scan.valid_len,
+                zeros_end: scan.zeros_end,
                 sha256: scan.sha256,
                 first_seq,
                 records: expected - first_seq,

@@ -233,7 +233,7 @@ impl Verifier<'_> {
         let mut replica = self.replica.clone();
         let tree = &mut self.tree;
         let prev_hex = self.prev_seal.map(hex::encode);
-        let scan = segment::scan(self.dir, n, |item| match item {
+        let scan = segment::scan(self.dir, n, is_last && seal.is_none(), |item| match item {
             Item::Header(h) => {
                 segment::check_header(h, n, first_seq, prev_hex.as_deref(), &mut replica)
             }

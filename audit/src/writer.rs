@@ -10,7 +10,8 @@
 //! concurrent appenders are still on their way — it waits at most
 //! `max_delay` for the rest (fewer fsyncs, more latency). A lone append
 //! (previous batch of one) is never delayed: its latency is one write + one
-//! fsync.
+//! fsync. A batch whose frames exceed [`MAX_BATCH_BYTES`] is written in
+//! several writes (recovery relies on that bound).
 //!
 //! Failure policy: if the write or fsync fails, every append of the batch
 //! gets [`AuditError::Io`], the segment is cut back to its last durable
@@ -20,6 +21,7 @@
 
 mod active;
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
@@ -36,6 +38,7 @@ use crate::log::Appended;
 use crate::merkle::{leaf_hash, Hash, EMPTY_ROOT};
 use crate::record::{format_ms, now_ms, AuditRecord, NewRecord};
 use crate::retention::{self, RetentionReport};
+use crate::segment::MAX_BATCH_BYTES;
 use crate::state::Shared;
 use crate::AuditError;
 
@@ -91,6 +94,7 @@ impl Writer {
                         if self.since_checkpoint > 0 {
                             self.checkpoint_logged();
                         }
+                        self.trim_logged();
                         return;
                     }
                 },
@@ -110,10 +114,19 @@ impl Writer {
                 Msg::Shutdown(reply) => {
                     self.shared.closed.store(true, Relaxed);
                     self.drain_for_shutdown();
-                    let _ = reply.send(self.write_checkpoint().map(Some));
+                    let checkpoint = self.write_checkpoint();
+                    self.trim_logged();
+                    let _ = reply.send(checkpoint.map(Some));
                     return;
                 }
             }
+        }
+    }
+
+    /// Cuts the active segment's preallocated zeros (at shutdown), logging a failure.
+    fn trim_logged(&mut self) {
+        if let Err(e) = self.active.file.trim() {
+            tracing::warn!(error = %e, "could not cut the audit segment's preallocated zeros");
         }
     }
 
@@ -208,62 +221,72 @@ impl Writer {
         }
     }
 
-    /// Writes one batch and answers its waiters.
+    /// Writes one batch and answers its waiters: in one write + fsync, or
+    /// in several when its frames exceed [`MAX_BATCH_BYTES`].
     fn run_batch(&mut self, batch: Vec<(Box<NewRecord>, AppendReply)>) {
-        let started = Instant::now();
-        let size = batch.len();
-        let (records, replies): (Vec<NewRecord>, Vec<_>) =
+        let (mut records, mut replies): (VecDeque<NewRecord>, VecDeque<_>) =
             batch.into_iter().map(|(rec, reply)| (*rec, reply)).unzip();
-        let result = self.write_batch(records);
-        let elapsed = started.elapsed();
-        let c = &self.shared.counters;
-        c.last_batch_size.store(size as u64, Relaxed);
-        c.last_write_micros.store(
-            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            Relaxed,
-        );
-        let ok = result.is_ok();
-        // Observed before anyone is answered, so metrics never lag acks.
-        if let Some(observe) = &self.cfg.on_batch {
-            observe(&BatchReport {
-                records: size,
-                write: elapsed,
-                ok,
-            });
-        }
-        match result {
-            Ok(outcomes) => {
-                let written = outcomes.iter().filter(|o| o.is_ok()).count() as u64;
-                c.batches.fetch_add(1, Relaxed);
-                c.records.fetch_add(written, Relaxed);
-                c.tree_size.store(self.next_seq - 1, Relaxed);
-                c.failing.store(false, Relaxed);
-                self.since_checkpoint += written;
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(outcome);
+        // Bounded: every round takes at least one record or fails them all.
+        while !records.is_empty() {
+            let started = Instant::now();
+            let before = records.len();
+            let result = self.write_batch(&mut records);
+            if result.is_err() {
+                records.clear();
+            }
+            let size = before - records.len();
+            let elapsed = started.elapsed();
+            let c = &self.shared.counters;
+            c.last_batch_size.store(size as u64, Relaxed);
+            c.last_write_micros.store(
+                u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                Relaxed,
+            );
+            let ok = result.is_ok();
+            // Observed before anyone is answered, so metrics never lag acks.
+            if let Some(observe) = &self.cfg.on_batch {
+                observe(&BatchReport {
+                    records: size,
+                    write: elapsed,
+                    ok,
+                });
+            }
+            match result {
+                Ok(outcomes) => {
+                    let written = outcomes.iter().filter(|o| o.is_ok()).count() as u64;
+                    c.batches.fetch_add(1, Relaxed);
+                    c.records.fetch_add(written, Relaxed);
+                    c.tree_size.store(self.next_seq - 1, Relaxed);
+                    c.failing.store(false, Relaxed);
+                    self.since_checkpoint += written;
+                    for (reply, outcome) in replies.drain(..outcomes.len()).zip(outcomes) {
+                        let _ = reply.send(outcome);
+                    }
+                }
+                Err(e) => {
+                    c.failed_batches.fetch_add(1, Relaxed);
+                    c.failing.store(true, Relaxed);
+                    tracing::warn!(error = %e, records = size, "audit batch failed; appends refused");
+                    for reply in replies.drain(..) {
+                        let _ = reply.send(Err(e.clone()));
+                    }
                 }
             }
-            Err(e) => {
-                c.failed_batches.fetch_add(1, Relaxed);
-                c.failing.store(true, Relaxed);
-                tracing::warn!(error = %e, records = size, "audit batch failed; appends refused");
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
+            self.last_batch_size = size;
+            if ok {
+                self.maybe_checkpoint();
             }
-        }
-        self.last_batch_size = size;
-        if ok {
-            self.maybe_checkpoint();
         }
     }
 
-    /// Rotates if due, then frames, writes and fsyncs the records, and
-    /// publishes them. Per-record outcomes (a record too large to frame is
-    /// refused alone); `Err` when nothing was written.
+    /// Rotates if due, then frames, writes and fsyncs records taken from
+    /// the front of `records` (as many as fit in [`MAX_BATCH_BYTES`], at
+    /// least one), and publishes them. Per-record outcomes, one per record
+    /// taken (a record too large to frame is refused alone); `Err` when
+    /// nothing was written.
     fn write_batch(
         &mut self,
-        records: Vec<NewRecord>,
+        records: &mut VecDeque<NewRecord>,
     ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
         if self.active.file.len() >= self.cfg.segment_max_bytes && self.active.records > 0 {
             self.rotate()?;
@@ -271,12 +294,12 @@ impl Writer {
         let now = now_ms().max(self.last_time_ms);
         let time = format_ms(now);
         let base = self.active.file.len();
-        let mut buf = Vec::with_capacity(records.len() * 1024);
+        let mut buf = Vec::with_capacity((records.len() * 1280).min(MAX_BATCH_BYTES));
         let mut leaves = Vec::with_capacity(records.len());
         let mut entries = Vec::with_capacity(records.len());
         let mut outcomes = Vec::with_capacity(records.len());
         let mut seq = self.next_seq;
-        for rec in records {
+        while let Some(rec) = records.pop_front() {
             let record = AuditRecord::from_new(seq, time.clone(), self.shared.replica.clone(), rec);
             let payload = serde_json::to_vec(&record)
                 .map_err(|e| AuditError::io("serialize", self.active.file.path(), e.into()))?;
@@ -285,6 +308,11 @@ impl Writer {
                     bytes: payload.len(),
                 }));
                 continue;
+            }
+            if !buf.is_empty() && buf.len() + frame::HEADER_LEN + payload.len() > MAX_BATCH_BYTES {
+                // The next write takes it (recovery relies on the bound).
+                records.push_front(record.into_new());
+                break;
             }
             let offset = base + buf.len() as u64;
             frame::encode(&payload, &mut buf);

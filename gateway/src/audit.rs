@@ -71,6 +71,7 @@ impl Auditor {
         cfg.retention = s.retention_days.map(|d| Duration::from_secs(d * 86_400));
         cfg.max_batch = s.max_batch;
         cfg.max_delay = Duration::from_micros(s.max_delay_us);
+        cfg.preallocate_bytes = s.preallocate_bytes;
         cfg.queue_bound = s.queue_bound;
         cfg.on_batch = on_batch;
         let fail_switch = cfg.danger_fail_writes_for_tests.clone();

@@ -64,6 +64,7 @@ impl Active {
         replica: &str,
         first_seq: u64,
         prev_seal: Option<Hash>,
+        prealloc: u64,
     ) -> Result<Self, AuditError> {
         let header = SegmentHeader::new(
             number,
@@ -73,7 +74,8 @@ impl Active {
             format_ms(now_ms()),
         )
         .to_frame();
-        let file = TrackedFile::create(&segment::path(dir, number), &header)?;
+        let file =
+            TrackedFile::create_preallocated(&segment::path(dir, number), &header, prealloc)?;
         let mut sha256 = digest::Context::new(&digest::SHA256);
         sha256.update(&header);
         Ok(Self {
@@ -110,10 +112,16 @@ impl Writer {
     ) -> Result<Self, AuditError> {
         let dir = cfg.dir.as_path();
         let replica = shared.replica.as_str();
+        let prealloc = cfg.preallocate_bytes;
         let active = match rec.active {
             Some(a) if !a.sealed && a.header.is_some() => Active {
                 number: a.number,
-                file: TrackedFile::open(&segment::path(dir, a.number), a.valid_len)?,
+                file: TrackedFile::open_with_zero_tail(
+                    &segment::path(dir, a.number),
+                    a.valid_len,
+                    a.zeros_end,
+                    prealloc,
+                )?,
                 sha256: a.sha256,
                 first_seq: a.first_seq,
                 records: a.records,
@@ -122,8 +130,14 @@ impl Writer {
             },
             Some(a) if !a.sealed => {
                 // Crash while creating this segment: write its header again.
-                let created =
-                    Active::create(dir, a.number, replica, rec.next_seq, rec.last_seal_hash)?;
+                let created = Active::create(
+                    dir,
+                    a.number,
+                    replica,
+                    rec.next_seq,
+                    rec.last_seal_hash,
+                    prealloc,
+                )?;
                 tracing::info!(
                     segment = a.number,
                     "rewrote the header of a segment torn at creation"
@@ -132,8 +146,14 @@ impl Writer {
             }
             Some(a) => {
                 // Crash between sealing a segment and starting the next.
-                let created =
-                    Active::create(dir, a.number + 1, replica, rec.next_seq, rec.last_seal_hash)?;
+                let created = Active::create(
+                    dir,
+                    a.number + 1,
+                    replica,
+                    rec.next_seq,
+                    rec.last_seal_hash,
+                    prealloc,
+                )?;
                 shared.write().segments.push(SegmentInfo {
                     number: a.number + 1,
                     first_seq: rec.next_seq,
@@ -149,6 +169,7 @@ impl Writer {
                     replica,
                     rec.next_seq,
                     rec.last_seal_hash,
+                    prealloc,
                 )?;
                 shared.write().segments.push(SegmentInfo {
                     number: rec.next_segment,
@@ -217,6 +238,9 @@ impl Writer {
     fn finish_rotation(&mut self, dir: &Path, seal: &PendingSeal) -> Result<(), AuditError> {
         let seals = dir.join(SEALS_DIR);
         fs::create_dir_all(&seals).map_err(|e| AuditError::io("create", &seals, e))?;
+        // A sealed segment ends with its last frame: cut the preallocated
+        // zeros before the seal names the segment's length.
+        self.active.file.trim()?;
         write_file_atomic(&seal_path(dir, seal.number), &seal.framed)?;
         let first_seq = self.next_seq;
         let next = Active::create(
@@ -225,6 +249,7 @@ impl Writer {
             &self.shared.replica,
             first_seq,
             Some(seal.hash),
+            self.cfg.preallocate_bytes,
         )?;
         self.active = next;
         self.last_seal_hash = Some(seal.hash);

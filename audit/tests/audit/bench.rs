@@ -196,3 +196,59 @@ async fn bench_million_records() {
         t.elapsed()
     );
 }
+
+/// Open loop: appends scheduled at `rate` per second for `secs`, each
+/// timed from its scheduled start; prints latency percentiles and batches.
+async fn open_loop(cfg: credgate_audit::AuditConfig, rate: u64, secs: u64) {
+    let log = AuditLog::open(cfg).await.unwrap();
+    let before = log.stats();
+    let n = rate * secs;
+    let interval = Duration::from_nanos(1_000_000_000 / rate);
+    let start = tokio::time::Instant::now() + Duration::from_millis(10);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sched = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            for i in 0..n {
+                let at = start + interval * i as u32;
+                tokio::time::sleep_until(at).await;
+                let log = log.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    log.append(record(i)).await.unwrap();
+                    let _ = tx.send(at.elapsed());
+                });
+            }
+        })
+    };
+    sched.await.unwrap();
+    let mut lat = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        lat.push(rx.recv().await.unwrap());
+    }
+    lat.sort_unstable();
+    let after = log.stats();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    let batches = after.batches - before.batches;
+    println!(
+        "open loop {rate:6}/s x {secs}s: p50={:?} p90={:?} p99={:?} p99.9={:?} max={:?} batches={batches} mean_batch={:.2}",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(0.999),
+        lat[lat.len() - 1],
+        (after.records - before.records) as f64 / batches.max(1) as f64,
+    );
+    log.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with --release --ignored --nocapture"]
+async fn bench_open_loop_latency() {
+    let dir =
+        tempfile::tempdir_in(std::env::var_os("AUDIT_BENCH_DIR").unwrap_or(".".into())).unwrap();
+    for rate in [1000, 4000, 8000, 16000] {
+        let sub = dir.path().join(rate.to_string());
+        open_loop(config(&sub), rate, 4).await;
+    }
+}

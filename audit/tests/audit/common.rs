@@ -129,7 +129,8 @@ impl RawFrame {
 pub fn frames(bytes: &[u8]) -> Vec<RawFrame> {
     let mut out = Vec::new();
     let mut pos = 0;
-    while pos < bytes.len() {
+    // An open log's active segment may end with preallocated zeros.
+    while pos < bytes.len() && bytes[pos..].iter().any(|b| *b != 0) {
         let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
         let crc = u32::from_be_bytes(bytes[pos + 4..pos + 8].try_into().unwrap());
         let payload = bytes[pos + 8..pos + 8 + len].to_vec();

@@ -214,3 +214,123 @@ async fn a_seal_whose_segment_is_gone_fails_verify_and_open() {
     assert_eq!(c.kind, ProblemKind::MissingSegment, "{c}");
     assert_eq!(c.location.file, "seals/segment-000001.seal");
 }
+
+/// End of the last frame of a segment file (before any zero tail).
+fn data_len(bytes: &[u8]) -> usize {
+    frames(bytes).last().map_or(0, |f| f.offset + f.len())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_preallocated_zero_tail_is_the_end_of_the_data_not_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    append_seq(&log, 0, 3).await;
+    // While the log is open, the active segment holds zeros after its data.
+    let live = std::fs::read(segment(dir.path(), 1)).unwrap();
+    let data = data_len(&live);
+    assert!(live.len() > data, "no preallocation: {} bytes", live.len());
+    assert!(live[data..].iter().all(|b| *b == 0));
+    let report = verify(dir.path(), Some(public_pem())).unwrap();
+    assert_eq!((report.tree_size, report.torn_tail), (3, None));
+
+    // A crash now leaves the zeros: a copy of the directory is that state.
+    let crashed = crate::common::copy_dir(dir.path());
+    log.shutdown().await.unwrap();
+    // A clean shutdown cuts them.
+    let closed = std::fs::read(segment(dir.path(), 1)).unwrap();
+    assert_eq!(closed.len(), data_len(&closed));
+
+    let path = segment(crashed.path(), 1);
+    let log = AuditLog::open(config(crashed.path())).await.unwrap();
+    assert_eq!(log.tree_size(), 3);
+    // Nothing was cut: the zeros are reused.
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), live.len() as u64);
+    assert_eq!(log.append(record(3)).await.unwrap().seq, 4);
+    log.shutdown().await.unwrap();
+    let report = verify(crashed.path(), Some(public_pem())).unwrap();
+    assert_eq!((report.tree_size, report.torn_tail), (4, None));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn zeros_after_a_sealed_segment_are_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.segment_max_bytes = 1024;
+    let log = AuditLog::open(cfg.clone()).await.unwrap();
+    append_seq(&log, 0, 4).await;
+    log.shutdown().await.unwrap();
+    assert!(segments(dir.path()).len() >= 2);
+    let path = segment(dir.path(), 1);
+    let good_len = std::fs::metadata(&path).unwrap().len();
+    append_bytes(&path, &[0u8; 4096]);
+    let v = verify(dir.path(), None).unwrap_err();
+    assert_eq!(
+        (v.kind, v.location.offset),
+        (ProblemKind::BadLength, Some(good_len))
+    );
+    let c = corrupt_of(AuditLog::open(cfg).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::BadLength);
+    assert_eq!(c.location.file, "segment-000001.log");
+}
+
+/// A power loss during a write over preallocated zeros: the disk kept some
+/// sectors of the write and not others, so intact frames follow a hole.
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_torn_with_a_hole_over_preallocated_zeros_is_cut() {
+    // The records of the unfinished write: seqs 6..=11 of a longer copy.
+    let dir = log_with(5).await;
+    let longer = crate::common::copy_dir(dir.path());
+    let log = AuditLog::open(config(longer.path())).await.unwrap();
+    append_seq(&log, 5, 6).await;
+    log.shutdown().await.unwrap();
+    let path = segment(dir.path(), 1);
+    let good = std::fs::read(&path).unwrap();
+    let all = std::fs::read(segment(longer.path(), 1)).unwrap();
+    assert_eq!(&all[..good.len()], &good[..]);
+    let new_frames: Vec<_> = frames(&all)
+        .into_iter()
+        .filter(|f| f.offset >= good.len())
+        .collect();
+
+    // The first whole 512-byte sector from the second new frame on was
+    // not written: zeros, as preallocated.
+    let hole = new_frames[1].offset.div_ceil(512) * 512;
+    let mut torn = all.clone();
+    torn[hole..hole + 512].fill(0);
+    torn.extend_from_slice(&[0u8; 8192]);
+    let first_bad = new_frames
+        .iter()
+        .find(|f| f.offset + f.len() > hole)
+        .unwrap()
+        .clone();
+    assert!(
+        new_frames.last().unwrap().offset >= hole + 512,
+        "intact after"
+    );
+
+    // The same bytes with one flipped bit instead of a hole: corruption.
+    let mut flipped = all.clone();
+    flipped[first_bad.offset + 20] ^= 0x01;
+    std::fs::write(&path, &flipped).unwrap();
+    let c = corrupt_of(AuditLog::open(config(dir.path())).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::CrcMismatch);
+    assert_eq!(std::fs::read(&path).unwrap(), flipped, "nothing was cut");
+
+    std::fs::write(&path, &torn).unwrap();
+    let report = verify(dir.path(), Some(public_pem())).unwrap();
+    let tail = report.torn_tail.unwrap();
+    assert_eq!(tail.offset, Some(first_bad.offset as u64));
+    assert_eq!(tail.seq, first_bad.seq());
+
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    let kept = first_bad.seq().unwrap() - 1;
+    assert_eq!(log.tree_size(), kept);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        first_bad.offset as u64
+    );
+    assert_eq!(log.append(record(99)).await.unwrap().seq, kept + 1);
+    log.shutdown().await.unwrap();
+    let report = verify(dir.path(), Some(public_pem())).unwrap();
+    assert_eq!((report.tree_size, report.torn_tail), (kept + 1, None));
+}

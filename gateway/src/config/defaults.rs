@@ -57,6 +57,9 @@ pub fn audit_max_batch() -> usize {
 pub fn audit_max_delay_us() -> u64 {
     0
 }
+pub fn audit_preallocate_bytes() -> u64 {
+    256 << 10
+}
 pub fn audit_queue_bound() -> usize {
     10_000
 }

@@ -73,6 +73,12 @@ pub struct AuditSettings {
     /// while the previous write + fsync ran.
     #[serde(default = "defaults::audit_max_delay_us")]
     pub max_delay_us: u64,
+    /// Bytes of zeros kept written ahead of the data in the active segment,
+    /// so that an fsync after an append writes no file-size metadata; 0 to
+    /// let the file grow with every append (e.g. on copy-on-write file
+    /// systems, where preallocation does not help).
+    #[serde(default = "defaults::audit_preallocate_bytes")]
+    pub preallocate_bytes: u64,
     /// Records that may wait for the writer; beyond, requests get
     /// `503 audit_unavailable` at once.
     #[serde(default = "defaults::audit_queue_bound")]

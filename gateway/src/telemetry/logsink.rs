@@ -250,15 +250,16 @@ mod tests {
 
     #[test]
     fn a_stalled_output_applies_back_pressure_instead_of_growing() {
-        // An output that blocks until released: writers must not buffer
-        // more than MAX_BUFFERED (plus one line) meanwhile.
+        // An output that blocks until released. While it is closed, the
+        // sink may hold at most MAX_BUFFERED in its buffer plus one batch in
+        // the blocked write: a writer offering four times that must stall.
         struct Gate(Arc<(Mutex<bool>, Condvar)>, Captured);
         impl Write for Gate {
             fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
                 let (open, cv) = &*self.0;
                 let mut o = lock(open);
                 while !*o {
-                    o = cv.wait(o).unwrap();
+                    o = cv.wait(o).unwrap_or_else(PoisonError::into_inner);
                 }
                 self.1.write(buf)
             }
@@ -269,30 +270,37 @@ mod tests {
         let gate = Arc::new((Mutex::new(false), Condvar::new()));
         let out = Captured::default();
         let (sink, guard) = LogSink::new(Box::new(Gate(gate.clone(), out.clone()))).unwrap();
-        let line = vec![b'x'; 1023];
+        let lines = 4 * MAX_BUFFERED / 1024;
+        let appended = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let writer = {
             let sink = sink.clone();
-            let line = line.clone();
+            let appended = appended.clone();
             std::thread::spawn(move || {
-                for _ in 0..(2 * MAX_BUFFERED / 1024) {
-                    let mut l = line.clone();
-                    l.push(b'\n');
-                    sink.append(&l);
+                let mut line = vec![b'x'; 1023];
+                line.push(b'\n');
+                for _ in 0..lines {
+                    sink.append(&line);
+                    appended.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
             })
         };
-        // Wait until the writer is blocked on the gate: the buffer is full.
+        // Observe until the writer stops making progress (bounded), then
+        // open the gate *before* asserting, so a failure cannot hang.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let len = lock(&sink.shared.buf).data.len();
-            assert!(len <= MAX_BUFFERED, "buffer grew past its bound: {len}");
-            if len + 1024 > MAX_BUFFERED {
-                break;
+        let mut max_len = 0;
+        let (mut last, mut still) = (usize::MAX, 0);
+        while still < 20 && std::time::Instant::now() < deadline && !writer.is_finished() {
+            max_len = max_len.max(lock(&sink.shared.buf).data.len());
+            let now = appended.load(std::sync::atomic::Ordering::SeqCst);
+            if now == last {
+                still += 1;
+            } else {
+                (last, still) = (now, 0);
             }
-            assert!(std::time::Instant::now() < deadline, "buffer never filled");
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(!writer.is_finished(), "the writer must wait for the output");
+        let stalled = !writer.is_finished();
+        let accepted = appended.load(std::sync::atomic::Ordering::SeqCst);
         {
             let (open, cv) = &*gate;
             *lock(open) = true;
@@ -300,6 +308,12 @@ mod tests {
         }
         writer.join().unwrap();
         drop(guard);
-        assert_eq!(text(&out).len(), 2 * MAX_BUFFERED, "nothing lost");
+        assert!(stalled, "the writer must wait for a stalled output");
+        assert!(max_len <= MAX_BUFFERED, "buffer grew past its bound: {max_len}");
+        assert!(
+            accepted * 1024 <= 2 * MAX_BUFFERED + 1024,
+            "accepted {accepted} KiB while the output was stalled"
+        );
+        assert_eq!(text(&out).len(), 4 * MAX_BUFFERED, "nothing lost");
     }
 }

@@ -309,7 +309,10 @@ mod tests {
         writer.join().unwrap();
         drop(guard);
         assert!(stalled, "the writer must wait for a stalled output");
-        assert!(max_len <= MAX_BUFFERED, "buffer grew past its bound: {max_len}");
+        assert!(
+            max_len <= MAX_BUFFERED,
+            "buffer grew past its bound: {max_len}"
+        );
         assert!(
             accepted * 1024 <= 2 * MAX_BUFFERED + 1024,
             "accepted {accepted} KiB while the output was stalled"

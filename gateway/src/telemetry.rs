@@ -276,9 +276,9 @@ fn parse_traceparent(
 mod tests {
     use super::*;
 
-    /// Captured log output.
+    /// Captured log output (also used by the submodules' tests).
     #[derive(Clone, Default)]
-    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    pub(super) struct Lines(pub(super) std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
     impl std::io::Write for Lines {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {

@@ -158,27 +158,7 @@ fn write_timestamp(w: &mut Writer<'_>, now: std::time::SystemTime) -> fmt::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Out(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Out {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Out {
-        type Writer = Out;
-        fn make_writer(&'a self) -> Out {
-            self.clone()
-        }
-    }
+    use crate::telemetry::tests::Lines as Out;
 
     #[derive(Debug)]
     struct Odd;

@@ -70,7 +70,7 @@ pub struct Scenario {
 }
 
 /// One closed-loop run of a scenario.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PeakRunEntry {
     /// Connections.
     pub concurrency: usize,
@@ -144,12 +144,17 @@ pub struct Summary {
     /// credgate's peak with `RUST_LOG=off` (no request log lines; with no
     /// OTLP endpoint spans are disabled in both), rps.
     pub credgate_log_off_rps: Option<f64>,
+    /// Every peak run of credgate with `RUST_LOG=off` (the other side of
+    /// the telemetry ratios).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credgate_log_off_runs: Vec<PeakRunEntry>,
     /// Throughput cost of default `info` logging: 1 − credgate ÷ log-off, %.
     pub logging_overhead_pct: Option<f64>,
     /// Telemetry's share of the gateway's cost with no OTLP endpoint, %:
     /// the gateway CPU per request with logs on over logs off (median of
-    /// every peak run of each), plus the metrics updates of one request
-    /// (measured in process) over the gateway CPU per request.
+    /// the per-round ratios: each round runs both back to back at the same
+    /// concurrency), plus the metrics updates of one request (measured in
+    /// process) over the gateway CPU per request.
     pub telemetry_cost_pct: Option<f64>,
     /// Of which the logs (and disabled spans), %.
     pub telemetry_logs_cost_pct: Option<f64>,
@@ -157,6 +162,14 @@ pub struct Summary {
     pub telemetry_metrics_cost_pct: Option<f64>,
     /// CPU time of one request's metrics updates, µs (in process).
     pub metrics_us_per_request: Option<f64>,
+    /// CPU time of one request log line, µs, measured in process: the
+    /// production subscriber and line, batched by the production sink to a
+    /// file on the logs' file system (the flusher's writes included).
+    pub log_line_us_per_request: Option<f64>,
+    /// The same share from the in-process figures: (log line + metrics)
+    /// over the gateway CPU per request, % (a cross-check of
+    /// `telemetry_cost_pct` that other load barely moves).
+    pub telemetry_in_process_pct: Option<f64>,
 }
 
 /// A scenario from a closed-loop measurement.
@@ -431,6 +444,13 @@ pub fn markdown(r: &Results) -> String {
             Some(_) => "not met",
             None => "–",
         }
+    );
+    let _ = writeln!(
+        o,
+        "| telemetry cost measured in process (log line {} µs + metrics {} µs, over the gateway CPU per request) | {} % | cross-check |",
+        opt(s.log_line_us_per_request, 2),
+        opt(s.metrics_us_per_request, 2),
+        opt(s.telemetry_in_process_pct, 1),
     );
     if let Some(c) = &r.cross_check {
         cross_check_table(&mut o, c);

@@ -88,6 +88,13 @@ pub struct RunArgs {
     /// Skip the rate-limiter probe and the idle-connection reading.
     #[arg(long)]
     no_idle: bool,
+    /// Only the idle-connection reading: start the simulated platform and
+    /// one fresh gateway, open `--idle-conns` connections, print the
+    /// readings (JSON on stdout) and write OUT/idle.json. No load runs, no
+    /// nginx or redis, results.json untouched. For memory work on a machine
+    /// where others measure CPU.
+    #[arg(long, conflicts_with = "no_idle")]
+    idle_only: bool,
 }
 
 /// Scenarios with open-loop runs (direct first: the others are compared
@@ -153,6 +160,9 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
     // Everything starts now and idles until its turn.
     let sim = services::start_sim(&ws, &registry).await?;
     let demo = setup::demo_toml(&ws, sim.addr).await?;
+    if a.idle_only {
+        return idle_only(a, &ws, &credgate, &demo, &registry).await;
+    }
     let ngx = crate::nginx::start(&ws, &a.nginx, sim.addr, a.threads, &registry).await?;
     let (redis, redis_addr) = services::start_redis(&ws, &a.redis_server, &registry).await?;
     let full = Variant {
@@ -427,7 +437,20 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
     crate::summary::finish(&mut summary, &scenarios, log_off_rps, rss);
     if !log_off_runs.is_empty() {
         let metrics_us = crate::summary::metrics_us_per_request();
-        crate::summary::telemetry(&mut summary, &scenarios, &log_off_runs, metrics_us);
+        let log_line_us = match crate::summary::log_line_us_per_request(&ws.logs) {
+            Ok(us) => Some(us),
+            Err(e) => {
+                eprintln!("bench: the in-process log line measurement failed: {e:#}");
+                None
+            }
+        };
+        crate::summary::telemetry(
+            &mut summary,
+            &scenarios,
+            &log_off_runs,
+            metrics_us,
+            log_line_us,
+        );
     }
     if let Some(n) = crate::summary::disturbed_note(&scenarios, &load_at_start) {
         eprintln!("bench: {n}");
@@ -473,6 +496,48 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
         a.out.join("results.json").display(),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// `--idle-only`: the idle-connection reading on a fresh full gateway.
+async fn idle_only(
+    a: &RunArgs,
+    ws: &Workspace,
+    credgate: &str,
+    demo: &str,
+    registry: &Arc<Registry>,
+) -> anyhow::Result<()> {
+    let c = |rel: &str| ws.certs.join(rel);
+    let target = Target {
+        name: "credgate_idle".into(),
+        addr: "127.0.0.1:0".parse()?,
+        tls: tls_config(
+            &c("ca.crt"),
+            &c("clients/dept-nb.crt"),
+            &c("clients/dept-nb.key"),
+        )?,
+        paths: Arc::new(
+            setup::subjects()?
+                .iter()
+                .map(|s| setup::api_path(s))
+                .collect(),
+        ),
+    };
+    let v = Variant {
+        name: "credgate_idle",
+        audit: true,
+        redis: None,
+        rust_log: None,
+    };
+    let gw = services::start_gateway(ws, credgate, demo, &v, registry).await?;
+    let target = Target {
+        addr: gw.addr,
+        ..target
+    };
+    let idle = crate::idle::run(&target, gw.proc.pid(), a.idle_conns, a.idle_parallel).await?;
+    let json = serde_json::to_string_pretty(&idle)?;
+    std::fs::write(a.out.join("idle.json"), json.clone() + "\n")?;
+    println!("{json}");
     Ok(())
 }
 

@@ -85,42 +85,47 @@ pub fn finish(s: &mut Summary, scenarios: &[Scenario], log_off_rps: Option<f64>,
 }
 
 /// Telemetry's cost with no OTLP endpoint: the gateway's CPU per request
-/// with logs on against logs off (median over every peak run of each, so
-/// that one disturbed run does not decide), plus the in-process cost of one
+/// with logs on against logs off — the median of the per-round ratios
+/// (each round measures both back to back at the same concurrency, so a
+/// slow stretch of the machine hits both sides of a ratio), or of each
+/// side's median when no run pairs up — plus the in-process cost of one
 /// request's metrics updates. Spans are disabled without an exporter in
-/// both configurations.
+/// both configurations. `log_line_us` (in process) gives the cross-check.
 pub fn telemetry(
     s: &mut Summary,
     scenarios: &[Scenario],
     log_off_runs: &[report::PeakRunEntry],
     metrics_us: f64,
+    log_line_us: Option<f64>,
 ) {
-    let median = |runs: &[report::PeakRunEntry]| {
-        let mut v: Vec<f64> = runs.iter().filter_map(|r| r.gateway_cpu_ms).collect();
-        v.sort_by(f64::total_cmp);
-        (!v.is_empty()).then(|| {
-            let n = v.len();
-            if n % 2 == 1 {
-                v[n / 2]
-            } else {
-                (v[n / 2 - 1] + v[n / 2]) / 2.0
-            }
-        })
-    };
-    let Some(on) = scenarios
+    let Some(on_runs) = scenarios
         .iter()
         .find(|x| x.name == "credgate")
-        .and_then(|c| median(&c.runs))
+        .map(|c| c.runs.as_slice())
     else {
         return;
     };
-    let Some(off) = median(log_off_runs) else {
+    let cpu = |runs: &[report::PeakRunEntry]| -> Vec<f64> {
+        runs.iter().filter_map(|r| r.gateway_cpu_ms).collect()
+    };
+    let (Some(on), Some(off)) = (median(cpu(on_runs)), median(cpu(log_off_runs))) else {
         return;
     };
     if off <= 0.0 {
         return;
     }
-    let logs = (on / off - 1.0) * 100.0;
+    let ratios: Vec<f64> = on_runs
+        .iter()
+        .filter_map(|a| {
+            let b = log_off_runs
+                .iter()
+                .find(|b| b.round == a.round && b.concurrency == a.concurrency)?;
+            let (x, y) = (a.gateway_cpu_ms?, b.gateway_cpu_ms?);
+            (y > 0.0).then(|| x / y)
+        })
+        .collect();
+    let ratio = median(ratios).unwrap_or(on / off);
+    let logs = (ratio - 1.0) * 100.0;
     // Metrics are updated in both configurations: their cost is measured
     // in process and related to the logs-off gateway CPU per request.
     let metrics = metrics_us / (off * 1000.0) * 100.0;
@@ -128,6 +133,71 @@ pub fn telemetry(
     s.telemetry_logs_cost_pct = Some(report::round(logs, 1));
     s.telemetry_metrics_cost_pct = Some(report::round(metrics, 1));
     s.telemetry_cost_pct = Some(report::round(logs + metrics, 1));
+    s.credgate_log_off_runs = log_off_runs.to_vec();
+    if let Some(l) = log_line_us {
+        s.log_line_us_per_request = Some(report::round(l, 3));
+        s.telemetry_in_process_pct =
+            Some(report::round((l + metrics_us) / (on * 1000.0) * 100.0, 1));
+    }
+}
+
+/// The median (mean of the middle two for an even count).
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+/// CPU time of one request log line in µs: the production subscriber
+/// (`credgate::telemetry::dispatch`, `info`) and line
+/// (`RequestLine::log`), written by the production `LogSink` to a file in
+/// `dir` — the process's CPU time (the flusher thread's writes included)
+/// over 200,000 lines, best of 3 batches. The file is emptied after each
+/// batch and removed.
+pub fn log_line_us_per_request(dir: &std::path::Path) -> anyhow::Result<f64> {
+    use anyhow::Context as _;
+    const LINES: u32 = 200_000;
+    let path = dir.join("bench-log-line.jsonl");
+    let file = std::fs::File::create(&path).with_context(|| format!("{}", path.display()))?;
+    let truncate = file.try_clone()?;
+    let (sink, guard) = credgate::telemetry::LogSink::new(Box::new(file))?;
+    let dispatch = credgate::telemetry::dispatch(
+        tracing_subscriber::EnvFilter::new("info"),
+        sink.clone(),
+        None,
+    );
+    let line = credgate::telemetry::RequestLine {
+        request_id: "0f6d3c1e9b2a4c5d8e7f60718293a4b5",
+        trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+        client: "dept-nb",
+        endpoint: "/v1/enterprises/{uscc}/report",
+        status: 200,
+        decision: "ok",
+        audit_seq: 1_234_567,
+        elapsed_ms: 3,
+    };
+    let pid = std::process::id();
+    let mut best = f64::INFINITY;
+    tracing::dispatcher::with_default(&dispatch, || -> anyhow::Result<()> {
+        for _ in 0..3 {
+            let before = crate::procfs::cpu_secs(pid);
+            for _ in 0..LINES {
+                std::hint::black_box(&line).log();
+            }
+            sink.flush();
+            let used = crate::procfs::cpu_secs(pid) - before;
+            best = best.min(used * 1e6 / f64::from(LINES));
+            truncate.set_len(0)?;
+        }
+        Ok(())
+    })?;
+    drop(guard);
+    let _ = std::fs::remove_file(&path);
+    Ok(best)
 }
 
 /// CPU time of one request's metrics updates in µs: the gateway's own
@@ -212,7 +282,7 @@ pub fn static_notes(threads: usize, rounds: usize, levels: &[usize]) -> Vec<Stri
         format!("peak = closed loop over keep-alive mTLS HTTP/1.1 connections at {levels:?} connections, {rounds} rounds, every scenario measured once per round and concurrency (interleaved, so that other load on the machine hits all of them alike); the best run is reported (with its latency and concurrency) and runs lists all; credgate needs more connections than nginx to peak because every answer waits for its audit fsync"),
         "open loop = requests scheduled at a fixed rate by a dedicated thread, latency from the scheduled start (coordinated omission corrected); added latency = the scenario minus direct at the same offered load".to_owned(),
         "direct = the same logical request straight to the platform (the adapter's path) with credgate's upstream client certificate; nginx = mTLS termination (same server certificate, client CA and CRL) and mTLS pass-through of the client request to the same platform path with kept-alive upstream connections, no policy".to_owned(),
-        "telemetry: no OTLP endpoint is configured, so no layer wants spans and they are disabled (a disabled span costs a branch); the telemetry cost is the gateway's CPU per request with default info logging (one JSON line per request, batched to stderr) over RUST_LOG=off (credgate_log_off, median of every peak run of each), plus the metrics updates of one request measured in process, over the gateway's CPU per request".to_owned(),
+        "telemetry: no OTLP endpoint is configured, so no layer wants spans and they are disabled (a disabled span costs a branch); the telemetry cost is the gateway's CPU per request with default info logging (one JSON line per request, batched to stderr) over RUST_LOG=off (credgate_log_off; median of the per-round ratios, both measured back to back in every round), plus the metrics updates of one request measured in process, over the gateway's CPU per request; the in-process cross-check times the production log line through the production subscriber and sink to a file on the logs' file system".to_owned(),
         "rss_10k_idle_mib: a fresh gateway (credgate configuration), 10,000 mTLS connections each having served one request and now idle (keep-alive)".to_owned(),
     ]
 }

@@ -240,17 +240,17 @@ fn finish(
     span.record("endpoint", trail.endpoint.unwrap_or("-"));
     span.record("decision", code);
     span.record("status", resp.status().as_u16());
-    tracing::info!(
-        request_id = ctx.request_id.as_str(),
-        trace_id = ctx.trace.trace_id.as_str(),
-        client = trail.client.as_deref().unwrap_or("-"),
-        endpoint = trail.endpoint.unwrap_or("-"),
-        status = resp.status().as_u16(),
-        decision = code,
-        audit_seq = seq.unwrap_or(0),
-        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "request"
-    );
+    crate::telemetry::RequestLine {
+        request_id: &ctx.request_id,
+        trace_id: &ctx.trace.trace_id,
+        client: trail.client.as_deref().unwrap_or("-"),
+        endpoint: trail.endpoint.unwrap_or("-"),
+        status: resp.status().as_u16(),
+        decision: code,
+        audit_seq: seq.unwrap_or(0),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+    .log();
     resp
 }
 

@@ -141,6 +141,47 @@ where
     }
 }
 
+/// The one log line per request (INFO, target `credgate::http`): the
+/// request span's fields. Client ids, endpoint templates and codes only —
+/// never a path, subject or personal field.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLine<'a> {
+    /// `X-Request-Id`.
+    pub request_id: &'a str,
+    /// W3C trace id.
+    pub trace_id: &'a str,
+    /// Client id from policy, or `-`.
+    pub client: &'a str,
+    /// Endpoint template, or `-`.
+    pub endpoint: &'a str,
+    /// HTTP status.
+    pub status: u16,
+    /// `ok` or the problem code.
+    pub decision: &'a str,
+    /// Sequence number of the audit record (0: none written).
+    pub audit_seq: u64,
+    /// Time in the gateway, ms.
+    pub elapsed_ms: u64,
+}
+
+impl RequestLine<'_> {
+    /// Emits the line through the installed subscriber.
+    pub fn log(&self) {
+        tracing::info!(
+            target: "credgate::http",
+            request_id = self.request_id,
+            trace_id = self.trace_id,
+            client = self.client,
+            endpoint = self.endpoint,
+            status = self.status,
+            decision = self.decision,
+            audit_seq = self.audit_seq,
+            elapsed_ms = self.elapsed_ms,
+            "request"
+        );
+    }
+}
+
 /// A tracer provider batching into `exporter` on the tokio runtime.
 pub fn provider_with<E>(exporter: E, service: &str) -> SdkTracerProvider
 where

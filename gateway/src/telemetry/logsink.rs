@@ -35,8 +35,19 @@ struct Shared {
     /// Wakes the flusher (batch full, or stop).
     wake: Condvar,
     /// The output; held while writing so that batches keep their order.
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Mutex<Output>,
 }
+
+/// The output and the batch being written to it. The batch's buffer is
+/// swapped with the emptied one each time, so neither is reallocated
+/// (and re-faulted) every [`FLUSH_EVERY`].
+struct Output {
+    writer: Box<dyn Write + Send>,
+    batch: Vec<u8>,
+}
+
+/// A buffer kept for reuse is shrunk back to this after a burst.
+const KEEP_CAPACITY: usize = 4 * BATCH_BYTES;
 
 #[derive(Default)]
 struct Buffer {
@@ -76,7 +87,10 @@ impl LogSink {
             shared: Arc::new(Shared {
                 buf: Mutex::new(Buffer::default()),
                 wake: Condvar::new(),
-                out: Mutex::new(out),
+                out: Mutex::new(Output {
+                    writer: out,
+                    batch: Vec::new(),
+                }),
             }),
         };
         let flusher = sink.clone();
@@ -119,11 +133,14 @@ impl LogSink {
     /// else: the log is where they would go.
     pub fn flush(&self) {
         let mut out = lock(&self.shared.out);
-        let data = std::mem::take(&mut lock(&self.shared.buf).data);
-        if !data.is_empty() {
-            let _ = out.write_all(&data);
-            let _ = out.flush();
+        let out = &mut *out;
+        std::mem::swap(&mut lock(&self.shared.buf).data, &mut out.batch);
+        if !out.batch.is_empty() {
+            let _ = out.writer.write_all(&out.batch);
+            let _ = out.writer.flush();
         }
+        out.batch.clear();
+        out.batch.shrink_to(KEEP_CAPACITY);
     }
 
     fn append(&self, line: &[u8]) {

@@ -287,7 +287,14 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
                 concurrency: c,
                 ..p.clone()
             };
-            for (i, s) in suts.iter().enumerate() {
+            // Every other round in reverse order (A B, B A, …): a drift of
+            // the machine over a round then favours no scenario.
+            let mut order: Vec<usize> = (0..suts.len()).collect();
+            if r % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                let s = &suts[i];
                 let (m, cpu) = measure::peak(&s.target, &pc, s.roles.clone()).await?;
                 runs[i].push((c, r + 1, m, cpu));
             }

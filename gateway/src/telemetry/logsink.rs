@@ -53,6 +53,10 @@ const KEEP_CAPACITY: usize = 4 * BATCH_BYTES;
 struct Buffer {
     data: Vec<u8>,
     stop: bool,
+    /// The flusher has been woken for the batch in `data` (so a line
+    /// appended before it takes the batch does not wake it again: a
+    /// `notify_one` is a syscall).
+    woken: bool,
 }
 
 /// A [`tracing_subscriber::fmt::MakeWriter`] that batches lines (see the
@@ -134,7 +138,11 @@ impl LogSink {
     pub fn flush(&self) {
         let mut out = lock(&self.shared.out);
         let out = &mut *out;
-        std::mem::swap(&mut lock(&self.shared.buf).data, &mut out.batch);
+        {
+            let mut b = lock(&self.shared.buf);
+            std::mem::swap(&mut b.data, &mut out.batch);
+            b.woken = false;
+        }
         if !out.batch.is_empty() {
             let _ = out.writer.write_all(&out.batch);
             let _ = out.writer.flush();
@@ -153,7 +161,11 @@ impl LogSink {
             b = lock(&self.shared.buf);
         }
         b.data.extend_from_slice(line);
-        if b.data.len() >= BATCH_BYTES {
+        if b.data.len() >= BATCH_BYTES && !b.woken {
+            b.woken = true;
+            // Woken outside the lock, so that the woken flusher and the
+            // other writers do not find it held for a syscall.
+            drop(b);
             self.shared.wake.notify_one();
         }
     }

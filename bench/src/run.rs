@@ -46,6 +46,14 @@ pub struct RunArgs {
     /// every concurrency).
     #[arg(long, default_value_t = 2)]
     rounds: usize,
+    /// Back-to-back runs of credgate and credgate_log_off (order
+    /// alternating) at the same fixed rate, half of credgate's peak, for
+    /// the telemetry ratio: both then do the same work per second (at
+    /// their own peaks the logs-on gateway runs slower and its audit
+    /// batches differ), and the effect is a few per cent, about the spread
+    /// of a single pair.
+    #[arg(long, default_value_t = 4)]
+    telemetry_pairs: usize,
     /// Measured window of each closed-loop run, seconds.
     #[arg(long, default_value_t = 3)]
     measure_secs: u64,
@@ -393,6 +401,30 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
         }
     }
     crate::summary::added_latency(&mut scenarios);
+    let telemetry_pairs = match (credgate_peak, sut("credgate"), sut("credgate_log_off")) {
+        (Some(peak), Some(on), Some(off)) if a.telemetry_pairs > 0 => {
+            let rate = (peak * 0.5).max(1.0);
+            let mut pairs = Vec::new();
+            for k in 0..a.telemetry_pairs {
+                eprintln!(
+                    "bench: telemetry pair {} of {} at {rate:.0} rps",
+                    k + 1,
+                    a.telemetry_pairs
+                );
+                let run = |s| fixed_rate(s, &open_p, rate, k + 1, a.open_conns);
+                let (x, y) = if k % 2 == 0 {
+                    let y = run(off).await?;
+                    (run(on).await?, y)
+                } else {
+                    let x = run(on).await?;
+                    (x, run(off).await?)
+                };
+                pairs.push((x, y));
+            }
+            pairs
+        }
+        _ => Vec::new(),
+    };
     drop(suts);
     drop(gws);
     ngx.proc.stop();
@@ -455,6 +487,7 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
             &mut summary,
             &scenarios,
             &log_off_runs,
+            &telemetry_pairs,
             metrics_us,
             log_line_us,
         );
@@ -467,10 +500,12 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
         a.threads,
         a.rounds.max(1),
         &levels,
+        a.telemetry_pairs,
     ));
     let mut parameters = BTreeMap::new();
     parameters.insert("concurrency".into(), levels.clone().into());
     parameters.insert("rounds".into(), a.rounds.into());
+    parameters.insert("telemetry_pairs".into(), a.telemetry_pairs.into());
     parameters.insert("open_loop_connections".into(), a.open_conns.into());
     parameters.insert("warmup_s".into(), a.warmup_secs.into());
     parameters.insert("measure_s".into(), a.measure_secs.into());
@@ -560,4 +595,17 @@ async fn redis_per_request(t: &Target, redis: std::net::SocketAddr) -> anyhow::R
     let after = measure::redis_commands(redis).await?;
     // The second INFO itself counts as one command.
     Ok(after.saturating_sub(before + 1) as f64 / N as f64)
+}
+
+/// One open-loop run at `rate` for the telemetry pairs, as a run entry
+/// (`concurrency` is the connection pool).
+async fn fixed_rate(
+    s: &Sut,
+    p: &Params,
+    rate: f64,
+    round: usize,
+    conns: usize,
+) -> anyhow::Result<report::PeakRunEntry> {
+    let (m, cpu) = measure::open(&s.target, p, rate, s.roles.clone()).await?;
+    Ok(report::peak_run(conns, round, &m, &cpu))
 }

@@ -85,16 +85,18 @@ pub fn finish(s: &mut Summary, scenarios: &[Scenario], log_off_rps: Option<f64>,
 }
 
 /// Telemetry's cost with no OTLP endpoint: the gateway's CPU per request
-/// with logs on against logs off — the median of the per-round ratios
-/// (each round measures both back to back at the same concurrency, so a
-/// slow stretch of the machine hits both sides of a ratio), or of each
-/// side's median when no run pairs up — plus the in-process cost of one
-/// request's metrics updates. Spans are disabled without an exporter in
-/// both configurations. `log_line_us` (in process) gives the cross-check.
+/// with logs on over logs off, each the median of per-pair ratios (a pair
+/// runs both back to back, so a slow stretch of the machine hits both
+/// sides of a ratio) — headline from the pairs at a fixed rate (`pairs`:
+/// same work per second on both sides), also given from the peak runs of
+/// each round — plus the in-process cost of one request's metrics
+/// updates. Spans are disabled without an exporter in both
+/// configurations. `log_line_us` (in process) gives the cross-check.
 pub fn telemetry(
     s: &mut Summary,
     scenarios: &[Scenario],
     log_off_runs: &[report::PeakRunEntry],
+    pairs: &[(report::PeakRunEntry, report::PeakRunEntry)],
     metrics_us: f64,
     log_line_us: Option<f64>,
 ) {
@@ -105,39 +107,65 @@ pub fn telemetry(
     else {
         return;
     };
-    let cpu = |runs: &[report::PeakRunEntry]| -> Vec<f64> {
-        runs.iter().filter_map(|r| r.gateway_cpu_ms).collect()
+    let ratio = |a: &report::PeakRunEntry, b: &report::PeakRunEntry| {
+        let (x, y) = (a.gateway_cpu_ms?, b.gateway_cpu_ms?);
+        (y > 0.0).then(|| x / y)
     };
-    let (Some(on), Some(off)) = (median(cpu(on_runs)), median(cpu(log_off_runs))) else {
+    let at_peak = median(
+        on_runs
+            .iter()
+            .filter_map(|a| {
+                let b = log_off_runs
+                    .iter()
+                    .find(|b| b.round == a.round && b.concurrency == a.concurrency)?;
+                ratio(a, b)
+            })
+            .collect(),
+    );
+    let at_rate = median(pairs.iter().filter_map(|(a, b)| ratio(a, b)).collect());
+    let Some(r) = at_rate.or(at_peak) else {
+        return;
+    };
+    // The gateway CPU per request the shares are related to.
+    let (on, off) = match pairs.is_empty() {
+        false => (
+            median(pairs.iter().filter_map(|p| p.0.gateway_cpu_ms).collect()),
+            median(pairs.iter().filter_map(|p| p.1.gateway_cpu_ms).collect()),
+        ),
+        true => (
+            median(on_runs.iter().filter_map(|x| x.gateway_cpu_ms).collect()),
+            median(
+                log_off_runs
+                    .iter()
+                    .filter_map(|x| x.gateway_cpu_ms)
+                    .collect(),
+            ),
+        ),
+    };
+    let (Some(on), Some(off)) = (on, off) else {
         return;
     };
     if off <= 0.0 {
         return;
     }
-    let ratios: Vec<f64> = on_runs
-        .iter()
-        .filter_map(|a| {
-            let b = log_off_runs
-                .iter()
-                .find(|b| b.round == a.round && b.concurrency == a.concurrency)?;
-            let (x, y) = (a.gateway_cpu_ms?, b.gateway_cpu_ms?);
-            (y > 0.0).then(|| x / y)
-        })
-        .collect();
-    let ratio = median(ratios).unwrap_or(on / off);
-    let logs = (ratio - 1.0) * 100.0;
+    let logs = (r - 1.0) * 100.0;
     // Metrics are updated in both configurations: their cost is measured
     // in process and related to the logs-off gateway CPU per request.
     let metrics = metrics_us / (off * 1000.0) * 100.0;
     s.metrics_us_per_request = Some(report::round(metrics_us, 3));
     s.telemetry_logs_cost_pct = Some(report::round(logs, 1));
+    s.telemetry_logs_cost_at_peak_pct = at_peak.map(|r| report::round((r - 1.0) * 100.0, 1));
     s.telemetry_metrics_cost_pct = Some(report::round(metrics, 1));
     s.telemetry_cost_pct = Some(report::round(logs + metrics, 1));
     s.credgate_log_off_runs = log_off_runs.to_vec();
+    s.telemetry_pairs = pairs.to_vec();
     if let Some(l) = log_line_us {
+        // Over the gateway CPU per request at its peak when measured (the
+        // smallest per-request cost, so the largest share).
+        let base = median(on_runs.iter().filter_map(|x| x.gateway_cpu_ms).collect()).unwrap_or(on);
         s.log_line_us_per_request = Some(report::round(l, 3));
         s.telemetry_in_process_pct =
-            Some(report::round((l + metrics_us) / (on * 1000.0) * 100.0, 1));
+            Some(report::round((l + metrics_us) / (base * 1000.0) * 100.0, 1));
     }
 }
 
@@ -276,13 +304,18 @@ pub fn ratelimit_note(limited: bool) -> String {
 }
 
 /// Notes on how the run is set up.
-pub fn static_notes(threads: usize, rounds: usize, levels: &[usize]) -> Vec<String> {
+pub fn static_notes(
+    threads: usize,
+    rounds: usize,
+    levels: &[usize],
+    telemetry_pairs: usize,
+) -> Vec<String> {
     vec![
         format!("one machine for everything: the load generator ({threads} runtime threads + 1 scheduler thread), the gateway or nginx ({threads} workers) and the simulated platform (its own process, 2 runtime threads) share the cores; cpu_ms_per_request shows where the CPU went and background_cores what other processes on the machine took meanwhile"),
         format!("peak = closed loop over keep-alive mTLS HTTP/1.1 connections at {levels:?} connections, {rounds} rounds, every scenario measured once per round and concurrency (interleaved, every other round in reverse order, so that other load or drift of the machine hits all of them alike); the best run is reported (with its latency and concurrency) and runs lists all; credgate needs more connections than nginx to peak because every answer waits for its audit fsync"),
         "open loop = requests scheduled at a fixed rate by a dedicated thread, latency from the scheduled start (coordinated omission corrected); added latency = the scenario minus direct at the same offered load".to_owned(),
         "direct = the same logical request straight to the platform (the adapter's path) with credgate's upstream client certificate; nginx = mTLS termination (same server certificate, client CA and CRL) and mTLS pass-through of the client request to the same platform path with kept-alive upstream connections, no policy".to_owned(),
-        "telemetry: no OTLP endpoint is configured, so no layer wants spans and they are disabled (a disabled span costs a branch); the telemetry cost is the gateway's CPU per request with default info logging (one JSON line per request, batched to stderr) over RUST_LOG=off (credgate_log_off; median of the per-round ratios, both measured back to back in every round), plus the metrics updates of one request measured in process, over the gateway's CPU per request; the in-process cross-check times the production log line through the production subscriber and sink to a file on the logs' file system".to_owned(),
+        format!("telemetry: no OTLP endpoint is configured, so no layer wants spans and they are disabled (a disabled span costs a branch); the telemetry cost is the gateway's CPU per request with default info logging (one JSON line per request, batched to stderr) over RUST_LOG=off (credgate_log_off), the median of the ratios of {telemetry_pairs} back-to-back pairs at the same fixed rate (half of credgate's peak, so both do the same work per second; order alternating; in telemetry_pairs), plus the metrics updates of one request measured in process, over the gateway's CPU per request; the in-process cross-check times the production log line through the production subscriber and sink to a file on the logs' file system and relates it (with the metrics) to the gateway CPU per request at peak; the same ratio from the closed-loop peak runs (each side at its own peak) is given too"),
         "rss_10k_idle_mib: a fresh gateway (credgate configuration), 10,000 mTLS connections each having served one request and now idle (keep-alive)".to_owned(),
     ]
 }

@@ -7,9 +7,10 @@
 //! `tracing-appender`'s non-blocking writer sends every line through a
 //! channel that wakes its worker thread once per line (a futex wake and a
 //! context switch per request on a 2-core machine) and drops lines when
-//! full. Here a line costs a mutex and a `memcpy`; the flusher wakes when
-//! a batch is full or every [`FLUSH_EVERY`], so a line reaches the output
-//! within that time.
+//! full. Here a line costs a mutex and a `memcpy`; the flusher sleeps
+//! while nothing is buffered, is woken by the first line of a batch, and
+//! writes the batch [`FLUSH_EVERY`] later or as soon as [`BATCH_BYTES`]
+//! are buffered, so a line reaches the output within about that time.
 //!
 //! Bounded and lossless: when the buffer holds [`MAX_BUFFERED`] bytes
 //! (the output is slower than the logging), the writing thread writes the
@@ -53,10 +54,21 @@ const KEEP_CAPACITY: usize = 4 * BATCH_BYTES;
 struct Buffer {
     data: Vec<u8>,
     stop: bool,
-    /// The flusher has been woken for the batch in `data` (so a line
-    /// appended before it takes the batch does not wake it again: a
-    /// `notify_one` is a syscall).
-    woken: bool,
+    /// What the flusher is waiting for, so that a writer wakes it only
+    /// when it must (a `notify_one` is a syscall).
+    flusher: Flusher,
+}
+
+/// The flusher's state, changed under the buffer's lock.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Flusher {
+    /// Writing a batch (or starting): nobody wakes it.
+    #[default]
+    Busy,
+    /// Asleep with nothing buffered: the first line wakes it.
+    Idle,
+    /// Gathering lines for up to [`FLUSH_EVERY`]: a full batch wakes it.
+    Gathering,
 }
 
 /// A [`tracing_subscriber::fmt::MakeWriter`] that batches lines (see the
@@ -110,18 +122,31 @@ impl LogSink {
         ))
     }
 
+    /// The flusher: sleeps while nothing is buffered; from the first line
+    /// of a batch, gathers for [`FLUSH_EVERY`] or until [`BATCH_BYTES`] are
+    /// buffered, then writes the batch. So an idle gateway's flusher does
+    /// not wake, and a busy one writes about one batch per [`FLUSH_EVERY`].
     fn run(&self) {
+        let wake = &self.shared.wake;
         loop {
             let stop = {
                 let mut b = lock(&self.shared.buf);
                 if b.data.is_empty() && !b.stop {
-                    b = self
-                        .shared
-                        .wake
-                        .wait_timeout(b, FLUSH_EVERY)
+                    b.flusher = Flusher::Idle;
+                    b = wake
+                        .wait_while(b, |b| b.data.is_empty() && !b.stop)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                if b.data.len() < BATCH_BYTES && !b.stop {
+                    b.flusher = Flusher::Gathering;
+                    b = wake
+                        .wait_timeout_while(b, FLUSH_EVERY, |b| {
+                            b.data.len() < BATCH_BYTES && !b.stop
+                        })
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
                 }
+                b.flusher = Flusher::Busy;
                 b.stop
             };
             self.flush();
@@ -138,11 +163,7 @@ impl LogSink {
     pub fn flush(&self) {
         let mut out = lock(&self.shared.out);
         let out = &mut *out;
-        {
-            let mut b = lock(&self.shared.buf);
-            std::mem::swap(&mut b.data, &mut out.batch);
-            b.woken = false;
-        }
+        std::mem::swap(&mut lock(&self.shared.buf).data, &mut out.batch);
         if !out.batch.is_empty() {
             let _ = out.writer.write_all(&out.batch);
             let _ = out.writer.flush();
@@ -161,8 +182,13 @@ impl LogSink {
             b = lock(&self.shared.buf);
         }
         b.data.extend_from_slice(line);
-        if b.data.len() >= BATCH_BYTES && !b.woken {
-            b.woken = true;
+        let wake = match b.flusher {
+            Flusher::Idle => true,
+            Flusher::Gathering => b.data.len() >= BATCH_BYTES,
+            Flusher::Busy => false,
+        };
+        if wake {
+            b.flusher = Flusher::Busy;
             // Woken outside the lock, so that the woken flusher and the
             // other writers do not find it held for a syscall.
             drop(b);
@@ -275,6 +301,49 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(text(&out), "hello\n");
+    }
+
+    #[test]
+    fn a_steady_trickle_is_written_in_batches_not_line_by_line() {
+        // A slowish output (1 ms a write, as a busy disk) counting its
+        // writes: lines keep arriving while a batch is written.
+        #[derive(Clone, Default)]
+        struct Counting(Arc<Mutex<(usize, usize)>>);
+        impl Write for Counting {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                std::thread::sleep(Duration::from_millis(1));
+                let mut c = lock(&self.0);
+                c.0 += 1;
+                c.1 += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Counting::default();
+        let (sink, guard) = LogSink::new(Box::new(out.clone())).unwrap();
+        let line = [b'x'; 99];
+        let started = std::time::Instant::now();
+        for _ in 0..2_000 {
+            sink.append(&line);
+            sink.append(b"\n");
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        let elapsed = started.elapsed();
+        drop(guard);
+        let (writes, bytes) = *lock(&out.0);
+        assert_eq!(bytes, 200_000, "every byte written once");
+        // One batch per FLUSH_EVERY, one per BATCH_BYTES, the guard's last:
+        // however slowly this machine runs the loop. (A flusher that
+        // rewrote whatever it found at once would make a write every few
+        // lines here.)
+        let most =
+            elapsed.as_millis() / FLUSH_EVERY.as_millis() + 200_000 / BATCH_BYTES as u128 + 2;
+        assert!(
+            (writes as u128) <= most,
+            "{writes} writes in {elapsed:?} (at most {most})"
+        );
     }
 
     #[test]

@@ -130,9 +130,16 @@ impl Gateway {
         let record = trail.record(&ctx, conn, code, status);
         self.metrics
             .observe_request(&trail, code, started.elapsed());
-        let answered = code == "ok";
-        let seq = match self.audit.append(record).await {
-            Ok(seq) => seq,
+        let authorized = trail.authorized.take();
+        // From here the record exists even if the client goes away and this
+        // future is dropped: the guard then writes the log line.
+        let guard = trail::CommitGuard::new(&ctx, &trail, status, started);
+        let appended = self.audit.append(record).await;
+        let answered = code == "ok" && appended.is_ok();
+        self.authorizer.settle(authorized, answered).await;
+        guard.disarm();
+        match appended {
+            Ok(seq) => finish(resp, &ctx, seq, &trail, started),
             Err(e) => {
                 tracing::error!(request_id = %ctx.request_id, error = %e, "audit record not written: refusing to answer");
                 resp = ApiError::new(
@@ -142,14 +149,9 @@ impl Gateway {
                 .retry_after(1)
                 .into_response();
                 trail.code = Some(Code::AuditUnavailable.as_str());
-                self.authorizer.settle(trail.authorized.take(), false).await;
-                return finish(resp, &ctx, None, &trail, started);
+                finish(resp, &ctx, None, &trail, started)
             }
-        };
-        self.authorizer
-            .settle(trail.authorized.take(), answered)
-            .await;
-        finish(resp, &ctx, seq, &trail, started)
+        }
     }
 
     async fn handle_inner(

@@ -314,12 +314,12 @@ fn parse_traceparent(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Captured log output (also used by the submodules' tests).
     #[derive(Clone, Default)]
-    pub(super) struct Lines(pub(super) std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    pub(crate) struct Lines(pub(crate) std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
     impl std::io::Write for Lines {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {

@@ -96,3 +96,113 @@ impl Trail {
         }
     }
 }
+
+/// Writes the request's log line if the request is dropped while its audit
+/// record is being committed (hyper drops the handler when the client goes
+/// away): the record is still written, so the log keeps one line per
+/// audited request, with the decision `client_closed` (the record's
+/// sequence number is then unknown: `audit_seq` 0; the request id links
+/// the two). Costs nothing on the normal path.
+pub(crate) struct CommitGuard<'a> {
+    ctx: &'a RequestCtx,
+    trail: &'a Trail,
+    status: u16,
+    started: std::time::Instant,
+    armed: bool,
+}
+
+impl<'a> CommitGuard<'a> {
+    /// Armed until [`CommitGuard::disarm`].
+    pub(crate) fn new(
+        ctx: &'a RequestCtx,
+        trail: &'a Trail,
+        status: u16,
+        started: std::time::Instant,
+    ) -> Self {
+        CommitGuard {
+            ctx,
+            trail,
+            status,
+            started,
+            armed: true,
+        }
+    }
+
+    /// The commit finished: the normal path writes the line.
+    pub(crate) fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for CommitGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let decision = "client_closed";
+        self.ctx.span.record("decision", decision);
+        crate::telemetry::RequestLine {
+            request_id: &self.ctx.request_id,
+            trace_id: &self.ctx.trace.trace_id,
+            client: self.trail.client.as_deref().unwrap_or("-"),
+            endpoint: self.trail.endpoint.unwrap_or("-"),
+            status: self.status,
+            decision,
+            audit_seq: 0,
+            elapsed_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+        .log();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::tests::Lines;
+
+    fn lines_of(f: impl FnOnce()) -> Vec<serde_json::Value> {
+        let out = Lines::default();
+        let d = crate::telemetry::dispatch(
+            tracing_subscriber::EnvFilter::new("info"),
+            out.clone(),
+            None,
+        );
+        tracing::dispatcher::with_default(&d, f);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_request_dropped_during_its_audit_commit_still_gets_its_log_line() {
+        let ctx = RequestCtx {
+            request_id: "req-1".into(),
+            trace: crate::telemetry::TraceContext {
+                trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                flags: "01".into(),
+            },
+            span: tracing::Span::none(),
+        };
+        let trail = Trail {
+            client: Some("dept-nb".into()),
+            endpoint: Some("/v1/enterprises/{uscc}/report"),
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        // Dropped armed (the future was cancelled): one line.
+        let dropped = lines_of(|| drop(CommitGuard::new(&ctx, &trail, 200, started)));
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        let f = &dropped[0]["fields"];
+        assert_eq!(f["message"], "request");
+        assert_eq!(f["request_id"], "req-1");
+        assert_eq!(f["client"], "dept-nb");
+        assert_eq!(f["endpoint"], "/v1/enterprises/{uscc}/report");
+        assert_eq!(f["decision"], "client_closed");
+        assert_eq!(f["status"], 200);
+        assert_eq!(f["audit_seq"], 0);
+        // Disarmed (the commit finished; the normal path logs): none.
+        let finished = lines_of(|| CommitGuard::new(&ctx, &trail, 200, started).disarm());
+        assert!(finished.is_empty(), "{finished:?}");
+    }
+}

@@ -174,6 +174,26 @@ impl Authorizer {
             }
         }
     }
+
+    /// Gives back a use reserved for a request that was dropped before it
+    /// was answered or recorded (the client went away), from a context that
+    /// cannot wait: on a spawned task. Without a runtime (not the case on
+    /// the request path) the use stays spent, which only over-counts.
+    pub fn release_detached(&self, authorized: Authorized) {
+        let Some(r) = authorized.reservation else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(jti = %r.jti, "no runtime to give back an authorization use");
+            return;
+        };
+        let state = self.state.clone();
+        rt.spawn(async move {
+            if let Err(e) = state.release_use(&r.jti).await {
+                tracing::warn!(jti = %r.jti, error = %e, "could not give back an authorization use");
+            }
+        });
+    }
 }
 
 /// An authorization refusal as a problem document (SPEC codes).

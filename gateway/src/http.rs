@@ -14,6 +14,7 @@ use std::sync::Arc;
 use tracing::Instrument as _;
 
 mod audit_api;
+mod inflight;
 pub mod problem;
 mod report;
 mod sanctions;
@@ -116,8 +117,13 @@ impl Gateway {
         ctx: RequestCtx,
         started: std::time::Instant,
     ) -> Response<Full<Bytes>> {
-        let mut trail = Trail::default();
-        let result = self.handle_inner(conn, req, &ctx, &mut trail).await;
+        // Owns the trail: if the client goes away and hyper drops this
+        // future, the guard still logs the request and gives back an
+        // authorization use reserved for it (see `inflight`).
+        let mut inflight = inflight::InFlight::new(&ctx, &self.authorizer, &self.metrics, started);
+        let result = self
+            .handle_inner(conn, req, &ctx, &mut inflight.trail)
+            .await;
         let (mut resp, code) = match result {
             Ok(v) => (json_response(&v), "ok"),
             Err(e) => {
@@ -125,21 +131,22 @@ impl Gateway {
                 (e.into_response(), code)
             }
         };
+        let trail = &mut inflight.trail;
         trail.code = Some(code);
         let status = resp.status().as_u16();
         let record = trail.record(&ctx, conn, code, status);
-        self.metrics
-            .observe_request(&trail, code, started.elapsed());
+        self.metrics.observe_request(trail, code, started.elapsed());
         let authorized = trail.authorized.take();
         // From here the record exists even if the client goes away and this
-        // future is dropped: the guard then writes the log line.
-        let guard = trail::CommitGuard::new(&ctx, &trail, status, started);
+        // future is dropped: the guard then only writes the log line.
+        inflight.committing(status);
         let appended = self.audit.append(record).await;
         let answered = code == "ok" && appended.is_ok();
         self.authorizer.settle(authorized, answered).await;
-        guard.disarm();
+        inflight.done();
+        let trail = &mut inflight.trail;
         match appended {
-            Ok(seq) => finish(resp, &ctx, seq, &trail, started),
+            Ok(seq) => finish(resp, &ctx, seq, trail, started),
             Err(e) => {
                 tracing::error!(request_id = %ctx.request_id, error = %e, "audit record not written: refusing to answer");
                 resp = ApiError::new(
@@ -149,7 +156,7 @@ impl Gateway {
                 .retry_after(1)
                 .into_response();
                 trail.code = Some(Code::AuditUnavailable.as_str());
-                finish(resp, &ctx, None, &trail, started)
+                finish(resp, &ctx, None, trail, started)
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Tests of the configuration model.
 use super::*;
 
-const MIN: &str = r#"
+pub(crate) const MIN: &str = r#"
 [server]
 listen = "127.0.0.1:0"
 cert = "server.crt"

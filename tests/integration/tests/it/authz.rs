@@ -2,7 +2,7 @@
 //! every refusal has its code, revocation and use counts take effect at
 //! once, across replicas through Redis; refusals never reach a platform.
 
-use credgate_integration::{jti_of, Harness, Options};
+use credgate_integration::{jti_of, plain, Harness, Options};
 use std::time::Duration;
 
 const LOAN: (&str, &str) = ("x-credit-purpose", "loan_underwriting");
@@ -184,6 +184,99 @@ async fn max_uses_counts_only_answered_queries() {
         .await;
     assert_eq!(r.code(), "scope_denied");
     assert_eq!(bank.get(&path, &[LOAN, auth(&once)]).await.status, 200);
+    let r = bank.get(&path, &[LOAN, auth(&once)]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (403, "authorization_exhausted")
+    );
+}
+
+/// A client that closes its connection while the platform is still
+/// answering gets no data and no audit record; the use reserved for it is
+/// given back (and the request is counted as `client_closed`).
+#[tokio::test]
+async fn a_client_that_goes_away_before_the_answer_does_not_spend_its_use() {
+    let h = Harness::start().await;
+    let admin = h.gw().admin_addr.unwrap();
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let once = h.token_with(
+        &nb,
+        "bank-nb",
+        &["enterprise.report"],
+        "loan_underwriting",
+        Some(1),
+        0,
+        3600,
+    );
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    // The platform holds the answer for 2 s (the upstream timeout is 3 s, so
+    // a gateway that did not notice the client leave would answer, and
+    // spend the use).
+    h.fault(
+        "xinyong-ningbo",
+        serde_json::json!({"mode": "latency", "latency_ms": 2000}),
+    )
+    .await;
+    h.clear_sim_requests().await;
+    let bank = h.client("bank-nb");
+    let (p, t) = (path.clone(), once.clone());
+    let pending = tokio::spawn(async move { bank.get(&p, &[LOAN, auth(&t)]).await });
+    // Ready when the platform has the request: the use is reserved by then.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while h.total_sim_requests().await == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the request reached the platform");
+    pending.abort();
+    assert!(pending.await.unwrap_err().is_cancelled());
+    // The gateway notices the closed connection and drops the request.
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let (_, body) = plain(admin, http::Method::GET, "/metrics", None).await;
+            let text = String::from_utf8(body.to_vec()).unwrap();
+            let n = text
+                .lines()
+                .filter(|l| l.starts_with("credgate_requests_total{"))
+                .filter(|l| {
+                    l.contains("client=\"bank-nb\"") && l.contains("decision=\"client_closed\"")
+                })
+                .find_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+            if let Some(n) = n {
+                break n;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the dropped request is counted as client_closed");
+    assert_eq!(closed, 1.0);
+    h.fault("xinyong-ningbo", serde_json::json!({"mode": "none"}))
+        .await;
+    // The use comes back (on a task the drop spawned): the same token then
+    // reads once, and only once. Until the give-back lands a try is refused
+    // as exhausted, which spends nothing.
+    let bank = h.client("bank-nb");
+    let (r, refused) = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut refused = 0u64;
+        loop {
+            let r = bank.get(&path, &[LOAN, auth(&once)]).await;
+            if r.code() != "authorization_exhausted" {
+                break (r, refused);
+            }
+            refused += 1;
+            // Below bank-nb's 10 requests a second.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    })
+    .await
+    .expect("the reserved use was given back");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // The abandoned request left no audit record: this gateway's records
+    // are the refused tries and this answer.
+    let seq: u64 = r.headers["x-audit-seq"].to_str().unwrap().parse().unwrap();
+    assert_eq!(seq, refused + 1);
     let r = bank.get(&path, &[LOAN, auth(&once)]).await;
     assert_eq!(
         (r.status.as_u16(), r.code().as_str()),

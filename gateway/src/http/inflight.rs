@@ -1,0 +1,218 @@
+//! A request the client abandons: hyper drops the handler's future when
+//! the connection closes while the answer is being prepared. The guard here
+//! owns the request's [`Trail`] for the whole handler, so that whatever
+//! point the request reached, the drop still
+//!
+//! - writes the request's log line (decision `client_closed`), so the log
+//!   keeps one line per request received, linked to the rest by request id;
+//! - counts it in `credgate_requests_total` with that decision (a request
+//!   dropped during its audit commit was counted already, with its outcome);
+//! - gives back an authorization use reserved for it when no audit record
+//!   says it was answered (the use is kept from the moment the record is
+//!   being committed: the record then says the query was answered, and the
+//!   two must agree).
+//!
+//! On the normal path it costs one enum test.
+
+use super::{RequestCtx, Trail};
+use crate::authorize::Authorizer;
+use crate::metrics::Metrics;
+use std::time::Instant;
+
+/// Status logged for a request dropped before its answer was decided (the
+/// client closed the connection first; nginx's convention).
+pub(crate) const CLIENT_CLOSED_STATUS: u16 = 499;
+
+/// How far the request got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Checks, upstream calls, masking: no answer and no record yet.
+    Handling,
+    /// The audit record (with this status) is being committed.
+    Committing(u16),
+    /// The normal path writes the line.
+    Done,
+}
+
+/// Owns the request's [`Trail`]; logs (and gives back a reserved use) if
+/// dropped before [`InFlight::done`].
+pub(crate) struct InFlight<'a> {
+    ctx: &'a RequestCtx,
+    authorizer: &'a Authorizer,
+    metrics: &'a Metrics,
+    started: Instant,
+    stage: Stage,
+    /// What the handlers learned so far.
+    pub(crate) trail: Trail,
+}
+
+impl<'a> InFlight<'a> {
+    /// A request whose handling starts now (armed).
+    pub(crate) fn new(
+        ctx: &'a RequestCtx,
+        authorizer: &'a Authorizer,
+        metrics: &'a Metrics,
+        started: Instant,
+    ) -> Self {
+        InFlight {
+            ctx,
+            authorizer,
+            metrics,
+            started,
+            stage: Stage::Handling,
+            trail: Trail::default(),
+        }
+    }
+
+    /// The record, with the response status `status`, is being committed:
+    /// from here a drop keeps the authorization use (the record says the
+    /// query was decided) and logs that status.
+    pub(crate) fn committing(&mut self, status: u16) {
+        self.stage = Stage::Committing(status);
+    }
+
+    /// The commit finished; the normal path settles and logs.
+    pub(crate) fn done(&mut self) {
+        self.stage = Stage::Done;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let stage = self.stage;
+        let status = match stage {
+            Stage::Done => return,
+            Stage::Committing(status) => status,
+            Stage::Handling => {
+                if let Some(a) = self.trail.authorized.take() {
+                    self.authorizer.release_detached(a);
+                }
+                CLIENT_CLOSED_STATUS
+            }
+        };
+        let decision = "client_closed";
+        if stage == Stage::Handling {
+            self.metrics
+                .observe_request(&self.trail, decision, self.started.elapsed());
+        }
+        self.ctx.span.record("decision", decision);
+        self.ctx.span.record("status", status);
+        crate::telemetry::RequestLine {
+            request_id: &self.ctx.request_id,
+            trace_id: &self.ctx.trace.trace_id,
+            client: self.trail.client.as_deref().unwrap_or("-"),
+            endpoint: self.trail.endpoint.unwrap_or("-"),
+            status,
+            decision,
+            audit_seq: 0,
+            elapsed_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+        .log();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::tests::Lines;
+
+    fn lines_of(f: impl FnOnce()) -> Vec<serde_json::Value> {
+        let out = Lines::default();
+        let d = crate::telemetry::dispatch(
+            tracing_subscriber::EnvFilter::new("info"),
+            out.clone(),
+            None,
+        );
+        tracing::dispatcher::with_default(&d, f);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn ctx() -> RequestCtx {
+        RequestCtx {
+            request_id: "req-1".into(),
+            trace: crate::telemetry::TraceContext {
+                trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                flags: "01".into(),
+            },
+            span: tracing::Span::none(),
+        }
+    }
+
+    fn authorizer() -> Authorizer {
+        let cfg = crate::config::Config::from_toml(
+            crate::config::tests::MIN,
+            std::path::Path::new("g.toml"),
+            std::path::Path::new("/etc/cg"),
+        )
+        .unwrap();
+        Authorizer::from_config(&cfg).unwrap()
+    }
+
+    fn with_trail<'a>(
+        ctx: &'a RequestCtx,
+        authz: &'a Authorizer,
+        metrics: &'a Metrics,
+    ) -> InFlight<'a> {
+        let mut r = InFlight::new(ctx, authz, metrics, Instant::now());
+        r.trail.client = Some("dept-nb".into());
+        r.trail.endpoint = Some("/v1/enterprises/{uscc}/report");
+        r
+    }
+
+    #[test]
+    fn a_request_dropped_while_handled_gets_a_client_closed_line_with_499() {
+        let (ctx, authz, metrics) = (ctx(), authorizer(), Metrics::new());
+        let lines = lines_of(|| drop(with_trail(&ctx, &authz, &metrics)));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let f = &lines[0]["fields"];
+        assert_eq!(f["message"], "request");
+        assert_eq!(f["request_id"], "req-1");
+        assert_eq!(f["client"], "dept-nb");
+        assert_eq!(f["endpoint"], "/v1/enterprises/{uscc}/report");
+        assert_eq!(f["decision"], "client_closed");
+        assert_eq!(f["status"], 499);
+        assert_eq!(f["audit_seq"], 0);
+        assert_eq!(closed_count(&metrics), 1);
+    }
+
+    /// `credgate_requests_total{decision="client_closed"}` summed over labels.
+    fn closed_count(metrics: &Metrics) -> u64 {
+        metrics
+            .render()
+            .lines()
+            .filter(|l| l.starts_with("credgate_requests_total{"))
+            .filter(|l| l.contains("decision=\"client_closed\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    #[test]
+    fn a_request_dropped_during_its_audit_commit_logs_the_decided_status() {
+        let (ctx, authz, metrics) = (ctx(), authorizer(), Metrics::new());
+        let lines = lines_of(|| {
+            let mut r = with_trail(&ctx, &authz, &metrics);
+            r.committing(200);
+            drop(r);
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["fields"]["decision"], "client_closed");
+        assert_eq!(lines[0]["fields"]["status"], 200);
+        // Counted with its outcome before the commit, not again.
+        assert_eq!(closed_count(&metrics), 0);
+    }
+
+    #[test]
+    fn a_finished_request_gets_no_line_from_the_guard() {
+        let (ctx, authz, metrics) = (ctx(), authorizer(), Metrics::new());
+        let lines = lines_of(|| {
+            let mut r = with_trail(&ctx, &authz, &metrics);
+            r.committing(200);
+            r.done();
+            drop(r);
+        });
+        assert!(lines.is_empty(), "{lines:?}");
+    }
+}

@@ -150,10 +150,9 @@ async fn revocation_through_the_file_applies_to_the_very_next_request() {
     assert_eq!(h.total_sim_requests().await, 0);
 }
 
-#[tokio::test]
-async fn max_uses_counts_only_answered_queries() {
-    let h = Harness::start().await;
-    let bank = h.client("bank-nb");
+/// A Ningbo enterprise's basic report path and a token for bank-nb that
+/// allows one use.
+fn single_use_report(h: &Harness) -> (String, String) {
     let nb = h.enterprise_of("xinyong-ningbo");
     let once = h.token_with(
         &nb,
@@ -164,7 +163,15 @@ async fn max_uses_counts_only_answered_queries() {
         0,
         3600,
     );
-    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    (format!("/v1/enterprises/{nb}/report?sections=basic"), once)
+}
+
+#[tokio::test]
+async fn max_uses_counts_only_answered_queries() {
+    let h = Harness::start().await;
+    let bank = h.client("bank-nb");
+    let (path, once) = single_use_report(&h);
+    let nb = h.enterprise_of("xinyong-ningbo");
     // A failed upstream answer does not spend the use.
     h.fault(
         "xinyong-ningbo",
@@ -198,17 +205,7 @@ async fn max_uses_counts_only_answered_queries() {
 async fn a_client_that_goes_away_before_the_answer_does_not_spend_its_use() {
     let h = Harness::start().await;
     let admin = h.gw().admin_addr.unwrap();
-    let nb = h.enterprise_of("xinyong-ningbo");
-    let once = h.token_with(
-        &nb,
-        "bank-nb",
-        &["enterprise.report"],
-        "loan_underwriting",
-        Some(1),
-        0,
-        3600,
-    );
-    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let (path, once) = single_use_report(&h);
     // The platform holds the answer for 2 s (the upstream timeout is 3 s, so
     // a gateway that did not notice the client leave would answer, and
     // spend the use).

@@ -115,8 +115,9 @@ impl AuditConfig {
     }
 }
 
-/// Checks a replica id.
-pub(crate) fn validate_replica(replica: &str) -> Result<(), AuditError> {
+/// Checks a replica id: 1–64 characters from `A-Z a-z 0-9 . _ -` (it names
+/// files and appears in every record and checkpoint).
+pub fn validate_replica(replica: &str) -> Result<(), AuditError> {
     let ok = !replica.is_empty()
         && replica.len() <= 64
         && replica

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 mod audit;
 mod authz;
+mod health;
 
 /// credgate: a federated credit query gateway (mutual-TLS reverse proxy).
 #[derive(Debug, Parser)]
@@ -41,6 +42,10 @@ enum Command {
     /// Audit log tools: verify, query, checkpoint.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Ask a running gateway's admin listener for `/healthz` (or another
+    /// path); exit 0 on 200, 1 otherwise. For container health checks in
+    /// images without a shell or curl.
+    Health(health::HealthArgs),
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +56,10 @@ struct ServeArgs {
     /// Validate the configuration, the policy and every TLS file, then exit.
     #[arg(long)]
     check: bool,
+    /// This replica's audit id, overriding `[audit] replica` (one
+    /// configuration for every replica; e.g. the pod name of a StatefulSet).
+    #[arg(long, env = "CREDGATE_AUDIT_REPLICA")]
+    replica: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +145,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Authz(cmd) => authz::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Health(a) => health::run(&a),
         Command::Policy(PolicyCommand::Check { file }) => {
             match crate::policy_store::load_policy_file(&file) {
                 Ok(p) => {
@@ -152,7 +162,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let cfg = crate::config::Config::load(&a.config)?;
+    let mut cfg = crate::config::Config::load(&a.config)?;
+    if let Some(r) = a.replica {
+        credgate_audit::validate_replica(&r)
+            .map_err(|e| anyhow::anyhow!("--replica (or CREDGATE_AUDIT_REPLICA) {r:?}: {e}"))?;
+        cfg.audit.replica = r;
+    }
     if a.check {
         crate::tls::build_server_config(&crate::tls::ServerTlsPaths {
             cert: cfg.server.cert.clone(),
@@ -164,10 +179,11 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::federation::Federation::from_config(&cfg.upstreams)?;
         check_files(&cfg)?;
         println!(
-            "{}: ok ({}; {} upstreams)",
+            "{}: ok ({}; {} upstreams; audit replica {})",
             a.config.display(),
             p.summary(),
-            cfg.upstreams.len()
+            cfg.upstreams.len(),
+            cfg.audit.replica
         );
         return Ok(ExitCode::SUCCESS);
     }

@@ -293,6 +293,9 @@ impl Config {
         if self.sanctions.deadline_ms == 0 {
             out.push("sanctions.deadline_ms: must be > 0".into());
         }
+        if credgate_audit::validate_replica(&self.audit.replica).is_err() {
+            out.push("audit.replica: 1-64 characters from A-Z a-z 0-9 . _ -".into());
+        }
         out
     }
 

@@ -21,6 +21,7 @@ fn every_command_has_help() {
         vec!["authz", "revoke", "--help"],
         vec!["audit", "verify", "--help"],
         vec!["audit", "query", "--help"],
+        vec!["health", "--help"],
     ] {
         let out = credgate().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -423,4 +424,73 @@ fn certs_dev_adds_extra_names_and_sim_serves_on_fixed_ports() {
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Runs the binary off the runtime's workers (the in-process gateway keeps
+/// serving meanwhile).
+async fn run_blocking(mut c: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_asks_the_admin_listener_and_exits_by_its_answer() {
+    let h = credgate_integration::Harness::start().await;
+    let admin = h.gw().admin_addr.unwrap().to_string();
+    let health = |args: &[&str]| {
+        let mut c = credgate();
+        c.arg("health").args(args);
+        c
+    };
+    let out = run_blocking(health(&["--addr", &admin])).await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/healthz: 200"));
+    let out = run_blocking(health(&["--addr", &admin, "--path", "/readyz"])).await;
+    assert!(out.status.success(), "{out:?}");
+    // The address can come from the environment (a container's HEALTHCHECK).
+    let mut c = health(&[]);
+    c.env("CREDGATE_HEALTH_ADDR", &admin);
+    assert!(run_blocking(c).await.status.success());
+    // Another status is a failure, with the status on stderr.
+    let out = run_blocking(health(&["--addr", &admin, "--path", "/nope"])).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
+    // Nobody listening: a failure that says so.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let out = run_blocking(health(&["--addr", &closed])).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connecting"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_takes_the_audit_replica_from_the_flag_or_the_environment() {
+    let h = credgate_integration::Harness::start().await;
+    let cfg = h.config_path.to_str().unwrap().to_owned();
+    let check = |extra: &[&str], env: Option<&str>| {
+        let mut c = credgate();
+        c.args(["serve", "--check", "--config", &cfg]).args(extra);
+        c.env_remove("CREDGATE_AUDIT_REPLICA");
+        if let Some(v) = env {
+            c.env("CREDGATE_AUDIT_REPLICA", v);
+        }
+        c
+    };
+    let out = run_blocking(check(&[], None)).await;
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!text.contains("credgate-7"), "{text}");
+    let out = run_blocking(check(&[], Some("credgate-7"))).await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audit replica credgate-7"));
+    // The flag wins over the environment.
+    let out = run_blocking(check(&["--replica", "credgate-8"], Some("credgate-7"))).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audit replica credgate-8"));
+    // An id that cannot name files or records is refused, naming the source.
+    let out = run_blocking(check(&["--replica", "../x"], None)).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CREDGATE_AUDIT_REPLICA"));
 }

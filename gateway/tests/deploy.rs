@@ -390,7 +390,43 @@ fn kustomization_names_files_that_exist_and_the_statefulset_is_sound() {
             "{listen}.listen {addr}"
         );
     }
-    assert_eq!(cfg["audit"]["replica"].as_str(), Some("@POD_NAME@"));
+    // Every credgate container (the check and the gateway) runs an existing
+    // subcommand on the ConfigMap's gateway.toml, mounted where it reads it,
+    // with the pod's name as its audit replica id.
+    let mut all: Vec<&Yaml> = containers.iter().collect();
+    all.extend(pod["initContainers"].as_sequence().unwrap().iter());
+    assert_eq!(all.len(), 2, "the gateway and its config check");
+    for c in all {
+        let args = strs(&c["args"]);
+        let name = c["name"].as_str().unwrap();
+        assert_eq!(args.first().map(String::as_str), Some("serve"), "{name}");
+        let at = args.iter().position(|a| a == "--config").expect("--config");
+        let config = Path::new(&args[at + 1]);
+        let mount = c["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|m| config.starts_with(m["mountPath"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("{name}: {} is not mounted", config.display()));
+        assert_eq!(mount["name"], "config", "{name}");
+        assert!(
+            dir.join("config")
+                .join(config.file_name().unwrap())
+                .is_file(),
+            "{name}: {} is not in k8s/config",
+            config.display()
+        );
+        let replica = c["env"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "CREDGATE_AUDIT_REPLICA")
+            .unwrap_or_else(|| panic!("{name}: no CREDGATE_AUDIT_REPLICA"));
+        assert_eq!(
+            replica["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name",
+            "{name}"
+        );
+    }
     // Every volume: a generated ConfigMap, a Secret of the template, or an emptyDir.
     let secrets: BTreeSet<String> = yaml_docs(&dir.join("secret.example.yaml"))
         .iter()
@@ -494,9 +530,28 @@ fn dockerfile_copies_the_workspace_and_runs_as_non_root() {
         .iter()
         .any(|i| *i == "ENTRYPOINT [\"/usr/local/bin/credgate\"]"));
     assert!(runtime.iter().any(|i| i.starts_with("EXPOSE 8443 9090")));
-    assert!(runtime
+    // The health check execs this binary's `health` (no shell in the way);
+    // its arguments parse: against a closed port it fails as a probe (1),
+    // not as a usage error (2).
+    let check = runtime
         .iter()
-        .any(|i| i.starts_with("HEALTHCHECK") && i.contains("/healthz")));
+        .find(|i| i.starts_with("HEALTHCHECK"))
+        .expect("a HEALTHCHECK");
+    let cmd: Vec<String> =
+        serde_json::from_str(&check[check.find("CMD [").expect("exec form") + 4..]).unwrap();
+    assert_eq!(cmd[..2], ["/usr/local/bin/credgate", "health"]);
+    assert!(cmd.contains(&"/healthz".to_owned()));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = credgate()
+        .args(&cmd[1..])
+        .env("CREDGATE_HEALTH_ADDR", closed.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(text.contains("ENV CREDGATE_HEALTH_ADDR=127.0.0.1:9090"));
     // The build context keeps outputs and keys out.
     let ignore = read(&deploy().join("Dockerfile.dockerignore"));
     for pat in [
@@ -707,13 +762,16 @@ fn example_policy_passes_policy_check() {
 fn kubernetes_gateway_config_passes_serve_check() {
     let m = material();
     let k = deploy().join("k8s/config");
-    let cfg = install(
-        &m,
-        &k.join("gateway.toml"),
-        &k.join("policy.toml"),
-        &[("@POD_NAME@", "credgate-0")],
-    );
+    let cfg = install(&m, &k.join("gateway.toml"), &k.join("policy.toml"), &[]);
     serve_check(&cfg);
+    // As the pods run it: the replica id from the pod's name.
+    let out = run_ok(
+        credgate()
+            .args(["serve", "--check", "--config"])
+            .arg(&cfg)
+            .env("CREDGATE_AUDIT_REPLICA", "credgate-1"),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audit replica credgate-1"));
 }
 
 #[test]

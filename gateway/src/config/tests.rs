@@ -55,3 +55,26 @@ fn every_problem_is_reported() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn an_audit_replica_that_cannot_name_files_is_a_problem() {
+    for bad in ["@POD_NAME@", "a/b", "", "x y"] {
+        let text = MIN.replace(
+            "dir = \"audit\"\n",
+            &format!("dir = \"audit\"\nreplica = {bad:?}\n"),
+        );
+        let err = Config::from_toml(&text, Path::new("g.toml"), Path::new(".")).unwrap_err();
+        let ConfigError::Invalid { problems, .. } = err else {
+            panic!("expected Invalid for {bad:?}")
+        };
+        assert!(
+            problems.iter().any(|p| p.starts_with("audit.replica")),
+            "{bad:?}: {problems:?}"
+        );
+    }
+    let ok = MIN.replace(
+        "dir = \"audit\"\n",
+        "dir = \"audit\"\nreplica = \"credgate-0\"\n",
+    );
+    assert!(Config::from_toml(&ok, Path::new("g.toml"), Path::new(".")).is_ok());
+}

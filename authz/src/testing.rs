@@ -45,6 +45,7 @@ pub enum TestingError {
 pub struct RedisServer {
     binary: PathBuf,
     port: u16,
+    password: Option<String>,
     child: Option<Child>,
 }
 
@@ -53,6 +54,16 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts `redis-server` on a free port and waits (bounded) until it answers `PING`.
     pub fn start() -> Result<Self, TestingError> {
+        Self::start_inner(None)
+    }
+
+    /// Like [`RedisServer::start`], requiring this password (`requirepass`):
+    /// clients must `AUTH` first.
+    pub fn start_with_password(password: &str) -> Result<Self, TestingError> {
+        Self::start_inner(Some(password.to_owned()))
+    }
+
+    fn start_inner(password: Option<String>) -> Result<Self, TestingError> {
         let binary = find_binary().ok_or(TestingError::NotFound)?;
         let mut last = None;
         // A free port can be taken between probing and binding: try a few.
@@ -64,6 +75,7 @@ impl RedisServer {
             let mut server = Self {
                 binary: binary.clone(),
                 port,
+                password: password.clone(),
                 child: None,
             };
             match server.restart() {
@@ -102,11 +114,15 @@ impl RedisServer {
         self.stop();
         let port = self.port;
         let err = |detail: String| TestingError::Start { port, detail };
-        let child = Command::new(&self.binary)
-            .args(["--port", &port.to_string()])
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(["--port", &port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
-            .args(["--protected-mode", "no"])
+            .args(["--protected-mode", "no"]);
+        if let Some(pw) = &self.password {
+            cmd.args(["--requirepass", pw]);
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -115,7 +131,7 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
-            if ping(port) {
+            if ping(port, self.password.as_deref()) {
                 return Ok(());
             }
             if let Some(child) = self.child.as_mut() {
@@ -141,17 +157,27 @@ impl Drop for RedisServer {
 }
 
 /// Whether something on `port` answers `PING` with `+PONG`.
-fn ping(port: u16) -> bool {
+fn ping(port: u16, password: Option<&str>) -> bool {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut want: Vec<u8> = Vec::new();
+    if let Some(pw) = password {
+        // RESP array form: the password may hold any byte.
+        let auth = format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{pw}\r\n", pw.len());
+        if stream.write_all(auth.as_bytes()).is_err() {
+            return false;
+        }
+        want.extend_from_slice(b"+OK\r\n");
+    }
     if stream.write_all(b"PING\r\n").is_err() {
         return false;
     }
-    let mut buf = [0u8; 7];
-    stream.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    want.extend_from_slice(b"+PONG\r\n");
+    let mut buf = vec![0u8; want.len()];
+    stream.read_exact(&mut buf).is_ok() && buf == want
 }
 
 fn free_port() -> std::io::Result<u16> {

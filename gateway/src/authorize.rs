@@ -86,7 +86,7 @@ impl Authorizer {
         let mut file = None;
         let state = match (&cfg.redis, &cfg.authorization.revocation_file) {
             (Some(r), _) => {
-                let mut o = RedisOptions::new(r.url.clone());
+                let mut o = RedisOptions::new(r.connection_url().to_owned());
                 o.call_timeout = Duration::from_millis(r.call_timeout_ms);
                 StateBackend::Redis(
                     RedisState::new(&o).map_err(|e| AuthorizeSetupError::Redis(e.to_string()))?,

@@ -156,6 +156,7 @@ impl Config {
         cfg.resolve_paths();
         let problems = cfg.validate();
         if problems.is_empty() {
+            cfg.read_secrets()?;
             Ok(cfg)
         } else {
             Err(ConfigError::Invalid {
@@ -190,6 +191,39 @@ impl Config {
             fix(&mut u.client_cert);
             fix(&mut u.client_key);
         }
+        if let Some(p) = self.redis.as_mut().and_then(|r| r.password_file.as_mut()) {
+            fix(p);
+        }
+    }
+
+    /// Reads the secrets the configuration names by file and that are part
+    /// of a connection setting (the Redis password), once it is valid.
+    fn read_secrets(&mut self) -> Result<(), ConfigError> {
+        let Some(r) = self.redis.as_mut() else {
+            return Ok(());
+        };
+        let Some(file) = &r.password_file else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        let password = text.trim_end_matches(['\n', '\r']);
+        let invalid = |problem: &str| ConfigError::Invalid {
+            path: file.clone(),
+            problems: vec![format!("redis.password_file: {problem}")],
+        };
+        if password.is_empty() {
+            return Err(invalid("the file is empty"));
+        }
+        // `url` validated this already; the password is percent-encoded by
+        // the URL type (and decoded again by the Redis client).
+        let mut url = url::Url::parse(&r.url).map_err(|_| invalid("redis.url does not parse"))?;
+        url.set_password(Some(password))
+            .map_err(|()| invalid("redis.url cannot carry a password"))?;
+        r.with_password = Some(url.into());
+        Ok(())
     }
 
     /// Every inconsistency, one message each (empty when the config is usable).
@@ -269,6 +303,12 @@ impl Config {
         if let Some(r) = &self.redis {
             if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
                 out.push("redis.url: must start with redis:// or rediss://".into());
+            }
+            match url::Url::parse(&r.url) {
+                Err(_) => out.push("redis.url: not a URL".into()),
+                Ok(u) if u.password().is_some() && r.password_file.is_some() => out
+                    .push("redis: a password in url and a password_file: give one of them".into()),
+                Ok(_) => {}
             }
             if r.call_timeout_ms == 0 {
                 out.push("redis.call_timeout_ms: must be > 0".into());

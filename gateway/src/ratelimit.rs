@@ -56,7 +56,7 @@ impl RateLimiter {
         let limiter = match &cfg.redis {
             None => Limiter::local(base),
             Some(r) => {
-                let mut rc = RedisLimiterConfig::new(r.url.clone());
+                let mut rc = RedisLimiterConfig::new(r.connection_url().to_owned());
                 rc.call_timeout = Duration::from_millis(cfg.ratelimit.call_timeout_ms);
                 rc.replicas = cfg.ratelimit.replicas;
                 rc.failure_mode = match cfg.ratelimit.redis_failure_mode {

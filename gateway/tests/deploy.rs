@@ -700,6 +700,10 @@ fn install(m: &Material, config: &Path, policy: &Path, replace: &[(&str, &str)])
                 std::fs::write(&dest, rebase(&policy_text, &m.root)).unwrap();
                 None
             }
+            "/etc/credgate/secrets/redis-password" => {
+                std::fs::write(&dest, "CHANGE-ME\n").unwrap();
+                None
+            }
             "/etc/credgate/secrets/pseudonym.key" => {
                 std::fs::write(&dest, "7f".repeat(32)).unwrap();
                 None

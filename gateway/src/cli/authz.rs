@@ -121,7 +121,7 @@ pub fn run(cmd: AuthzCommand) -> anyhow::Result<ExitCode> {
             let cfg = crate::config::Config::load(&config)?;
             let until = until.unwrap_or_else(|| now() + 400 * 86_400);
             if let Some(r) = &cfg.redis {
-                let mut o = credgate_authz::RedisOptions::new(r.url.clone());
+                let mut o = credgate_authz::RedisOptions::new(r.connection_url().to_owned());
                 o.call_timeout = std::time::Duration::from_millis(r.call_timeout_ms.max(1000));
                 let state = credgate_authz::RedisState::new(&o)?;
                 let rt = crate::cli::runtime()?;

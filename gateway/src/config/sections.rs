@@ -117,14 +117,47 @@ impl Default for AuthorizationConfig {
 }
 
 /// A Redis server shared by the replicas.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://[user:password@]host:port[/db]` (never logged).
     pub url: String,
+    /// A file holding the Redis password (e.g. a mounted Kubernetes Secret),
+    /// instead of a password in `url`; a trailing newline is ignored. Read
+    /// when the configuration is loaded.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
     /// Bound on every Redis call; beyond it the call counts as failed.
     #[serde(default = "defaults::redis_call_timeout_ms")]
     pub call_timeout_ms: u64,
+    /// `url` with the password from `password_file` (set by the loader).
+    #[serde(skip)]
+    pub(crate) with_password: Option<String>,
+}
+
+impl RedisConfig {
+    /// The URL to connect with: `url`, with the password from
+    /// `password_file` when one is configured. Never log it.
+    pub fn connection_url(&self) -> &str {
+        self.with_password.as_deref().unwrap_or(&self.url)
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    /// Without the password (of either source).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = url::Url::parse(&self.url)
+            .map(|mut u| {
+                let _ = u.set_password(None);
+                u.to_string()
+            })
+            .unwrap_or_else(|_| "<unparsable>".to_owned());
+        f.debug_struct("RedisConfig")
+            .field("url", &shown)
+            .field("password_file", &self.password_file)
+            .field("call_timeout_ms", &self.call_timeout_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The sanctions fan-out (`POST /v1/sanctions/check`).

@@ -78,3 +78,35 @@ fn an_audit_replica_that_cannot_name_files_is_a_problem() {
     );
     assert!(Config::from_toml(&ok, Path::new("g.toml"), Path::new(".")).is_ok());
 }
+
+#[test]
+fn redis_password_file_is_read_encoded_and_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let with = |redis: &str| format!("{MIN}\n[redis]\n{redis}\n");
+    let load = |text: &str| Config::from_toml(text, Path::new("g.toml"), base);
+    std::fs::write(base.join("pw"), "p@ss:w/rd\n").unwrap();
+    let cfg = load(&with("url = \"redis://h:6379/2\"\npassword_file = \"pw\"")).unwrap();
+    let r = cfg.redis.as_ref().unwrap();
+    assert_eq!(r.connection_url(), "redis://:p%40ss%3Aw%2Frd@h:6379/2");
+    let shown = format!("{cfg:?}");
+    assert!(
+        !shown.contains("p%40ss") && !shown.contains("p@ss"),
+        "{shown}"
+    );
+    // Without a file, the URL as written (its password hidden in Debug).
+    let cfg = load(&with("url = \"redis://:hunter2@h:6379\"")).unwrap();
+    assert_eq!(
+        cfg.redis.as_ref().unwrap().connection_url(),
+        "redis://:hunter2@h:6379"
+    );
+    assert!(!format!("{cfg:?}").contains("hunter2"));
+    // Both sources, an empty file, a missing file: refused, by name.
+    let err = load(&with("url = \"redis://:x@h:6379\"\npassword_file = \"pw\"")).unwrap_err();
+    assert!(err.to_string().contains("give one of them"), "{err}");
+    std::fs::write(base.join("empty"), "\n").unwrap();
+    let err = load(&with("url = \"redis://h\"\npassword_file = \"empty\"")).unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+    let err = load(&with("url = \"redis://h\"\npassword_file = \"nope\"")).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+}

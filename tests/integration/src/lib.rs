@@ -50,6 +50,8 @@ pub struct Options {
     pub upstream_timeout_ms: Option<u64>,
     /// A shared Redis (`redis://127.0.0.1:PORT`).
     pub redis_url: Option<String>,
+    /// `[redis] password_file` (with `redis_url`).
+    pub redis_password_file: Option<PathBuf>,
     /// Extra lines for every `[[upstreams]]` table (e.g. breaker settings).
     pub upstream_extra: String,
     /// Sanctions fan-out deadline in ms (default 2000).
@@ -114,6 +116,9 @@ impl Harness {
             toml.push_str(&format!(
                 "\n[redis]\nurl = \"{url}\"\ncall_timeout_ms = 300\n"
             ));
+            if let Some(f) = &opts.redis_password_file {
+                toml.push_str(&format!("password_file = {:?}\n", f.display().to_string()));
+            }
         }
         if !opts.server_extra.is_empty() {
             toml = toml.replace(

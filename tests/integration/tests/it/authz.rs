@@ -385,3 +385,43 @@ async fn peer_platform_reads_a_score_with_the_persons_consent() {
     // The ID number is not echoed.
     assert!(!String::from_utf8_lossy(&r.body).contains(&person));
 }
+
+/// `[redis] password_file`: the gateway authenticates to a Redis that
+/// requires a password (one with characters a URL must escape) read from a
+/// file; with a wrong password, decisions that need Redis fail closed.
+#[tokio::test]
+async fn redis_password_comes_from_a_file_and_a_wrong_one_fails_closed() {
+    const PASSWORD: &str = "s3cr:t/@pw %?#";
+    let redis = match credgate_authz::testing::RedisServer::start_with_password(PASSWORD) {
+        Ok(r) => r,
+        Err(e) => panic!("{e} (scripts/test installs redis-server)"),
+    };
+    let secrets = tempfile::tempdir().unwrap();
+    let start = |password: &str| {
+        let file = secrets.path().join(format!("pw-{}", password.len()));
+        // As a Secret mounted from `kubectl create secret --from-file`.
+        std::fs::write(&file, format!("{password}\n")).unwrap();
+        Harness::start_with(Options {
+            redis_url: Some(redis.url()),
+            redis_password_file: Some(file),
+            ..Options::default()
+        })
+    };
+    let h = start(PASSWORD).await;
+    let (path, once) = single_use_report(&h);
+    let bank = h.client("bank-nb");
+    // The use count lives in Redis: the first read spends it, the second
+    // is refused — only possible when the gateway is authenticated.
+    let r = bank.get(&path, &[LOAN, auth(&once)]).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = bank.get(&path, &[LOAN, auth(&once)]).await;
+    assert_eq!(r.code(), "authorization_exhausted");
+    drop(h);
+    let wrong = start("not-the-password").await;
+    let (path, once) = single_use_report(&wrong);
+    let r = wrong
+        .client("bank-nb")
+        .get(&path, &[LOAN, auth(&once)])
+        .await;
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+}

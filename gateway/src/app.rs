@@ -53,6 +53,8 @@ pub struct Running {
     pub tls: Arc<TlsStore>,
     /// The policy in force.
     pub policy: Arc<PolicyStore>,
+    /// The upstream platforms (their TLS material reloads too).
+    pub federation: Arc<Federation>,
     /// Connection counters.
     pub stats: Arc<ConnStats>,
     /// The audit log.
@@ -149,8 +151,10 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     tasks.push(crate::reload::spawn(
         tls.clone(),
         policy.clone(),
+        federation.clone(),
         shutdown_rx.clone(),
     )?);
+    let upstreams = federation.clone();
     let admin_addr = match cfg.admin.listen {
         Some(a) => {
             let l = TcpListener::bind(a)
@@ -193,6 +197,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         admin_addr,
         tls,
         policy,
+        federation: upstreams,
         stats,
         audit,
         shutdown: shutdown_tx,

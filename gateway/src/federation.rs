@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 pub mod adapters;
 pub mod breaker;
+mod client;
 pub mod upstream;
 
 pub use upstream::{
@@ -47,6 +48,28 @@ impl Federation {
         self.router
             .route(&code)
             .and_then(|i| self.upstreams.get(*i))
+    }
+
+    /// Reloads every upstream's TLS material (platform rotation); each
+    /// failure keeps that upstream's material in force and is returned.
+    pub fn reload_tls(&self) -> Vec<UpstreamSetupError> {
+        self.upstreams
+            .iter()
+            .filter_map(|u| u.reload_tls().err())
+            .collect()
+    }
+
+    /// Successful upstream TLS reloads so far, over all upstreams.
+    pub fn tls_generation(&self) -> u64 {
+        self.upstreams.iter().map(|u| u.tls_generation()).sum()
+    }
+
+    /// Every file of the upstreams' TLS material (for the reload watcher).
+    pub fn tls_files(&self) -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = self.upstreams.iter().flat_map(|u| u.tls_files()).collect();
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// Every upstream, in configuration order.

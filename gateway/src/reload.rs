@@ -1,7 +1,8 @@
 //! Hot reload: SIGHUP, or a change to any watched file — server
 //! certificate, key, CA bundle, CRLs, the policy and the issuer keys it
-//! names — re-reads the material off the request path. Each store swaps
-//! atomically or keeps the old material and logs why.
+//! names, each upstream's CA, client certificate and key — re-reads the
+//! material off the request path. Each store swaps atomically or keeps the
+//! old material and logs why.
 //!
 //! Changes are detected by fingerprint, not by event path: any event in a
 //! watched directory makes the reloader compare each file's (length,
@@ -9,6 +10,7 @@
 //! catches in-place writes, atomic renames, and Kubernetes' ConfigMap and
 //! Secret updates (a `..data` symlink swap that never names the file).
 
+use crate::federation::Federation;
 use crate::policy_store::PolicyStore;
 use crate::tls::TlsStore;
 use notify::{RecursiveMode, Watcher};
@@ -40,10 +42,16 @@ fn fingerprints(paths: &[PathBuf]) -> Vec<Fingerprint> {
 pub fn spawn(
     tls: Arc<TlsStore>,
     policy: Arc<PolicyStore>,
+    federation: Arc<Federation>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, notify::Error> {
     let (tx, mut rx) = mpsc::channel::<()>(1);
     let tls_files: Vec<PathBuf> = tls.paths().files().iter().map(|p| normalise(p)).collect();
+    let upstream_files: Vec<PathBuf> = federation
+        .tls_files()
+        .iter()
+        .map(|p| normalise(p))
+        .collect();
     let policy_files = || -> Vec<PathBuf> {
         policy
             .watched_files()
@@ -52,7 +60,11 @@ pub fn spawn(
             .collect()
     };
     let mut dirs: HashSet<PathBuf> = HashSet::new();
-    for f in tls_files.iter().chain(policy_files().iter()) {
+    for f in tls_files
+        .iter()
+        .chain(upstream_files.iter())
+        .chain(policy_files().iter())
+    {
         if let Some(d) = f.parent() {
             dirs.insert(d.to_owned());
         }
@@ -67,6 +79,7 @@ pub fn spawn(
         watcher.watch(d, RecursiveMode::NonRecursive)?;
     }
     let mut tls_seen = fingerprints(&tls_files);
+    let mut upstream_seen = fingerprints(&upstream_files);
     let mut policy_seen = fingerprints(&policy_files());
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     Ok(tokio::spawn(async move {
@@ -92,6 +105,17 @@ pub fn spawn(
                     }
                 }
                 tls_seen = tls_now;
+            }
+            let upstream_now = fingerprints(&upstream_files);
+            if forced || upstream_now != upstream_seen {
+                let failed = federation.reload_tls();
+                if failed.is_empty() {
+                    tracing::info!("upstream TLS material reloaded");
+                }
+                for e in failed {
+                    tracing::error!(error = %e, "upstream TLS reload failed; previous material stays in force for it");
+                }
+                upstream_seen = upstream_now;
             }
             let files = policy
                 .watched_files()

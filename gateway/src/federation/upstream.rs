@@ -4,15 +4,12 @@
 
 use super::adapters::{Adapter, AdapterError, UpstreamRequest};
 use super::breaker::{Breaker, BreakerState};
+use super::client::UpstreamClient;
 use crate::config::{SanctionsRole, UpstreamConfig, UpstreamKind};
 use crate::tls;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -95,7 +92,7 @@ pub struct Upstream {
     pub sanctions: SanctionsRole,
     /// `scheme://authority`, no trailing slash.
     base: String,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: UpstreamClient,
     timeout: Duration,
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
@@ -252,29 +249,7 @@ impl Upstream {
             return Err(cfg_err("base_url must be https".into()));
         }
         let base = cfg.base_url.trim_end_matches('/').to_owned();
-        let roots = tls::read_roots("upstream CA", &cfg.ca).map_err(tls_err)?;
-        let certs =
-            tls::read_certs("upstream client certificate", &cfg.client_cert).map_err(tls_err)?;
-        let key = tls::read_key("upstream client key", &cfg.client_key).map_err(tls_err)?;
-        let tls_cfg = rustls::ClientConfig::builder_with_provider(tls::provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| tls_err(tls::TlsError::Rustls(e.to_string())))?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(certs, key)
-            .map_err(|e| tls_err(tls::TlsError::Rustls(e.to_string())))?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_millis(cfg.connect_timeout_ms)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_cfg)
-            .https_only()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(cfg.max_concurrency)
-            .build(connector);
+        let client = UpstreamClient::new(cfg).map_err(tls_err)?;
         Ok(Upstream {
             name: cfg.name.clone(),
             kind: cfg.kind,
@@ -292,6 +267,27 @@ impl Upstream {
             breaker: Breaker::new(cfg.breaker.clone()),
             stats: UpstreamStats::default(),
         })
+    }
+
+    /// Re-reads this upstream's CA, client certificate and key: new
+    /// connections use them; on failure the material in force stays.
+    pub fn reload_tls(&self) -> Result<(), UpstreamSetupError> {
+        self.client
+            .reload()
+            .map_err(|source| UpstreamSetupError::Tls {
+                name: self.name.clone(),
+                source,
+            })
+    }
+
+    /// Successful TLS reloads of this upstream so far.
+    pub fn tls_generation(&self) -> u64 {
+        self.client.generation()
+    }
+
+    /// The files of this upstream's TLS material.
+    pub fn tls_files(&self) -> [std::path::PathBuf; 3] {
+        self.client.files()
     }
 
     /// The per-request timeout.

@@ -105,6 +105,7 @@ async fn sighup_reloads_tls_material_and_policy() {
     let h = Harness::start().await;
     let tls_before = h.gw().tls.generation();
     let policy_before = h.gw().policy.reloads_ok();
+    let upstream_before = h.gw().federation.tls_generation();
     let status = std::process::Command::new("kill")
         .args(["-HUP", &std::process::id().to_string()])
         .status()
@@ -112,7 +113,9 @@ async fn sighup_reloads_tls_material_and_policy() {
     assert!(status.success());
     let gw = h.gw();
     eventually("SIGHUP reload", async || {
-        gw.tls.generation() > tls_before && gw.policy.reloads_ok() > policy_before
+        gw.tls.generation() > tls_before
+            && gw.policy.reloads_ok() > policy_before
+            && gw.federation.tls_generation() > upstream_before
     })
     .await;
 }
@@ -163,4 +166,58 @@ async fn a_kubernetes_style_symlink_swap_reloads_the_policy() {
         (r.status.as_u16(), r.code().as_str()),
         (403, "scope_denied")
     );
+}
+
+/// Rotating credgate's client certificate towards the platforms needs no
+/// restart: a new certificate and key written over the configured files
+/// are used for new upstream connections. Shown both ways — a certificate
+/// the platforms do not trust makes the calls fail; putting the right one
+/// back makes them work — so the calls really use the reloaded material.
+#[tokio::test]
+async fn upstream_client_certificate_reloads_without_a_restart() {
+    let h = Harness::start_with(Options {
+        // One attempt per request and no breaker, so that each request
+        // shows the material in force.
+        upstream_extra: "max_retries = 0\nbreaker = { failure_threshold = 1000, open_ms = 1000 }"
+            .into(),
+        ..Options::default()
+    })
+    .await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let dept = h.client("dept-nb");
+    assert_eq!(dept.get(&path, &[APPROVAL]).await.status, 200);
+    let certs = h.certs();
+    let (crt, key) = (
+        certs.join("upstream/gateway.crt"),
+        certs.join("upstream/gateway.key"),
+    );
+    let good = (std::fs::read(&crt).unwrap(), std::fs::read(&key).unwrap());
+    // Written beside and renamed into place, as an operator (or kubelet) does.
+    let install = |crt_pem: &[u8], key_pem: &[u8]| {
+        for (to, bytes) in [(&key, key_pem), (&crt, crt_pem)] {
+            let tmp = to.with_extension("new");
+            std::fs::write(&tmp, bytes).unwrap();
+            std::fs::rename(&tmp, to).unwrap();
+        }
+    };
+    let federation = h.gw().federation.clone();
+    let before = federation.tls_generation();
+    install(
+        &std::fs::read(certs.join("rogue/client.crt")).unwrap(),
+        &std::fs::read(certs.join("rogue/client.key")).unwrap(),
+    );
+    eventually("the untrusted identity is loaded", async || {
+        federation.tls_generation() > before
+    })
+    .await;
+    let r = dept.get(&path, &[APPROVAL]).await;
+    assert_eq!(r.status, 502, "{}", String::from_utf8_lossy(&r.body));
+    let before = federation.tls_generation();
+    install(&good.0, &good.1);
+    eventually("the right identity is back", async || {
+        federation.tls_generation() > before
+    })
+    .await;
+    assert_eq!(dept.get(&path, &[APPROVAL]).await.status, 200);
 }

@@ -41,13 +41,9 @@ san=(--san sim --san lb)
 "${cg[@]}" certs dev --out "$out" "${force[@]}" "${san[@]}"
 
 if [[ ! -f "$out/audit/signing.key" || ${#force[@]} -gt 0 ]]; then
-    # An Ed25519 PKCS#8 key pair, the format `[audit] signing_key_file` takes.
-    tmp="$(mktemp -d)"
-    trap 'rm -rf "$tmp"' EXIT
-    "${cg[@]}" authz keygen --out "$tmp" >/dev/null
-    mkdir -p "$out/audit"
-    mv -f "$tmp/issuer.key" "$out/audit/signing.key"
-    mv -f "$tmp/issuer.pub" "$out/audit/signing.pub"
+    # The checkpoint signing key pair (`[audit] signing_key_file`).
+    rm -f "$out/audit/signing.key" "$out/audit/signing.pub"
+    "${cg[@]}" audit keygen --out "$out/audit" >/dev/null
 fi
 
 if [[ ! -f "$out/pseudonym.key" || ${#force[@]} -gt 0 ]]; then

@@ -39,7 +39,7 @@ enum Command {
     /// Subject authorization tokens: keygen, issue, revoke, inspect.
     #[command(subcommand)]
     Authz(authz::AuthzCommand),
-    /// Audit log tools: verify, query, checkpoint.
+    /// Audit log tools: verify, query, checkpoint, keygen.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Ask a running gateway's admin listener for `/healthz` (or another

@@ -21,6 +21,7 @@ fn every_command_has_help() {
         vec!["authz", "revoke", "--help"],
         vec!["audit", "verify", "--help"],
         vec!["audit", "query", "--help"],
+        vec!["audit", "keygen", "--help"],
         vec!["health", "--help"],
     ] {
         let out = credgate().args(&args).output().unwrap();
@@ -493,4 +494,39 @@ async fn serve_takes_the_audit_replica_from_the_flag_or_the_environment() {
     let out = run_blocking(check(&["--replica", "../x"], None)).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("CREDGATE_AUDIT_REPLICA"));
+}
+
+#[test]
+fn audit_keygen_writes_a_usable_pair_once() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("keys");
+    let run = || {
+        credgate()
+            .args(["audit", "keygen", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{first:?}");
+    let key = out.join("signing.key");
+    let public = out.join("signing.pub");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&key), 0o600);
+    // The pair matches: the public key is the signer's.
+    let signer =
+        credgate_audit::AuditSigner::from_pkcs8_pem(&std::fs::read_to_string(&key).unwrap())
+            .unwrap();
+    let verifier =
+        credgate_audit::AuditPublicKey::from_spki_pem(&std::fs::read_to_string(&public).unwrap())
+            .unwrap();
+    assert_eq!(signer.key_id(), verifier.key_id());
+    assert!(String::from_utf8_lossy(&first.stdout).contains(signer.key_id()));
+    // Never overwrites a key.
+    let before = std::fs::read(&key).unwrap();
+    let second = run();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("not overwriting"));
+    assert_eq!(std::fs::read(&key).unwrap(), before);
 }

@@ -642,12 +642,12 @@ fn material() -> Material {
     let issuer = tmp.path().join("issuer");
     run_ok(credgate().args(["authz", "keygen", "--out"]).arg(&issuer));
     let audit = tmp.path().join("audit-key");
-    run_ok(credgate().args(["authz", "keygen", "--out"]).arg(&audit));
+    run_ok(credgate().args(["audit", "keygen", "--out"]).arg(&audit));
     Material {
         root: tmp.path().join("root"),
         pki,
         issuer_pub: issuer.join("issuer.pub"),
-        audit_key: audit.join("issuer.key"),
+        audit_key: audit.join("signing.key"),
         _tmp: tmp,
     }
 }
@@ -748,7 +748,7 @@ fn example_gateway_config_passes_serve_check() {
     let ex = deploy().join("examples");
     let cfg = install(&m, &ex.join("gateway.toml"), &ex.join("policy.toml"), &[]);
     serve_check(&cfg);
-    // The audit signing key format the README documents (`authz keygen`) loads.
+    // The audit signing key the README documents (`audit keygen`) loads.
     credgate_audit::AuditSigner::from_pkcs8_pem(&read(&m.audit_key)).unwrap();
 }
 

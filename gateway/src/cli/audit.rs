@@ -1,4 +1,4 @@
-//! `credgate audit verify|query|checkpoint`: offline tools over a replica's
+//! `credgate audit verify|query|checkpoint|keygen`: offline tools over a replica's
 //! audit directory (SPEC §8). `query --subject` takes a raw identifier and
 //! the pseudonym key, and searches by the pseudonym the log stores.
 
@@ -56,11 +56,53 @@ pub enum AuditCommand {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Write a new checkpoint signing key: `signing.key` (Ed25519 PKCS#8
+    /// PEM, mode 0600, for `[audit] signing_key_file`) and `signing.pub`
+    /// (SPKI PEM, for auditors' `audit verify --pubkey`). Never overwrites.
+    Keygen {
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Writes `bytes` to a file that must not exist yet, with `mode`.
+fn write_new(path: &std::path::Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Runs an audit command.
 pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        AuditCommand::Keygen { out } => {
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let (key, public) = (out.join("signing.key"), out.join("signing.pub"));
+            for p in [&key, &public] {
+                anyhow::ensure!(!p.exists(), "{} exists: not overwriting a key", p.display());
+            }
+            let (private_pem, public_pem) = credgate_audit::generate_signing_key_pem()?;
+            let id = credgate_audit::AuditSigner::from_pkcs8_pem(&private_pem)?
+                .key_id()
+                .to_owned();
+            write_new(&key, private_pem.as_bytes(), 0o600)?;
+            write_new(&public, public_pem.as_bytes(), 0o644)?;
+            println!(
+                "private key: {} (key id {id})\npublic key:  {}",
+                key.display(),
+                public.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Verify { dir, pubkey } => {
             let pem = match &pubkey {
                 Some(p) => Some(

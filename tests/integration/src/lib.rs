@@ -276,6 +276,12 @@ impl Harness {
             .unwrap_or_else(|| panic!("no sample enterprise on {platform}"))
             .to_owned()
     }
+
+    /// The basic-section report path of [`Harness::enterprise_of`] `platform`.
+    pub fn basic_report_path(&self, platform: &str) -> String {
+        let uscc = self.enterprise_of(platform);
+        format!("/v1/enterprises/{uscc}/report?sections=basic")
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -163,7 +163,7 @@ fn single_use_report(h: &Harness) -> (String, String) {
         0,
         3600,
     );
-    (format!("/v1/enterprises/{nb}/report?sections=basic"), once)
+    (h.basic_report_path("xinyong-ningbo"), once)
 }
 
 #[tokio::test]

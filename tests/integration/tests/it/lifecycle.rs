@@ -183,8 +183,7 @@ async fn upstream_client_certificate_reloads_without_a_restart() {
         ..Options::default()
     })
     .await;
-    let nb = h.enterprise_of("xinyong-ningbo");
-    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let path = h.basic_report_path("xinyong-ningbo");
     let dept = h.client("dept-nb");
     assert_eq!(dept.get(&path, &[APPROVAL]).await.status, 200);
     let certs = h.certs();

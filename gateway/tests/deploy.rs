@@ -258,10 +258,13 @@ fn compose_services_reference_files_that_exist() {
                     Some("/var/lib/credgate/audit"),
                     "{name}: the audit log must be on the service's audit volume"
                 );
-                replicas.insert(
-                    name.to_owned(),
-                    cfg["audit"]["replica"].as_str().unwrap().to_owned(),
-                );
+                // The service's CREDGATE_AUDIT_REPLICA overrides the file's.
+                let replica = svc["environment"]["CREDGATE_AUDIT_REPLICA"]
+                    .as_str()
+                    .or(cfg["audit"]["replica"].as_str())
+                    .unwrap();
+                credgate_audit::validate_replica(replica).unwrap();
+                replicas.insert(name.to_owned(), replica.to_owned());
                 let redis = cfg["redis"]["url"].as_str().expect("redis.url");
                 assert!(names
                     .iter()
@@ -813,13 +816,20 @@ fn compose_configs_pass_serve_check_with_init_certs_output() {
             .args(["policy", "check"])
             .arg(etc.join("policy.toml")),
     );
-    for n in ["gateway-1.toml", "gateway-2.toml"] {
-        let text = read(&compose.join(n)).replace(
-            "\"/var/lib/credgate/audit\"",
-            &format!("\"{}\"", tmp.path().join("audit").display()),
+    let text = read(&compose.join("gateway.toml")).replace(
+        "\"/var/lib/credgate/audit\"",
+        &format!("\"{}\"", tmp.path().join("audit").display()),
+    );
+    std::fs::write(etc.join("gateway.toml"), text).unwrap();
+    serve_check(&etc.join("gateway.toml"));
+    for replica in ["gateway-1", "gateway-2"] {
+        let out = run_ok(
+            credgate()
+                .args(["serve", "--check", "--config"])
+                .arg(etc.join("gateway.toml"))
+                .env("CREDGATE_AUDIT_REPLICA", replica),
         );
-        std::fs::write(etc.join(n), text).unwrap();
-        serve_check(&etc.join(n));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("audit replica {replica}")));
     }
 }
 

@@ -169,9 +169,7 @@ impl Authorizer {
             return;
         };
         if !answered {
-            if let Err(e) = self.state.release_use(&r.jti).await {
-                tracing::warn!(jti = %r.jti, error = %e, "could not give back an authorization use");
-            }
+            give_back(&self.state, &r.jti).await;
         }
     }
 
@@ -188,11 +186,14 @@ impl Authorizer {
             return;
         };
         let state = self.state.clone();
-        rt.spawn(async move {
-            if let Err(e) = state.release_use(&r.jti).await {
-                tracing::warn!(jti = %r.jti, error = %e, "could not give back an authorization use");
-            }
-        });
+        rt.spawn(async move { give_back(&state, &r.jti).await });
+    }
+}
+
+/// Gives back one reserved use; a failure only over-counts, so it is logged.
+async fn give_back(state: &StateBackend, jti: &str) {
+    if let Err(e) = state.release_use(jti).await {
+        tracing::warn!(jti = %jti, error = %e, "could not give back an authorization use");
     }
 }
 

@@ -228,19 +228,26 @@ fn add_sans(out: &std::path::Path, extra: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a private key with mode 0600.
+/// Replaces a private key with a new file of mode 0600.
 fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+    let _ = std::fs::remove_file(path);
+    write_new(path, data, 0o600)
+}
+
+/// Writes `bytes` to a file that must not exist yet, created with `mode`
+/// (never briefly readable by others), and syncs it.
+fn write_new(path: &std::path::Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let _ = std::fs::remove_file(path);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(data)?;
-    Ok(())
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Files `serve` reads at start beyond TLS, policy and upstreams: the

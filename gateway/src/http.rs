@@ -244,23 +244,45 @@ fn finish(
     } else {
         trail.code.unwrap_or("error")
     };
+    log_outcome(
+        ctx,
+        trail,
+        resp.status().as_u16(),
+        code,
+        seq.unwrap_or(0),
+        started,
+    );
+    resp
+}
+
+/// Records the outcome on the request span and writes the request's log
+/// line (the normal path, and a request its client abandoned).
+fn log_outcome(
+    ctx: &RequestCtx,
+    trail: &Trail,
+    status: u16,
+    decision: &str,
+    audit_seq: u64,
+    started: std::time::Instant,
+) {
+    let client = trail.client.as_deref().unwrap_or("-");
+    let endpoint = trail.endpoint.unwrap_or("-");
     let span = &ctx.span;
-    span.record("client", trail.client.as_deref().unwrap_or("-"));
-    span.record("endpoint", trail.endpoint.unwrap_or("-"));
-    span.record("decision", code);
-    span.record("status", resp.status().as_u16());
+    span.record("client", client);
+    span.record("endpoint", endpoint);
+    span.record("decision", decision);
+    span.record("status", status);
     crate::telemetry::RequestLine {
         request_id: &ctx.request_id,
         trace_id: &ctx.trace.trace_id,
-        client: trail.client.as_deref().unwrap_or("-"),
-        endpoint: trail.endpoint.unwrap_or("-"),
-        status: resp.status().as_u16(),
-        decision: code,
-        audit_seq: seq.unwrap_or(0),
+        client,
+        endpoint,
+        status,
+        decision,
+        audit_seq,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
     .log();
-    resp
 }
 
 /// What a handler needs about the request.

@@ -66,21 +66,6 @@ pub enum AuditCommand {
     },
 }
 
-/// Writes `bytes` to a file that must not exist yet, with `mode`.
-fn write_new(path: &std::path::Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
-}
-
 /// Runs an audit command.
 pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -94,8 +79,8 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             let id = credgate_audit::AuditSigner::from_pkcs8_pem(&private_pem)?
                 .key_id()
                 .to_owned();
-            write_new(&key, private_pem.as_bytes(), 0o600)?;
-            write_new(&public, public_pem.as_bytes(), 0o644)?;
+            super::write_new(&key, private_pem.as_bytes(), 0o600)?;
+            super::write_new(&public, public_pem.as_bytes(), 0o644)?;
             println!(
                 "private key: {} (key id {id})\npublic key:  {}",
                 key.display(),

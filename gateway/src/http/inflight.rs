@@ -79,35 +79,20 @@ impl<'a> InFlight<'a> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        let stage = self.stage;
-        let status = match stage {
+        let decision = "client_closed";
+        let status = match self.stage {
             Stage::Done => return,
             Stage::Committing(status) => status,
             Stage::Handling => {
                 if let Some(a) = self.trail.authorized.take() {
                     self.authorizer.release_detached(a);
                 }
+                self.metrics
+                    .observe_request(&self.trail, decision, self.started.elapsed());
                 CLIENT_CLOSED_STATUS
             }
         };
-        let decision = "client_closed";
-        if stage == Stage::Handling {
-            self.metrics
-                .observe_request(&self.trail, decision, self.started.elapsed());
-        }
-        self.ctx.span.record("decision", decision);
-        self.ctx.span.record("status", status);
-        crate::telemetry::RequestLine {
-            request_id: &self.ctx.request_id,
-            trace_id: &self.ctx.trace.trace_id,
-            client: self.trail.client.as_deref().unwrap_or("-"),
-            endpoint: self.trail.endpoint.unwrap_or("-"),
-            status,
-            decision,
-            audit_seq: 0,
-            elapsed_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        }
-        .log();
+        super::log_outcome(self.ctx, &self.trail, status, decision, 0, self.started);
     }
 }
 

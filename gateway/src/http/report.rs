@@ -94,22 +94,28 @@ async fn answer(
         match sources.remove(name) {
             Some(source) => {
                 let data = doc.get_mut(name).map(Value::take).unwrap_or(Value::Null);
-                out.insert(name.to_owned(), json!({ "source": source, "data": data }));
+                out.insert(
+                    name.to_owned(),
+                    super::object([("source", source), ("data", data)]),
+                );
                 trail.sections.push(name.to_owned());
             }
             None => missing.push(name),
         }
     }
-    Ok(json!({
-        "subject": {
-            "uscc": uscc.as_str(),
-            "division": division.to_string(),
-            "legacy_code": uscc.is_legacy(),
-        },
-        "purpose": grant.purpose,
-        "sections": out,
-        "unavailable_sections": missing,
-    }))
+    Ok(super::object([
+        (
+            "subject",
+            json!({
+                "uscc": uscc.as_str(),
+                "division": division.to_string(),
+                "legacy_code": uscc.is_legacy(),
+            }),
+        ),
+        ("purpose", Value::from(grant.purpose.as_str())),
+        ("sections", Value::Object(out)),
+        ("unavailable_sections", json!(missing)),
+    ]))
 }
 
 /// `sections=a,b,…`: every name must be a known section; duplicates fold.

@@ -12,7 +12,7 @@ use credgate_policy::mask::{self, MaskContext};
 use credgate_policy::Endpoint;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -194,7 +194,10 @@ pub(super) async fn handle(
         } else {
             "no_hit"
         };
-        let mut doc = json!({ "sanctions": { "sources": sources } });
+        let mut doc = super::object([(
+            "sanctions",
+            super::object([("sources", Value::Array(sources))]),
+        )]);
         let report = mask::apply(&grant.profile, &mut doc, &ctx_mask);
         trail.note_mask(report);
         let sources = doc["sanctions"]["sources"].take();
@@ -203,12 +206,12 @@ pub(super) async fn handle(
         } else {
             json!([])
         };
-        results.push(json!({
-            "index": index,
-            "subject": echo(given, Some(subject)),
-            "status": status,
-            "sources": sources,
-        }));
+        results.push(super::object([
+            ("index", Value::from(index)),
+            ("subject", Value::from(echo(given, Some(subject)))),
+            ("status", Value::from(status)),
+            ("sources", sources),
+        ]));
     }
     let failed_platforms: Vec<&str> = failed.iter().map(|i| upstreams[*i].name.as_str()).collect();
     // One record per request: a batch names no single subject; the count
@@ -225,11 +228,11 @@ pub(super) async fn handle(
             });
         }
     }
-    Ok(json!({
-        "results": results,
-        "partial": !failed_platforms.is_empty(),
-        "failed_platforms": failed_platforms,
-    }))
+    Ok(super::object([
+        ("results", Value::Array(results)),
+        ("partial", Value::from(!failed_platforms.is_empty())),
+        ("failed_platforms", json!(failed_platforms)),
+    ]))
 }
 
 async fn ask_platform(

@@ -9,7 +9,7 @@ use crate::recognition::RecognitionError;
 use credgate_policy::ids::IdNumber;
 use credgate_policy::mask::{self, MaskContext};
 use credgate_policy::Endpoint;
-use serde_json::json;
+use serde_json::{json, Value};
 
 pub(super) async fn handle(
     gw: &Gateway,
@@ -77,9 +77,12 @@ pub(super) async fn handle(
     );
     trail.note_mask(report);
     trail.sections.push("score".to_owned());
-    Ok(json!({
-        "subject": { "kind": "person", "division": division.to_string() },
-        "purpose": grant.purpose,
-        "score": doc["score"].take(),
-    }))
+    Ok(super::object([
+        (
+            "subject",
+            json!({ "kind": "person", "division": division.to_string() }),
+        ),
+        ("purpose", Value::from(grant.purpose.as_str())),
+        ("score", doc["score"].take()),
+    ]))
 }

@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use ring::rand::SystemRandom;
+use ring::rand::{SecureRandom as _, SystemRandom};
 use ring::signature::{self, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
@@ -21,6 +21,12 @@ use crate::AuditError;
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the key follows.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// DER prefix of an Ed25519 PKCS#8 v1 private key (RFC 8410 §7); the
+/// 32-byte seed follows.
+const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
 /// The log's signing key. Cheap to clone.
@@ -126,10 +132,16 @@ impl fmt::Debug for AuditPublicKey {
 }
 
 /// Generates a fresh Ed25519 key; returns `(PKCS#8 private PEM, SPKI public PEM)`.
+///
+/// The private key is PKCS#8 v1 (the seed only), which OpenSSL and Python's
+/// `cryptography` read; ring's `generate_pkcs8` writes v2, which they refuse.
 pub fn generate_signing_key_pem() -> Result<(String, String), AuditError> {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+    let mut pkcs8 = ED25519_PKCS8_V1_PREFIX.to_vec();
+    pkcs8.resize(ED25519_PKCS8_V1_PREFIX.len() + 32, 0);
+    SystemRandom::new()
+        .fill(&mut pkcs8[ED25519_PKCS8_V1_PREFIX.len()..])
         .map_err(|_| AuditError::Key("Ed25519 key generation failed".to_owned()))?;
-    let private = pem_encode("PRIVATE KEY", pkcs8.as_ref());
+    let private = pem_encode("PRIVATE KEY", &pkcs8);
     let signer = AuditSigner::from_pkcs8_pem(&private)?;
     Ok((private, signer.public_key().to_spki_pem()))
 }
@@ -153,6 +165,9 @@ mod tests {
     #[test]
     fn generated_keys_sign_and_verify_through_pem() {
         let (private, public) = generate_signing_key_pem().unwrap();
+        let der = PrivatePkcs8KeyDer::from_pem_slice(private.as_bytes()).unwrap();
+        assert_eq!(der.secret_pkcs8_der().len(), 48, "PKCS#8 v1: prefix + seed");
+        assert_eq!(&der.secret_pkcs8_der()[..16], &ED25519_PKCS8_V1_PREFIX);
         let signer = AuditSigner::from_pkcs8_pem(&private).unwrap();
         let key = AuditPublicKey::from_spki_pem(&public).unwrap();
         assert_eq!(signer.public_key(), &key);

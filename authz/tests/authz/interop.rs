@@ -174,3 +174,22 @@ fn python_verifies_our_tokens_signed_with_its_pkcs8_v1_key() {
     )
     .is_err());
 }
+
+#[test]
+fn python_signs_with_the_key_that_authz_keygen_writes() {
+    // Third-party issuers sign with common tools: the key file must be a
+    // PKCS#8 document that `cryptography` (like OpenSSL) loads.
+    let dir = tempfile::tempdir().unwrap();
+    let (key_path, pub_path) = credgate_authz::keygen(dir.path()).unwrap();
+    let private_pem = std::fs::read_to_string(key_path).unwrap();
+    let public_pem = std::fs::read_to_string(pub_path).unwrap();
+    let signed = python(
+        "sign",
+        &json!({"header": {"alg": "EdDSA", "typ": "JWT"}, "claims": claims("python-with-our-key"), "private_pem": private_pem}),
+    )
+    .unwrap();
+    assert_eq!(signed["public_pem"].as_str().unwrap().trim(), public_pem.trim());
+    let issuers = [TrustedIssuer::from_spki_pem(ISSUER, None, &public_pem).unwrap()];
+    let token = signed["token"].as_str().unwrap();
+    assert_eq!(check(token, &issuers).unwrap().jti, "python-with-our-key");
+}

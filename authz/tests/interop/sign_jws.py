@@ -4,8 +4,8 @@
 Assembles and checks compact JWS by hand (base64url of the JSON header and payload,
 Ed25519 from the `cryptography` package), sharing no code with the Rust side.
 
-    sign_jws.py sign    < {"header": {...}, "claims": {...}}
-        -> {"token": "...", "public_pem": "...", "private_pem": "..."}  (fresh key)
+    sign_jws.py sign    < {"header": {...}, "claims": {...}[, "private_pem": "..."]}
+        -> {"token": "...", "public_pem": "...", "private_pem": "..."}  (fresh key unless given)
     sign_jws.py verify  < {"token": "...", "public_pem": "..."}
         -> {"header": {...}, "claims": {...}}   (exit 1 if the signature is bad)
 
@@ -39,7 +39,10 @@ def compact_json(value) -> bytes:
 
 
 def sign(request):
-    key = Ed25519PrivateKey.generate()
+    if "private_pem" in request:
+        key = serialization.load_pem_private_key(request["private_pem"].encode("ascii"), password=None)
+    else:
+        key = Ed25519PrivateKey.generate()
     signing_input = b64u(compact_json(request["header"])) + "." + b64u(compact_json(request["claims"]))
     signature = key.sign(signing_input.encode("ascii"))
     return {

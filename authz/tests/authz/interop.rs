@@ -188,7 +188,10 @@ fn python_signs_with_the_key_that_authz_keygen_writes() {
         &json!({"header": {"alg": "EdDSA", "typ": "JWT"}, "claims": claims("python-with-our-key"), "private_pem": private_pem}),
     )
     .unwrap();
-    assert_eq!(signed["public_pem"].as_str().unwrap().trim(), public_pem.trim());
+    assert_eq!(
+        signed["public_pem"].as_str().unwrap().trim(),
+        public_pem.trim()
+    );
     let issuers = [TrustedIssuer::from_spki_pem(ISSUER, None, &public_pem).unwrap()];
     let token = signed["token"].as_str().unwrap();
     assert_eq!(check(token, &issuers).unwrap().jti, "python-with-our-key");

@@ -262,7 +262,8 @@ fn fresh_ed25519_pairs_round_trip_and_differ() {
     assert_round_trip(&sk1, &pk1);
     assert_ne!(pk1, pk2);
     // A signature from one key does not verify under the other.
-    let signer = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pem_block(&sk2, "PRIVATE KEY")).unwrap();
+    let signer =
+        Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pem_block(&sk2, "PRIVATE KEY")).unwrap();
     let spki1 = pem_block(&pk1, "PUBLIC KEY");
     let (_, info) = SubjectPublicKeyInfo::from_der(&spki1).unwrap();
     let other = UnparsedPublicKey::new(&ED25519, info.subject_public_key.data.to_vec());

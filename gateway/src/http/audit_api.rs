@@ -39,16 +39,19 @@ fn bad(what: &str) -> ApiError {
     ApiError::new(Code::InvalidRequest, what.to_owned())
 }
 
-/// The auditor endpoints.
-pub(super) async fn handle(
-    gw: &Gateway,
-    req: &Req<'_>,
-    trail: &mut Trail,
-    route: AuditRoute,
-) -> JsonResult {
+/// An auditor request whose shape has been checked (before the policy
+/// decision, as the SPEC's refusal order says).
+enum AuditRequest {
+    Records(Query),
+    Checkpoint,
+    Proof { seq: u64, size: Option<u64> },
+    Consistency { from: u64, to: u64 },
+}
+
+/// Checks the query of an auditor request: known parameters, each well
+/// formed. Bounds that depend on the log's size are checked later.
+fn parse_request(gw: &Gateway, req: &Req<'_>, route: AuditRoute) -> Result<AuditRequest, ApiError> {
     let params = query_params(req.parts.uri.query())?;
-    super::decide(gw, req, trail, Endpoint::AuditRead, None).await?;
-    let log = log_of(gw)?;
     let get = |k: &str| {
         params
             .iter()
@@ -66,7 +69,13 @@ pub(super) async fn handle(
     if let Some((k, _)) = params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         return Err(bad(&format!("unknown query parameter {k:?}")));
     }
-    match route {
+    let positive = |k: &str, v: &str| -> Result<u64, ApiError> {
+        match v.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(bad(&format!("{k}: a positive integer"))),
+        }
+    };
+    Ok(match route {
         AuditRoute::Records => {
             let mut q = Query {
                 client: get("client").map(str::to_owned),
@@ -92,20 +101,52 @@ pub(super) async fn handle(
                 Some(_) => return Err(bad("decision: allow or deny")),
             };
             if let Some(l) = get("limit") {
-                let n: usize = l.parse().map_err(|_| bad("limit: a positive integer"))?;
-                if n == 0 {
-                    return Err(bad("limit: a positive integer"));
-                }
-                q.limit = Some(n);
+                let n = positive("limit", l)?;
+                q.limit = Some(usize::try_from(n).unwrap_or(usize::MAX));
             }
             if let Some(c) = get("cursor") {
                 q.cursor = Some(c.parse().map_err(|_| bad("cursor: from next_cursor"))?);
             }
+            AuditRequest::Records(q)
+        }
+        AuditRoute::Checkpoint => AuditRequest::Checkpoint,
+        AuditRoute::Proof(seq) => {
+            let size = get("size").map(|s| positive("size", s)).transpose()?;
+            if seq == 0 || size.is_some_and(|size| seq > size) {
+                return Err(bad("need 1 <= seq <= size"));
+            }
+            AuditRequest::Proof { seq, size }
+        }
+        AuditRoute::Consistency => {
+            let required = |k: &str| -> Result<u64, ApiError> {
+                positive(k, get(k).ok_or_else(|| bad(&format!("{k} is required")))?)
+            };
+            let (from, to) = (required("from")?, required("to")?);
+            if from > to {
+                return Err(bad("need from <= to"));
+            }
+            AuditRequest::Consistency { from, to }
+        }
+    })
+}
+
+/// The auditor endpoints.
+pub(super) async fn handle(
+    gw: &Gateway,
+    req: &Req<'_>,
+    trail: &mut Trail,
+    route: AuditRoute,
+) -> JsonResult {
+    let request = parse_request(gw, req, route)?;
+    super::decide(gw, req, trail, Endpoint::AuditRead, None).await?;
+    let log = log_of(gw)?;
+    match request {
+        AuditRequest::Records(q) => {
             let page = log.query(q).await.map_err(|e| internal_audit(&e))?;
             trail.sections.push("audit.records".to_owned());
             Ok(json!({ "records": page.records, "next_cursor": page.next_cursor }))
         }
-        AuditRoute::Checkpoint => {
+        AuditRequest::Checkpoint => {
             trail.sections.push("audit.checkpoint".to_owned());
             let cp = match log.latest_checkpoint() {
                 Some(cp) => cp,
@@ -113,13 +154,8 @@ pub(super) async fn handle(
             };
             Ok(checkpoint_json(&cp, log))
         }
-        AuditRoute::Proof(seq) => {
-            let size = match get("size") {
-                Some(s) => s
-                    .parse::<u64>()
-                    .map_err(|_| bad("size: a positive integer"))?,
-                None => log.tree_size(),
-            };
+        AuditRequest::Proof { seq, size } => {
+            let size = size.unwrap_or_else(|| log.tree_size());
             if seq == 0 || size == 0 || seq > size || size > log.tree_size() {
                 return Err(bad("need 1 <= seq <= size <= the log size"));
             }
@@ -138,15 +174,8 @@ pub(super) async fn handle(
                 "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
             }))
         }
-        AuditRoute::Consistency => {
-            let parse = |k: &str| -> Result<u64, ApiError> {
-                get(k)
-                    .ok_or_else(|| bad(&format!("{k} is required")))?
-                    .parse()
-                    .map_err(|_| bad(&format!("{k}: a positive integer")))
-            };
-            let (m, n) = (parse("from")?, parse("to")?);
-            if m == 0 || m > n || n > log.tree_size() {
+        AuditRequest::Consistency { from: m, to: n } => {
+            if n > log.tree_size() {
                 return Err(bad("need 1 <= from <= to <= the log size"));
             }
             let proof = log

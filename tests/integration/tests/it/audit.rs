@@ -365,3 +365,63 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn the_auditor_api_checks_the_request_shape_before_the_purpose_and_scope() {
+    // SPEC §4: request shape → purpose_required → scope_denied →
+    // purpose_not_allowed. A malformed auditor query is `invalid_request`
+    // (a bad subject `invalid_subject_id`) whoever asks and whatever the
+    // purpose; a well-formed one reaches the policy.
+    let h = Harness::start().await;
+    let auditor = h.client("auditor");
+    let bank = h.client("bank-nb");
+    let lending = ("x-credit-purpose", "loan_underwriting");
+    let lending_only = [lending];
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let mut bad_check = nb.clone();
+    let last = if bad_check.ends_with('A') { "B" } else { "A" };
+    bad_check.replace_range(17.., last);
+    let malformed = [
+        (
+            &*format!("/v1/audit/records?subject={bad_check}"),
+            "invalid_subject_id",
+        ),
+        ("/v1/audit/records?limit=abc", "invalid_request"),
+        ("/v1/audit/records?decision=maybe", "invalid_request"),
+        ("/v1/audit/records?gossip=1", "invalid_request"),
+        ("/v1/audit/consistency?from=9&to=1", "invalid_request"),
+        ("/v1/audit/consistency?from=abc&to=1", "invalid_request"),
+        ("/v1/audit/proof/3?size=abc", "invalid_request"),
+        ("/v1/audit/proof/3?size=2", "invalid_request"),
+        ("/v1/audit/proof/0", "invalid_request"),
+        ("/v1/audit/checkpoint?x=1", "invalid_request"),
+    ];
+    // (Within the auditor's and the bank's burst of 20.)
+    for (i, (path, code)) in malformed.into_iter().enumerate() {
+        let mut askers = vec![
+            ("auditor, no purpose", &auditor, &[][..]),
+            ("bank, its own purpose", &bank, &lending_only[..]),
+        ];
+        if i < 2 {
+            askers.push((
+                "auditor, another client's purpose",
+                &auditor,
+                &lending_only[..],
+            ));
+        }
+        for (who, client, headers) in askers {
+            let r = client.get(path, headers).await;
+            assert_eq!(r.code(), code, "{path} as {who}");
+            assert_eq!(r.status, 400, "{path} as {who}");
+        }
+    }
+    // Well-formed: the policy's order applies.
+    let ok = "/v1/audit/records?limit=1";
+    assert_eq!(auditor.get(ok, &[]).await.code(), "purpose_required");
+    assert_eq!(
+        auditor.get(ok, &[lending]).await.code(),
+        "purpose_not_allowed"
+    );
+    assert_eq!(bank.get(ok, &[lending]).await.code(), "scope_denied");
+    assert_eq!(auditor.get(ok, &[REVIEW]).await.status, 200);
+}

@@ -19,6 +19,7 @@ pub mod problem;
 mod report;
 mod sanctions;
 mod score;
+mod subject;
 mod trail;
 
 pub use trail::Trail;

@@ -106,6 +106,13 @@ impl IdNumber {
     pub fn birth_date(&self) -> (u16, u8, u8) {
         self.birth
     }
+
+    /// Whether the birth date is after `today` (`(year, month, day)`): no
+    /// such number has been issued yet, so it is not a valid identifier.
+    /// Parsing is pure; callers with a clock check this.
+    pub fn born_after(&self, today: (u16, u8, u8)) -> bool {
+        self.birth > today
+    }
 }
 
 impl std::fmt::Debug for IdNumber {

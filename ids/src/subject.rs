@@ -67,6 +67,15 @@ impl Subject {
         }
     }
 
+    /// Whether this is a person whose birth date is after `today`
+    /// (see [`IdNumber::born_after`]); never for an enterprise.
+    pub fn born_after(&self, today: (u16, u8, u8)) -> bool {
+        match self {
+            Subject::Person(id) => id.born_after(today),
+            Subject::Enterprise(_) => false,
+        }
+    }
+
     /// Enterprise or person.
     pub fn kind(&self) -> SubjectKind {
         match self {

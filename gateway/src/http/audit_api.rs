@@ -6,7 +6,6 @@
 use super::problem::{ApiError, Code};
 use super::{AuditRoute, Gateway, JsonResult, Req, Trail};
 use credgate_audit::{AuditLog, Decision, Query, SignedCheckpoint};
-use credgate_policy::ids::Subject;
 use credgate_policy::Endpoint;
 use serde_json::{json, Value};
 
@@ -84,7 +83,7 @@ fn parse_request(gw: &Gateway, req: &Req<'_>, route: AuditRoute) -> Result<Audit
             if let Some(raw) = get("subject") {
                 // The raw identifier is turned into the pseudonym the log
                 // stores; an invalid one cannot match anything.
-                let subject = Subject::parse(raw, req.policy.legacy_codes())
+                let subject = super::subject::parse_subject(raw, req.policy.legacy_codes())
                     .map_err(|e| ApiError::new(Code::InvalidSubjectId, format!("subject: {e}")))?;
                 q.subject_pseudonym = Some(gw.audit.pseudonym(subject.as_str()));
             }
@@ -202,12 +201,13 @@ pub(super) async fn access_log(
     trail: &mut Trail,
     subject: &str,
 ) -> JsonResult {
-    let subject = Subject::parse(subject, req.policy.legacy_codes()).map_err(|e| {
-        ApiError::new(
-            Code::InvalidSubjectId,
-            format!("not a valid subject identifier: {e}"),
-        )
-    })?;
+    let subject =
+        super::subject::parse_subject(subject, req.policy.legacy_codes()).map_err(|e| {
+            ApiError::new(
+                Code::InvalidSubjectId,
+                format!("not a valid subject identifier: {e}"),
+            )
+        })?;
     let pseudonym = gw.audit.pseudonym(subject.as_str());
     trail.subject_pseudonym = Some(pseudonym.clone());
     trail.subject_region = Some(subject.division().to_string());

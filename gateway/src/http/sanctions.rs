@@ -68,7 +68,7 @@ pub(super) async fn handle(
     let parsed: Vec<Option<Subject>> = req
         .subjects
         .iter()
-        .map(|s| Subject::parse(s, policy.legacy_codes()).ok())
+        .map(|s| super::subject::parse_subject(s, policy.legacy_codes()).ok())
         .collect();
     let mut unique: Vec<&Subject> = Vec::new();
     let mut seen = BTreeSet::new();

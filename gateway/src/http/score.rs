@@ -6,7 +6,6 @@ use super::problem::{ApiError, Code};
 use super::{Gateway, JsonResult, Req, Trail};
 use crate::federation::call_error;
 use crate::recognition::RecognitionError;
-use credgate_policy::ids::IdNumber;
 use credgate_policy::mask::{self, MaskContext};
 use credgate_policy::Endpoint;
 use serde_json::{json, Value};
@@ -17,7 +16,7 @@ pub(super) async fn handle(
     trail: &mut Trail,
     subject: &str,
 ) -> JsonResult {
-    let id = IdNumber::parse(subject).map_err(|e| {
+    let id = super::subject::parse_id_number(subject).map_err(|e| {
         ApiError::new(
             Code::InvalidSubjectId,
             format!("not a valid ID number: {e}"),

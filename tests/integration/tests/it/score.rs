@@ -134,3 +134,74 @@ async fn every_scored_person_is_recognised_on_both_sides() {
         assert!(values.contains(&b), "samples lack 钱江分 {b}");
     }
 }
+
+/// Appends the ISO 7064 MOD 11-2 check character to 17 digits.
+fn with_check(first17: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17
+        .bytes()
+        .zip(W)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    format!("{first17}{}", b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+#[tokio::test]
+async fn an_id_number_born_in_the_future_is_invalid_and_never_reaches_a_platform() {
+    // SPEC §3: positions 7–14 are "a valid birth date"; a bad identifier
+    // is `400 invalid_subject_id` and never reaches an upstream.
+    let h = Harness::start().await;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Two years on from roughly now: surely in the future.
+    let year = 1970 + secs / 31_556_952 + 2;
+    let future = with_check(&format!("330203{year}0101583"));
+    let token = h.token(&future, "peer-hz", "person.score", "score_recognition");
+    h.clear_sim_requests().await;
+    let r = h
+        .client("peer-hz")
+        .get(
+            &format!("/v1/persons/{future}/score"),
+            &[
+                ("x-credit-purpose", "score_recognition"),
+                ("x-credit-authorization", &token),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.code(), "invalid_subject_id");
+    // In a batch it is an invalid item, asked of no platform.
+    let body = serde_json::json!({ "subjects": [future] }).to_string();
+    let r = h
+        .client("dept-nb")
+        .post(
+            "/v1/sanctions/check",
+            &[
+                ("x-credit-purpose", "administrative_approval"),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["results"][0]["status"], "invalid");
+    assert_eq!(h.total_sim_requests().await, 0);
+    // A person born in the past with the same division is a valid
+    // identifier (the platform answers, found or not).
+    let past = with_check("33020319900101583");
+    let token = h.token(&past, "peer-hz", "person.score", "score_recognition");
+    let r = h
+        .client("peer-hz")
+        .get(
+            &format!("/v1/persons/{past}/score"),
+            &[
+                ("x-credit-purpose", "score_recognition"),
+                ("x-credit-authorization", &token),
+            ],
+        )
+        .await;
+    assert_ne!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(h.total_sim_requests().await > 0);
+}

@@ -50,4 +50,4 @@ pub use state::{
     StateError, UseOutcome, STATE_GRACE_SECS,
 };
 pub use subject::{normalize_subject, SubjectId};
-pub use verify::{verify, verify_header, Expectation, VerifyOptions};
+pub use verify::{verify, verify_detailed, verify_header, Expectation, Refusal, VerifyOptions};

@@ -55,15 +55,16 @@ impl Default for VerifyOptions {
     }
 }
 
-/// Verifies the `X-Credit-Authorization` header value, if any (see [`verify`]).
+/// Verifies the `X-Credit-Authorization` header value, if any (see
+/// [`verify_detailed`]).
 pub fn verify_header(
     header: Option<&str>,
     issuers: &[TrustedIssuer],
     expect: &Expectation<'_>,
     opts: &VerifyOptions,
     now_unix: i64,
-) -> Result<Authorization, AuthzError> {
-    verify(header.unwrap_or(""), issuers, expect, opts, now_unix)
+) -> Result<Authorization, Refusal> {
+    verify_detailed(header.unwrap_or(""), issuers, expect, opts, now_unix)
 }
 
 /// Verifies `token` against the trusted `issuers` and what the request needs.
@@ -76,23 +77,52 @@ pub fn verify(
     opts: &VerifyOptions,
     now_unix: i64,
 ) -> Result<Authorization, AuthzError> {
+    verify_detailed(token, issuers, expect, opts, now_unix).map_err(|r| r.error)
+}
+
+/// A refused token, with its `jti` when the token itself was authentic
+/// (well formed, signed by a trusted issuer) and refused for what it says:
+/// its window, its grant, its lifetime. The audit record of the refusal
+/// names that token; an unauthenticated token's claims are not trusted, so
+/// they name nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Why the token was refused.
+    pub error: AuthzError,
+    /// The authentic token's `jti`.
+    pub jti: Option<String>,
+}
+
+/// [`verify`], reporting the `jti` of an authentic token it refuses.
+pub fn verify_detailed(
+    token: &str,
+    issuers: &[TrustedIssuer],
+    expect: &Expectation<'_>,
+    opts: &VerifyOptions,
+    now_unix: i64,
+) -> Result<Authorization, Refusal> {
+    let anonymous = |error| Refusal { error, jti: None };
     let token = token.trim();
     if token.is_empty() {
-        return Err(AuthzError::Required);
+        return Err(anonymous(AuthzError::Required));
     }
     if token.len() > opts.max_token_bytes {
-        return Err(AuthzError::TooLarge {
+        return Err(anonymous(AuthzError::TooLarge {
             max: opts.max_token_bytes,
-        });
+        }));
     }
-    let auth = authenticate(token, issuers).map_err(AuthzError::Invalid)?;
+    let auth = authenticate(token, issuers).map_err(|r| anonymous(AuthzError::Invalid(r)))?;
+    let named = |error| Refusal {
+        error,
+        jti: Some(auth.jti.clone()),
+    };
     if let Some(max) = expect.max_lifetime {
         if i128::from(auth.lifetime_secs()) > i128::from(max.as_secs()) {
-            return Err(AuthzError::Invalid(InvalidReason::LifetimeTooLong));
+            return Err(named(AuthzError::Invalid(InvalidReason::LifetimeTooLong)));
         }
     }
-    check_window(&auth, opts.clock_skew, now_unix).map_err(AuthzError::Expired)?;
-    check_grant(&auth, expect).map_err(AuthzError::Mismatch)?;
+    check_window(&auth, opts.clock_skew, now_unix).map_err(|r| named(AuthzError::Expired(r)))?;
+    check_grant(&auth, expect).map_err(|r| named(AuthzError::Mismatch(r)))?;
     Ok(auth)
 }
 

@@ -66,6 +66,16 @@ impl WatchedFile {
     }
 }
 
+/// A refused authorization: the problem to answer, and the `jti` of the
+/// token refused when it was authentic (for the audit record).
+#[derive(Debug)]
+pub struct Refused {
+    /// The problem document.
+    pub error: ApiError,
+    /// The authentic token's `jti`.
+    pub jti: Option<String>,
+}
+
 /// A verified, unrevoked authorization with its use reserved.
 #[derive(Debug)]
 pub struct Authorized {
@@ -116,6 +126,7 @@ impl Authorizer {
 
     /// Checks the subject's authorization when the grant requires it, in
     /// the SPEC's order, and reserves one use. `Ok(None)`: not required.
+    /// A refusal names the token's `jti` when the token was authentic.
     pub async fn check(
         &self,
         loaded: &LoadedPolicy,
@@ -123,17 +134,18 @@ impl Authorizer {
         client_id: &str,
         subject: &str,
         header: Option<&http::HeaderValue>,
-    ) -> Result<Option<Authorized>, ApiError> {
+    ) -> Result<Option<Authorized>, Refused> {
         if !grant.authorization_required {
             return Ok(None);
         }
         let header = match header {
             None => None,
-            Some(v) => Some(v.to_str().map_err(|_| {
-                ApiError::new(
+            Some(v) => Some(v.to_str().map_err(|_| Refused {
+                error: ApiError::new(
                     Code::AuthorizationInvalid,
                     "the authorization token is not ASCII",
-                )
+                ),
+                jti: None,
             })?),
         };
         let expect = Expectation {
@@ -147,11 +159,17 @@ impl Authorizer {
         };
         let now = unix_now();
         let auth = credgate_authz::verify_header(header, &loaded.issuers, &expect, &self.opts, now)
-            .map_err(|e| refusal(&e))?;
+            .map_err(|r| Refused {
+                error: refusal(&r.error),
+                jti: r.jti,
+            })?;
         if let Some(f) = &self.file {
             f.refresh();
         }
-        let reservation = enforce(&auth, &self.state).await.map_err(|e| refusal(&e))?;
+        let reservation = enforce(&auth, &self.state).await.map_err(|e| Refused {
+            error: refusal(&e),
+            jti: Some(auth.jti.clone()),
+        })?;
         Ok(Some(Authorized {
             jti: auth.jti,
             reservation,

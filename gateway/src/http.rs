@@ -537,7 +537,7 @@ async fn authorize(
     grant: &credgate_policy::Grant,
     subject: &str,
 ) -> Result<(), ApiError> {
-    trail.authorized = gw
+    let checked = gw
         .authorizer
         .check(
             req.policy,
@@ -546,8 +546,17 @@ async fn authorize(
             subject,
             req.parts.headers.get("x-credit-authorization"),
         )
-        .await?;
-    Ok(())
+        .await;
+    match checked {
+        Ok(authorized) => {
+            trail.authorized = authorized;
+            Ok(())
+        }
+        Err(refused) => {
+            trail.refused_jti = refused.jti;
+            Err(refused.error)
+        }
+    }
 }
 
 /// The client × scope rate limit, when the grant sets one; checked once

@@ -73,13 +73,14 @@ fn required_when_absent_or_blank() {
     let f = fixture();
     let opts = VerifyOptions::default();
     let e = expectation();
-    assert_eq!(
-        verify_header(None, &f.issuers, &e, &opts, NOW),
-        Err(AuthzError::Required)
-    );
+    let required = Err(Refusal {
+        error: AuthzError::Required,
+        jti: None,
+    });
+    assert_eq!(verify_header(None, &f.issuers, &e, &opts, NOW), required);
     assert_eq!(
         verify_header(Some("  "), &f.issuers, &e, &opts, NOW),
-        Err(AuthzError::Required)
+        required
     );
     assert_eq!(f.check(""), Err(AuthzError::Required));
     let token = f.token(&claims());
@@ -476,4 +477,29 @@ proptest! {
         c[key.as_str()] = value;
         let _ = f.check(&f.token(&c));
     }
+}
+
+#[test]
+fn a_refusal_names_the_jti_only_of_an_authentic_token() {
+    let f = fixture();
+    let opts = VerifyOptions::default();
+    let detailed = |token: &str, now: i64| {
+        verify_detailed(token, &f.issuers, &expectation(), &opts, now).map(|a| a.jti)
+    };
+    let jti = "0123456789abcdef0123456789abcdef".to_owned();
+    let good = f.token(&claims());
+    // Expired, and granted for another purpose: authentic, so named.
+    let late = detailed(&good, NOW + 10 * 86_400).unwrap_err();
+    assert!(matches!(late.error, AuthzError::Expired(_)));
+    assert_eq!(late.jti.as_deref(), Some(jti.as_str()));
+    let other = f.token(&claims_with("purpose", json!("post_loan_monitoring")));
+    let mismatch = detailed(&other, NOW).unwrap_err();
+    assert!(matches!(mismatch.error, AuthzError::Mismatch(_)));
+    assert_eq!(mismatch.jti.as_deref(), Some(jti.as_str()));
+    // Signed by an untrusted key: its claims are not believed.
+    let stranger = sign(&eddsa_header(), &claims(), &keypair());
+    let forged = detailed(&stranger, NOW).unwrap_err();
+    assert!(matches!(forged.error, AuthzError::Invalid(_)));
+    assert_eq!(forged.jti, None);
+    assert_eq!(detailed(&good, NOW), Ok(jti));
 }

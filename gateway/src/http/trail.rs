@@ -23,6 +23,9 @@ pub struct Trail {
     pub subject_region: Option<String>,
     /// The verified authorization (its use is settled after the audit).
     pub authorized: Option<Authorized>,
+    /// The `jti` of an authentic token that was refused (revoked, spent,
+    /// expired, for another subject ...), so the refusal names it.
+    pub refused_jti: Option<String>,
     /// Digest of the field profile applied.
     pub profile_digest: Option<String>,
     /// Sections (or other parts) returned.
@@ -80,7 +83,11 @@ impl Trail {
             purpose: self.purpose.take(),
             subject_pseudonym: self.subject_pseudonym.take(),
             subject_region: self.subject_region.take(),
-            authz_jti: self.authorized.as_ref().map(|a| a.jti.clone()),
+            authz_jti: self
+                .authorized
+                .as_ref()
+                .map(|a| a.jti.clone())
+                .or_else(|| self.refused_jti.take()),
             decision: if code == "ok" {
                 Decision::Allow
             } else {

@@ -84,6 +84,7 @@ async fn bank_reads_with_a_valid_token_and_every_mismatch_is_refused() {
         ),
         (nb.clone(), tamper(&good), 401, "authorization_invalid"),
     ];
+    let mut recorded = Vec::new();
     for (subject, token, status, code) in cases {
         let r = bank
             .get(
@@ -94,6 +95,30 @@ async fn bank_reads_with_a_valid_token_and_every_mismatch_is_refused() {
         assert_eq!((r.status.as_u16(), r.code().as_str()), (status, code));
         // The token never comes back in the problem detail.
         assert!(!String::from_utf8_lossy(&r.body).contains(&token));
+        let seq: u64 = r.headers["x-audit-seq"].to_str().unwrap().parse().unwrap();
+        // An authentic token refused for what it grants is named in the
+        // refusal's record (SPEC §8: the record holds the authorization
+        // jti); an unauthenticated one's claims name nothing.
+        let authentic = code != "authorization_invalid";
+        recorded.push((seq, authentic.then(|| jti_of(&token)), code));
+    }
+    let records = h
+        .client("auditor")
+        .get(
+            "/v1/audit/records?client=bank-nb&limit=100",
+            &[("x-credit-purpose", "audit_review")],
+        )
+        .await
+        .json();
+    let records = records["records"].as_array().unwrap();
+    for (seq, jti, code) in recorded {
+        let rec = records.iter().find(|r| r["seq"] == seq).unwrap();
+        assert_eq!(rec["reason"], code);
+        assert_eq!(
+            rec["authz_jti"],
+            serde_json::json!(jti),
+            "record {seq} ({code})"
+        );
     }
     // A huge token is a 413 (after the header bound, which is larger).
     let huge = "a".repeat(8 * 1024);
@@ -148,6 +173,24 @@ async fn revocation_through_the_file_applies_to_the_very_next_request() {
         (401, "authorization_revoked")
     );
     assert_eq!(h.total_sim_requests().await, 0);
+    // The refusal's record names the revoked token.
+    let seq = r.headers["x-audit-seq"].to_str().unwrap().to_owned();
+    let records = h
+        .client("auditor")
+        .get(
+            "/v1/audit/records?client=bank-nb&decision=deny",
+            &[("x-credit-purpose", "audit_review")],
+        )
+        .await
+        .json();
+    let rec = records["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["seq"].to_string() == seq)
+        .cloned()
+        .unwrap();
+    assert_eq!(rec["authz_jti"], jti_of(&token).as_str());
 }
 
 /// A Ningbo enterprise's basic report path and a token for bank-nb that

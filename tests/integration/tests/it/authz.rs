@@ -174,7 +174,7 @@ async fn revocation_through_the_file_applies_to_the_very_next_request() {
     );
     assert_eq!(h.total_sim_requests().await, 0);
     // The refusal's record names the revoked token.
-    let seq = r.headers["x-audit-seq"].to_str().unwrap().to_owned();
+    let seq: u64 = r.headers["x-audit-seq"].to_str().unwrap().parse().unwrap();
     let records = h
         .client("auditor")
         .get(
@@ -187,7 +187,7 @@ async fn revocation_through_the_file_applies_to_the_very_next_request() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["seq"].to_string() == seq)
+        .find(|r| r["seq"] == seq)
         .cloned()
         .unwrap();
     assert_eq!(rec["authz_jti"], jti_of(&token).as_str());

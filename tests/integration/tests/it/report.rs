@@ -270,3 +270,28 @@ async fn personal_data_never_leaves_in_clear() {
         "the department sees masked legal representative IDs"
     );
 }
+
+#[tokio::test]
+async fn the_demo_platforms_legacy_codes_are_served_end_to_end() {
+    // samples.json lists the pre-standard codes the Xiamen platform holds
+    // "so that anyone can check answers against the platforms' own data":
+    // the demo policy allows each of them, so each reads, and says so.
+    let h = Harness::start().await;
+    let dept = h.client("dept-nb");
+    let codes = h.samples["legacy_codes"].as_array().unwrap().clone();
+    assert!(!codes.is_empty());
+    for code in codes {
+        let code = code.as_str().unwrap();
+        let r = dept
+            .get(
+                &format!("/v1/enterprises/{code}/report?sections=basic"),
+                &[PURPOSE],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v = r.json();
+        assert_eq!(v["subject"]["legacy_code"], true);
+        assert_eq!(v["sections"]["basic"]["source"]["platform"], "xiamen");
+        assert_eq!(v["sections"]["basic"]["data"]["uscc"], code);
+    }
+}

@@ -123,8 +123,15 @@ fn demo_policy_is_valid() {
         p.client("peer-hz").and_then(|c| c.home_scheme()),
         Some("qianjiang")
     );
-    assert!(p.legacy_codes().contains("91350100M0001TGQXM"));
-    assert_eq!(p.legacy_codes().len(), 1);
+    for code in [
+        "91350100M0001TGQXM",
+        "913502032908059063",
+        "91350206P45359131F",
+        "91350203N0696895X9",
+    ] {
+        assert!(p.legacy_codes().contains(code), "{code}");
+    }
+    assert_eq!(p.legacy_codes().len(), 4);
     // Legal representatives' personal fields are masked for every client that sees them.
     for profile in p.profiles() {
         for (path, t) in profile.rules() {

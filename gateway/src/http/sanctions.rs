@@ -162,7 +162,9 @@ pub(super) async fn handle(
     let mut results = Vec::with_capacity(req.subjects.len());
     for (index, (given, parsed)) in req.subjects.iter().zip(&parsed).enumerate() {
         let Some(subject) = parsed else {
-            results.push(json!({ "index": index, "subject": echo(given, None), "status": "invalid", "sources": [] }));
+            results.push(
+                json!({ "index": index, "subject": given, "status": "invalid", "sources": [] }),
+            );
             continue;
         };
         let answers = by_subject
@@ -208,7 +210,9 @@ pub(super) async fn handle(
         };
         results.push(super::object([
             ("index", Value::from(index)),
-            ("subject", Value::from(echo(given, Some(subject)))),
+            // As given (SPEC §4): the caller matches results to its list.
+            // Only the caller sees it; no log or record holds it.
+            ("subject", Value::from(given.as_str())),
             ("status", Value::from(status)),
             ("sources", sources),
         ]));
@@ -254,18 +258,6 @@ async fn ask_platform(
         upstream: i,
         result: result.map_err(|_| ()),
         info,
-    }
-}
-
-/// The subject as the caller gave it — except a person's ID number, which
-/// is echoed masked (first 6, last 4): no response carries a raw ID number.
-/// Results keep the request's order and carry its `index`.
-fn echo(given: &str, parsed: Option<&Subject>) -> String {
-    let looks_like_id = given.len() == 18 && given.bytes().take(17).all(|b| b.is_ascii_digit());
-    match parsed {
-        Some(Subject::Person(_)) => mask::mask_id(given),
-        None if looks_like_id => mask::mask_id(given),
-        _ => given.to_owned(),
     }
 }
 

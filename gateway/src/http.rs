@@ -194,6 +194,13 @@ impl Gateway {
             )
         })?;
         trail.client = Some(client.id().to_owned());
+        // What the record of any refusal from here on names: the endpoint
+        // and the declared purpose (refused or not, checked below).
+        let route = Route::parse(&parts.method, parts.uri.path());
+        if let Ok(r) = &route {
+            trail.endpoint = Some(r.template());
+        }
+        trail.purpose = recorded_purpose(&policy, &parts.headers);
         // Rate limit first, once the certificate has identified the client.
         let limit = client.rate_limit();
         match self
@@ -208,10 +215,8 @@ impl Gateway {
             }
         }
         // Request shape: route, then body bound.
-        let route = Route::parse(&parts.method, parts.uri.path())?;
-        trail.endpoint = Some(route.template());
+        let route = route?;
         let body = read_body(body, &parts.headers, self.max_body_bytes).await?;
-        trail.purpose = purpose(&parts.headers).ok().flatten();
         let req = Req {
             policy: &policy,
             client,
@@ -483,6 +488,18 @@ fn json_response(v: &serde_json::Value) -> Response<Full<Bytes>> {
         HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// The purpose an audit record names: the declared `X-Credit-Purpose` when
+/// it is one of the policy's purpose codes, else `(unknown)` — a header is
+/// free text, and a record must not carry whatever a client typed there
+/// (an identifier, a name). `None` when none was declared.
+fn recorded_purpose(policy: &crate::policy_store::LoadedPolicy, h: &HeaderMap) -> Option<String> {
+    match purpose(h) {
+        Ok(None) => None,
+        Ok(Some(p)) if policy.policy.purpose(&p).is_some() => Some(p),
+        Ok(Some(_)) | Err(_) => Some("(unknown)".to_owned()),
+    }
 }
 
 /// `X-Credit-Purpose`, trimmed; `None` when absent or empty (the policy

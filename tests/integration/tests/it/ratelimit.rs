@@ -29,8 +29,20 @@ async fn burst_then_429_with_retry_after_and_headers_and_no_upstream_call() {
     let p = path(&h);
     let mut statuses = Vec::new();
     let mut last = None;
-    for _ in 0..6 {
-        let r = dept.get(&p, &[APPROVAL]).await;
+    // The last three are refused by the limit before anything else; their
+    // records still name the endpoint and the purpose — a purpose only
+    // when the policy knows it (a header is free text).
+    let id_like = ("x-credit-purpose", "330203199001015830");
+    let asks = [
+        (p.as_str(), APPROVAL),
+        (p.as_str(), APPROVAL),
+        (p.as_str(), APPROVAL),
+        (p.as_str(), APPROVAL),
+        (p.as_str(), id_like),
+        ("/v1/nowhere", APPROVAL),
+    ];
+    for (p, purpose) in asks {
+        let r = dept.get(p, &[purpose]).await;
         assert!(
             r.headers.contains_key("ratelimit-policy"),
             "on every answer"
@@ -61,13 +73,31 @@ async fn burst_then_429_with_retry_after_and_headers_and_no_upstream_call() {
         )
         .await
         .json();
-    let reasons: Vec<&str> = recs["records"]
+    let denied: Vec<(&str, &str, &str)> = recs["records"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|r| r["reason"].as_str())
+        .map(|r| {
+            (
+                r["reason"].as_str().unwrap(),
+                r["endpoint"].as_str().unwrap(),
+                r["purpose"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(reasons, vec!["rate_limited"; 3]);
+    // Newest first.
+    assert_eq!(
+        denied,
+        vec![
+            ("rate_limited", "-", "administrative_approval"),
+            ("rate_limited", "/v1/enterprises/{uscc}/report", "(unknown)"),
+            (
+                "rate_limited",
+                "/v1/enterprises/{uscc}/report",
+                "administrative_approval"
+            ),
+        ]
+    );
 }
 
 #[tokio::test]

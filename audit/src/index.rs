@@ -3,7 +3,8 @@
 //! One 40-byte entry per live record, addressed by seq: time (unix ms),
 //! client id (interned), subject pseudonym (as a 64-bit SipHash, confirmed
 //! against the record when it is read), decision, and the frame's segment,
-//! offset and length. Times are non-decreasing along seqs (the writer never
+//! offset and length. A batch record's subjects (a sanctions check) are
+//! kept beside, as hashes by seq. Times are non-decreasing along seqs (the writer never
 //! lets them go back), so time bounds are found by binary search; the other
 //! filters scan entries newest first.
 
@@ -78,10 +79,9 @@ impl Query {
     /// Whether a full record matches the filters (used to confirm index hits).
     pub(crate) fn matches(&self, rec: &AuditRecord) -> bool {
         self.client.as_ref().is_none_or(|c| *c == rec.client_id)
-            && self
-                .subject_pseudonym
-                .as_ref()
-                .is_none_or(|s| rec.subject_pseudonym.as_ref() == Some(s))
+            && self.subject_pseudonym.as_ref().is_none_or(|s| {
+                rec.subject_pseudonym.as_ref() == Some(s) || rec.subject_pseudonyms.contains(s)
+            })
             && self.decision.is_none_or(|d| d == rec.decision)
     }
 }
@@ -115,6 +115,8 @@ struct Entry {
     segment: u32,
     len: u32,
     decision: Decision,
+    /// The record names several subjects (see `Index::batches`).
+    batch: bool,
 }
 
 /// What the index stores about one record, before interning.
@@ -123,6 +125,8 @@ pub(crate) struct IndexInput<'a> {
     pub time_ms: i64,
     pub client_id: &'a str,
     pub subject_pseudonym: Option<&'a str>,
+    /// Hashes ([`subject_key`]) of a batch record's subject pseudonyms.
+    pub batch_subjects: Vec<u64>,
     pub decision: Decision,
     pub segment: u32,
     pub offset: u64,
@@ -135,11 +139,13 @@ pub(crate) struct Index {
     first_seq: u64,
     entries: Vec<Entry>,
     clients: HashMap<Box<str>, u32>,
+    /// Subject hashes of the batch records, by seq.
+    batches: HashMap<u64, Box<[u64]>>,
     time_sorted: bool,
 }
 
 /// Hash of a subject pseudonym; 0 means "no subject".
-fn subject_key(subject: Option<&str>) -> u64 {
+pub(crate) fn subject_key(subject: Option<&str>) -> u64 {
     subject.map_or(0, |s| {
         let mut h = DefaultHasher::new();
         s.hash(&mut h);
@@ -175,6 +181,11 @@ impl Index {
         {
             self.time_sorted = false;
         }
+        let batch = !input.batch_subjects.is_empty();
+        if batch {
+            self.batches
+                .insert(input.seq, input.batch_subjects.clone().into_boxed_slice());
+        }
         self.entries.push(Entry {
             time_ms: input.time_ms,
             offset: input.offset,
@@ -183,6 +194,7 @@ impl Index {
             segment: input.segment,
             len: input.len,
             decision: input.decision,
+            batch,
         });
     }
 
@@ -194,6 +206,8 @@ impl Index {
             .min(self.entries.len());
         self.entries.drain(..count);
         self.first_seq += count as u64;
+        let first = self.first_seq;
+        self.batches.retain(|seq, _| *seq >= first);
     }
 
     /// Where record `seq` is, if it is live.
@@ -235,8 +249,12 @@ impl Index {
                     break;
                 }
             }
+            let seq = self.first_seq + i as u64;
             let wanted = client.is_none_or(|c| c == e.client)
-                && subject.is_none_or(|s| s == e.subject)
+                && subject.is_none_or(|s| {
+                    s == e.subject
+                        || (e.batch && self.batches.get(&seq).is_some_and(|b| b.contains(&s)))
+                })
                 && q.decision.is_none_or(|d| d == e.decision)
                 && q.from.is_none_or(|f| e.time_ms >= f)
                 && q.to.is_none_or(|t| e.time_ms < t);
@@ -248,7 +266,7 @@ impl Index {
                 return Ok((hits, next));
             }
             hits.push(Position {
-                seq: self.first_seq + i as u64,
+                seq,
                 segment: e.segment,
                 offset: e.offset,
                 len: e.len,
@@ -272,6 +290,7 @@ mod tests {
                 time_ms: 1000 * seq as i64,
                 client_id: client,
                 subject_pseudonym: Some(&subject),
+                batch_subjects: Vec::new(),
                 decision: if seq % 5 == 0 {
                     Decision::Deny
                 } else {

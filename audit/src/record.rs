@@ -55,6 +55,13 @@ pub struct AuditRecord {
     pub purpose: Option<String>,
     /// Hex HMAC pseudonym of the subject (see [`pseudonym`]); never the raw identifier.
     pub subject_pseudonym: Option<String>,
+    /// A request about several subjects (a sanctions batch): the pseudonym
+    /// of each valid subject it asked about, sorted, each once — so each
+    /// subject finds the request in its access log and an auditor's
+    /// subject search finds it. Empty (and absent from the stored form,
+    /// which keeps records written before the field canonical) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_pseudonyms: Vec<String>,
     /// Division-code region of the subject.
     pub subject_region: Option<String>,
     /// `jti` of the subject authorization used.
@@ -95,6 +102,8 @@ pub struct NewRecord {
     pub purpose: Option<String>,
     /// See [`AuditRecord::subject_pseudonym`].
     pub subject_pseudonym: Option<String>,
+    /// See [`AuditRecord::subject_pseudonyms`].
+    pub subject_pseudonyms: Vec<String>,
     /// See [`AuditRecord::subject_region`].
     pub subject_region: Option<String>,
     /// See [`AuditRecord::authz_jti`].
@@ -131,6 +140,7 @@ impl AuditRecord {
             endpoint: rec.endpoint,
             purpose: rec.purpose,
             subject_pseudonym: rec.subject_pseudonym,
+            subject_pseudonyms: rec.subject_pseudonyms,
             subject_region: rec.subject_region,
             authz_jti: rec.authz_jti,
             decision: rec.decision,
@@ -154,6 +164,7 @@ impl AuditRecord {
             endpoint: self.endpoint,
             purpose: self.purpose,
             subject_pseudonym: self.subject_pseudonym,
+            subject_pseudonyms: self.subject_pseudonyms,
             subject_region: self.subject_region,
             authz_jti: self.authz_jti,
             decision: self.decision,

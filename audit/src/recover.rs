@@ -21,7 +21,7 @@ use crate::checkpoint::SignedCheckpoint;
 use crate::deletion::{DeletionRecord, DELETIONS_FILE};
 use crate::error::{Corruption, Location, ProblemKind};
 use crate::fsutil::{read_framed, FramedFile};
-use crate::index::{Index, IndexInput};
+use crate::index::{subject_key, Index, IndexInput};
 use crate::merkle::{leaf_hash, to_hash, Hash, MerkleTree};
 use crate::record::parse_log_time_ms;
 use crate::seal::{self, seal_file_name, seal_hash, seal_path, Seal, SEALS_DIR};
@@ -156,6 +156,11 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
                     time_ms,
                     client_id: &view.client_id,
                     subject_pseudonym: view.subject_pseudonym.as_deref(),
+                    batch_subjects: view
+                        .subject_pseudonyms
+                        .iter()
+                        .map(|s| subject_key(Some(s)))
+                        .collect(),
                     decision: view.decision,
                     segment: n,
                     offset,

@@ -82,6 +82,8 @@ pub(crate) struct RecordView<'a> {
     pub client_id: Cow<'a, str>,
     #[serde(borrow)]
     pub subject_pseudonym: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub subject_pseudonyms: Vec<Cow<'a, str>>,
     pub decision: Decision,
 }
 

@@ -33,7 +33,7 @@ use crate::checkpoint::SignedCheckpoint;
 use crate::config::{AuditConfig, BatchReport};
 use crate::frame::{self, MAX_PAYLOAD};
 use crate::fsutil::TrackedFile;
-use crate::index::IndexInput;
+use crate::index::{subject_key, IndexInput};
 use crate::log::Appended;
 use crate::merkle::{leaf_hash, Hash, EMPTY_ROOT};
 use crate::record::{format_ms, now_ms, AuditRecord, NewRecord};
@@ -342,6 +342,11 @@ impl Writer {
                 time_ms: now,
                 client_id: &record.client_id,
                 subject_pseudonym: record.subject_pseudonym.as_deref(),
+                batch_subjects: record
+                    .subject_pseudonyms
+                    .iter()
+                    .map(|s| subject_key(Some(s)))
+                    .collect(),
                 decision: record.decision,
                 segment: self.active.number,
                 offset: *offset,

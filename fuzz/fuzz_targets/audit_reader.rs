@@ -46,10 +46,11 @@ MCowBQYDK2VwAyEA11l5O7wTooGagnx2rbb7qKSa7gB/SfLQmS2ZuCWtLEg=
 ";
 
 /// Record members that hold contents an error must never quote.
-const PRIVATE_MEMBERS: [&str; 5] = [
+const PRIVATE_MEMBERS: [&str; 6] = [
     "request_id",
     "client_id",
     "subject_pseudonym",
+    "subject_pseudonyms",
     "purpose",
     "authz_jti",
 ];
@@ -305,12 +306,20 @@ fn collect_private(line: &[u8], out: &mut Vec<String>) {
     else {
         return;
     };
+    // Short values could occur in any message by chance.
+    let mut keep = |s: &String| {
+        if s.chars().count() >= 8 {
+            out.push(s.clone());
+        }
+    };
     for member in PRIVATE_MEMBERS {
-        if let Some(serde_json::Value::String(s)) = map.get(member) {
-            // Short values could occur in any message by chance.
-            if s.chars().count() >= 8 {
-                out.push(s.clone());
-            }
+        match map.get(member) {
+            Some(serde_json::Value::String(s)) => keep(s),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .for_each(|s| keep(&s.to_owned())),
+            _ => {}
         }
     }
 }

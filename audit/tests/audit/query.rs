@@ -167,3 +167,56 @@ async fn limit_is_capped_at_1000_and_zero_is_refused() {
         100
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_record_is_found_by_each_of_its_subjects_live_after_reopen_and_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch: Vec<String> = ["b-1", "b-2", "subject-3"]
+        .iter()
+        .map(|s| pseudonym(b"test-key", s))
+        .collect();
+    let seq = {
+        let log = AuditLog::open(config(dir.path())).await.unwrap();
+        append_seq(&log, 0, 20).await;
+        let mut rec = crate::common::record(1000);
+        rec.subject_pseudonym = None;
+        rec.subject_pseudonyms = batch.clone();
+        let seq = log.append(rec).await.unwrap().seq;
+        append_seq(&log, 20, 5).await;
+        let stored = log.record(seq).unwrap().unwrap();
+        assert_eq!(stored.subject_pseudonyms, batch);
+        for (who, want) in [("b-2", vec![seq]), ("b-9", vec![])] {
+            let q = Query {
+                subject_pseudonym: Some(pseudonym(b"test-key", who)),
+                ..Query::default()
+            };
+            let got: Vec<u64> = all_pages(&log, &q).iter().map(|r| r.seq).collect();
+            assert_eq!(got, want, "{who}");
+        }
+        log.shutdown().await.unwrap();
+        seq
+    };
+    // A subject of the batch that also has records of its own finds both.
+    let subject_3 = Query {
+        subject_pseudonym: Some(pseudonym(b"test-key", "subject-3")),
+        ..Query::default()
+    };
+    let offline: Vec<u64> = query_dir(dir.path(), &subject_3)
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert!(offline.contains(&seq), "offline: {offline:?}");
+    assert!(offline.len() > 1);
+    // The index rebuilt at open knows the batch too.
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    let live: Vec<u64> = all_pages(&log, &subject_3).iter().map(|r| r.seq).collect();
+    assert_eq!(live, offline);
+    // Records without the field are stored without it (canonical form of
+    // the records written before it existed is unchanged).
+    let plain = log.record(1).unwrap().unwrap();
+    assert!(!serde_json::to_string(&plain)
+        .unwrap()
+        .contains("subject_pseudonyms"));
+}

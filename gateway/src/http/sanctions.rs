@@ -54,15 +54,6 @@ pub(super) async fn handle(
             format!("subjects must hold 1 to {max} identifiers"),
         ));
     }
-    let grant = super::decide(gw, req_, trail, Endpoint::SanctionsCheck, None).await?;
-    if grant.authorization_required {
-        // One subject's authorization cannot cover a batch of subjects.
-        return Err(ApiError::new(
-            Code::AuthorizationMismatch,
-            "a batch check cannot be covered by a single subject's authorization",
-        ));
-    }
-
     // Parse every item; invalid ones are reported per item. Duplicates
     // (after normalisation) are asked once.
     let parsed: Vec<Option<Subject>> = req
@@ -76,6 +67,22 @@ pub(super) async fn handle(
         if seen.insert(s.as_str()) {
             unique.push(s);
         }
+    }
+    // The record names every valid subject (by pseudonym, sorted): each
+    // finds the check in its access log, an auditor by subject search.
+    let mut pseudonyms: Vec<String> = unique
+        .iter()
+        .map(|s| gw.audit.pseudonym(s.as_str()))
+        .collect();
+    pseudonyms.sort_unstable();
+    trail.subject_pseudonyms = pseudonyms;
+    let grant = super::decide(gw, req_, trail, Endpoint::SanctionsCheck, None).await?;
+    if grant.authorization_required {
+        // One subject's authorization cannot cover a batch of subjects.
+        return Err(ApiError::new(
+            Code::AuthorizationMismatch,
+            "a batch check cannot be covered by a single subject's authorization",
+        ));
     }
 
     // Candidates: which upstream is asked about which subject.

@@ -19,6 +19,8 @@ pub struct Trail {
     pub purpose: Option<String>,
     /// Keyed pseudonym of the subject.
     pub subject_pseudonym: Option<String>,
+    /// Keyed pseudonyms of the subjects of a batch (sanctions check).
+    pub subject_pseudonyms: Vec<String>,
     /// The subject's division code.
     pub subject_region: Option<String>,
     /// The verified authorization (its use is settled after the audit).
@@ -82,6 +84,7 @@ impl Trail {
             endpoint: self.endpoint.unwrap_or("-").to_owned(),
             purpose: self.purpose.take(),
             subject_pseudonym: self.subject_pseudonym.take(),
+            subject_pseudonyms: std::mem::take(&mut self.subject_pseudonyms),
             subject_region: self.subject_region.take(),
             authz_jti: self
                 .authorized

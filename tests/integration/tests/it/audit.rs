@@ -425,3 +425,71 @@ async fn the_auditor_api_checks_the_request_shape_before_the_purpose_and_scope()
     assert_eq!(bank.get(ok, &[lending]).await.code(), "scope_denied");
     assert_eq!(auditor.get(ok, &[REVIEW]).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_sanctions_check_shows_in_each_subjects_access_log_and_the_auditors_search() {
+    // SPEC §1: the subject sees who queried its record; §4: auditors search
+    // by subject. A batch check queries every subject in it.
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let hz = h.enterprise_of("hangzhou");
+    let body = serde_json::json!({ "subjects": [nb, hz, "not-an-id"] }).to_string();
+    let r = h
+        .client("dept-nb")
+        .post(
+            "/v1/sanctions/check",
+            &[APPROVAL, ("content-type", "application/json")],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let check_seq = seq(&r);
+    for subject in [&nb, &hz] {
+        let token = h.token(subject, "peer-hz", "self.access_log", "subject_request");
+        let log = h
+            .client("peer-hz")
+            .get(
+                &format!("/v1/subjects/{subject}/access-log"),
+                &[
+                    ("x-credit-purpose", "subject_request"),
+                    ("x-credit-authorization", &token),
+                ],
+            )
+            .await;
+        assert_eq!(log.status, 200, "{}", String::from_utf8_lossy(&log.body));
+        let entries = log.json()["entries"].as_array().unwrap().clone();
+        let entry = entries
+            .iter()
+            .find(|e| e["seq"] == check_seq)
+            .unwrap_or_else(|| panic!("the check is in the access log: {entries:?}"));
+        assert_eq!(entry["endpoint"], "/v1/sanctions/check");
+        assert_eq!(entry["purpose"], "administrative_approval");
+        // The record holds pseudonyms only, never the identifiers.
+        let record = entry["record"].as_str().unwrap();
+        assert!(!record.contains(subject.as_str()));
+        let stored: Value = serde_json::from_str(record).unwrap();
+        assert_eq!(stored["subject_pseudonyms"].as_array().unwrap().len(), 2);
+    }
+    let found = h
+        .client("auditor")
+        .get(&format!("/v1/audit/records?subject={hz}"), &[REVIEW])
+        .await
+        .json();
+    assert!(found["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["seq"] == check_seq));
+    // A subject that was not in the batch does not see it.
+    let other = h.enterprise_of("xiamen");
+    let found = h
+        .client("auditor")
+        .get(&format!("/v1/audit/records?subject={other}"), &[REVIEW])
+        .await
+        .json();
+    assert!(!found["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["seq"] == check_seq));
+}

@@ -66,10 +66,14 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         let running = crate::app::start(&cfg).await?;
         let key = std::fs::read_to_string(certs.join("authz/issuer.key"))
             .context("reading the demo issuer key")?;
-        println!(
-            "{}",
-            banner(&dir, running.addr, running.admin_addr, &samples, &key)?
-        );
+        // Not `println!`: a closed stdout (`credgate demo | head`) must not
+        // take the running demo down.
+        let text = banner(&dir, running.addr, running.admin_addr, &samples, &key)?;
+        {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+        }
         crate::cli::wait_for_signal().await;
         eprintln!("credgate demo: shutting down (draining in-flight requests)");
         running.shutdown().await;
@@ -318,6 +322,29 @@ fn banner(
     let body = serde_json::json!({ "subjects": batch }).to_string();
     let _ = writeln!(out, "\n# 8. A department checks a batch against joint-punishment lists (联合奖惩) on every platform at once:");
     let _ = writeln!(out, "{dept} -H 'X-Credit-Purpose: administrative_approval' -H 'Content-Type: application/json' -d '{body}' {base}/v1/sanctions/check");
+
+    let tok = token(key, &nb, "peer-hz", "self.access_log", "subject_request")?;
+    let _ = writeln!(out, "\n# 9. The enterprise's own query record (查询记录: who read it, when, why), asked through a platform under the subject's authorization; each entry comes with its inclusion proof:");
+    let _ = writeln!(out, "{peer} -H 'X-Credit-Purpose: subject_request' -H 'X-Credit-Authorization: {tok}' {base}/v1/subjects/{nb}/access-log");
+
+    let auditor = curl("auditor");
+    let review = "-H 'X-Credit-Purpose: audit_review'";
+    let _ = writeln!(out, "\n# 10. An auditor searches the log (by client, subject, time, decision), reads the signed checkpoint, and asks for inclusion and consistency proofs:");
+    let _ = writeln!(
+        out,
+        "{auditor} {review} '{base}/v1/audit/records?client=dept-nb&decision=allow&limit=5'"
+    );
+    let _ = writeln!(
+        out,
+        "{auditor} {review} '{base}/v1/audit/records?subject={nb}'"
+    );
+    let _ = writeln!(out, "{auditor} {review} {base}/v1/audit/checkpoint");
+    let _ = writeln!(out, "{auditor} {review} {base}/v1/audit/proof/1");
+    let _ = writeln!(
+        out,
+        "{auditor} {review} '{base}/v1/audit/consistency?from=1&to=2'"
+    );
+    let _ = writeln!(out, "#   offline: credgate audit verify --dir {d}/audit --pubkey {d}/certs/audit/signing.pub   ·   credgate audit query --dir {d}/audit --client dept-nb");
 
     let _ = writeln!(out, "\n# Revoke a token while the gateway runs (its jti is shown by `credgate authz inspect TOKEN`):");
     let _ = writeln!(

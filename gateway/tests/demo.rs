@@ -4,6 +4,7 @@
 //! comment says. The commands are executed by parsing them (no `curl`
 //! needed): client certificate, headers, body and URL. SIGTERM then drains
 //! the demo and leaves an audit log that `credgate audit verify` accepts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use credgate_integration::TestClient;
 use http::Method;

@@ -18,8 +18,26 @@ fn main() -> ExitCode {
     match credgate::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("credgate: {e:#}");
+            eprintln!("credgate: {}", message(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, `: `-separated — skipping a cause whose text
+/// the message already ends with (our typed errors print their source, and
+/// `{:#}` would print it again).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

@@ -530,3 +530,24 @@ fn audit_keygen_writes_a_usable_pair_once() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("not overwriting"));
     assert_eq!(std::fs::read(&key).unwrap(), before);
 }
+
+#[test]
+fn a_missing_file_is_named_once_on_stderr_with_a_non_zero_exit() {
+    let missing = "/nonexistent-credgate-test/x";
+    for args in [
+        vec!["serve", "--config", missing],
+        vec!["audit", "query", "--dir", missing],
+        vec!["audit", "checkpoint", "--dir", missing],
+        vec!["audit", "verify", "--dir", missing],
+        vec!["authz", "revoke", "--jti", "abc", "--config", missing],
+    ] {
+        let out = credgate().args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(missing), "{args:?}: {err}");
+        // The cause once, not repeated by the error chain.
+        assert!(err.matches("os error 2").count() <= 1, "{args:?}: {err}");
+        assert!(!err.contains("no checkpoint yet"), "{args:?}: {err}");
+    }
+}

@@ -164,7 +164,15 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Checkpoint { dir } => match credgate_audit::latest_checkpoint_dir(&dir)? {
+        AuditCommand::Checkpoint { dir } => match {
+            if !dir.is_dir() {
+                anyhow::bail!(
+                    "{}: not a directory (the replica's audit directory)",
+                    dir.display()
+                );
+            }
+            credgate_audit::latest_checkpoint_dir(&dir)?
+        } {
             Some(cp) => {
                 println!(
                     "{}",

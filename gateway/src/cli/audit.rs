@@ -164,15 +164,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Checkpoint { dir } => match {
-            if !dir.is_dir() {
-                anyhow::bail!(
-                    "{}: not a directory (the replica's audit directory)",
-                    dir.display()
-                );
-            }
-            credgate_audit::latest_checkpoint_dir(&dir)?
-        } {
+        AuditCommand::Checkpoint { dir } => match latest_checkpoint(&dir)? {
             Some(cp) => {
                 println!(
                     "{}",
@@ -193,4 +185,18 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             }
         },
     }
+}
+
+/// The directory's latest checkpoint; a missing directory is an error, not
+/// "no checkpoint yet".
+fn latest_checkpoint(
+    dir: &std::path::Path,
+) -> anyhow::Result<Option<credgate_audit::SignedCheckpoint>> {
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{}: not a directory (the replica's audit directory)",
+            dir.display()
+        );
+    }
+    Ok(credgate_audit::latest_checkpoint_dir(dir)?)
 }

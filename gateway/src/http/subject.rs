@@ -41,16 +41,9 @@ pub(super) fn parse_id_number(raw: &str) -> Result<IdNumber, IdError> {
 mod tests {
     use super::*;
 
-    /// Appends the ISO 7064 MOD 11-2 check character to 17 digits.
+    /// 17 digits and their check character.
     fn with_check(first17: &str) -> String {
-        const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-        let sum: u32 = first17
-            .bytes()
-            .zip(W)
-            .map(|(b, w)| u32::from(b - b'0') * w)
-            .sum();
-        let check = b"10X98765432"[(sum % 11) as usize] as char;
-        format!("{first17}{check}")
+        format!("{first17}{}", IdNumber::compute_check(first17).unwrap())
     }
 
     #[test]

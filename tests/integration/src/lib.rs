@@ -282,6 +282,20 @@ impl Harness {
         let uscc = self.enterprise_of(platform);
         format!("/v1/enterprises/{uscc}/report?sections=basic")
     }
+
+    /// The audit records the demo auditor gets for `query` (the part after
+    /// `/v1/audit/records?`), newest first; panics unless it answers 200.
+    pub async fn audit_records(&self, query: &str) -> Vec<Value> {
+        let r = self
+            .client("auditor")
+            .get(
+                &format!("/v1/audit/records?{query}"),
+                &[("x-credit-purpose", "audit_review")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["records"].as_array().cloned().unwrap_or_default()
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -470,26 +470,10 @@ async fn a_sanctions_check_shows_in_each_subjects_access_log_and_the_auditors_se
         let stored: Value = serde_json::from_str(record).unwrap();
         assert_eq!(stored["subject_pseudonyms"].as_array().unwrap().len(), 2);
     }
-    let found = h
-        .client("auditor")
-        .get(&format!("/v1/audit/records?subject={hz}"), &[REVIEW])
-        .await
-        .json();
-    assert!(found["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["seq"] == check_seq));
+    let found = h.audit_records(&format!("subject={hz}")).await;
+    assert!(found.iter().any(|r| r["seq"] == check_seq));
     // A subject that was not in the batch does not see it.
     let other = h.enterprise_of("xiamen");
-    let found = h
-        .client("auditor")
-        .get(&format!("/v1/audit/records?subject={other}"), &[REVIEW])
-        .await
-        .json();
-    assert!(!found["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["seq"] == check_seq));
+    let found = h.audit_records(&format!("subject={other}")).await;
+    assert!(!found.iter().any(|r| r["seq"] == check_seq));
 }

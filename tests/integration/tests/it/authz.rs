@@ -102,15 +102,7 @@ async fn bank_reads_with_a_valid_token_and_every_mismatch_is_refused() {
         let authentic = code != "authorization_invalid";
         recorded.push((seq, authentic.then(|| jti_of(&token)), code));
     }
-    let records = h
-        .client("auditor")
-        .get(
-            "/v1/audit/records?client=bank-nb&limit=100",
-            &[("x-credit-purpose", "audit_review")],
-        )
-        .await
-        .json();
-    let records = records["records"].as_array().unwrap();
+    let records = h.audit_records("client=bank-nb&limit=100").await;
     for (seq, jti, code) in recorded {
         let rec = records.iter().find(|r| r["seq"] == seq).unwrap();
         assert_eq!(rec["reason"], code);
@@ -175,21 +167,8 @@ async fn revocation_through_the_file_applies_to_the_very_next_request() {
     assert_eq!(h.total_sim_requests().await, 0);
     // The refusal's record names the revoked token.
     let seq: u64 = r.headers["x-audit-seq"].to_str().unwrap().parse().unwrap();
-    let records = h
-        .client("auditor")
-        .get(
-            "/v1/audit/records?client=bank-nb&decision=deny",
-            &[("x-credit-purpose", "audit_review")],
-        )
-        .await
-        .json();
-    let rec = records["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["seq"] == seq)
-        .cloned()
-        .unwrap();
+    let records = h.audit_records("client=bank-nb&decision=deny").await;
+    let rec = records.iter().find(|r| r["seq"] == seq).unwrap();
     assert_eq!(rec["authz_jti"], jti_of(&token).as_str());
 }
 

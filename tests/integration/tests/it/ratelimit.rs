@@ -65,17 +65,8 @@ async fn burst_then_429_with_retry_after_and_headers_and_no_upstream_call() {
         "refusals never reach a platform"
     );
     // Refusals are audited.
-    let recs = h
-        .client("auditor")
-        .get(
-            "/v1/audit/records?client=dept-nb&decision=deny",
-            &[("x-credit-purpose", "audit_review")],
-        )
-        .await
-        .json();
-    let denied: Vec<(&str, &str, &str)> = recs["records"]
-        .as_array()
-        .unwrap()
+    let recs = h.audit_records("client=dept-nb&decision=deny").await;
+    let denied: Vec<(&str, &str, &str)> = recs
         .iter()
         .map(|r| {
             (

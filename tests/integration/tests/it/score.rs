@@ -135,15 +135,10 @@ async fn every_scored_person_is_recognised_on_both_sides() {
     }
 }
 
-/// Appends the ISO 7064 MOD 11-2 check character to 17 digits.
+/// 17 digits and their check character.
 fn with_check(first17: &str) -> String {
-    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = first17
-        .bytes()
-        .zip(W)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    format!("{first17}{}", b"10X98765432"[(sum % 11) as usize] as char)
+    let check = credgate_policy::ids::IdNumber::compute_check(first17).unwrap();
+    format!("{first17}{check}")
 }
 
 #[tokio::test]

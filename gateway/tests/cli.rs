@@ -164,8 +164,8 @@ fn serve_check_validates_and_fails_loudly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing field"));
 }
 
-#[test]
-fn authz_keygen_issue_inspect_and_revoke() {
+#[tokio::test]
+async fn authz_keygen_issue_inspect_and_revoke() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("certs/authz");
     let out = credgate()
@@ -252,6 +252,36 @@ fn authz_keygen_issue_inspect_and_revoke() {
     );
     let file = std::fs::read_to_string(dir.path().join("revocations.jsonl")).unwrap();
     assert!(file.contains("\"abc123\""), "{file}");
+
+    // Revoke through the config's Redis (SPEC §6: every replica at once).
+    let redis = credgate_authz::testing::RedisServer::start()
+        .unwrap_or_else(|e| panic!("{e} (scripts/test installs redis-server)"));
+    let with_redis = dir.path().join("gateway-redis.toml");
+    std::fs::write(
+        &with_redis,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ncert = \"s.crt\"\nkey = \"s.key\"\nclient_ca = \"ca.crt\"\n\
+             [policy]\nfile = \"policy.toml\"\n[audit]\ndir = \"audit\"\nsigning_key_file = \"audit.key\"\n\
+             [redis]\nurl = \"{}\"\n",
+            redis.url()
+        ),
+    )
+    .unwrap();
+    let out = credgate()
+        .args(["authz", "revoke", "--jti", "def456", "--config"])
+        .arg(&with_redis)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    use credgate_authz::AuthzState as _;
+    let state =
+        credgate_authz::RedisState::new(&credgate_authz::RedisOptions::new(redis.url())).unwrap();
+    assert!(state.is_revoked("def456").await.unwrap());
+    assert!(!state.is_revoked("abc123").await.unwrap());
 }
 
 #[tokio::test]

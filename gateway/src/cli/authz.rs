@@ -123,10 +123,13 @@ pub fn run(cmd: AuthzCommand) -> anyhow::Result<ExitCode> {
             if let Some(r) = &cfg.redis {
                 let mut o = credgate_authz::RedisOptions::new(r.connection_url().to_owned());
                 o.call_timeout = std::time::Duration::from_millis(r.call_timeout_ms.max(1000));
-                let state = credgate_authz::RedisState::new(&o)?;
+                // The Redis client needs the runtime to exist when it is made.
                 let rt = crate::cli::runtime()?;
-                rt.block_on(state.revoke(&jti, until))
-                    .context("revoking through Redis")?;
+                rt.block_on(async {
+                    let state = credgate_authz::RedisState::new(&o)?;
+                    state.revoke(&jti, until).await
+                })
+                .context("revoking through Redis")?;
                 println!("revoked {jti} through Redis (every replica sees it now)");
             } else if let Some(file) = &cfg.authorization.revocation_file {
                 credgate_authz::append_revocation(file, &jti, until)

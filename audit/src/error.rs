@@ -40,6 +40,10 @@ pub enum AuditError {
     /// The configuration is invalid.
     #[error("invalid audit configuration: {0}")]
     Config(String),
+    /// Another process holds the log directory for writing (two writers
+    /// on one log would overwrite each other's records).
+    #[error("audit log {0} is already open for writing by another process")]
+    InUse(String),
     /// The signing or verification key could not be used.
     #[error("audit key: {0}")]
     Key(String),

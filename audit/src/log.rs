@@ -65,6 +65,8 @@ impl AuditLog {
         let dir = cfg.dir.clone();
         let seals = dir.join(SEALS_DIR);
         fs::create_dir_all(&seals).map_err(|e| AuditError::io("create", &seals, e))?;
+        // One writer per directory, before recovery touches anything.
+        let lock = lock_dir(&dir)?;
         let mut rec = recover::load(&dir, Mode::Write)?;
         if let Some(found) = rec.replica.as_ref().filter(|r| **r != cfg.replica) {
             return Err(AuditError::Config(format!(
@@ -80,6 +82,7 @@ impl AuditLog {
             state: RwLock::new(state),
             counters: Counters::default(),
             closed: AtomicBool::new(false),
+            _lock: lock,
         });
         let queue_bound = cfg.queue_bound;
         let (tx, rx) = sync_channel(queue_bound + CONTROL_SLACK);
@@ -281,5 +284,27 @@ impl AuditLog {
             Err(TrySendError::Disconnected(_)) => return Err(AuditError::Closed),
         }
         answer.await.map_err(|_| AuditError::Closed)
+    }
+}
+
+/// Name of the writer lock file in a log directory.
+pub const LOCK_FILE: &str = "writer.lock";
+
+/// Takes the directory's exclusive writer lock (`flock` on
+/// [`LOCK_FILE`]): a second gateway pointed at the same directory by
+/// mistake fails to start instead of interleaving records. The kernel
+/// releases the lock when the process dies, so a crash leaves no stale lock.
+fn lock_dir(dir: &Path) -> Result<fs::File, AuditError> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| AuditError::io("open", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(AuditError::InUse(dir.display().to_string())),
+        Err(fs::TryLockError::Error(e)) => Err(AuditError::io("lock", &path, e)),
     }
 }

@@ -220,3 +220,27 @@ async fn a_batch_record_is_found_by_each_of_its_subjects_live_after_reopen_and_o
         .unwrap()
         .contains("subject_pseudonyms"));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_second_writer_on_the_same_directory_is_refused_until_the_first_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = AuditLog::open(config(dir.path())).await.unwrap();
+    append_seq(&first, 0, 3).await;
+    match AuditLog::open(config(dir.path())).await {
+        Err(credgate_audit::AuditError::InUse(_)) => {}
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("two writers on one log"),
+    }
+    // Offline readers are not writers.
+    assert_eq!(
+        query_dir(dir.path(), &Query::default())
+            .unwrap()
+            .records
+            .len(),
+        3
+    );
+    first.shutdown().await.unwrap();
+    drop(first);
+    let again = AuditLog::open(config(dir.path())).await.unwrap();
+    assert_eq!(again.append(crate::common::record(9)).await.unwrap().seq, 4);
+}

@@ -269,7 +269,11 @@ fn check_files(cfg: &crate::config::Config) -> anyhow::Result<()> {
         );
     }
     if let Some(f) = &cfg.authorization.revocation_file {
-        let dir = f.parent().unwrap_or_else(|| std::path::Path::new("."));
+        // `Path::parent` of a bare file name is "", which is the current directory.
+        let dir = f
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or_else(|| std::path::Path::new("."));
         anyhow::ensure!(
             dir.is_dir(),
             "revocation file {}: its folder does not exist",

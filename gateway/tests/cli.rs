@@ -512,6 +512,14 @@ async fn serve_takes_the_audit_replica_from_the_flag_or_the_environment() {
     };
     let out = run_blocking(check(&[], None)).await;
     assert!(out.status.success(), "{out:?}");
+    // A bare file name, run from the config's directory, checks the same.
+    let mut bare = credgate();
+    bare.args(["serve", "--check", "--config"])
+        .arg(h.config_path.file_name().unwrap())
+        .current_dir(h.config_path.parent().unwrap())
+        .env_remove("CREDGATE_AUDIT_REPLICA");
+    let out = run_blocking(bare).await;
+    assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(!text.contains("credgate-7"), "{text}");
     let out = run_blocking(check(&[], Some("credgate-7"))).await;

@@ -48,6 +48,8 @@ pub struct Gateway {
     pub federation: Arc<Federation>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Longest a request may take before its audit record (`request_timeout_ms`).
+    pub request_timeout: std::time::Duration,
     /// Key for the `hash` transform and subject pseudonyms.
     pub pseudonym_key: Vec<u8>,
     /// Score schemes for recognition.
@@ -135,9 +137,19 @@ impl Gateway {
         // future, the guard still logs the request and gives back an
         // authorization use reserved for it (see `inflight`).
         let mut inflight = inflight::InFlight::new(&ctx, &self.authorizer, &self.metrics, started);
-        let result = self
-            .handle_inner(conn, req, &ctx, &mut inflight.trail)
-            .await;
+        // `request_timeout_ms` bounds the request up to its audit record: a
+        // body that never arrives, or anything else that stalls, becomes a
+        // refusal that is recorded and answered (the record and the answer
+        // have their own bounds: the audit queue and the write timeout).
+        let result = match tokio::time::timeout(
+            self.request_timeout,
+            self.handle_inner(conn, req, &ctx, &mut inflight.trail),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(timed_out(&inflight.trail, self.request_timeout)),
+        };
         let (mut resp, code) = match result {
             Ok(v) => (json_response(&v), "ok"),
             Err(e) => {
@@ -234,6 +246,25 @@ impl Gateway {
                 audit_api::access_log(self, &req, trail, &subject).await
             }
         }
+    }
+}
+
+/// The refusal of a request that ran out of `request_timeout_ms`: before
+/// the endpoint's handler got the body, the client did not send its
+/// request in time (`invalid_request`); after, something upstream of the
+/// answer stalled (`upstream_unavailable`, 504).
+fn timed_out(trail: &Trail, limit: std::time::Duration) -> ApiError {
+    let ms = limit.as_millis();
+    if trail.profile_digest.is_none() && trail.upstreams.is_empty() {
+        ApiError::new(
+            Code::InvalidRequest,
+            format!("the request was not received within {ms} ms"),
+        )
+    } else {
+        ApiError::new(
+            Code::UpstreamTimeout,
+            format!("the request could not be answered within {ms} ms"),
+        )
     }
 }
 

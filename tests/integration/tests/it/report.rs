@@ -295,3 +295,60 @@ async fn the_demo_platforms_legacy_codes_are_served_end_to_end() {
         assert_eq!(v["sections"]["basic"]["data"]["uscc"], code);
     }
 }
+
+#[tokio::test]
+async fn request_timeout_bounds_a_body_that_never_comes_and_a_stalled_platform() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let h = Harness::start_with(credgate_integration::Options {
+        server_extra: "request_timeout_ms = 600".into(),
+        ..Default::default()
+    })
+    .await;
+    // A body announced and never sent: refused, recorded, the connection
+    // not held.
+    let mut tls = h.client("dept-nb").connect().await.unwrap();
+    tls.write_all(
+        b"POST /v1/sanctions/check HTTP/1.1\r\nHost: localhost\r\n\
+          X-Credit-Purpose: administrative_approval\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tls.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer within 10 s");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("\"code\":\"invalid_request\""), "{text}");
+    assert!(text.to_ascii_lowercase().contains("x-audit-seq"), "{text}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    // A platform that hangs longer than the request may take: 504.
+    h.fault("xinyong-ningbo", serde_json::json!({ "mode": "hang" }))
+        .await;
+    let asked = std::time::Instant::now();
+    let r = h
+        .client("dept-nb")
+        .get(&h.basic_report_path("xinyong-ningbo"), &[PURPOSE])
+        .await;
+    assert_eq!(r.status, 504, "{}", String::from_utf8_lossy(&r.body));
+    // Before the upstream's own 3 s timeout.
+    assert!(asked.elapsed() < std::time::Duration::from_millis(2500));
+    assert_eq!(r.code(), "upstream_unavailable");
+    assert!(r.headers.contains_key("x-audit-seq"));
+}

@@ -43,7 +43,7 @@ pub enum Code {
     UpstreamUnavailable,
     /// 504: an upstream did not answer in time.
     UpstreamTimeout,
-    /// 503: the upstream was not contacted because its queue is full or its
+    /// 502 with `Retry-After`: the upstream was not contacted because its queue is full or its
     /// circuit breaker is open; retry later.
     UpstreamOverloaded,
     /// 503: the audit record could not be written.
@@ -108,11 +108,12 @@ impl Code {
             }
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            // SPEC §4: `upstream_unavailable` is 502 or 504. A platform not
+            // being called (breaker open, its queue full) is a 502 with a
+            // `Retry-After`.
+            Code::UpstreamUnavailable | Code::UpstreamOverloaded => StatusCode::BAD_GATEWAY,
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Code::AuditUnavailable | Code::ServiceUnavailable | Code::UpstreamOverloaded => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Code::AuditUnavailable | Code::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

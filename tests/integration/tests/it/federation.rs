@@ -347,9 +347,10 @@ async fn the_breaker_opens_fails_fast_and_closes_after_recovery() {
     // Open: fail fast without contacting the platform.
     let before = h.sim_requests("xinyong-ningbo").await.len();
     let r = dept.get(&path, &[APPROVAL]).await;
+    // SPEC §4: upstream_unavailable is 502/504; a Retry-After says when.
     assert_eq!(
         (r.status.as_u16(), r.code().as_str()),
-        (503, "upstream_unavailable")
+        (502, "upstream_unavailable")
     );
     assert!(r.headers.contains_key("retry-after"));
     assert_eq!(

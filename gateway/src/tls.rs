@@ -98,6 +98,46 @@ pub fn read_crls(
     Ok(out)
 }
 
+/// Every CRL must be signed by a certificate of the client CA bundle.
+/// rustls accepts any well-formed CRL at build time and only fails when a
+/// handshake needs it, so a CRL from another CA would refuse every client
+/// (a full outage after a bad rotation); refused here instead, it fails
+/// `serve --check` and a reload keeps the previous material. A CRL past its
+/// `nextUpdate` still loads (an old list is better than none) with a
+/// warning.
+fn check_crl_issuers(paths: &[PathBuf], cas: &[CertificateDer<'_>]) -> Result<(), TlsError> {
+    let cas: Vec<_> = cas
+        .iter()
+        .filter_map(|c| x509_parser::parse_x509_certificate(c.as_ref()).ok())
+        .map(|(_, c)| c)
+        .collect();
+    for path in paths {
+        for der in read_crls(std::slice::from_ref(path))? {
+            let (_, crl) = x509_parser::parse_x509_crl(der.as_ref())
+                .map_err(|e| file_err("CRL", path, format!("unparsable CRL: {e}")))?;
+            let signed = cas.iter().any(|ca| {
+                ca.subject() == crl.issuer() && crl.verify_signature(ca.public_key()).is_ok()
+            });
+            if !signed {
+                return Err(file_err(
+                    "CRL",
+                    path,
+                    format!(
+                        "issued by {}, it is not signed by any certificate of the client CA bundle",
+                        crl.issuer()
+                    ),
+                ));
+            }
+            if let Some(next) = crl.next_update() {
+                if next.timestamp() < time::OffsetDateTime::now_utc().unix_timestamp() {
+                    tracing::warn!(crl = %path.display(), next_update = %next, "CRL past its nextUpdate: publish a fresh one");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A root store from a CA bundle file.
 pub fn read_roots(what: &'static str, path: &Path) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
@@ -128,6 +168,10 @@ pub fn build_server_config(paths: &ServerTlsPaths) -> Result<Arc<ServerConfig>, 
     let provider = provider();
     let roots = read_roots("client CA bundle", &paths.client_ca)?;
     let crls = read_crls(&paths.crls)?;
+    check_crl_issuers(
+        &paths.crls,
+        &read_certs("client CA bundle", &paths.client_ca)?,
+    )?;
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .with_crls(crls)
         .build()

@@ -165,4 +165,24 @@ async fn server_certificate_and_crl_reload_without_restart() {
             .status,
         404
     );
+
+    // A CRL signed by another CA — even one with the same name — is
+    // refused: the CRL above stays in force (rustls would accept it and then
+    // fail every handshake).
+    let other = credgate_certs::new_ca(credgate_certs::CLIENT_CA_NAME).unwrap();
+    let foreign = make_crl(&other.cert_pem, &other.key_pem, &[&revoked]).unwrap();
+    let failed = tls.reloads_failed();
+    let gen = tls.generation();
+    std::fs::write(certs.join("crl.pem"), foreign).unwrap();
+    eventually("foreign CRL refused", async || {
+        tls.reloads_failed() > failed
+    })
+    .await;
+    assert_eq!(tls.generation(), gen);
+    let r = h.client("auditor").try_get("/v1/nope").await.unwrap();
+    assert_eq!(r.status, 404, "clients are still served");
+    assert!(
+        h.client("dept-nb").try_get(&path).await.is_err(),
+        "still revoked by the CRL in force"
+    );
 }

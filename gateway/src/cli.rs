@@ -253,6 +253,15 @@ fn write_new(path: &std::path::Path, bytes: &[u8], mode: u32) -> anyhow::Result<
 /// Files `serve` reads at start beyond TLS, policy and upstreams: the
 /// audit signing key, the pseudonym key and the revocation file's folder.
 fn check_files(cfg: &crate::config::Config) -> anyhow::Result<()> {
+    if let Some(r) = &cfg.redis {
+        // The client `serve` builds, without connecting: an unusable URL
+        // (a `rediss://` this build cannot speak, a bad database number)
+        // fails here, not at start.
+        let opts = credgate_authz::RedisOptions::new(r.connection_url().to_owned());
+        runtime()?
+            .block_on(async { credgate_authz::RedisState::new(&opts).map(drop) })
+            .map_err(|e| anyhow::anyhow!("[redis] url: {e}"))?;
+    }
     if !cfg.audit.danger_disabled {
         let f = &cfg.audit.signing_key_file;
         let pem = std::fs::read_to_string(f)

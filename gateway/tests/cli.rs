@@ -589,3 +589,28 @@ fn a_missing_file_is_named_once_on_stderr_with_a_non_zero_exit() {
         assert!(!err.contains("no checkpoint yet"), "{args:?}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_check_refuses_a_redis_url_serve_could_not_use() {
+    let h = credgate_integration::Harness::start().await;
+    let text = std::fs::read_to_string(&h.config_path).unwrap();
+    let dir = h.config_path.parent().unwrap();
+    for (url, ok) in [
+        ("redis://127.0.0.1:6390/0", true),
+        ("redis://127.0.0.1:6390/notadb", false),
+        ("rediss://127.0.0.1:6390/0", false),
+    ] {
+        let cfg = dir.join("gateway-redis-check.toml");
+        std::fs::write(&cfg, format!("{text}\n[redis]\nurl = \"{url}\"\n")).unwrap();
+        let mut c = credgate();
+        c.args(["serve", "--check", "--config"]).arg(&cfg);
+        let out = run_blocking(c).await;
+        assert_eq!(out.status.success(), ok, "{url}: {out:?}");
+        if !ok {
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("[redis] url"),
+                "{out:?}"
+            );
+        }
+    }
+}

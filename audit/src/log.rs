@@ -82,11 +82,10 @@ impl AuditLog {
             state: RwLock::new(state),
             counters: Counters::default(),
             closed: AtomicBool::new(false),
-            _lock: lock,
         });
         let queue_bound = cfg.queue_bound;
         let (tx, rx) = sync_channel(queue_bound + CONTROL_SLACK);
-        let writer = Writer::start(cfg, Arc::clone(&shared), rx, rec)?;
+        let writer = Writer::start(cfg, Arc::clone(&shared), rx, rec, lock)?;
         std::thread::Builder::new()
             .name("credgate-audit-writer".to_owned())
             .spawn(move || writer.run())

@@ -56,8 +56,6 @@ pub(crate) struct Shared {
     pub state: RwLock<LogState>,
     pub counters: Counters,
     pub closed: AtomicBool,
-    /// The directory's writer lock, held while any handle lives.
-    pub _lock: std::fs::File,
 }
 
 impl Shared {

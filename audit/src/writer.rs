@@ -75,6 +75,9 @@ pub(crate) struct Writer {
     last_checkpoint_at: Instant,
     last_batch_size: usize,
     pending: Option<Msg>,
+    /// The directory's writer lock: held while this thread writes, released
+    /// before a shutdown is acknowledged (and when the thread ends).
+    lock: Option<std::fs::File>,
 }
 
 impl Writer {
@@ -116,6 +119,9 @@ impl Writer {
                     self.drain_for_shutdown();
                     let checkpoint = self.write_checkpoint();
                     self.trim_logged();
+                    // Released before the caller hears of the shutdown, so
+                    // it can reopen the directory at once.
+                    self.lock = None;
                     let _ = reply.send(checkpoint.map(Some));
                     return;
                 }

@@ -109,6 +109,7 @@ impl Writer {
         shared: Arc<Shared>,
         rx: Receiver<Msg>,
         rec: Recovered,
+        lock: std::fs::File,
     ) -> Result<Self, AuditError> {
         let dir = cfg.dir.as_path();
         let replica = shared.replica.as_str();
@@ -199,6 +200,7 @@ impl Writer {
             last_checkpoint_at: Instant::now(),
             last_batch_size,
             pending: None,
+            lock: Some(lock),
         })
     }
 

@@ -105,6 +105,26 @@ impl AuditLog {
     /// with [`AuditError::Io`] if the batch could not be made durable (the
     /// record is then not in the log).
     pub async fn append(&self, rec: NewRecord) -> Result<Appended, AuditError> {
+        let answer = self.enqueue(rec)?;
+        answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Queues a record without waiting for it to be durable: for a request
+    /// whose client went away before it was answered (nothing is released,
+    /// so nothing waits on the record, but the record must still be
+    /// written). Fails at once as [`AuditLog::append`] does when the queue is
+    /// full or the log closed; a later write failure is the writer's (it
+    /// logs and counts it) and reaches no caller.
+    pub fn append_detached(&self, rec: NewRecord) -> Result<(), AuditError> {
+        self.enqueue(rec).map(drop)
+    }
+
+    /// The synchronous half of an append: bounds the queue and hands the
+    /// record to the writer thread.
+    fn enqueue(
+        &self,
+        rec: NewRecord,
+    ) -> Result<oneshot::Receiver<Result<Appended, AuditError>>, AuditError> {
         let inner = &self.inner;
         if inner.shared.closed.load(Relaxed) {
             return Err(AuditError::Closed);
@@ -118,19 +138,18 @@ impl AuditLog {
         }
         let (reply, answer) = oneshot::channel();
         match inner.tx.try_send(Msg::Append(Box::new(rec), reply)) {
-            Ok(()) => {}
+            Ok(()) => Ok(answer),
             Err(TrySendError::Full(_)) => {
                 depth.fetch_sub(1, Relaxed);
-                return Err(AuditError::Saturated {
+                Err(AuditError::Saturated {
                     bound: inner.queue_bound,
-                });
+                })
             }
             Err(TrySendError::Disconnected(_)) => {
                 depth.fetch_sub(1, Relaxed);
-                return Err(AuditError::Closed);
+                Err(AuditError::Closed)
             }
         }
-        answer.await.map_err(|_| AuditError::Closed)?
     }
 
     /// The writer's metrics.

@@ -134,9 +134,16 @@ impl Gateway {
         started: std::time::Instant,
     ) -> Response<Full<Bytes>> {
         // Owns the trail: if the client goes away and hyper drops this
-        // future, the guard still logs the request and gives back an
-        // authorization use reserved for it (see `inflight`).
-        let mut inflight = inflight::InFlight::new(&ctx, &self.authorizer, &self.metrics, started);
+        // future, the guard still records and logs the request and gives
+        // back an authorization use reserved for it (see `inflight`).
+        let mut inflight = inflight::InFlight::new(
+            &ctx,
+            conn,
+            &self.audit,
+            &self.authorizer,
+            &self.metrics,
+            started,
+        );
         // `request_timeout_ms` bounds the request up to its audit record: a
         // body that never arrives, or anything else that stalls, becomes a
         // refusal that is recorded and answered (the record and the answer

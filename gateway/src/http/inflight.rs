@@ -3,6 +3,12 @@
 //! owns the request's [`Trail`] for the whole handler, so that whatever
 //! point the request reached, the drop still
 //!
+//! - writes the request's audit record when none was being committed yet
+//!   (decision deny, reason `client_closed`, status 499, with whatever the
+//!   request had reached: client, endpoint, purpose, subject pseudonym,
+//!   authorization, upstreams called), so that every request yields exactly
+//!   one record (SPEC §8) even when nobody is left to answer. Nothing waits
+//!   on it: the record is queued for the writer's next group commit;
 //! - writes the request's log line (decision `client_closed`), so the log
 //!   keeps one line per request received, linked to the rest by request id;
 //! - counts it in `credgate_requests_total` with that decision (a request
@@ -15,8 +21,10 @@
 //! On the normal path it costs one enum test.
 
 use super::{RequestCtx, Trail};
+use crate::audit::Auditor;
 use crate::authorize::Authorizer;
 use crate::metrics::Metrics;
+use crate::server::ConnInfo;
 use std::time::Instant;
 
 /// Status logged for a request dropped before its answer was decided (the
@@ -38,6 +46,8 @@ enum Stage {
 /// dropped before [`InFlight::done`].
 pub(crate) struct InFlight<'a> {
     ctx: &'a RequestCtx,
+    conn: &'a ConnInfo,
+    auditor: &'a Auditor,
     authorizer: &'a Authorizer,
     metrics: &'a Metrics,
     started: Instant,
@@ -50,12 +60,16 @@ impl<'a> InFlight<'a> {
     /// A request whose handling starts now (armed).
     pub(crate) fn new(
         ctx: &'a RequestCtx,
+        conn: &'a ConnInfo,
+        auditor: &'a Auditor,
         authorizer: &'a Authorizer,
         metrics: &'a Metrics,
         started: Instant,
     ) -> Self {
         InFlight {
             ctx,
+            conn,
+            auditor,
             authorizer,
             metrics,
             started,
@@ -84,6 +98,23 @@ impl Drop for InFlight<'_> {
             Stage::Done => return,
             Stage::Committing(status) => status,
             Stage::Handling => {
+                self.trail.code = Some(decision);
+                // Nothing was released: the record names no returned or
+                // masked data (the upstreams called stay: the platforms
+                // were queried).
+                self.trail.sections.clear();
+                self.trail.fields_returned.clear();
+                self.trail.fields_masked.clear();
+                self.trail.abandon_calls();
+                // Built before the use is given back: it names the
+                // authorization's jti.
+                let record = self
+                    .trail
+                    .record(self.ctx, self.conn, decision, CLIENT_CLOSED_STATUS);
+                if let Err(e) = self.auditor.append_detached(record) {
+                    tracing::error!(request_id = %self.ctx.request_id, error = %e,
+                        "audit record of an abandoned request not written");
+                }
                 if let Some(a) = self.trail.authorized.take() {
                     self.authorizer.release_detached(a);
                 }
@@ -136,12 +167,29 @@ mod tests {
         Authorizer::from_config(&cfg).unwrap()
     }
 
+    struct Env {
+        conn: ConnInfo,
+        auditor: Auditor,
+    }
+
+    fn env() -> Env {
+        Env {
+            conn: ConnInfo {
+                remote: "127.0.0.1:4000".parse().unwrap(),
+                peer: credgate_policy::CertIdentity::default(),
+                h2: false,
+            },
+            auditor: Auditor::disabled_for_tests(),
+        }
+    }
+
     fn with_trail<'a>(
         ctx: &'a RequestCtx,
+        env: &'a Env,
         authz: &'a Authorizer,
         metrics: &'a Metrics,
     ) -> InFlight<'a> {
-        let mut r = InFlight::new(ctx, authz, metrics, Instant::now());
+        let mut r = InFlight::new(ctx, &env.conn, &env.auditor, authz, metrics, Instant::now());
         r.trail.client = Some("dept-nb".into());
         r.trail.endpoint = Some("/v1/enterprises/{uscc}/report");
         r
@@ -149,8 +197,8 @@ mod tests {
 
     #[test]
     fn a_request_dropped_while_handled_gets_a_client_closed_line_with_499() {
-        let (ctx, authz, metrics) = (ctx(), authorizer(), Metrics::new());
-        let lines = lines_of(|| drop(with_trail(&ctx, &authz, &metrics)));
+        let (ctx, env, authz, metrics) = (ctx(), env(), authorizer(), Metrics::new());
+        let lines = lines_of(|| drop(with_trail(&ctx, &env, &authz, &metrics)));
         assert_eq!(lines.len(), 1, "{lines:?}");
         let f = &lines[0]["fields"];
         assert_eq!(f["message"], "request");
@@ -176,9 +224,9 @@ mod tests {
 
     #[test]
     fn a_request_dropped_during_its_audit_commit_logs_the_decided_status() {
-        let (ctx, authz, metrics) = (ctx(), authorizer(), Metrics::new());
+        let (ctx, env, authz, metrics) = (ctx(), env(), authorizer(), Metrics::new());
         let lines = lines_of(|| {
-            let mut r = with_trail(&ctx, &authz, &metrics);
+            let mut r = with_trail(&ctx, &env, &authz, &metrics);
             r.committing(200);
             drop(r);
         });
@@ -191,9 +239,9 @@ mod tests {
 
     #[test]
     fn a_finished_request_gets_no_line_from_the_guard() {
-        let (ctx, authz, metrics) = (ctx(), authorizer(), Metrics::new());
+        let (ctx, env, authz, metrics) = (ctx(), env(), authorizer(), Metrics::new());
         let lines = lines_of(|| {
-            let mut r = with_trail(&ctx, &authz, &metrics);
+            let mut r = with_trail(&ctx, &env, &authz, &metrics);
             r.committing(200);
             r.done();
             drop(r);

@@ -53,6 +53,7 @@ async fn answer(
     let req = upstream
         .adapter
         .report_request(uscc.as_str(), &grant.sections);
+    trail.note_calling(&upstream.name);
     let (record, info) = upstream
         .call(&req, ctx, |status, body| {
             upstream

@@ -110,6 +110,7 @@ pub(super) async fn handle(
         let u = &upstreams[i];
         let limit = u.adapter.sanctions_batch_limit().max(1);
         for chunk in subjects.chunks(limit) {
+            trail.note_calling(&u.name);
             calls.push(ask_platform(i, u.clone(), chunk.to_vec(), ctx));
         }
     }

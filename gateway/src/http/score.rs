@@ -34,6 +34,7 @@ pub(super) async fn handle(
         )
     })?;
     let call = upstream.adapter.score_request(id.as_str());
+    trail.note_calling(&upstream.name);
     let (score, info) = upstream
         .call(&call, req.ctx, |status, body| {
             upstream.adapter.parse_score(id.as_str(), status, body)

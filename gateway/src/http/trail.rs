@@ -38,6 +38,9 @@ pub struct Trail {
     pub fields_masked: Vec<String>,
     /// Upstream calls made, with outcome and latency.
     pub upstreams: Vec<UpstreamOutcome>,
+    /// Upstream calls under way (name, start): what the record of a request
+    /// abandoned mid-call names (see `inflight`).
+    pub calling: Vec<(String, std::time::Instant)>,
     /// The outcome code (`ok` or the problem code), once known.
     pub code: Option<&'static str>,
     /// `RateLimit-Policy` / `RateLimit` headers for the response.
@@ -51,8 +54,29 @@ impl Trail {
         self.fields_masked.extend(report.masked);
     }
 
-    /// Notes one upstream call.
+    /// Notes an upstream call about to start.
+    pub fn note_calling(&mut self, name: &str) {
+        self.calling
+            .push((name.to_owned(), std::time::Instant::now()));
+    }
+
+    /// The calls still under way when the request was abandoned, as
+    /// upstream outcomes `client_closed`.
+    pub fn abandon_calls(&mut self) {
+        for (name, started) in self.calling.drain(..) {
+            self.upstreams.push(UpstreamOutcome {
+                name,
+                outcome: "client_closed".to_owned(),
+                latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            });
+        }
+    }
+
+    /// Notes one upstream call (finished).
     pub fn note_upstream(&mut self, name: &str, info: &crate::federation::CallInfo) {
+        if let Some(i) = self.calling.iter().position(|(n, _)| n == name) {
+            self.calling.swap_remove(i);
+        }
         self.upstreams.push(UpstreamOutcome {
             name: name.to_owned(),
             outcome: info.outcome.to_owned(),

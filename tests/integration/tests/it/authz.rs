@@ -221,8 +221,10 @@ async fn max_uses_counts_only_answered_queries() {
 }
 
 /// A client that closes its connection while the platform is still
-/// answering gets no data and no audit record; the use reserved for it is
-/// given back (and the request is counted as `client_closed`).
+/// answering gets no data; the request still yields its one audit record
+/// (refused, `client_closed`, naming the token and the platform called, no
+/// data returned); the use reserved for it is given back (and the request
+/// is counted as `client_closed`).
 #[tokio::test]
 async fn a_client_that_goes_away_before_the_answer_does_not_spend_its_use() {
     let h = Harness::start().await;
@@ -292,10 +294,31 @@ async fn a_client_that_goes_away_before_the_answer_does_not_spend_its_use() {
     .await
     .expect("the reserved use was given back");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    // The abandoned request left no audit record: this gateway's records
-    // are the refused tries and this answer.
+    // This gateway's records: the abandoned request, the refused tries and
+    // this answer.
     let seq: u64 = r.headers["x-audit-seq"].to_str().unwrap().parse().unwrap();
-    assert_eq!(seq, refused + 1);
+    assert_eq!(seq, refused + 2);
+    let records = h.audit_records("client=bank-nb&limit=100").await;
+    let abandoned: Vec<_> = records
+        .iter()
+        .filter(|r| r["reason"] == "client_closed")
+        .collect();
+    assert_eq!(abandoned.len(), 1, "{records:#?}");
+    let a = abandoned[0];
+    assert_eq!(a["seq"], 1, "{a:#}");
+    assert_eq!(a["decision"], "deny", "{a:#}");
+    assert_eq!(a["status"], 499, "{a:#}");
+    assert_eq!(a["endpoint"], "/v1/enterprises/{uscc}/report", "{a:#}");
+    assert!(a["authz_jti"].is_string(), "{a:#}");
+    assert!(a["subject_pseudonym"].is_string(), "{a:#}");
+    assert_eq!(a["upstreams"][0]["name"], "xinyong-ningbo", "{a:#}");
+    assert_eq!(a["upstreams"][0]["outcome"], "client_closed", "{a:#}");
+    for empty in ["sections", "fields_returned", "fields_masked"] {
+        assert!(
+            a[empty].as_array().is_none_or(|v| v.is_empty()),
+            "{empty}: {a:#}"
+        );
+    }
     let r = bank.get(&path, &[LOAN, auth(&once)]).await;
     assert_eq!(
         (r.status.as_u16(), r.code().as_str()),

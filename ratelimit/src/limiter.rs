@@ -361,13 +361,24 @@ impl Limiter {
             FailureMode::FailClosed => "fail_closed",
         };
         match t {
-            Transition::WentDown => tracing::warn!(
-                error = %error.map(ToString::to_string).unwrap_or_default(),
-                failure_mode = mode,
-                replicas = shared.replicas,
-                "rate limiter: Redis unreachable; limits are no longer shared across replicas \
-                 until it answers again"
-            ),
+            Transition::WentDown => {
+                let error = error.map(ToString::to_string).unwrap_or_default();
+                match shared.failure_mode {
+                    FailureMode::FailOpenLocal => tracing::warn!(
+                        %error,
+                        failure_mode = mode,
+                        replicas = shared.replicas,
+                        "rate limiter: Redis unreachable; each replica now limits with its \
+                         share of every limit until Redis answers again"
+                    ),
+                    FailureMode::FailClosed => tracing::error!(
+                        %error,
+                        failure_mode = mode,
+                        "rate limiter: Redis unreachable; requests are refused (503) until \
+                         Redis answers again"
+                    ),
+                }
+            }
             Transition::CameBack => tracing::info!(
                 failure_mode = mode,
                 "rate limiter: Redis reachable again; limits are shared across replicas"

@@ -15,7 +15,8 @@
 //! Every call runs under the configured timeout over a [`ConnectionManager`] (which
 //! reconnects on its own); a timeout or error is a [`RedisFailure`] for the caller to act
 //! on (fallback or refusal). A call refused at connection time (nothing was sent, so
-//! nothing was counted) is tried once more within the same timeout.
+//! nothing was counted) or failed on a connection Redis had dropped is tried once more
+//! within the same timeout.
 
 pub(crate) mod keys;
 
@@ -141,9 +142,16 @@ impl RedisBackend {
                 match invocation.invoke_async(&mut conn).await {
                     // The connection manager hands out its last failed connection attempt
                     // once more (and starts a new one) before it reconnects: the first call
-                    // after Redis comes back is refused without anything sent. Try once more
-                    // within the same time budget rather than wait for the next probe.
-                    Err(e) if e.is_connection_refusal() => invocation.invoke_async(&mut conn).await,
+                    // after Redis comes back is refused without anything sent. Likewise a
+                    // connection Redis dropped while this replica was idle (a restart, an
+                    // idle timeout, a failover) fails the first call on it. Try once more,
+                    // on the connection the manager is re-establishing, within the same
+                    // time budget rather than fall back or refuse. If a drop instead lost
+                    // the reply of a script that ran, the request is counted twice: the
+                    // limit errs on the strict side, once.
+                    Err(e) if e.is_connection_refusal() || e.is_connection_dropped() => {
+                        invocation.invoke_async(&mut conn).await
+                    }
                     other => other,
                 }
             })

@@ -11,7 +11,8 @@
 //! back and answer "exhausted" past `max_uses`): atomic, one round trip. Every call is
 //! bounded by [`RedisOptions::call_timeout`]; a timeout or connection error is a
 //! [`StateError`], which the gateway answers with 503 (fail closed). The connection is
-//! a [`ConnectionManager`], which reconnects by itself once Redis is back.
+//! a [`ConnectionManager`], which reconnects by itself once Redis is back; a call that
+//! meets a connection Redis dropped meanwhile is sent once more (see `RedisState::call`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -60,6 +61,15 @@ pub struct RedisState {
     conn: ConnectionManager,
     call_timeout: Duration,
     scripts: Arc<Scripts>,
+}
+
+/// When [`RedisState::call`] may send a failed call again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Only when nothing was sent (connection refused).
+    IfNotSent,
+    /// Also after the connection dropped (the call may have run).
+    AfterDrop,
 }
 
 struct Scripts {
@@ -115,20 +125,51 @@ impl RedisState {
 
     /// Connects and checks Redis answers `PING` (readiness).
     pub async fn ping(&self) -> Result<(), StateError> {
-        let mut conn = self.conn.clone();
-        self.bounded(async move { redis::cmd("PING").query_async::<String>(&mut conn).await })
-            .await
-            .map(drop)
+        self.call(Resend::AfterDrop, |mut conn| async move {
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        })
+        .await
+        .map(drop)
     }
 
     /// The current use count of `jti` (0 if none).
     pub async fn uses(&self, jti: &str) -> Result<u32, StateError> {
-        let mut conn = self.conn.clone();
         let key = uses_key(jti);
         let count: Option<i64> = self
-            .bounded(async move { redis::cmd("GET").arg(key).query_async(&mut conn).await })
+            .call(Resend::AfterDrop, |mut conn| {
+                let cmd = redis::cmd("GET").arg(&key).clone();
+                async move { cmd.query_async(&mut conn).await }
+            })
             .await?;
         Ok(count.map_or(0, |c| u32::try_from(c).unwrap_or(0)))
+    }
+
+    /// Runs `call` on the shared connection under the per-call timeout. A
+    /// call refused at connection time (nothing sent: the connection
+    /// manager hands out its last failed attempt once more before it
+    /// reconnects) is sent once more within the same timeout; so is a call
+    /// on a connection Redis had dropped (a restart or failover while this
+    /// replica was idle) when `resend` allows it: reads and idempotent
+    /// writes, and a reservation, which, if the drop lost the reply of a
+    /// script that ran, spends one use too many (strict, never lenient).
+    /// A release is not resent after a drop: it could give back two uses.
+    async fn call<T, F, Fut>(&self, resend: Resend, call: F) -> Result<T, StateError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        self.bounded(async {
+            match call(self.conn.clone()).await {
+                Err(e)
+                    if e.is_connection_refusal()
+                        || (resend == Resend::AfterDrop && e.is_connection_dropped()) =>
+                {
+                    call(self.conn.clone()).await
+                }
+                other => other,
+            }
+        })
+        .await
     }
 
     /// Runs `fut` under the per-call timeout.
@@ -153,10 +194,12 @@ impl std::fmt::Debug for RedisState {
 
 impl AuthzState for RedisState {
     async fn is_revoked(&self, jti: &str) -> Result<bool, StateError> {
-        let mut conn = self.conn.clone();
         let key = revoked_key(jti);
-        self.bounded(async move { redis::cmd("EXISTS").arg(key).query_async(&mut conn).await })
-            .await
+        self.call(Resend::AfterDrop, |mut conn| {
+            let cmd = redis::cmd("EXISTS").arg(&key).clone();
+            async move { cmd.query_async(&mut conn).await }
+        })
+        .await
     }
 
     async fn reserve_use(
@@ -165,19 +208,13 @@ impl AuthzState for RedisState {
         max_uses: u32,
         expires_at: i64,
     ) -> Result<UseOutcome, StateError> {
-        let mut conn = self.conn.clone();
-        let scripts = Arc::clone(&self.scripts);
         let key = uses_key(jti);
         let expiry = keep_until(expires_at);
         let n: i64 = self
-            .bounded(async move {
-                scripts
-                    .reserve
-                    .key(key)
-                    .arg(max_uses)
-                    .arg(expiry)
-                    .invoke_async(&mut conn)
-                    .await
+            .call(Resend::AfterDrop, |mut conn| {
+                let mut invocation = self.scripts.reserve.key(&key);
+                invocation.arg(max_uses).arg(expiry);
+                async move { invocation.invoke_async(&mut conn).await }
             })
             .await?;
         match u32::try_from(n) {
@@ -191,33 +228,28 @@ impl AuthzState for RedisState {
     }
 
     async fn release_use(&self, jti: &str) -> Result<(), StateError> {
-        let mut conn = self.conn.clone();
-        let scripts = Arc::clone(&self.scripts);
         let key = uses_key(jti);
-        self.bounded(async move {
-            scripts
-                .release
-                .key(key)
-                .invoke_async::<i64>(&mut conn)
-                .await
+        self.call(Resend::IfNotSent, |mut conn| {
+            let invocation = self.scripts.release.key(&key);
+            async move { invocation.invoke_async::<i64>(&mut conn).await }
         })
         .await
         .map(drop)
     }
 
     async fn revoke(&self, jti: &str, expires_at: i64) -> Result<(), StateError> {
-        let mut conn = self.conn.clone();
         let key = revoked_key(jti);
         let expiry = keep_until(expires_at);
         let now = unix_now();
-        self.bounded(async move {
-            redis::cmd("SET")
-                .arg(key)
+        // Idempotent: a resend sets the same value and expiry.
+        self.call(Resend::AfterDrop, |mut conn| {
+            let cmd = redis::cmd("SET")
+                .arg(&key)
                 .arg(now)
                 .arg("EXAT")
                 .arg(expiry)
-                .query_async::<()>(&mut conn)
-                .await
+                .clone();
+            async move { cmd.query_async::<()>(&mut conn).await }
         })
         .await
     }

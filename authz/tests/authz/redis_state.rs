@@ -202,3 +202,25 @@ async fn nothing_listening_is_unavailable_not_a_hang() {
     assert!(state.ping().await.is_err());
     assert!(start.elapsed() < Duration::from_millis(1000));
 }
+
+/// Redis restarted while this replica was idle: the shared connection is
+/// dead, but the first calls after the restart still get answers (the
+/// dropped connection is replaced within the call), so a request arriving
+/// then is not refused with 503.
+#[tokio::test]
+async fn a_restart_between_two_requests_is_not_an_outage() {
+    let mut server = RedisServer::start().unwrap();
+    let state = client(&server);
+    let exp = unix_now() + 600;
+    assert!(!state.is_revoked("idle-1").await.unwrap());
+    server.restart().unwrap();
+    assert_eq!(state.is_revoked("idle-1").await, Ok(false));
+    server.restart().unwrap();
+    assert_eq!(
+        used(state.reserve_use("idle-1", 3, exp).await.unwrap()),
+        Some(1)
+    );
+    server.restart().unwrap();
+    state.revoke("idle-1", exp).await.unwrap();
+    assert!(state.is_revoked("idle-1").await.unwrap());
+}

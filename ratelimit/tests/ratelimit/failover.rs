@@ -199,3 +199,34 @@ async fn shared_limiting_is_back_within_one_second_of_a_restart() {
     }
     assert!((10..=11).contains(&allowed), "allowed {allowed}");
 }
+
+/// Redis restarted while the limiter was idle: its connection is dead, but
+/// nothing was sent on it. The first decision after the restart is still
+/// Redis's (the dropped connection is replaced within the call), with no
+/// Redis error, no fallback and no mode switch.
+#[tokio::test]
+async fn a_restart_between_two_requests_costs_no_decision() {
+    for failure_mode in [FailureMode::FailOpenLocal, FailureMode::FailClosed] {
+        let mut redis = RedisServer::start().unwrap();
+        let clock = clock_at(NOON_SHANGHAI);
+        let cfg = RedisLimiterConfig {
+            failure_mode,
+            ..redis_config(&redis.url())
+        };
+        let limiter = Limiter::redis(config(&clock), cfg).unwrap();
+        let key = Key::client("bank-nb");
+        let limit = Limit::new(5.0, 10);
+        assert!(limiter.check(&key, &limit).await.unwrap().is_allowed());
+        redis.restart().unwrap();
+        let d = limiter.check(&key, &limit).await;
+        assert!(
+            d.as_ref().is_ok_and(|d| d.is_allowed()),
+            "{failure_mode:?}: {d:?}"
+        );
+        let stats = limiter.stats();
+        assert_eq!(limiter.mode(), Mode::Redis, "{failure_mode:?}: {stats:?}");
+        assert_eq!(stats.redis_errors, 0, "{failure_mode:?}: {stats:?}");
+        assert_eq!(stats.mode_switches, 0, "{failure_mode:?}: {stats:?}");
+        assert_eq!(stats.fallbacks, 0, "{failure_mode:?}: {stats:?}");
+    }
+}

@@ -315,6 +315,10 @@ impl Collector for StateCollector {
                     "timeout",
                     self.stats.handshake_timeout.load(Ordering::Relaxed),
                 ),
+                (
+                    "per_ip_limit",
+                    self.stats.handshake_per_ip_limit.load(Ordering::Relaxed),
+                ),
             ] {
                 let labels = ReasonLabels {
                     reason: reason.to_owned(),

@@ -2,6 +2,8 @@
 //! completes the mutual-TLS handshake within a timeout, picks HTTP/1.1 or
 //! HTTP/2 by ALPN, closes idle connections, and drains gracefully.
 
+mod handshakes;
+
 use crate::http::Gateway;
 use crate::tls::identity::{peer_identity, CertIdentity};
 use crate::tls::TlsStore;
@@ -34,6 +36,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Most open connections.
     pub max_connections: usize,
+    /// Most TLS handshakes in progress from one client address (0: no cap).
+    pub max_handshakes_per_ip: usize,
     /// Most concurrent HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
     /// How long shutdown waits for in-flight requests.
@@ -49,6 +53,7 @@ impl Limits {
             idle_timeout: Duration::from_millis(s.idle_timeout_ms),
             max_header_bytes: s.max_header_bytes,
             max_connections: s.max_connections,
+            max_handshakes_per_ip: s.max_handshakes_per_ip,
             max_concurrent_streams: s.max_concurrent_streams,
             drain_timeout: Duration::from_millis(s.drain_timeout_ms),
         }
@@ -75,6 +80,9 @@ pub struct ConnStats {
     pub handshake_failed: AtomicU64,
     /// Handshakes that timed out.
     pub handshake_timeout: AtomicU64,
+    /// Connections closed unanswered: their address had
+    /// `max_handshakes_per_ip` handshakes in progress.
+    pub handshake_per_ip_limit: AtomicU64,
 }
 
 /// Runs the accept loop until `shutdown` turns true, then stops accepting,
@@ -89,6 +97,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let handshakes = handshakes::Handshakes::new(limits.max_handshakes_per_ip);
     let limits = Arc::new(limits);
     loop {
         // Take a connection slot before accepting: over the bound, clients
@@ -108,13 +117,18 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         };
+        let Some(pending) = handshakes.enter(remote.ip()) else {
+            stats.handshake_per_ip_limit.fetch_add(1, Ordering::Relaxed);
+            drop(tcp);
+            continue;
+        };
         let tls = tls.current();
         let limits = limits.clone();
         let gateway = gateway.clone();
         let stats = stats.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(handshake(
-            tcp, remote, tls, limits, gateway, stats, shutdown, permit,
+            tcp, remote, tls, limits, gateway, stats, shutdown, permit, pending,
         ));
     }
     // Drain: every connection task holds one permit until it ends.
@@ -154,6 +168,7 @@ async fn handshake(
     stats: Arc<ConnStats>,
     shutdown: watch::Receiver<bool>,
     permit: OwnedSemaphorePermit,
+    pending: handshakes::Pending,
 ) {
     let _ = tcp.set_nodelay(true);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -170,6 +185,7 @@ async fn handshake(
             return;
         }
     };
+    drop(pending);
     let (_, session) = stream.get_ref();
     let h2 = session.alpn_protocol() == Some(b"h2");
     let peer = match session.peer_certificates().and_then(|c| c.first()) {

@@ -77,6 +77,85 @@ async fn a_silent_client_is_dropped_after_the_handshake_timeout() {
     .await;
 }
 
+/// One address may hold only `max_handshakes_per_ip` connections that have
+/// not finished their handshake: a host opening silent connections cannot
+/// take every connection slot. Over the cap a connection is closed at once
+/// (not after the handshake timeout) and counted; once the silent ones
+/// go, the address is served again.
+#[tokio::test]
+async fn silent_connections_from_one_address_are_capped() {
+    let h = Harness::start_with(Options {
+        server_extra: "handshake_timeout_ms = 20000\nmax_handshakes_per_ip = 2".into(),
+        ..Options::default()
+    })
+    .await;
+    let silent: Vec<_> = [0, 1]
+        .iter()
+        .map(|_| std::net::TcpStream::connect(h.addr()).unwrap())
+        .collect();
+    let stats = &h.gw().stats;
+    let limited = || {
+        stats
+            .handshake_per_ip_limit
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    // The two silent connections are being handshaken once a third is
+    // refused; until the accept loop has taken them, a third may pass.
+    let started = Instant::now();
+    loop {
+        let mut third = tokio::net::TcpStream::connect(h.addr()).await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(15), third.read(&mut buf))
+            .await
+            .expect("the third connection is closed before the handshake timeout")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "closed without a TLS answer");
+        if limited() >= 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never capped");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "closed at once, not after the 20 s handshake timeout"
+    );
+    let (_, body) = credgate_integration::plain(
+        h.gw().admin_addr.unwrap(),
+        http::Method::GET,
+        "/metrics",
+        None,
+    )
+    .await;
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("credgate_tls_handshake_failures_total{reason=\"per_ip_limit\"}")
+            && !l.ends_with(" 0")),
+        "{text}"
+    );
+    // A client with a certificate from the same address is refused too
+    // while the cap is held (the address is all that is known before the
+    // handshake); once the silent connections close, it is served.
+    let client = h.client("dept-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let get = || client.try_request(http::Method::GET, &path, &[APPROVAL], Default::default());
+    assert!(get().await.is_err(), "refused while the cap is held");
+    drop(silent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(r) = get().await {
+            assert_eq!(r.status, 200);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the address was never served again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn idle_connections_are_closed() {
     let h = Harness::start_with(Options {

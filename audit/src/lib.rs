@@ -46,6 +46,7 @@ mod seal;
 mod segment;
 mod state;
 mod stats;
+mod throttle;
 mod verify;
 mod writer;
 
@@ -61,4 +62,5 @@ pub use proof::{verify_consistency, verify_inclusion};
 pub use record::{pseudonym, AuditRecord, Decision, NewRecord, UpstreamOutcome};
 pub use retention::RetentionReport;
 pub use stats::AuditStats;
+pub use throttle::Throttle;
 pub use verify::{verify, VerifyReport};

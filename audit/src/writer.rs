@@ -40,6 +40,7 @@ use crate::record::{format_ms, now_ms, AuditRecord, NewRecord};
 use crate::retention::{self, RetentionReport};
 use crate::segment::MAX_BATCH_BYTES;
 use crate::state::Shared;
+use crate::throttle::Throttle;
 use crate::AuditError;
 
 use self::active::{Active, PendingSeal};
@@ -78,7 +79,19 @@ pub(crate) struct Writer {
     /// The directory's writer lock: held while this thread writes, released
     /// before a shutdown is acknowledged (and when the thread ends).
     lock: Option<std::fs::File>,
+    /// No checkpoint attempt before this (after a failed one).
+    checkpoint_retry_at: Option<Instant>,
+    /// One warning per window for failing batches / checkpoints.
+    batch_failures: Throttle,
+    checkpoint_failures: Throttle,
 }
+
+/// How long after a failed checkpoint the next attempt waits.
+const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
+
+/// Window of the failure warnings: one line each per window, with the
+/// count of the ones suppressed.
+const FAILURE_LOG_WINDOW: Duration = Duration::from_secs(10);
 
 impl Writer {
     /// Runs until shutdown or until every handle is dropped.
@@ -272,7 +285,10 @@ impl Writer {
                 Err(e) => {
                     c.failed_batches.fetch_add(1, Relaxed);
                     c.failing.store(true, Relaxed);
-                    tracing::warn!(error = %e, records = size, "audit batch failed; appends refused");
+                    if let Some(suppressed) = self.batch_failures.allow() {
+                        tracing::warn!(error = %e, records = size, suppressed,
+                            "audit batch failed; appends refused");
+                    }
                     for reply in replies.drain(..) {
                         let _ = reply.send(Err(e.clone()));
                     }
@@ -365,20 +381,32 @@ impl Writer {
         Ok(outcomes)
     }
 
-    /// Writes a checkpoint of the current tree if one is due; failures are logged.
+    /// Writes a checkpoint of the current tree if one is due; failures are
+    /// logged, and retried no sooner than [`CHECKPOINT_RETRY`] later (not
+    /// on every batch: a failing disk would cost a signature and a flush
+    /// per batch).
     fn maybe_checkpoint(&mut self) {
         let due = self.since_checkpoint >= self.cfg.checkpoint_every_records
             || (self.since_checkpoint > 0
                 && self.last_checkpoint_at.elapsed() >= self.cfg.checkpoint_every);
-        if due {
+        let backing_off = self
+            .checkpoint_retry_at
+            .is_some_and(|at| Instant::now() < at);
+        if due && !backing_off {
             self.checkpoint_logged();
         }
     }
 
-    /// Writes a checkpoint, logging a failure.
+    /// Writes a checkpoint, logging a failure (throttled).
     fn checkpoint_logged(&mut self) {
-        if let Err(e) = self.write_checkpoint() {
-            tracing::warn!(error = %e, "audit checkpoint failed; will retry");
+        match self.write_checkpoint() {
+            Ok(_) => self.checkpoint_retry_at = None,
+            Err(e) => {
+                self.checkpoint_retry_at = Some(Instant::now() + CHECKPOINT_RETRY);
+                if let Some(suppressed) = self.checkpoint_failures.allow() {
+                    tracing::warn!(error = %e, suppressed, "audit checkpoint failed; will retry");
+                }
+            }
         }
     }
 

@@ -8,6 +8,11 @@ use credgate_audit::{AuditConfig, AuditError, AuditLog, AuditSigner, NewRecord};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The request path's "audit record not written" errors: one line per
+/// window (every refused request still has its own request line).
+pub(crate) static FAILURE_LOG: credgate_audit::Throttle =
+    credgate_audit::Throttle::new(Duration::from_secs(10));
+
 /// Why the audit log could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditSetupError {

@@ -181,7 +181,12 @@ impl Gateway {
         match appended {
             Ok(seq) => finish(resp, &ctx, seq, trail, started),
             Err(e) => {
-                tracing::error!(request_id = %ctx.request_id, error = %e, "audit record not written: refusing to answer");
+                // Each refusal has its own request line (status 503,
+                // audit_unavailable); the cause is logged once per window.
+                if let Some(suppressed) = crate::audit::FAILURE_LOG.allow() {
+                    tracing::error!(request_id = %ctx.request_id, error = %e, suppressed,
+                        "audit record not written: refusing to answer");
+                }
                 resp = ApiError::new(
                     Code::AuditUnavailable,
                     "the audit record could not be written; no data is released",

@@ -6,6 +6,7 @@
 //! [`PendingSeal`]), so a header written by an earlier attempt never names a
 //! seal that was later replaced.
 
+use crate::throttle::Throttle;
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
@@ -201,6 +202,9 @@ impl Writer {
             last_batch_size,
             pending: None,
             lock: Some(lock),
+            checkpoint_retry_at: None,
+            batch_failures: Throttle::new(super::FAILURE_LOG_WINDOW),
+            checkpoint_failures: Throttle::new(super::FAILURE_LOG_WINDOW),
         })
     }
 

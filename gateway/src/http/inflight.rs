@@ -112,8 +112,10 @@ impl Drop for InFlight<'_> {
                     .trail
                     .record(self.ctx, self.conn, decision, CLIENT_CLOSED_STATUS);
                 if let Err(e) = self.auditor.append_detached(record) {
-                    tracing::error!(request_id = %self.ctx.request_id, error = %e,
-                        "audit record of an abandoned request not written");
+                    if let Some(suppressed) = crate::audit::FAILURE_LOG.allow() {
+                        tracing::error!(request_id = %self.ctx.request_id, error = %e,
+                            suppressed, "audit record of an abandoned request not written");
+                    }
                 }
                 if let Some(a) = self.trail.authorized.take() {
                     self.authorizer.release_detached(a);

@@ -65,29 +65,44 @@ pub fn load_policy_file(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
         source,
     })?;
     let origin = path.display().to_string();
-    let policy = Policy::parse(&text, &origin).map_err(|errors| PolicyLoadError::Invalid {
-        path: path.to_owned(),
-        errors,
-    })?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut issuers = Vec::new();
-    for issuer in policy.issuers() {
-        let key_err = |reason: String| PolicyLoadError::IssuerKey {
-            path: path.to_owned(),
-            issuer: issuer.id.clone(),
-            reason,
-        };
-        let pem = match &issuer.key {
+    // Keys are read and parsed during validation, so that an unreadable or
+    // invalid key is reported with its location among all the file's other
+    // errors (not alone, once those are fixed).
+    let mut trusted: std::collections::HashMap<String, TrustedIssuer> =
+        std::collections::HashMap::new();
+    let mut check_key = |id: &str, key: &IssuerKey| -> Result<(), String> {
+        let pem = match key {
             IssuerKey::Pem(pem) => pem.clone(),
             IssuerKey::File(f) => {
                 let p = base.join(f);
                 std::fs::read_to_string(&p)
-                    .map_err(|e| key_err(format!("cannot read {}: {e}", p.display())))?
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?
             }
         };
-        let trusted = TrustedIssuer::from_spki_pem(issuer.id.clone(), issuer.key_id.clone(), &pem)
-            .map_err(|e| key_err(e.to_string()))?;
-        issuers.push(trusted);
+        let issuer = TrustedIssuer::from_spki_pem(id.to_owned(), None, &pem)
+            .map_err(|e| format!("issuer {id}: {e}"))?;
+        trusted.insert(id.to_owned(), issuer);
+        Ok(())
+    };
+    let policy = Policy::parse_checking_keys(&text, &origin, &mut check_key).map_err(|errors| {
+        PolicyLoadError::Invalid {
+            path: path.to_owned(),
+            errors,
+        }
+    })?;
+    let mut issuers = Vec::new();
+    for issuer in policy.issuers() {
+        // Every issuer of a valid policy had its key checked (and kept).
+        let mut checked = trusted
+            .remove(&issuer.id)
+            .ok_or_else(|| PolicyLoadError::IssuerKey {
+                path: path.to_owned(),
+                issuer: issuer.id.clone(),
+                reason: "key not checked".to_owned(),
+            })?;
+        checked.key_id = issuer.key_id.clone();
+        issuers.push(checked);
     }
     Ok(LoadedPolicy { policy, issuers })
 }

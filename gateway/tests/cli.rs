@@ -132,10 +132,37 @@ fn policy_check_reports_every_error_with_its_location() {
     );
 }
 
+/// A missing or unusable issuer key is one more located error, reported
+/// with the file's other errors (not alone once those are fixed).
 #[test]
 fn policy_check_fails_when_an_issuer_key_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("policy.toml");
+    let text = credgate_policy::DEMO_POLICY.replace(
+        "profile = \"bank-standard\"",
+        "profile = \"no-such-profile\"",
+    );
+    std::fs::write(&p, &text).unwrap();
+    let out = credgate()
+        .args(["policy", "check"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert!(err.contains("has 2 error(s)"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "policy.toml:{}:19: issuers[0].public_key_file: cannot read",
+            line_of("public_key_file")
+        )) && err.contains("issuer.pub"),
+        "{err}"
+    );
+    assert!(err.contains("no-such-profile"), "{err}");
+    // A file that is not a key: located the same way.
+    std::fs::create_dir_all(dir.path().join("certs/authz")).unwrap();
+    std::fs::write(dir.path().join("certs/authz/issuer.pub"), "not a key\n").unwrap();
     std::fs::write(&p, credgate_policy::DEMO_POLICY).unwrap();
     let out = credgate()
         .args(["policy", "check"])
@@ -145,7 +172,7 @@ fn policy_check_fails_when_an_issuer_key_is_missing() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("demo-issuer") && err.contains("issuer.pub"),
+        err.contains("issuers[0].public_key_file: issuer demo-issuer: not a PEM"),
         "{err}"
     );
 }

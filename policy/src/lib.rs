@@ -16,6 +16,7 @@ pub mod model;
 pub mod policy;
 pub mod profile;
 mod validate;
+pub use validate::KeyCheck;
 
 pub use credgate_ids as ids;
 pub use decide::{Deny, Grant, RequestShape};

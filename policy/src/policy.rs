@@ -32,13 +32,25 @@ impl Policy {
     /// one error with its location; otherwise every semantic error found in
     /// the whole file is returned, in document order.
     pub fn parse(source: &str, origin: &str) -> Result<Policy, PolicyErrors> {
+        Policy::parse_checking_keys(source, origin, &mut |_, _| Ok(()))
+    }
+
+    /// Like [`Policy::parse`], also asking `check_key` about every
+    /// issuer's key (the gateway reads key files and parses the keys): a
+    /// key it refuses is one more error, located at the value that names
+    /// the key, reported with all the others.
+    pub fn parse_checking_keys(
+        source: &str,
+        origin: &str,
+        check_key: &mut crate::validate::KeyCheck<'_>,
+    ) -> Result<Policy, PolicyErrors> {
         let loc = Locator::new(origin, source);
         let file: PolicyFile = toml::from_str(source).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let msg = redact_strings(e.message().trim_end());
             PolicyErrors(vec![loc.error(span, "", ErrorKind::Syntax, msg)])
         })?;
-        crate::validate::build(file, &loc).map_err(PolicyErrors)
+        crate::validate::build(file, &loc, check_key).map_err(PolicyErrors)
     }
 
     /// The file format version.

@@ -35,7 +35,15 @@ pub(crate) struct DeclaredScopes {
 }
 
 /// Builds the policy, or returns every error in document order.
-pub(crate) fn build(file: PolicyFile, loc: &Locator<'_>) -> Result<Policy, Vec<PolicyError>> {
+/// Checks an issuer's key beyond its shape (the caller reads and parses key
+/// files: this crate does no I/O): `Err` with the reason, for people.
+pub type KeyCheck<'a> = dyn FnMut(&str, &IssuerKey) -> Result<(), String> + 'a;
+
+pub(crate) fn build(
+    file: PolicyFile,
+    loc: &Locator<'_>,
+    check_key: &mut KeyCheck<'_>,
+) -> Result<Policy, Vec<PolicyError>> {
     let mut cx = Ctx {
         loc,
         errors: Vec::new(),
@@ -45,7 +53,7 @@ pub(crate) fn build(file: PolicyFile, loc: &Locator<'_>) -> Result<Policy, Vec<P
     let legacy_codes = settings(&mut cx, file.settings.as_ref());
     let purposes = purposes(&mut cx, &file.purposes);
     let (scopes, declared) = scopes(&mut cx, &file.scopes);
-    let issuers = issuers(&mut cx, &file.issuers);
+    let issuers = issuers(&mut cx, &file.issuers, check_key);
     let profiles = profiles::build(&mut cx, &file.profiles);
     let refs = clients::Refs {
         purposes: purposes.iter().map(|p| p.code.as_str()).collect(),
@@ -293,7 +301,11 @@ fn scope(cx: &mut Ctx<'_>, spanned: &Spanned<ScopeDef>, i: usize) -> Option<Scop
     })
 }
 
-fn issuers(cx: &mut Ctx<'_>, defs: &[Spanned<IssuerDef>]) -> Vec<Issuer> {
+fn issuers(
+    cx: &mut Ctx<'_>,
+    defs: &[Spanned<IssuerDef>],
+    check_key: &mut KeyCheck<'_>,
+) -> Vec<Issuer> {
     let mut seen = HashMap::new();
     let mut out = Vec::new();
     for (i, spanned) in defs.iter().enumerate() {
@@ -335,6 +347,22 @@ fn issuers(cx: &mut Ctx<'_>, defs: &[Spanned<IssuerDef>]) -> Vec<Issuer> {
             .key_id
             .as_ref()
             .and_then(|k| checks::non_empty(cx, k, &format!("issuers[{i}].key_id"), "key_id"));
+        // The key itself (readable, a valid Ed25519 key), reported at the
+        // value that names it, among the file's other errors.
+        let key = key.filter(|key| {
+            let (span, path) = match (&def.public_key_file, &def.public_key_pem) {
+                (Some(file), _) => (file.span(), format!("issuers[{i}].public_key_file")),
+                (_, Some(pem)) => (pem.span(), format!("issuers[{i}].public_key_pem")),
+                (None, None) => (spanned.span(), format!("issuers[{i}]")),
+            };
+            match check_key(def.id.get_ref(), key) {
+                Ok(()) => true,
+                Err(reason) => {
+                    cx.err(span, path, ErrorKind::InvalidIssuerKey, reason);
+                    false
+                }
+            }
+        });
         if let (true, Some(key)) = (first, key) {
             out.push(Issuer {
                 id: def.id.get_ref().clone(),

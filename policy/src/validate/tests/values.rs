@@ -180,3 +180,35 @@ fn invalid_ids_and_values() {
         "scopes[1].max_authorization_lifetime_days",
     );
 }
+
+#[test]
+fn a_key_the_caller_refuses_is_a_located_error_among_the_others() {
+    let src =
+        with("\n[[profiles]]\nid = \"q\"\n[profiles.fields]\n\"basic.nickname\" = \"keep\"\n");
+    let mut asked = Vec::new();
+    let errs = Policy::parse_checking_keys(&src, "policy.toml", &mut |id, key| {
+        asked.push((id.to_owned(), key.clone()));
+        Err("cannot read issuer.pub: gone".to_owned())
+    })
+    .unwrap_err()
+    .0;
+    assert_eq!(
+        asked,
+        [(
+            "iss".to_owned(),
+            crate::IssuerKey::File("issuer.pub".to_owned())
+        )]
+    );
+    let kinds: Vec<_> = errs.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [ErrorKind::InvalidIssuerKey, ErrorKind::UnknownField],
+        "{errs:#?}"
+    );
+    let e = &errs[0];
+    assert_eq!(e.line, line_of(&src, "public_key_file"));
+    assert_eq!(e.key_path, "issuers[0].public_key_file");
+    assert_eq!(e.message, "cannot read issuer.pub: gone");
+    // Accepted: the same file is valid.
+    assert!(Policy::parse_checking_keys(BASE, "policy.toml", &mut |_, _| Ok(())).is_ok());
+}

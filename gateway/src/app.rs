@@ -119,6 +119,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         policy: policy.clone(),
         federation: federation.clone(),
         max_body_bytes: cfg.server.max_body_bytes,
+        max_header_bytes: cfg.server.max_header_bytes,
         request_timeout: std::time::Duration::from_millis(cfg.server.request_timeout_ms.max(1)),
         pseudonym_key,
         schemes,

@@ -48,6 +48,8 @@ pub struct Gateway {
     pub federation: Arc<Federation>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Largest accepted request head (request line and headers), bytes.
+    pub max_header_bytes: usize,
     /// Longest a request may take before its audit record (`request_timeout_ms`).
     pub request_timeout: std::time::Duration,
     /// Key for the `hash` transform and subject pseudonyms.
@@ -207,6 +209,7 @@ impl Gateway {
         trail: &mut Trail,
     ) -> JsonResult {
         let (mut parts, body) = req.into_parts();
+        let head = head_bytes(&parts);
         strip_identity_headers(&mut parts.headers);
         let policy = self.policy.current();
         // Identity comes only from the verified certificate. A valid
@@ -238,7 +241,19 @@ impl Gateway {
                 return Err(e);
             }
         }
-        // Request shape: route, then body bound.
+        // Request shape: head bound, route, then body bound. The
+        // connection's codec admits heads up to twice the bound, so that
+        // one over it still gets a problem document (and a record), not
+        // the codec's bare 431.
+        if head > self.max_header_bytes {
+            return Err(ApiError::new(
+                Code::InvalidRequest,
+                format!(
+                    "request line and headers exceed {} bytes",
+                    self.max_header_bytes
+                ),
+            ));
+        }
         let route = route?;
         let body = read_body(body, &parts.headers, self.max_body_bytes).await?;
         let req = Req {
@@ -514,6 +529,24 @@ async fn read_body(body: Incoming, headers: &HeaderMap, max: usize) -> Result<By
             "request body could not be read",
         )),
     }
+}
+
+/// A request head's size as counted against `max_header_bytes`: its
+/// HTTP/1.1 wire size (request line, `name: value` lines with their
+/// separators), whichever protocol carried it.
+fn head_bytes(parts: &http::request::Parts) -> usize {
+    /// `" HTTP/1.1\r\n"` after the method and target, `"\r\n"` at the end.
+    const LINE_AND_END: usize = 13;
+    let target = parts.uri.path_and_query().map_or(1, |p| p.as_str().len());
+    parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum::<usize>()
+        + parts.method.as_str().len()
+        + 1
+        + target
+        + LINE_AND_END
 }
 
 fn new_request_id() -> String {

@@ -202,7 +202,9 @@ async fn bodies_over_the_limit_get_413() {
 async fn oversized_headers_are_refused() {
     let h = Harness::start().await;
     let nb = h.enterprise_of("xinyong-ningbo");
-    let big = "a".repeat(40 * 1024);
+    // Far over what the codec buffers (twice max_header_bytes): refused
+    // by the codec, never read into memory whole.
+    let big = "a".repeat(256 * 1024);
     let r = h
         .client("dept-nb")
         .try_request(
@@ -217,6 +219,44 @@ async fn oversized_headers_are_refused() {
         Err(e) => assert!(!e.is_empty(), "connection closed on oversized head"),
     }
     assert_eq!(h.total_sim_requests().await, 0);
+}
+
+/// A head over `max_header_bytes` (16 KiB here) but within what the codec
+/// buffers is refused like any other malformed request: a problem document,
+/// an audit record, no platform call.
+#[tokio::test]
+async fn a_head_over_the_bound_gets_a_problem_document() {
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let big = "a".repeat(20 * 1024);
+    let r = h
+        .client("dept-nb")
+        .try_request(
+            http::Method::GET,
+            &format!("/v1/enterprises/{nb}/report"),
+            &[PURPOSE, ("x-padding", &big)],
+            bytes::Bytes::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.code(), "invalid_request");
+    assert_eq!(
+        r.headers["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    assert!(r.headers.contains_key("x-audit-seq"));
+    assert_eq!(h.total_sim_requests().await, 0);
+    // Just under the bound passes.
+    let fits = "a".repeat(15 * 1024);
+    let r = h
+        .client("dept-nb")
+        .get(
+            &format!("/v1/enterprises/{nb}/report?sections=basic"),
+            &[PURPOSE, ("x-padding", &fits)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
 #[tokio::test]

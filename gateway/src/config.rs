@@ -121,14 +121,10 @@ pub struct ServerConfig {
     #[serde(default = "defaults::max_body_bytes")]
     pub max_body_bytes: usize,
     /// Most client connections open at once; further ones wait in the
-    /// kernel's accept queue until one closes.
+    /// kernel's accept queue until one closes (or, while every slot is
+    /// taken, until a handshake pending for over a second is evicted).
     #[serde(default = "defaults::max_connections")]
     pub max_connections: usize,
-    /// Most TLS handshakes in progress at once from one client address;
-    /// further connections from it are closed unanswered (0: no cap; set 0
-    /// behind a TCP load balancer that hides client addresses).
-    #[serde(default = "defaults::max_handshakes_per_ip")]
-    pub max_handshakes_per_ip: usize,
     /// Most concurrent HTTP/2 streams per connection.
     #[serde(default = "defaults::max_concurrent_streams")]
     pub max_concurrent_streams: u32,

@@ -316,8 +316,8 @@ impl Collector for StateCollector {
                     self.stats.handshake_timeout.load(Ordering::Relaxed),
                 ),
                 (
-                    "per_ip_limit",
-                    self.stats.handshake_per_ip_limit.load(Ordering::Relaxed),
+                    "evicted",
+                    self.stats.handshake_evicted.load(Ordering::Relaxed),
                 ),
             ] {
                 let labels = ReasonLabels {

@@ -36,8 +36,6 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Most open connections.
     pub max_connections: usize,
-    /// Most TLS handshakes in progress from one client address (0: no cap).
-    pub max_handshakes_per_ip: usize,
     /// Most concurrent HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
     /// How long shutdown waits for in-flight requests.
@@ -53,7 +51,6 @@ impl Limits {
             idle_timeout: Duration::from_millis(s.idle_timeout_ms),
             max_header_bytes: s.max_header_bytes,
             max_connections: s.max_connections,
-            max_handshakes_per_ip: s.max_handshakes_per_ip,
             max_concurrent_streams: s.max_concurrent_streams,
             drain_timeout: Duration::from_millis(s.drain_timeout_ms),
         }
@@ -80,9 +77,9 @@ pub struct ConnStats {
     pub handshake_failed: AtomicU64,
     /// Handshakes that timed out.
     pub handshake_timeout: AtomicU64,
-    /// Connections closed unanswered: their address had
-    /// `max_handshakes_per_ip` handshakes in progress.
-    pub handshake_per_ip_limit: AtomicU64,
+    /// Handshakes closed to give their slot to a newcomer while every
+    /// connection slot was taken (see `server::handshakes`).
+    pub handshake_evicted: AtomicU64,
 }
 
 /// Runs the accept loop until `shutdown` turns true, then stops accepting,
@@ -97,15 +94,9 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let handshakes = handshakes::Handshakes::new(limits.max_handshakes_per_ip);
+    let handshakes = Arc::new(handshakes::Handshakes::default());
     let limits = Arc::new(limits);
     loop {
-        // Take a connection slot before accepting: over the bound, clients
-        // wait in the kernel's accept queue rather than consuming memory.
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.changed() => break,
-        };
         let (tcp, remote) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -117,18 +108,29 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         };
-        let Some(pending) = handshakes.enter(remote.ip()) else {
-            stats.handshake_per_ip_limit.fetch_add(1, Ordering::Relaxed);
-            drop(tcp);
-            continue;
+        // A connection slot for it. While every slot is taken the next
+        // clients wait in the kernel's accept queue; this one takes the
+        // slot of the oldest stalled handshake, or the next slot freed.
+        let Some(permit) = slot_for_newcomer(&slots, &handshakes, &stats, &mut shutdown).await
+        else {
+            break;
         };
+        let (pending, evicted) = handshakes.enter();
         let tls = tls.current();
         let limits = limits.clone();
         let gateway = gateway.clone();
         let stats = stats.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(handshake(
-            tcp, remote, tls, limits, gateway, stats, shutdown, permit, pending,
+            tcp,
+            remote,
+            tls,
+            limits,
+            gateway,
+            stats,
+            shutdown,
+            permit,
+            (pending, evicted),
         ));
     }
     // Drain: every connection task holds one permit until it ends.
@@ -136,6 +138,44 @@ pub async fn serve(
     let drained = tokio::time::timeout(limits.drain_timeout, slots.acquire_many(max)).await;
     if drained.is_err() {
         tracing::warn!("drain timeout reached with connections still open");
+    }
+}
+
+/// A connection slot for a connection just accepted: a free one, else the
+/// slot of the oldest handshake pending for [`handshakes::EVICT_AFTER`]
+/// (evicted as soon as one is that old), else the next slot freed. `None`
+/// on shutdown.
+async fn slot_for_newcomer(
+    slots: &Arc<Semaphore>,
+    handshakes: &handshakes::Handshakes,
+    stats: &ConnStats,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<OwnedSemaphorePermit> {
+    loop {
+        match slots.clone().try_acquire_owned() {
+            Ok(p) => return Some(p),
+            Err(tokio::sync::TryAcquireError::Closed) => return None,
+            Err(tokio::sync::TryAcquireError::NoPermits) => {}
+        }
+        let retry_in = match handshakes.evict_oldest(handshakes::EVICT_AFTER) {
+            Ok(()) => {
+                stats.handshake_evicted.fetch_add(1, Ordering::Relaxed);
+                // Its task ends at once and frees the slot.
+                None
+            }
+            Err(until) => until,
+        };
+        let retry = async {
+            match retry_in {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            p = slots.clone().acquire_owned() => return p.ok(),
+            _ = retry => {}
+            _ = shutdown.changed() => return None,
+        }
     }
 }
 
@@ -168,11 +208,17 @@ async fn handshake(
     stats: Arc<ConnStats>,
     shutdown: watch::Receiver<bool>,
     permit: OwnedSemaphorePermit,
-    pending: handshakes::Pending,
+    (pending, evicted): (handshakes::Pending, tokio::sync::oneshot::Receiver<()>),
 ) {
     let _ = tcp.set_nodelay(true);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let stream = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+    let accepted = tokio::select! {
+        r = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)) => r,
+        // Closed (the slot goes with it) for a newcomer while the listener
+        // is full; counted by the listener.
+        Ok(()) = evicted => return,
+    };
+    let stream = match accepted {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             stats.handshake_failed.fetch_add(1, Ordering::Relaxed);

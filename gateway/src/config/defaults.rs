@@ -21,9 +21,6 @@ pub fn max_body_bytes() -> usize {
 pub fn max_connections() -> usize {
     20_000
 }
-pub fn max_handshakes_per_ip() -> usize {
-    256
-}
 pub fn max_concurrent_streams() -> u32 {
     128
 }

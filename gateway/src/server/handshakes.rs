@@ -1,89 +1,104 @@
-//! Handshakes in progress, per client address.
+//! Connections still in their TLS handshake, oldest first, so that a full
+//! listener can reclaim a slot from one of them.
 //!
 //! A TCP connection holds one of `max_connections` slots from accept on,
-//! before the TLS handshake has said who the client is. Without a second
-//! bound, one host could open enough silent connections to hold every slot
-//! for the handshake timeout and keep every other client out. This caps the
-//! handshakes one address may have in progress at once
-//! (`server.max_handshakes_per_ip`); a connection over the cap is closed at
-//! once and counted (`credgate_tls_handshake_failures{reason="per_ip_limit"}`),
-//! without a log line (a flood would flood the log). Established
-//! connections are not counted: a client may keep as many open as
-//! `max_connections` allows.
+//! before the handshake has said who the client is. Without a way to take
+//! slots back, anyone could open `max_connections` silent connections and,
+//! renewing them every handshake timeout, keep every other client out.
+//! When every slot is taken and a new connection waits, the listener
+//! closes the oldest connection whose handshake has been pending for at
+//! least [`EVICT_AFTER`] (a client that has not finished a handshake in that
+//! long is slow or silent; a real handshake takes milliseconds) and gives
+//! its slot to the newcomer. Established connections are never evicted:
+//! they are bounded by the idle and header timeouts. Evictions are counted
+//! (`credgate_tls_handshake_failures{reason="evicted"}`), not logged one by
+//! one (a flood would flood the log).
 //!
-//! Behind a TCP load balancer that does not pass the client's address (no
-//! PROXY protocol), every connection comes from the balancer's address; set
-//! the cap to 0 (off) there, or size it for the balancer's bursts.
+//! Address-based caps were tried and dropped: behind NAT or a TCP load
+//! balancer every client shares one address, and even a benchmark's
+//! client outran a per-address cap of 256 handshakes.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
-/// Counts handshakes in progress per address.
-#[derive(Debug)]
+/// Shortest time a handshake must have been pending before a full
+/// listener may close it for a newcomer.
+pub(super) const EVICT_AFTER: Duration = Duration::from_secs(1);
+
+/// Handshakes in progress, by arrival.
+#[derive(Debug, Default)]
 pub(super) struct Handshakes {
-    cap: usize,
-    by_ip: Mutex<HashMap<IpAddr, usize>>,
+    inner: Mutex<Inner>,
 }
 
-/// A handshake in progress; counted until dropped.
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: u64,
+    /// Arrival order = id order: the first entry is the oldest.
+    pending: BTreeMap<u64, (Instant, oneshot::Sender<()>)>,
+}
+
+/// A handshake in progress: registered until dropped.
 #[derive(Debug)]
 pub(super) struct Pending {
-    table: Option<(Arc<Handshakes>, IpAddr)>,
+    table: Arc<Handshakes>,
+    id: u64,
 }
 
 impl Handshakes {
-    /// At most `cap` handshakes per address at once; 0: no cap.
-    pub(super) fn new(cap: usize) -> Arc<Handshakes> {
-        Arc::new(Handshakes {
-            cap,
-            by_ip: Mutex::new(HashMap::new()),
-        })
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Plain bookkeeping: a panic elsewhere cannot leave it inconsistent.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts counting a handshake from `ip`; `None` when the address has
-    /// `cap` in progress already.
-    pub(super) fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<Pending> {
-        if self.cap == 0 {
-            return Some(Pending { table: None });
-        }
-        // An IPv4 client reaching a dual-stack socket counts as itself.
-        let ip = ip.to_canonical();
-        // The map holds plain counters: a panic elsewhere cannot leave it
-        // inconsistent, so a poisoned lock is used as is.
-        let mut by_ip = self.by_ip.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = by_ip.entry(ip).or_insert(0);
-        if *n >= self.cap {
-            return None;
-        }
-        *n += 1;
-        Some(Pending {
-            table: Some((self.clone(), ip)),
-        })
+    /// Registers a handshake starting now; the receiver fires if the
+    /// listener evicts it.
+    pub(super) fn enter(self: &Arc<Self>) -> (Pending, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        let mut inner = self.lock();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.pending.insert(id, (Instant::now(), tx));
+        (
+            Pending {
+                table: self.clone(),
+                id,
+            },
+            rx,
+        )
     }
 
-    /// Addresses with a handshake in progress (tests).
+    /// Evicts the oldest handshake if it has been pending for at least
+    /// `min_age`: `Ok(())` when one was; otherwise `Err` with how long until
+    /// the oldest becomes evictable (`None`: no handshake is pending).
+    pub(super) fn evict_oldest(&self, min_age: Duration) -> Result<(), Option<Duration>> {
+        let mut inner = self.lock();
+        let Some(entry) = inner.pending.first_entry() else {
+            return Err(None);
+        };
+        let age = entry.get().0.elapsed();
+        if age < min_age {
+            return Err(Some(min_age - age));
+        }
+        let (_, tx) = entry.remove();
+        // The handshake may have finished meanwhile (its receiver gone):
+        // it leaves the table on its own, and its slot with it.
+        let _ = tx.send(());
+        Ok(())
+    }
+
+    /// Handshakes pending (tests).
     #[cfg(test)]
-    fn tracked(&self) -> usize {
-        self.by_ip
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+    fn len(&self) -> usize {
+        self.lock().pending.len()
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        let Some((table, ip)) = self.table.take() else {
-            return;
-        };
-        let mut by_ip = table.by_ip.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(n) = by_ip.get_mut(&ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                by_ip.remove(&ip);
-            }
-        }
+        self.table.lock().pending.remove(&self.id);
     }
 }
 
@@ -92,28 +107,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn caps_each_address_and_forgets_it_when_its_handshakes_end() {
-        let t = Handshakes::new(2);
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let a1 = t.enter(a).unwrap();
-        let a2 = t.enter(a).unwrap();
-        assert!(t.enter(a).is_none(), "third from the same address");
-        // The same address over IPv6 (v4-mapped) is the same client.
-        assert!(t.enter("::ffff:192.0.2.1".parse().unwrap()).is_none());
-        let b1 = t.enter(b).expect("another address is not affected");
-        drop(a1);
-        let a3 = t.enter(a).expect("a slot came back");
-        drop((a2, a3, b1));
-        assert_eq!(t.tracked(), 0, "no entry outlives its handshakes");
-    }
-
-    #[test]
-    fn zero_is_no_cap() {
-        let t = Handshakes::new(0);
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let held: Vec<_> = (0..1000).map(|_| t.enter(ip).unwrap()).collect();
-        assert_eq!(held.len(), 1000);
-        assert_eq!(t.tracked(), 0);
+    fn evicts_the_oldest_once_old_enough_and_forgets_finished_ones() {
+        let t = Arc::new(Handshakes::default());
+        assert_eq!(t.evict_oldest(Duration::ZERO), Err(None));
+        let (a, mut a_rx) = t.enter();
+        let (b, mut b_rx) = t.enter();
+        let wait = t.evict_oldest(Duration::from_secs(60)).unwrap_err();
+        assert!(
+            wait.is_some_and(|w| w > Duration::from_secs(59)),
+            "{wait:?}"
+        );
+        assert!(a_rx.try_recv().is_err(), "not evicted while young");
+        assert_eq!(t.evict_oldest(Duration::ZERO), Ok(()));
+        assert_eq!(a_rx.try_recv(), Ok(()), "the oldest is told");
+        assert!(b_rx.try_recv().is_err(), "the younger is kept");
+        drop(a);
+        drop(b);
+        assert_eq!(t.len(), 0, "nothing outlives its handshake");
+        assert_eq!(t.evict_oldest(Duration::ZERO), Err(None));
     }
 }

@@ -79,6 +79,15 @@ fn certs_dev_writes_the_layout_and_refuses_to_overwrite_without_force() {
     assert!(run(true).status.success());
 }
 
+/// `credgate policy check FILE`.
+fn policy_check(file: &std::path::Path) -> std::process::Output {
+    credgate()
+        .args(["policy", "check"])
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn policy_check_reports_every_error_with_its_location() {
     let dir = tempfile::tempdir().unwrap();
@@ -88,11 +97,7 @@ fn policy_check_reports_every_error_with_its_location() {
     std::fs::write(dir.path().join("certs/authz/issuer.pub"), public).unwrap();
     let good = dir.path().join("good.toml");
     std::fs::write(&good, credgate_policy::DEMO_POLICY).unwrap();
-    let out = credgate()
-        .args(["policy", "check"])
-        .arg(&good)
-        .output()
-        .unwrap();
+    let out = policy_check(&good);
     assert!(
         out.status.success(),
         "{}",
@@ -112,11 +117,7 @@ fn policy_check_reports_every_error_with_its_location() {
             "purposes = [\"no_such_purpose\"]",
         );
     std::fs::write(&bad, &text).unwrap();
-    let out = credgate()
-        .args(["policy", "check"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = policy_check(&bad);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
@@ -143,11 +144,7 @@ fn policy_check_fails_when_an_issuer_key_is_missing() {
         "profile = \"no-such-profile\"",
     );
     std::fs::write(&p, &text).unwrap();
-    let out = credgate()
-        .args(["policy", "check"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = policy_check(&p);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
@@ -164,11 +161,7 @@ fn policy_check_fails_when_an_issuer_key_is_missing() {
     std::fs::create_dir_all(dir.path().join("certs/authz")).unwrap();
     std::fs::write(dir.path().join("certs/authz/issuer.pub"), "not a key\n").unwrap();
     std::fs::write(&p, credgate_policy::DEMO_POLICY).unwrap();
-    let out = credgate()
-        .args(["policy", "check"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = policy_check(&p);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

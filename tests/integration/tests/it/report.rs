@@ -198,22 +198,26 @@ async fn bodies_over_the_limit_get_413() {
     assert_eq!(h.total_sim_requests().await, 0);
 }
 
-#[tokio::test]
-async fn oversized_headers_are_refused() {
-    let h = Harness::start().await;
+/// A report request carrying `padding` in an extra header.
+async fn padded_report(h: &Harness, padding: &str) -> Result<credgate_integration::Reply, String> {
     let nb = h.enterprise_of("xinyong-ningbo");
-    // Far over what the codec buffers (twice max_header_bytes): refused
-    // by the codec, never read into memory whole.
-    let big = "a".repeat(256 * 1024);
-    let r = h
-        .client("dept-nb")
+    h.client("dept-nb")
         .try_request(
             http::Method::GET,
             &format!("/v1/enterprises/{nb}/report"),
-            &[PURPOSE, ("x-padding", &big)],
+            &[PURPOSE, ("x-padding", padding)],
             bytes::Bytes::new(),
         )
-        .await;
+        .await
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused() {
+    let h = Harness::start().await;
+    // Far over what the codec buffers (twice max_header_bytes): refused
+    // by the codec, never read into memory whole.
+    let big = "a".repeat(256 * 1024);
+    let r = padded_report(&h, &big).await;
     match r {
         Ok(reply) => assert_eq!(reply.status, 431),
         Err(e) => assert!(!e.is_empty(), "connection closed on oversized head"),
@@ -229,16 +233,7 @@ async fn a_head_over_the_bound_gets_a_problem_document() {
     let h = Harness::start().await;
     let nb = h.enterprise_of("xinyong-ningbo");
     let big = "a".repeat(20 * 1024);
-    let r = h
-        .client("dept-nb")
-        .try_request(
-            http::Method::GET,
-            &format!("/v1/enterprises/{nb}/report"),
-            &[PURPOSE, ("x-padding", &big)],
-            bytes::Bytes::new(),
-        )
-        .await
-        .unwrap();
+    let r = padded_report(&h, &big).await.unwrap();
     assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.code(), "invalid_request");
     assert_eq!(

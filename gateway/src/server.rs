@@ -115,22 +115,14 @@ pub async fn serve(
         else {
             break;
         };
-        let (pending, evicted) = handshakes.enter();
+        let pending = handshakes.enter();
         let tls = tls.current();
         let limits = limits.clone();
         let gateway = gateway.clone();
         let stats = stats.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(handshake(
-            tcp,
-            remote,
-            tls,
-            limits,
-            gateway,
-            stats,
-            shutdown,
-            permit,
-            (pending, evicted),
+            tcp, remote, tls, limits, gateway, stats, shutdown, permit, pending,
         ));
     }
     // Drain: every connection task holds one permit until it ends.
@@ -208,7 +200,7 @@ async fn handshake(
     stats: Arc<ConnStats>,
     shutdown: watch::Receiver<bool>,
     permit: OwnedSemaphorePermit,
-    (pending, evicted): (handshakes::Pending, tokio::sync::oneshot::Receiver<()>),
+    mut pending: handshakes::Pending,
 ) {
     let _ = tcp.set_nodelay(true);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -216,7 +208,7 @@ async fn handshake(
         r = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)) => r,
         // Closed (the slot goes with it) for a newcomer while the listener
         // is full; counted by the listener.
-        Ok(()) = evicted => return,
+        Ok(()) = &mut pending.evicted => return,
     };
     let stream = match accepted {
         Ok(Ok(s)) => s,

@@ -79,6 +79,20 @@ fn certs_dev_writes_the_layout_and_refuses_to_overwrite_without_force() {
     assert!(run(true).status.success());
 }
 
+/// `credgate authz revoke --jti JTI --config FILE`, which must succeed.
+fn revoke(jti: &str, config: &std::path::Path) {
+    let out = credgate()
+        .args(["authz", "revoke", "--jti", jti, "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `credgate policy check FILE`.
 fn policy_check(file: &std::path::Path) -> std::process::Output {
     credgate()
@@ -260,16 +274,7 @@ async fn authz_keygen_issue_inspect_and_revoke() {
          [authorization]\nrevocation_file = \"revocations.jsonl\"\n",
     )
     .unwrap();
-    let out = credgate()
-        .args(["authz", "revoke", "--jti", "abc123", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    revoke("abc123", &cfg);
     let file = std::fs::read_to_string(dir.path().join("revocations.jsonl")).unwrap();
     assert!(file.contains("\"abc123\""), "{file}");
 
@@ -287,16 +292,7 @@ async fn authz_keygen_issue_inspect_and_revoke() {
         ),
     )
     .unwrap();
-    let out = credgate()
-        .args(["authz", "revoke", "--jti", "def456", "--config"])
-        .arg(&with_redis)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    revoke("def456", &with_redis);
     use credgate_authz::AuthzState as _;
     let state =
         credgate_authz::RedisState::new(&credgate_authz::RedisOptions::new(redis.url())).unwrap();

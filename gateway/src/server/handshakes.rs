@@ -45,6 +45,8 @@ struct Inner {
 pub(super) struct Pending {
     table: Arc<Handshakes>,
     id: u64,
+    /// Fires if the listener evicts this handshake.
+    pub(super) evicted: oneshot::Receiver<()>,
 }
 
 impl Handshakes {
@@ -53,21 +55,18 @@ impl Handshakes {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a handshake starting now; the receiver fires if the
-    /// listener evicts it.
-    pub(super) fn enter(self: &Arc<Self>) -> (Pending, oneshot::Receiver<()>) {
+    /// Registers a handshake starting now.
+    pub(super) fn enter(self: &Arc<Self>) -> Pending {
         let (tx, rx) = oneshot::channel();
         let mut inner = self.lock();
         let id = inner.next_id;
         inner.next_id += 1;
         inner.pending.insert(id, (Instant::now(), tx));
-        (
-            Pending {
-                table: self.clone(),
-                id,
-            },
-            rx,
-        )
+        Pending {
+            table: self.clone(),
+            id,
+            evicted: rx,
+        }
     }
 
     /// Evicts the oldest handshake if it has been pending for at least
@@ -110,17 +109,17 @@ mod tests {
     fn evicts_the_oldest_once_old_enough_and_forgets_finished_ones() {
         let t = Arc::new(Handshakes::default());
         assert_eq!(t.evict_oldest(Duration::ZERO), Err(None));
-        let (a, mut a_rx) = t.enter();
-        let (b, mut b_rx) = t.enter();
+        let mut a = t.enter();
+        let mut b = t.enter();
         let wait = t.evict_oldest(Duration::from_secs(60)).unwrap_err();
         assert!(
             wait.is_some_and(|w| w > Duration::from_secs(59)),
             "{wait:?}"
         );
-        assert!(a_rx.try_recv().is_err(), "not evicted while young");
+        assert!(a.evicted.try_recv().is_err(), "not evicted while young");
         assert_eq!(t.evict_oldest(Duration::ZERO), Ok(()));
-        assert_eq!(a_rx.try_recv(), Ok(()), "the oldest is told");
-        assert!(b_rx.try_recv().is_err(), "the younger is kept");
+        assert_eq!(a.evicted.try_recv(), Ok(()), "the oldest is told");
+        assert!(b.evicted.try_recv().is_err(), "the younger is kept");
         drop(a);
         drop(b);
         assert_eq!(t.len(), 0, "nothing outlives its handshake");

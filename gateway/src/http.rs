@@ -123,9 +123,16 @@ impl Gateway {
             span: span.clone(),
         };
         span.record("request_id", ctx.request_id.as_str());
-        self.handle_traced(conn, req, ctx, started)
+        let head_request = req.method() == Method::HEAD;
+        let resp = self
+            .handle_traced(conn, req, ctx, started)
             .instrument(span)
-            .await
+            .await;
+        if head_request {
+            without_body(resp)
+        } else {
+            resp
+        }
     }
 
     async fn handle_traced(
@@ -295,6 +302,19 @@ fn timed_out(trail: &Trail, limit: std::time::Duration) -> ApiError {
     }
 }
 
+/// The answer to a `HEAD` request: the same head, no body (RFC 9110
+/// §9.3.2). hyper drops the body of a HEAD answer on HTTP/1.1 but sends it
+/// on HTTP/2, where a client must treat it as a protocol error; so the body
+/// goes here, for both, and `Content-Length` keeps its length.
+fn without_body(resp: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    let (mut parts, body) = resp.into_parts();
+    let len = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    Response::from_parts(parts, Full::new(Bytes::new()))
+}
+
 /// Adds the common headers and writes the request log line: client id,
 /// endpoint template and outcome, never the concrete path (it holds a
 /// subject identifier).
@@ -442,8 +462,9 @@ impl Route {
         if method != want {
             return Err(ApiError::new(
                 Code::MethodNotAllowed,
-                format!("{method} is not allowed here"),
-            ));
+                format!("{method} is not allowed here; use {want}"),
+            )
+            .allow(if want == Method::POST { "POST" } else { "GET" }));
         }
         Ok(route)
     }

@@ -93,6 +93,11 @@ fn parse_request(gw: &Gateway, req: &Req<'_>, route: AuditRoute) -> Result<Audit
             if let Some(t) = get("to") {
                 q.to = Some(Query::parse_time(t).map_err(|_| bad("to: RFC 3339 or unix ms"))?);
             }
+            if let (Some(from), Some(to)) = (q.from, q.to) {
+                if from > to {
+                    return Err(bad("need from <= to"));
+                }
+            }
             q.decision = match get("decision") {
                 None => None,
                 Some("allow") => Some(Decision::Allow),

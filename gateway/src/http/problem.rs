@@ -158,6 +158,9 @@ pub struct ApiError {
     pub detail: String,
     /// Seconds for `Retry-After` (429 and some 503s).
     pub retry_after: Option<u64>,
+    /// For `405 method_not_allowed`: the method the resource takes, sent
+    /// as `Allow` (RFC 9110 §15.5.6: a 405 MUST carry it).
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -167,7 +170,14 @@ impl ApiError {
             code,
             detail: detail.into(),
             retry_after: None,
+            allow: None,
         }
+    }
+
+    /// Adds an `Allow` header (for `405 method_not_allowed`).
+    pub fn allow(mut self, method: &'static str) -> ApiError {
+        self.allow = Some(method);
+        self
     }
 
     /// Adds a `Retry-After` in seconds.
@@ -206,6 +216,10 @@ impl ApiError {
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(method) = self.allow {
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(method));
         }
         resp
     }

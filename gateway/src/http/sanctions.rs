@@ -155,6 +155,9 @@ pub(super) async fn handle(
         }
     }
     drop(calls);
+    // Sources in the configured platform order, not in order of arrival:
+    // the same question gets the same answer.
+    answered.sort_by_key(|(upstream, _)| *upstream);
 
     // Aggregate per subject.
     let mut by_subject: HashMap<&str, Vec<(usize, &SanctionAnswer)>> = HashMap::new();

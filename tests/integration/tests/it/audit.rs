@@ -389,6 +389,10 @@ async fn the_auditor_api_checks_the_request_shape_before_the_purpose_and_scope()
         ("/v1/audit/records?limit=abc", "invalid_request"),
         ("/v1/audit/records?decision=maybe", "invalid_request"),
         ("/v1/audit/records?gossip=1", "invalid_request"),
+        (
+            "/v1/audit/records?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            "invalid_request",
+        ),
         ("/v1/audit/consistency?from=9&to=1", "invalid_request"),
         ("/v1/audit/consistency?from=abc&to=1", "invalid_request"),
         ("/v1/audit/proof/3?size=abc", "invalid_request"),

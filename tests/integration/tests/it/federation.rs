@@ -230,6 +230,50 @@ async fn a_failing_platform_makes_the_answer_partial_not_failed() {
 }
 
 #[tokio::test]
+async fn sources_come_in_platform_order_whichever_answers_first() {
+    let h = Harness::start().await;
+    // A Ningbo enterprise on a list: both 信用宁波 and 信用浙江 (the province)
+    // publish it, so its sources come from two platforms.
+    let (subjects, meta) = batch_from_samples(&h);
+    let ds = Dataset::generate(credgate_integration::SEED);
+    let (subject, _) = meta
+        .iter()
+        .find(|(s, d)| {
+            let t = truth(&ds, s, d);
+            t.iter().any(|(p, _)| p == "xinyong-ningbo")
+                && t.iter().any(|(p, _)| p == "xinyong-zhejiang")
+        })
+        .expect("a subject listed by both the city and the province");
+    assert!(subjects.contains(subject));
+    let body = json!({ "subjects": [subject] }).to_string();
+    let mut orders = Vec::new();
+    // Each platform in turn answers last.
+    for slow in ["xinyong-ningbo", "xinyong-zhejiang"] {
+        h.fault(slow, json!({ "mode": "latency", "latency_ms": 150 }))
+            .await;
+        let r = h
+            .client("dept-nb")
+            .post("/v1/sanctions/check", &[APPROVAL, JSON], body.clone())
+            .await;
+        h.fault(slow, json!({ "mode": "none" })).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let platforms: Vec<String> = r.json()["results"][0]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["platform"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            platforms.iter().any(|p| p == "xinyong-ningbo")
+                && platforms.iter().any(|p| p == "xinyong-zhejiang"),
+            "{platforms:?}"
+        );
+        orders.push(platforms);
+    }
+    assert_eq!(orders[0], orders[1], "the same question, the same answer");
+}
+
+#[tokio::test]
 async fn fan_out_costs_the_slowest_platform_not_the_sum() {
     let h = Harness::start().await;
     let (subjects, _) = batch_from_samples(&h);

@@ -1,8 +1,10 @@
 //! Mutual TLS: who gets a handshake, identity from the certificate only,
 //! and reload of server material and CRLs without a restart.
 
+use bytes::Bytes;
 use credgate_certs::{issue_client_cert, issue_server_cert, make_crl, Validity};
 use credgate_integration::Harness;
+use http::Method;
 use std::time::{Duration, Instant};
 
 const PURPOSE: (&str, &str) = ("x-credit-purpose", "administrative_approval");
@@ -99,6 +101,42 @@ async fn http2_is_negotiated_by_alpn() {
         .await;
     assert_eq!(r.status, 200);
     assert!(r.json()["sections"]["basic"]["data"].is_object());
+}
+
+#[tokio::test]
+async fn a_wrong_method_gets_405_with_allow_and_head_gets_no_body() {
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let report = format!("/v1/enterprises/{nb}/report?sections=basic");
+    for client in [h.client("dept-nb"), h.client("dept-nb").http2()] {
+        let r = client
+            .try_request(Method::POST, &report, &[PURPOSE], Bytes::new())
+            .await
+            .unwrap();
+        assert_eq!(r.status, 405);
+        assert_eq!(r.code(), "method_not_allowed");
+        assert_eq!(r.headers["allow"], "GET");
+        let problem_len = r.body.len();
+        let r = client
+            .try_request(Method::GET, "/v1/sanctions/check", &[PURPOSE], Bytes::new())
+            .await
+            .unwrap();
+        assert_eq!(r.status, 405);
+        assert_eq!(r.headers["allow"], "POST");
+        // HEAD: the same head, no body, on HTTP/1.1 and on HTTP/2 (where a
+        // body would be a protocol error for the client).
+        let r = client
+            .try_request(Method::HEAD, &report, &[PURPOSE], Bytes::new())
+            .await
+            .unwrap();
+        assert_eq!(r.status, 405);
+        assert_eq!(r.headers["allow"], "GET");
+        assert!(r.body.is_empty(), "{:?}", r.body);
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+        // "HEAD is not allowed here; use GET" is as long as "POST … GET".
+        assert_eq!(r.headers["content-length"], problem_len.to_string());
+    }
+    assert_eq!(h.total_sim_requests().await, 0, "no platform contacted");
 }
 
 /// Waits (bounded) until `cond` holds.

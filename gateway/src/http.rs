@@ -261,6 +261,7 @@ impl Gateway {
                 ),
             ));
         }
+        single_valued(&parts.headers)?;
         let route = route?;
         let body = read_body(body, &parts.headers, self.max_body_bytes).await?;
         let req = Req {
@@ -599,10 +600,29 @@ fn recorded_purpose(policy: &crate::policy_store::LoadedPolicy, h: &HeaderMap) -
     }
 }
 
+/// Headers that decide what a request may see must be unambiguous: a
+/// second `X-Credit-Purpose` or `X-Credit-Authorization` (say, one added by
+/// something between the client and credgate) is a malformed request, not
+/// a choice of the first.
+const SINGLE_VALUED: [&str; 2] = ["x-credit-purpose", "x-credit-authorization"];
+
+fn single_valued(h: &HeaderMap) -> Result<(), ApiError> {
+    for name in SINGLE_VALUED {
+        if h.get_all(name).iter().nth(1).is_some() {
+            return Err(ApiError::new(
+                Code::InvalidRequest,
+                format!("{name} is given more than once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `X-Credit-Purpose`, trimmed; `None` when absent or empty (the policy
 /// answers `purpose_required`). A value that is not visible ASCII is a
 /// malformed request.
 fn purpose(h: &HeaderMap) -> Result<Option<String>, ApiError> {
+    single_valued(h)?;
     match h.get("x-credit-purpose") {
         None => Ok(None),
         Some(v) => {

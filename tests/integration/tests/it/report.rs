@@ -175,6 +175,37 @@ async fn purpose_is_required_and_checked_before_any_upstream() {
         (r.status.as_u16(), r.code().as_str()),
         (403, "scope_denied")
     );
+    // A second purpose or authorization header is ambiguous, not a choice
+    // of the first (whichever it is).
+    for headers in [
+        [
+            ("x-credit-purpose", "administrative_approval"),
+            ("x-credit-purpose", "loan_underwriting"),
+        ],
+        [
+            ("x-credit-purpose", "administrative_approval"),
+            ("x-credit-purpose", "administrative_approval"),
+        ],
+        [
+            ("x-credit-purpose", "administrative_approval"),
+            ("x-credit-authorization", "a.b.c"),
+        ],
+    ] {
+        let mut headers = headers.to_vec();
+        if headers[1].0 == "x-credit-authorization" {
+            headers.push(("x-credit-authorization", "d.e.f"));
+        }
+        let r = dept.get(&path, &headers).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code().as_str()),
+            (400, "invalid_request"),
+            "{headers:?}"
+        );
+        assert!(r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more than once"));
+    }
     assert_eq!(h.total_sim_requests().await, 0);
 }
 

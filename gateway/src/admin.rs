@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 /// What the admin endpoints report on.
 #[derive(Clone, Debug)]
@@ -33,35 +33,73 @@ pub struct AdminState {
     pub audit: crate::audit::Auditor,
 }
 
+/// Connections the admin listener serves at once: probes and scrapers
+/// need a handful; more wait in the kernel's accept queue.
+pub const MAX_ADMIN_CONNECTIONS: usize = 64;
+
+/// How long an admin connection may take to send a request head (also
+/// the idle limit of a kept-alive one) and to be served as a whole.
+const ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const ADMIN_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Serves the admin endpoints until shutdown.
 pub async fn serve(listener: TcpListener, state: AdminState, mut shutdown: watch::Receiver<bool>) {
     let state = Arc::new(state);
+    let slots = Arc::new(Semaphore::new(MAX_ADMIN_CONNECTIONS));
     loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = shutdown.changed() => return,
+        };
         let (tcp, _) = tokio::select! {
-            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // E.g. out of file descriptors: retrying at once would
+                    // spin; the main listener backs off the same way.
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
             _ = shutdown.changed() => return,
         };
         let state = state.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let svc = service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(route(&state, &req)) }
             });
             let mut b = hyper::server::conn::http1::Builder::new();
             b.timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10));
-            let _ = b.serve_connection(TokioIo::new(tcp), svc).await;
+                .header_read_timeout(ADMIN_HEADER_TIMEOUT);
+            let conn = b.serve_connection(TokioIo::new(tcp), svc);
+            tokio::pin!(conn);
+            // After ADMIN_CONNECTION_TIMEOUT the request in progress is
+            // finished and the connection closed; one that does not read
+            // its answer is dropped after ADMIN_HEADER_TIMEOUT more.
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                () = tokio::time::sleep(ADMIN_CONNECTION_TIMEOUT) => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(ADMIN_HEADER_TIMEOUT, conn).await;
         });
     }
 }
 
 fn route(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    if req.method() != Method::GET {
-        return text(
+    // HEAD as GET: hyper sends the head without the body.
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = text(
             StatusCode::METHOD_NOT_ALLOWED,
             "text/plain",
             "GET only\n".into(),
         );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
     }
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),

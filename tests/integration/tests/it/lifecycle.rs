@@ -303,3 +303,90 @@ async fn upstream_client_certificate_reloads_without_a_restart() {
     .await;
     assert_eq!(dept.get(&path, &[APPROVAL]).await.status, 200);
 }
+
+/// Sends one raw HTTP/1.1 request on `tcp` and reads the answer's head.
+async fn admin_exchange(tcp: &mut tokio::net::TcpStream, request: &str) -> String {
+    use tokio::io::AsyncWriteExt;
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(n > 0, "admin closed the connection");
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn the_admin_listener_is_bounded_and_speaks_get_and_head() {
+    let h = Harness::start().await;
+    let admin = h.gw().admin_addr.unwrap();
+    let connect = || tokio::net::TcpStream::connect(admin);
+
+    // GET and HEAD; anything else is 405 with Allow.
+    let mut c = connect().await.unwrap();
+    let head = admin_exchange(
+        &mut c,
+        "HEAD /readyz HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).await.unwrap();
+    assert!(
+        head.ends_with("\r\n\r\n") && rest.is_empty(),
+        "no body: {head:?} {rest:?}"
+    );
+    let mut c = connect().await.unwrap();
+    let head = admin_exchange(
+        &mut c,
+        "POST /healthz HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 405"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("allow: get, head"),
+        "{head}"
+    );
+    drop(c);
+
+    // Every slot held by a silent connection: the next request waits in
+    // the accept queue until one of them goes away.
+    let mut silent = Vec::new();
+    for _ in 0..credgate::admin::MAX_ADMIN_CONNECTIONS {
+        silent.push(connect().await.unwrap());
+    }
+    // Each silent connection is accepted (a request on the last one would
+    // be answered); wait until the listener has taken them all.
+    let mut probe = silent.pop().unwrap();
+    let head = admin_exchange(&mut probe, "GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    silent.push(probe);
+    let mut waiting = connect().await.unwrap();
+    use tokio::io::AsyncWriteExt;
+    waiting
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), waiting.read(&mut byte))
+            .await
+            .is_err(),
+        "served beyond the connection bound"
+    );
+    drop(silent.pop());
+    let mut got = Vec::new();
+    let served = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 512];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = waiting.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "a freed slot serves the waiting client");
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+}

@@ -52,15 +52,9 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut shutdown: watch
             _ = shutdown.changed() => return,
         };
         let (tcp, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // E.g. out of file descriptors: retrying at once would
-                    // spin; the main listener backs off the same way.
-                    tracing::warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+            r = crate::server::accept_backing_off(&listener, "admin") => match r {
+                Some(x) => x,
+                None => continue,
             },
             _ = shutdown.changed() => return,
         };

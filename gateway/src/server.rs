@@ -98,13 +98,9 @@ pub async fn serve(
     let limits = Arc::new(limits);
     loop {
         let (tcp, remote) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+            r = accept_backing_off(&listener, "api") => match r {
+                Some(x) => x,
+                None => continue,
             },
             _ = shutdown.changed() => break,
         };
@@ -498,6 +494,23 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+/// Accepts one connection. On an error (out of file descriptors, say) it
+/// logs it and waits 50 ms before giving `None`, so that an accept loop
+/// does not spin while the cause lasts.
+pub(crate) async fn accept_backing_off(
+    listener: &TcpListener,
+    which: &'static str,
+) -> Option<(TcpStream, std::net::SocketAddr)> {
+    match listener.accept().await {
+        Ok(x) => Some(x),
+        Err(e) => {
+            tracing::warn!(error = %e, listener = which, "accept failed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
     }
 }
 

@@ -304,10 +304,9 @@ async fn upstream_client_certificate_reloads_without_a_restart() {
     assert_eq!(dept.get(&path, &[APPROVAL]).await.status, 200);
 }
 
-/// Sends one raw HTTP/1.1 request on `tcp` and reads the answer's head.
-async fn admin_exchange(tcp: &mut tokio::net::TcpStream, request: &str) -> String {
-    use tokio::io::AsyncWriteExt;
-    tcp.write_all(request.as_bytes()).await.unwrap();
+/// Reads from `tcp` until the end of an answer's head (and whatever came
+/// with it in the same reads).
+async fn read_head(tcp: &mut tokio::net::TcpStream) -> String {
     let mut buf = vec![0u8; 4096];
     let mut got = Vec::new();
     while !got.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -316,6 +315,13 @@ async fn admin_exchange(tcp: &mut tokio::net::TcpStream, request: &str) -> Strin
         got.extend_from_slice(&buf[..n]);
     }
     String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Sends one raw HTTP/1.1 request on `tcp` and reads the answer's head.
+async fn admin_exchange(tcp: &mut tokio::net::TcpStream, request: &str) -> String {
+    use tokio::io::AsyncWriteExt;
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    read_head(tcp).await
 }
 
 #[tokio::test]
@@ -377,16 +383,8 @@ async fn the_admin_listener_is_bounded_and_speaks_get_and_head() {
         "served beyond the connection bound"
     );
     drop(silent.pop());
-    let mut got = Vec::new();
-    let served = tokio::time::timeout(Duration::from_secs(5), async {
-        let mut buf = [0u8; 512];
-        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = waiting.read(&mut buf).await.unwrap();
-            assert!(n > 0);
-            got.extend_from_slice(&buf[..n]);
-        }
-    })
-    .await;
-    assert!(served.is_ok(), "a freed slot serves the waiting client");
-    assert!(got.starts_with(b"HTTP/1.1 200"));
+    let served = tokio::time::timeout(Duration::from_secs(5), read_head(&mut waiting))
+        .await
+        .expect("a freed slot serves the waiting client");
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
 }

@@ -33,6 +33,13 @@ pub(crate) struct Segments {
 
 /// Splits `token` into its three segments and decodes header and payload.
 pub(crate) fn decode(token: &str) -> Result<Segments, InvalidReason> {
+    // Never valid base64url; said first because the usual cause is an
+    // authentication scheme copied in front of the token.
+    if token.contains(char::is_whitespace) {
+        return Err(InvalidReason::Malformed(
+            "whitespace inside: send the compact JWS alone, without a scheme such as Bearer",
+        ));
+    }
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -162,6 +169,12 @@ mod tests {
         let good = format!("{}.{}.{sig}", enc(r#"{"alg":"EdDSA"}"#), enc("{}"));
         assert!(decode(&good).is_ok());
         assert!(matches!(decode("a.b"), Err(InvalidReason::Malformed(_))));
+        for spaced in ["Bearer a.b.c", "a.b .c", "a.b.c\td"] {
+            match decode(spaced) {
+                Err(InvalidReason::Malformed(why)) => assert!(why.contains("Bearer"), "{why}"),
+                other => panic!("{spaced:?}: {other:?}"),
+            }
+        }
         assert!(matches!(
             decode(&format!("{good}.x")),
             Err(InvalidReason::Malformed(_))

@@ -95,12 +95,18 @@ fn a_missing_issuer_is_reported_once() {
 
 #[test]
 fn undecodable_parts_are_reported_and_decodable_ones_shown() {
-    let report = inspect("not a token", &[], &opts(), NOW);
+    let report = inspect("not-a-token", &[], &opts(), NOW);
     assert_eq!(
         report.problems,
         vec![Problem::Invalid(InvalidReason::Malformed(
             "not three dot-separated segments"
         ))]
+    );
+    let report = inspect("Bearer a.b.c", &[], &opts(), NOW);
+    assert!(
+        matches!(&report.problems[..], [Problem::Invalid(InvalidReason::Malformed(why))] if why.contains("Bearer")),
+        "{:?}",
+        report.problems
     );
     assert!(report.header.is_none() && report.claims.is_none());
     let input = signing_input(&eddsa_header(), &claims());

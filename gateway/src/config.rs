@@ -108,7 +108,10 @@ pub struct ServerConfig {
     /// Longest a client may take to send a request's headers (HTTP/1.1).
     #[serde(default = "defaults::header_read_timeout_ms")]
     pub header_read_timeout_ms: u64,
-    /// A connection with no traffic and no request in flight for this long is closed.
+    /// A connection with no request in flight for this long since its last
+    /// request ended (or since it was opened) is closed. HTTP/2 PINGs and
+    /// partial frames do not count: this also bounds an HTTP/2 client that
+    /// never completes its request headers.
     #[serde(default = "defaults::idle_timeout_ms")]
     pub idle_timeout_ms: u64,
     /// Longest a request may take from headers read to response sent.

@@ -17,9 +17,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
@@ -294,21 +292,17 @@ async fn run<C: Graceful>(
     ctx.stats.open.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// The tracked stream, the request service and the idle watch of a
-/// connection.
+/// The stream, the request service and the idle watch of a connection.
 fn prepare(
     stream: ClientStream,
     ctx: &ConnCtx,
 ) -> (
-    TokioIo<Tracked<ClientStream>>,
+    TokioIo<ClientStream>,
     RequestService,
     impl std::future::Future<Output = ()>,
 ) {
     let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(Tracked {
-        inner: stream,
-        activity: activity.clone(),
-    });
+    let io = TokioIo::new(stream);
     let service = RequestService {
         gateway: ctx.gateway.clone(),
         conn: ctx.conn.clone(),
@@ -341,11 +335,10 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
         let conn = self.conn.clone();
         let activity = self.activity.clone();
         Box::pin(async move {
-            activity.inflight.fetch_add(1, Ordering::Relaxed);
-            let resp = gateway.handle(&conn, req).await;
-            activity.touch();
-            activity.inflight.fetch_sub(1, Ordering::Relaxed);
-            Ok(resp)
+            // Counted out on completion and when hyper drops the future
+            // (an HTTP/2 stream reset by the client).
+            let _request = activity.begin_request();
+            Ok(gateway.handle(&conn, req).await)
         })
     }
 }
@@ -403,7 +396,10 @@ fn log_conn_end(r: Result<(), hyper::Error>) {
     }
 }
 
-/// Last-activity clock and in-flight count of one connection.
+/// Last-activity clock and in-flight count of one connection. Activity is
+/// requests, not bytes: HTTP/2 PING frames (the server's own keep-alive
+/// pings included) and a trickle of partial frames do not keep an idle
+/// connection open.
 struct Activity {
     epoch: Instant,
     last_ms: AtomicU64,
@@ -421,8 +417,21 @@ impl Activity {
     fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
-    fn touch(&self) {
-        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+    fn begin_request(self: &Arc<Self>) -> RequestActivity {
+        self.inflight.fetch_add(1, Ordering::Relaxed);
+        RequestActivity(self.clone())
+    }
+}
+
+/// One request in flight on a connection; its end is the connection's
+/// last activity.
+struct RequestActivity(Arc<Activity>);
+
+impl Drop for RequestActivity {
+    fn drop(&mut self) {
+        let a = &self.0;
+        a.last_ms.store(a.now_ms(), Ordering::Relaxed);
+        a.inflight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -439,61 +448,6 @@ async fn idle_watch(activity: Arc<Activity>, limit: Duration) {
             return;
         }
         wait = Duration::from_millis(limit_ms.saturating_sub(idle_for).max(10));
-    }
-}
-
-/// An I/O stream that records when bytes last moved.
-struct Tracked<T> {
-    inner: T,
-    activity: Arc<Activity>,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch();
-        }
-        r
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, data);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        r
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        r
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
     }
 }
 

@@ -183,6 +183,82 @@ async fn idle_connections_are_closed() {
     );
 }
 
+/// An HTTP/2 connection whose client pings every 50 ms, and its driver.
+async fn pinging_h2(
+    h: &Harness,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    tokio::task::JoinHandle<Result<(), hyper::Error>>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let tls = h.client("dept-nb").http2().connect().await.unwrap();
+    let (send, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_millis(50))
+        .keep_alive_while_idle(true)
+        .handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    (send, tokio::spawn(conn))
+}
+
+/// Waits for the server to end `conn`; returns how long that took.
+async fn closed_after(conn: tokio::task::JoinHandle<Result<(), hyper::Error>>) -> Duration {
+    let from = Instant::now();
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn)
+        .await
+        .expect("the server closed the idle connection");
+    from.elapsed()
+}
+
+/// HTTP/2 PING frames (the client's here, the server's own keep-alive
+/// pings in production) are not requests: they do not keep a connection
+/// open past the idle timeout; nor does a request the client reset.
+#[tokio::test]
+async fn pings_and_reset_streams_do_not_keep_an_idle_http2_connection_open() {
+    let h = Harness::start_with(Options {
+        server_extra: "idle_timeout_ms = 400".into(),
+        ..Options::default()
+    })
+    .await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let request = || {
+        http::Request::get(format!(
+            "https://localhost/v1/enterprises/{nb}/report?sections=basic"
+        ))
+        .header(APPROVAL.0, APPROVAL.1)
+        .body(http_body_util::Full::default())
+        .unwrap()
+    };
+
+    let (mut send, conn) = pinging_h2(&h).await;
+    let resp = send.send_request(request()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    drop(resp);
+    let took = closed_after(conn).await;
+    assert!(
+        took >= Duration::from_millis(350),
+        "closed after the idle timeout, not before: {took:?}"
+    );
+
+    // A request given up by its client (RST_STREAM) while the platform is
+    // slow: the stream's end counts as the last activity.
+    h.fault(
+        "xinyong-ningbo",
+        json!({ "mode": "latency", "latency_ms": 3000 }),
+    )
+    .await;
+    let (mut send, conn) = pinging_h2(&h).await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), send.send_request(request()));
+    assert!(gave_up.await.is_err(), "the platform is slow");
+    let took = closed_after(conn).await;
+    h.fault("xinyong-ningbo", json!({ "mode": "none" })).await;
+    assert!(
+        took >= Duration::from_millis(350),
+        "closed after the idle timeout, not before: {took:?}"
+    );
+}
+
 #[tokio::test]
 async fn sighup_reloads_tls_material_and_policy() {
     let h = Harness::start().await;

@@ -600,6 +600,25 @@ fn recorded_purpose(policy: &crate::policy_store::LoadedPolicy, h: &HeaderMap) -
     }
 }
 
+/// For endpoints that take no query parameters: any is refused, as the
+/// other endpoints refuse the ones they do not know.
+fn no_query(parts: &http::request::Parts) -> Result<(), ApiError> {
+    match parts
+        .uri
+        .query()
+        .and_then(|q| q.split('&').find(|p| !p.is_empty()))
+    {
+        None => Ok(()),
+        Some(pair) => {
+            let k = pair.split_once('=').map_or(pair, |(k, _)| k);
+            Err(ApiError::new(
+                Code::InvalidRequest,
+                format!("unknown query parameter {k:?}"),
+            ))
+        }
+    }
+}
+
 /// Headers that decide what a request may see must be unambiguous: a
 /// second `X-Credit-Purpose` or `X-Credit-Authorization` (say, one added by
 /// something between the client and credgate) is a malformed request, not

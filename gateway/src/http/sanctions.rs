@@ -37,7 +37,8 @@ pub(super) async fn handle(
     body: &[u8],
 ) -> JsonResult {
     let (policy, ctx) = (req_.policy, req_.ctx);
-    // Request shape: the body must be the documented JSON.
+    // Request shape: no query, and the body must be the documented JSON.
+    super::no_query(req_.parts)?;
     let req: Body = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             Code::InvalidRequest,

@@ -22,6 +22,7 @@ pub(super) async fn handle(
             format!("not a valid ID number: {e}"),
         )
     })?;
+    super::no_query(req.parts)?;
     trail.subject_pseudonym = Some(gw.audit.pseudonym(id.as_str()));
     trail.subject_region = Some(id.division().to_string());
     let grant = super::decide(gw, req, trail, Endpoint::PersonScore, None).await?;

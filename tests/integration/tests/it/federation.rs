@@ -166,6 +166,19 @@ async fn sanctions_body_and_size_are_checked() {
         )
         .await;
     assert_eq!(r.code(), "invalid_request");
+    // No query parameters on this endpoint.
+    let r = dept
+        .post(
+            "/v1/sanctions/check?dry_run=1",
+            &[APPROVAL, JSON],
+            "{\"subjects\":[\"x\"]}",
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "invalid_request")
+    );
+    assert!(r.json()["detail"].as_str().unwrap().contains("dry_run"));
     // Only departments hold the sanctions scope.
     let r = h
         .client("bank-nb")

@@ -199,4 +199,23 @@ async fn an_id_number_born_in_the_future_is_invalid_and_never_reaches_a_platform
         .await;
     assert_ne!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
     assert!(h.total_sim_requests().await > 0);
+    // The endpoint takes no query parameters.
+    h.clear_sim_requests().await;
+    let r = h
+        .client("peer-hz")
+        .get(
+            &format!("/v1/persons/{past}/score?debug=1"),
+            &[
+                ("x-credit-purpose", "score_recognition"),
+                ("x-credit-authorization", &token),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "invalid_request"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(h.total_sim_requests().await, 0);
 }

@@ -49,7 +49,12 @@ enum AuditRequest {
 
 /// Checks the query of an auditor request: known parameters, each well
 /// formed. Bounds that depend on the log's size are checked later.
-fn parse_request(gw: &Gateway, req: &Req<'_>, route: AuditRoute) -> Result<AuditRequest, ApiError> {
+fn parse_request(
+    gw: &Gateway,
+    req: &Req<'_>,
+    trail: &mut Trail,
+    route: AuditRoute,
+) -> Result<AuditRequest, ApiError> {
     let params = query_params(req.parts.uri.query())?;
     let get = |k: &str| {
         params
@@ -85,7 +90,14 @@ fn parse_request(gw: &Gateway, req: &Req<'_>, route: AuditRoute) -> Result<Audit
                 // stores; an invalid one cannot match anything.
                 let subject = super::subject::parse_subject(raw, req.policy.legacy_codes())
                     .map_err(|e| ApiError::new(Code::InvalidSubjectId, format!("subject: {e}")))?;
-                q.subject_pseudonym = Some(gw.audit.pseudonym(subject.as_str()));
+                let pseudonym = gw.audit.pseudonym(subject.as_str());
+                // A search by subject reads that subject's query history:
+                // its record names the subject (by pseudonym), so who
+                // searched whom is itself on record, and shows in the
+                // subject's own access log.
+                trail.subject_pseudonym = Some(pseudonym.clone());
+                trail.subject_region = Some(subject.division().to_string());
+                q.subject_pseudonym = Some(pseudonym);
             }
             if let Some(t) = get("from") {
                 q.from = Some(Query::parse_time(t).map_err(|_| bad("from: RFC 3339 or unix ms"))?);
@@ -141,7 +153,7 @@ pub(super) async fn handle(
     trail: &mut Trail,
     route: AuditRoute,
 ) -> JsonResult {
-    let request = parse_request(gw, req, route)?;
+    let request = parse_request(gw, req, trail, route)?;
     super::decide(gw, req, trail, Endpoint::AuditRead, None).await?;
     let log = log_of(gw)?;
     match request {

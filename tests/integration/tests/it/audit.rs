@@ -74,6 +74,25 @@ async fn every_request_is_recorded_before_it_is_answered() {
     assert_eq!(by_subject.len(), 1);
     assert_eq!(by_subject[0]["seq"], a);
     assert_ne!(by_subject[0]["subject_pseudonym"], nb.as_str());
+    // That search read the subject's query history: its own record names
+    // the subject by the same pseudonym, so a later search finds it too.
+    let search = seq(&r);
+    let r = auditor
+        .get(
+            &format!("/v1/audit/records?subject={nb}&decision=allow"),
+            &[REVIEW],
+        )
+        .await;
+    let again = r.json()["records"].as_array().unwrap().clone();
+    assert_eq!(again.len(), 2, "{again:?}");
+    let searched = again.iter().find(|x| x["seq"] == search).unwrap();
+    assert_eq!(searched["client_id"], "auditor");
+    assert_eq!(searched["endpoint"], "/v1/audit/records");
+    assert_eq!(
+        searched["subject_pseudonym"],
+        by_subject[0]["subject_pseudonym"]
+    );
+    assert_eq!(searched["subject_region"], nb[2..8]);
     // Only auditors read the log; the refusal is audited too.
     let r = h
         .client("dept-nb")

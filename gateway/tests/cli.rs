@@ -241,6 +241,44 @@ async fn authz_keygen_issue_inspect_and_revoke() {
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert_eq!(token.split('.').count(), 3);
+    // A subject the gateway would reject gets no token (and the error does
+    // not repeat it).
+    for bad in ["91310110666007218T", "3302031981060958", "hello"] {
+        let out = credgate()
+            .args(["authz", "issue", "--key"])
+            .arg(keys.join("issuer.key"))
+            .args(["--iss", "demo-issuer", "--sub", bad, "--aud", "bank-nb"])
+            .args([
+                "--scope",
+                "enterprise.report",
+                "--purpose",
+                "loan_underwriting",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && out.stdout.is_empty(),
+            "{bad}: {err}"
+        );
+        assert!(
+            err.contains("--sub: not a valid USCC or ID number"),
+            "{err}"
+        );
+        assert!(!err.contains(bad), "{err}");
+    }
+    // Only the check character off, the embedded organisation code valid:
+    // possibly a legacy pilot code, issued with a note.
+    let out = credgate()
+        .args(["authz", "issue", "--key"])
+        .arg(keys.join("issuer.key"))
+        .args(["--iss", "demo-issuer", "--sub", "91310110666007217a"])
+        .args(["--aud", "bank-nb", "--scope", "enterprise.report"])
+        .args(["--purpose", "loan_underwriting"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("legacy_codes"));
 
     // Inspect against the policy that trusts this key: nothing to refuse.
     let policy = dir.path().join("policy.toml");

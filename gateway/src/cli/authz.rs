@@ -70,6 +70,28 @@ pub enum AuthzCommand {
     },
 }
 
+/// `--sub` as the gateway will compare it: a valid USCC or ID number,
+/// normalised. A USCC that fails only its check character may be a legacy
+/// pilot code, which a gateway accepts where its policy allow-lists it:
+/// issued, with a note. Anything else is refused (a token for an
+/// identifier the gateway rejects could never be used). Errors do not
+/// repeat the identifier.
+fn checked_subject(raw: &str) -> anyhow::Result<String> {
+    use credgate_ids::{IdError, LegacyCodes, Subject};
+    let raw = raw.trim();
+    match Subject::parse(raw, &LegacyCodes::empty()) {
+        Ok(s) => Ok(s.as_str().to_owned()),
+        Err(IdError::LegacyNotAllowed) => {
+            eprintln!(
+                "note: --sub fails the standard check character but is shaped like a legacy \
+                 pilot code; a gateway accepts it only if its policy lists it in legacy_codes"
+            );
+            Ok(raw.to_ascii_uppercase())
+        }
+        Err(e) => bail!("--sub: not a valid USCC or ID number: {e}"),
+    }
+}
+
 /// Runs an authz command.
 pub fn run(cmd: AuthzCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -97,6 +119,7 @@ pub fn run(cmd: AuthzCommand) -> anyhow::Result<ExitCode> {
             let pem = std::fs::read_to_string(&key)
                 .with_context(|| format!("reading {}", key.display()))?;
             let ttl = credgate_authz::parse_ttl(&ttl).context("--ttl")?;
+            let sub = checked_subject(&sub)?;
             let token = credgate_authz::issue(
                 &pem,
                 &IssueClaims {

@@ -345,6 +345,11 @@ fn parse_header(name: &str, payload: &[u8]) -> Result<SegmentHeader, Corruption>
             header.version
         )));
     }
+    // A name no gateway can be configured with: no gateway wrote it, and
+    // none could open the log under it.
+    if crate::config::validate_replica(&header.replica).is_err() {
+        return Err(bad("header names an invalid replica"));
+    }
     Ok(header)
 }
 

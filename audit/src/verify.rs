@@ -160,6 +160,11 @@ impl Verifier<'_> {
                 format!("names replica {found}, the log is {r}'s"),
             )),
             Some(_) => Ok(()),
+            None if crate::config::validate_replica(found).is_err() => Err(Corruption::new(
+                at(),
+                ProblemKind::ReplicaMismatch,
+                "names a replica no gateway can have".to_owned(),
+            )),
             None => {
                 self.replica = Some(found.to_owned());
                 Ok(())

@@ -334,3 +334,34 @@ async fn a_write_torn_with_a_hole_over_preallocated_zeros_is_cut() {
     let report = verify(dir.path(), Some(public_pem())).unwrap();
     assert_eq!((report.tree_size, report.torn_tail), (kept + 1, None));
 }
+
+/// Found by the `audit_reader` fuzz target: a log whose segment header (and
+/// records) named a replica no gateway can be configured with passed
+/// `verify`, but no gateway could open it under that name. Both now refuse
+/// the name as a bad header.
+#[tokio::test(flavor = "current_thread")]
+async fn a_replica_name_no_gateway_could_have_fails_verify_and_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    append_seq(&log, 0, 2).await;
+    log.shutdown().await.unwrap();
+    // Only the segment names the replica now (checkpoints are signed).
+    std::fs::remove_file(dir.path().join("checkpoints.log")).unwrap();
+    let path = segment(dir.path(), 1);
+    let mut bytes = Vec::new();
+    for f in frames(&std::fs::read(&path).unwrap()) {
+        let text = String::from_utf8(f.payload).unwrap();
+        assert!(text.contains("\"replica\":\"r1\""), "{text}");
+        bytes.extend(frame(
+            text.replace("\"replica\":\"r1\"", "\"replica\":\"r1`\"")
+                .as_bytes(),
+        ));
+    }
+    std::fs::write(&path, bytes).unwrap();
+
+    let c = verify(dir.path(), Some(public_pem())).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::BadHeader, "{c}");
+    assert_eq!(c.location.file, "segment-000001.log");
+    let c = corrupt_of(AuditLog::open(config(dir.path())).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::BadHeader, "{c}");
+}

@@ -111,7 +111,9 @@ pub struct ServerConfig {
     /// A connection with no request in flight for this long since its last
     /// request ended (or since it was opened) is closed. HTTP/2 PINGs and
     /// partial frames do not count: this also bounds an HTTP/2 client that
-    /// never completes its request headers.
+    /// never completes its request headers. A closing idle connection gets
+    /// this long again to finish writing its answers, then it is dropped
+    /// (a client that never reads cannot hold a connection).
     #[serde(default = "defaults::idle_timeout_ms")]
     pub idle_timeout_ms: u64,
     /// Longest a request may take from headers read to response sent.

@@ -288,7 +288,8 @@ async fn run<C: Graceful>(
     mut ctx: ConnCtx,
 ) {
     tokio::pin!(idle);
-    drive(conn.as_mut(), &mut idle, &mut ctx.shutdown).await;
+    let grace = ctx.limits.idle_timeout;
+    drive(conn.as_mut(), &mut idle, &mut ctx.shutdown, grace).await;
     ctx.stats.open.fetch_sub(1, Ordering::Relaxed);
 }
 
@@ -373,17 +374,31 @@ where
     }
 }
 
+/// Serves `conn` until it ends, it has been idle (then it closes
+/// gracefully), or the server shuts down (then it drains, bounded by the
+/// server's drain timeout). An idle connection gets `grace` to finish the
+/// answers it is still writing, then it is dropped: a client that never
+/// reads its answer (a full socket buffer, an HTTP/2 window it never opens)
+/// cannot hold a connection slot.
 async fn drive<C: Graceful>(
     mut conn: Pin<&mut C>,
     idle: &mut Pin<&mut impl std::future::Future<Output = ()>>,
     shutdown: &mut watch::Receiver<bool>,
+    grace: Duration,
 ) {
     if *shutdown.borrow() {
         conn.as_mut().begin_shutdown();
     } else {
         tokio::select! {
             r = conn.as_mut() => { log_conn_end(r); return; }
-            _ = idle.as_mut() => conn.as_mut().begin_shutdown(),
+            _ = idle.as_mut() => {
+                conn.as_mut().begin_shutdown();
+                match tokio::time::timeout(grace, conn).await {
+                    Ok(r) => log_conn_end(r),
+                    Err(_) => tracing::debug!("idle connection still writing after the grace: closed"),
+                }
+                return;
+            }
             _ = shutdown.changed() => conn.as_mut().begin_shutdown(),
         }
     }

@@ -259,6 +259,44 @@ async fn pings_and_reset_streams_do_not_keep_an_idle_http2_connection_open() {
     );
 }
 
+/// A client that never reads its answer (here: an HTTP/2 stream window of
+/// 16 bytes that it never opens further) cannot hold its connection: once
+/// idle, the connection gets the idle timeout again to finish writing,
+/// then it is closed.
+#[tokio::test]
+async fn a_client_that_never_reads_its_answer_does_not_hold_the_connection() {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let h = Harness::start_with(Options {
+        server_extra: "idle_timeout_ms = 400".into(),
+        ..Options::default()
+    })
+    .await;
+    let tls = h.client("dept-nb").http2().connect().await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .initial_stream_window_size(16)
+        .handshake::<_, http_body_util::Full<bytes::Bytes>>(TokioIo::new(tls))
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let req = http::Request::get(format!(
+        "https://localhost/v1/enterprises/{nb}/report?sections=basic"
+    ))
+    .header(APPROVAL.0, APPROVAL.1)
+    .body(http_body_util::Full::default())
+    .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    // The head arrived; the body (far over 16 bytes) is never read.
+    let took = closed_after(conn).await;
+    drop(resp);
+    assert!(
+        took >= Duration::from_millis(700),
+        "idle, then the grace to finish writing: {took:?}"
+    );
+}
+
 #[tokio::test]
 async fn sighup_reloads_tls_material_and_policy() {
     let h = Harness::start().await;

@@ -183,27 +183,45 @@ async fn idle_connections_are_closed() {
     );
 }
 
-/// An HTTP/2 connection whose client pings every 50 ms, and its driver.
-async fn pinging_h2(
+type H2Send = hyper::client::conn::http2::SendRequest<http_body_util::Full<bytes::Bytes>>;
+type H2Conn = tokio::task::JoinHandle<Result<(), hyper::Error>>;
+
+/// An HTTP/2 connection as `dept-nb` with the client settings `configure`
+/// makes, and its driver.
+async fn h2_connection(
     h: &Harness,
-) -> (
-    hyper::client::conn::http2::SendRequest<http_body_util::Full<bytes::Bytes>>,
-    tokio::task::JoinHandle<Result<(), hyper::Error>>,
-) {
+    configure: impl FnOnce(&mut hyper::client::conn::http2::Builder<hyper_util::rt::TokioExecutor>),
+) -> (H2Send, H2Conn) {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     let tls = h.client("dept-nb").http2().connect().await.unwrap();
-    let (send, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Duration::from_millis(50))
-        .keep_alive_while_idle(true)
-        .handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
+    let mut b = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
+    b.timer(TokioTimer::new());
+    configure(&mut b);
+    let (send, conn) = b.handshake(TokioIo::new(tls)).await.unwrap();
     (send, tokio::spawn(conn))
 }
 
+/// An HTTP/2 connection whose client pings every 50 ms, and its driver.
+async fn pinging_h2(h: &Harness) -> (H2Send, H2Conn) {
+    h2_connection(h, |b| {
+        b.keep_alive_interval(Duration::from_millis(50))
+            .keep_alive_while_idle(true);
+    })
+    .await
+}
+
+/// The basic section of `nb`'s report, as an HTTP/2 request.
+fn basic_report(nb: &str) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    http::Request::get(format!(
+        "https://localhost/v1/enterprises/{nb}/report?sections=basic"
+    ))
+    .header(APPROVAL.0, APPROVAL.1)
+    .body(http_body_util::Full::default())
+    .unwrap()
+}
+
 /// Waits for the server to end `conn`; returns how long that took.
-async fn closed_after(conn: tokio::task::JoinHandle<Result<(), hyper::Error>>) -> Duration {
+async fn closed_after(conn: H2Conn) -> Duration {
     let from = Instant::now();
     let _ = tokio::time::timeout(Duration::from_secs(5), conn)
         .await
@@ -222,14 +240,7 @@ async fn pings_and_reset_streams_do_not_keep_an_idle_http2_connection_open() {
     })
     .await;
     let nb = h.enterprise_of("xinyong-ningbo");
-    let request = || {
-        http::Request::get(format!(
-            "https://localhost/v1/enterprises/{nb}/report?sections=basic"
-        ))
-        .header(APPROVAL.0, APPROVAL.1)
-        .body(http_body_util::Full::default())
-        .unwrap()
-    };
+    let request = || basic_report(&nb);
 
     let (mut send, conn) = pinging_h2(&h).await;
     let resp = send.send_request(request()).await.unwrap();
@@ -265,27 +276,16 @@ async fn pings_and_reset_streams_do_not_keep_an_idle_http2_connection_open() {
 /// then it is closed.
 #[tokio::test]
 async fn a_client_that_never_reads_its_answer_does_not_hold_the_connection() {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     let h = Harness::start_with(Options {
         server_extra: "idle_timeout_ms = 400".into(),
         ..Options::default()
     })
     .await;
-    let tls = h.client("dept-nb").http2().connect().await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .initial_stream_window_size(16)
-        .handshake::<_, http_body_util::Full<bytes::Bytes>>(TokioIo::new(tls))
-        .await
-        .unwrap();
-    let conn = tokio::spawn(conn);
-    let nb = h.enterprise_of("xinyong-ningbo");
-    let req = http::Request::get(format!(
-        "https://localhost/v1/enterprises/{nb}/report?sections=basic"
-    ))
-    .header(APPROVAL.0, APPROVAL.1)
-    .body(http_body_util::Full::default())
-    .unwrap();
+    let (mut send, conn) = h2_connection(&h, |b| {
+        b.initial_stream_window_size(16);
+    })
+    .await;
+    let req = basic_report(&h.enterprise_of("xinyong-ningbo"));
     let resp = send.send_request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
     // The head arrived; the body (far over 16 bytes) is never read.

@@ -225,6 +225,7 @@ fn hex_empty_root() -> String {
 /// private record members found in framed JSON lines.
 fn write_files(dir: &Path, data: &[u8]) -> Vec<String> {
     let mut private = Vec::new();
+    let mut public = Vec::new();
     let mut sections: Vec<&[u8]> = split(data, b"\n@@ ");
     let first = sections.remove(0);
     let (prelude, first_section) = match first.strip_prefix(b"@@ ") {
@@ -258,11 +259,15 @@ fn write_files(dir: &Path, data: &[u8]) -> Vec<String> {
                 bytes.extend_from_slice(&(line.len() as u32).to_be_bytes());
                 bytes.extend_from_slice(&crc32(line).to_be_bytes());
                 bytes.extend_from_slice(line);
-                collect_private(line, &mut private);
+                collect_private(line, &mut private, &mut public);
             }
         }
         append(dir, name, &bytes);
     }
+    // A replica name is the log's public metadata, which errors name
+    // ("names replica X, the log is Y's"); a record member that happens
+    // to be part of one is not quoted from the record.
+    private.retain(|p| !public.iter().any(|r| r.contains(p.as_str())));
     private
 }
 
@@ -301,11 +306,14 @@ fn split<'a>(data: &'a [u8], sep: &[u8]) -> Vec<&'a [u8]> {
     out
 }
 
-fn collect_private(line: &[u8], out: &mut Vec<String>) {
+fn collect_private(line: &[u8], out: &mut Vec<String>, public: &mut Vec<String>) {
     let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(line)
     else {
         return;
     };
+    if let Some(serde_json::Value::String(replica)) = map.get("replica") {
+        public.push(replica.clone());
+    }
     // Short values could occur in any message by chance.
     let mut keep = |s: &String| {
         if s.chars().count() >= 8 {

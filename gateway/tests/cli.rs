@@ -79,6 +79,15 @@ fn certs_dev_writes_the_layout_and_refuses_to_overwrite_without_force() {
     assert!(run(true).status.success());
 }
 
+/// Asserts that a command exited 0, showing its stderr if not.
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `credgate authz revoke --jti JTI --config FILE`, which must succeed.
 fn revoke(jti: &str, config: &std::path::Path) {
     let out = credgate()
@@ -86,11 +95,7 @@ fn revoke(jti: &str, config: &std::path::Path) {
         .arg(config)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
 }
 
 /// `credgate policy check FILE`.
@@ -100,6 +105,20 @@ fn policy_check(file: &std::path::Path) -> std::process::Output {
         .arg(file)
         .output()
         .unwrap()
+}
+
+/// Writes `text` to `file`, runs `policy check` on it, expects it to fail
+/// and returns what it printed on stderr.
+fn failed_check(file: &std::path::Path, text: &str) -> String {
+    std::fs::write(file, text).unwrap();
+    let out = policy_check(file);
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The 1-based number of the first line of `text` holding `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
 }
 
 #[test]
@@ -112,11 +131,7 @@ fn policy_check_reports_every_error_with_its_location() {
     let good = dir.path().join("good.toml");
     std::fs::write(&good, credgate_policy::DEMO_POLICY).unwrap();
     let out = policy_check(&good);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("4 clients"), "{summary}");
 
@@ -130,19 +145,15 @@ fn policy_check_reports_every_error_with_its_location() {
             "purposes = [\"administrative_approval\"]",
             "purposes = [\"no_such_purpose\"]",
         );
-    std::fs::write(&bad, &text).unwrap();
-    let out = policy_check(&bad);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let err = failed_check(&bad, &text);
     assert!(err.contains("no-such-profile"), "{err}");
     assert!(err.contains("no_such_purpose"), "{err}");
     assert!(
-        err.contains(&format!("bad.toml:{}:", line_of("no-such-profile"))),
+        err.contains(&format!("bad.toml:{}:", line_of(&text, "no-such-profile"))),
         "location of the profile error: {err}"
     );
     assert!(
-        err.contains(&format!("bad.toml:{}:", line_of("no_such_purpose"))),
+        err.contains(&format!("bad.toml:{}:", line_of(&text, "no_such_purpose"))),
         "location of the purpose error: {err}"
     );
 }
@@ -157,16 +168,12 @@ fn policy_check_fails_when_an_issuer_key_is_missing() {
         "profile = \"bank-standard\"",
         "profile = \"no-such-profile\"",
     );
-    std::fs::write(&p, &text).unwrap();
-    let out = policy_check(&p);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let err = failed_check(&p, &text);
     assert!(err.contains("has 2 error(s)"), "{err}");
     assert!(
         err.contains(&format!(
             "policy.toml:{}:19: issuers[0].public_key_file: cannot read",
-            line_of("public_key_file")
+            line_of(&text, "public_key_file")
         )) && err.contains("issuer.pub"),
         "{err}"
     );
@@ -174,10 +181,7 @@ fn policy_check_fails_when_an_issuer_key_is_missing() {
     // A file that is not a key: located the same way.
     std::fs::create_dir_all(dir.path().join("certs/authz")).unwrap();
     std::fs::write(dir.path().join("certs/authz/issuer.pub"), "not a key\n").unwrap();
-    std::fs::write(&p, credgate_policy::DEMO_POLICY).unwrap();
-    let out = policy_check(&p);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = failed_check(&p, credgate_policy::DEMO_POLICY);
     assert!(
         err.contains("issuers[0].public_key_file: issuer demo-issuer: not a PEM"),
         "{err}"
@@ -207,11 +211,7 @@ async fn authz_keygen_issue_inspect_and_revoke() {
         .arg(&keys)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert!(keys.join("issuer.key").is_file() && keys.join("issuer.pub").is_file());
     let out = credgate()
         .args(["authz", "issue", "--key"])
@@ -234,11 +234,7 @@ async fn authz_keygen_issue_inspect_and_revoke() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert_eq!(token.split('.').count(), 3);
     // A subject the gateway would reject gets no token (and the error does
@@ -380,11 +376,7 @@ async fn audit_verify_query_and_checkpoint() {
         "--pubkey",
         pubkey.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 records"));
     let out = run(&["audit", "checkpoint", "--dir", a]);
     let cp: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

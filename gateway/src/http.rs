@@ -465,7 +465,7 @@ impl Route {
                 Code::MethodNotAllowed,
                 format!("{method} is not allowed here; use {want}"),
             )
-            .allow(if want == Method::POST { "POST" } else { "GET" }));
+            .allow(want));
         }
         Ok(route)
     }
@@ -641,8 +641,15 @@ fn single_valued(h: &HeaderMap) -> Result<(), ApiError> {
 /// answers `purpose_required`). A value that is not visible ASCII is a
 /// malformed request.
 fn purpose(h: &HeaderMap) -> Result<Option<String>, ApiError> {
-    single_valued(h)?;
-    match h.get("x-credit-purpose") {
+    let mut values = h.get_all("x-credit-purpose").iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            Code::InvalidRequest,
+            "x-credit-purpose is given more than once",
+        ));
+    }
+    match first {
         None => Ok(None),
         Some(v) => {
             let s = v

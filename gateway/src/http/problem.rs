@@ -160,7 +160,7 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// For `405 method_not_allowed`: the method the resource takes, sent
     /// as `Allow` (RFC 9110 §15.5.6: a 405 MUST carry it).
-    pub allow: Option<&'static str>,
+    pub allow: Option<http::Method>,
 }
 
 impl ApiError {
@@ -175,7 +175,7 @@ impl ApiError {
     }
 
     /// Adds an `Allow` header (for `405 method_not_allowed`).
-    pub fn allow(mut self, method: &'static str) -> ApiError {
+    pub fn allow(mut self, method: http::Method) -> ApiError {
         self.allow = Some(method);
         self
     }
@@ -217,9 +217,8 @@ impl ApiError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if let Some(method) = self.allow {
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(method));
+        if let Some(Ok(method)) = self.allow.map(|m| HeaderValue::from_str(m.as_str())) {
+            resp.headers_mut().insert(header::ALLOW, method);
         }
         resp
     }

@@ -37,9 +37,10 @@ pub struct AdminState {
 /// need a handful; more wait in the kernel's accept queue.
 pub const MAX_ADMIN_CONNECTIONS: usize = 64;
 
-/// How long an admin connection may take to send a request head (also
-/// the idle limit of a kept-alive one) and to be served as a whole.
+/// How long an admin connection may take to send a request head, and to
+/// finish writing once it is being closed.
 const ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an admin connection is served before it is closed gracefully.
 const ADMIN_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Serves the admin endpoints until shutdown.
@@ -59,6 +60,7 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut shutdown: watch
             _ = shutdown.changed() => return,
         };
         let state = state.clone();
+        let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let svc = service_fn(move |req| {
@@ -71,14 +73,12 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut shutdown: watch
             let conn = b.serve_connection(TokioIo::new(tcp), svc);
             tokio::pin!(conn);
             // After ADMIN_CONNECTION_TIMEOUT the request in progress is
-            // finished and the connection closed; one that does not read
-            // its answer is dropped after ADMIN_HEADER_TIMEOUT more.
-            tokio::select! {
-                _ = conn.as_mut() => return,
-                () = tokio::time::sleep(ADMIN_CONNECTION_TIMEOUT) => {}
-            }
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(ADMIN_HEADER_TIMEOUT, conn).await;
+            // finished and the connection closed, as an idle API connection
+            // is; one that does not read its answer is dropped after
+            // ADMIN_HEADER_TIMEOUT more.
+            let lifetime = tokio::time::sleep(ADMIN_CONNECTION_TIMEOUT);
+            tokio::pin!(lifetime);
+            crate::server::drive(conn, &mut lifetime, &mut shutdown, ADMIN_HEADER_TIMEOUT).await;
         });
     }
 }

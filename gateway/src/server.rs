@@ -345,7 +345,7 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
 }
 
 /// A hyper connection that can be asked to finish gracefully.
-trait Graceful: std::future::Future<Output = Result<(), hyper::Error>> {
+pub(crate) trait Graceful: std::future::Future<Output = Result<(), hyper::Error>> {
     fn begin_shutdown(self: Pin<&mut Self>);
 }
 
@@ -380,7 +380,7 @@ where
 /// answers it is still writing, then it is dropped: a client that never
 /// reads its answer (a full socket buffer, an HTTP/2 window it never opens)
 /// cannot hold a connection slot.
-async fn drive<C: Graceful>(
+pub(crate) async fn drive<C: Graceful>(
     mut conn: Pin<&mut C>,
     idle: &mut Pin<&mut impl std::future::Future<Output = ()>>,
     shutdown: &mut watch::Receiver<bool>,

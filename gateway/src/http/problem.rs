@@ -148,6 +148,10 @@ impl Code {
     }
 }
 
+/// The authentication scheme a `401` challenge names: a subject's signed
+/// authorization (SPEC §6), sent in `X-Credit-Authorization`.
+pub const CHALLENGE_SCHEME: &str = "CreditAuthorization";
+
 /// A refusal or failure to report to the client. `detail` must never hold
 /// personal data or raw upstream bodies.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,6 +224,19 @@ impl ApiError {
         if let Some(Ok(method)) = self.allow.map(|m| HeaderValue::from_str(m.as_str())) {
             resp.headers_mut().insert(header::ALLOW, method);
         }
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §15.5.2: a 401 MUST carry a challenge. The subject's
+            // authorization travels in its own header (SPEC §4), so the
+            // challenge names that header, and `error` repeats the code the
+            // way RFC 6750 §3 does for bearer tokens.
+            let challenge = format!(
+                "{CHALLENGE_SCHEME} realm=\"credgate\", header=\"x-credit-authorization\", error=\"{}\"",
+                self.code.as_str()
+            );
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
         resp
     }
 }
@@ -250,6 +267,34 @@ mod tests {
         assert_eq!(v["type"], "urn:credgate:problem:rate_limited");
         assert_eq!(v["detail"], "slow down");
         assert!(v["title"].is_string());
+    }
+
+    #[test]
+    fn every_401_carries_a_challenge_and_nothing_else_does() {
+        for code in [
+            Code::AuthorizationRequired,
+            Code::AuthorizationInvalid,
+            Code::AuthorizationExpired,
+            Code::AuthorizationRevoked,
+        ] {
+            let resp = ApiError::new(code, "x").into_response();
+            assert_eq!(resp.status(), 401);
+            assert_eq!(
+                resp.headers()["www-authenticate"],
+                format!(
+                    "CreditAuthorization realm=\"credgate\", header=\"x-credit-authorization\", error=\"{}\"",
+                    code.as_str()
+                )
+            );
+        }
+        for code in [
+            Code::AuthorizationMismatch,
+            Code::ScopeDenied,
+            Code::RateLimited,
+        ] {
+            let resp = ApiError::new(code, "x").into_response();
+            assert!(resp.headers().get("www-authenticate").is_none());
+        }
     }
 
     #[test]

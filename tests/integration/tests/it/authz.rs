@@ -421,6 +421,14 @@ async fn peer_platform_reads_a_score_with_the_persons_consent() {
         (r.status.as_u16(), r.code().as_str()),
         (401, "authorization_required")
     );
+    // RFC 9110 §15.5.2: the 401 names what to send.
+    let challenge = r.headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("CreditAuthorization ")
+            && challenge.contains("header=\"x-credit-authorization\"")
+            && challenge.contains("error=\"authorization_required\""),
+        "{challenge}"
+    );
     let token = h.token(&person, "peer-hz", "person.score", "score_recognition");
     let r = peer.get(&path, &[purpose, auth(&token)]).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));

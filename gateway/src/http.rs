@@ -1,22 +1,27 @@
-//! The HTTP request path: request id, identity-header stripping, client
-//! identification, routing to the endpoint handlers, and the common
-//! response headers. Errors become responses only in [`problem`].
+//! The HTTP request path: request id, client identification, the request
+//! deadline, dispatch to the endpoint handlers, audit before answer, and
+//! the common response headers. Routing is in `route`, reading the request
+//! in `request`, the policy steps in `decision`; errors become responses
+//! only in [`problem`].
 
 use crate::federation::Federation;
 use crate::policy_store::PolicyStore;
 use crate::server::ConnInfo;
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, Method, Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{header, HeaderValue, Method, Request, Response};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use problem::{ApiError, Code};
 use std::sync::Arc;
 use tracing::Instrument as _;
 
 mod audit_api;
+mod decision;
 mod inflight;
 pub mod problem;
 mod report;
+mod request;
+mod route;
 mod sanctions;
 mod score;
 mod subject;
@@ -24,21 +29,8 @@ mod trail;
 
 pub use trail::Trail;
 
-/// Headers a client might send to claim an identity; credgate never reads
-/// them and strips them at the door so no later step can be fooled.
-const IDENTITY_HEADERS: &[&str] = &[
-    "x-forwarded-client-cert",
-    "x-client-cert",
-    "x-client-dn",
-    "x-client-verify",
-    "x-ssl-client-cert",
-    "x-ssl-client-dn",
-    "x-ssl-client-s-dn",
-    "x-ssl-client-verify",
-    "x-credgate-client",
-    "forwarded",
-    "x-forwarded-for",
-];
+use request::{head_bytes, read_body, recorded_purpose, single_valued, strip_identity_headers};
+use route::Route;
 
 /// Everything a request needs: policy, federation, keys and bounds.
 pub struct Gateway {
@@ -395,182 +387,6 @@ pub(crate) struct Req<'a> {
     pub parts: &'a http::request::Parts,
 }
 
-/// The endpoints this build serves.
-#[derive(Debug, PartialEq, Eq)]
-enum Route {
-    /// `GET /v1/enterprises/{uscc}/report`.
-    EnterpriseReport { subject: String },
-    /// `GET /v1/persons/{id}/score`.
-    PersonScore { subject: String },
-    /// `POST /v1/sanctions/check`.
-    SanctionsCheck,
-    /// `GET /v1/audit/…` (auditors).
-    Audit(AuditRoute),
-    /// `GET /v1/subjects/{id}/access-log`.
-    AccessLog { subject: String },
-}
-
-/// The auditor endpoints.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub(crate) enum AuditRoute {
-    /// `GET /v1/audit/records`.
-    Records,
-    /// `GET /v1/audit/checkpoint`.
-    Checkpoint,
-    /// `GET /v1/audit/proof/{seq}`.
-    Proof(u64),
-    /// `GET /v1/audit/consistency`.
-    Consistency,
-}
-
-impl Route {
-    fn parse(method: &Method, path: &str) -> Result<Route, ApiError> {
-        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let (route, want) = match segs.as_slice() {
-            ["v1", "enterprises", subject, "report"] => (
-                Route::EnterpriseReport {
-                    subject: percent_decode(subject)?,
-                },
-                Method::GET,
-            ),
-            ["v1", "persons", subject, "score"] => (
-                Route::PersonScore {
-                    subject: percent_decode(subject)?,
-                },
-                Method::GET,
-            ),
-            ["v1", "sanctions", "check"] => (Route::SanctionsCheck, Method::POST),
-            ["v1", "subjects", subject, "access-log"] => (
-                Route::AccessLog {
-                    subject: percent_decode(subject)?,
-                },
-                Method::GET,
-            ),
-            ["v1", "audit", "records"] => (Route::Audit(AuditRoute::Records), Method::GET),
-            ["v1", "audit", "checkpoint"] => (Route::Audit(AuditRoute::Checkpoint), Method::GET),
-            ["v1", "audit", "consistency"] => (Route::Audit(AuditRoute::Consistency), Method::GET),
-            ["v1", "audit", "proof", seq] => {
-                let seq = seq.parse::<u64>().map_err(|_| {
-                    ApiError::new(
-                        Code::InvalidRequest,
-                        "proof sequence number must be a positive integer",
-                    )
-                })?;
-                (Route::Audit(AuditRoute::Proof(seq)), Method::GET)
-            }
-            _ => return Err(ApiError::new(Code::NotFound, "no such endpoint")),
-        };
-        if method != want {
-            return Err(ApiError::new(
-                Code::MethodNotAllowed,
-                format!("{method} is not allowed here; use {want}"),
-            )
-            .allow(want));
-        }
-        Ok(route)
-    }
-
-    /// The endpoint template (for logs, metrics and audit records; never
-    /// the concrete path, which holds a subject identifier).
-    pub fn template(&self) -> &'static str {
-        match self {
-            Route::EnterpriseReport { .. } => "/v1/enterprises/{uscc}/report",
-            Route::PersonScore { .. } => "/v1/persons/{id}/score",
-            Route::SanctionsCheck => "/v1/sanctions/check",
-            Route::AccessLog { .. } => "/v1/subjects/{id}/access-log",
-            Route::Audit(AuditRoute::Records) => "/v1/audit/records",
-            Route::Audit(AuditRoute::Checkpoint) => "/v1/audit/checkpoint",
-            Route::Audit(AuditRoute::Proof(_)) => "/v1/audit/proof/{seq}",
-            Route::Audit(AuditRoute::Consistency) => "/v1/audit/consistency",
-        }
-    }
-}
-
-/// Decodes `%XX` escapes of a path segment; identifiers are ASCII, so
-/// anything that does not decode to UTF-8 is simply invalid.
-fn percent_decode(seg: &str) -> Result<String, ApiError> {
-    let bytes = seg.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| {
-                    ApiError::new(Code::InvalidRequest, "bad percent-encoding in path")
-                })?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
-        .map_err(|_| ApiError::new(Code::InvalidSubjectId, "subject is not valid text"))
-}
-
-/// Decodes `%XX` escapes of a query value (`+` stays literal: time
-/// offsets such as `+08:00` are common in audit queries).
-fn percent_decode_query(v: &str) -> Result<String, ApiError> {
-    percent_decode(v)
-        .map_err(|_| ApiError::new(Code::InvalidRequest, "bad percent-encoding in query"))
-}
-
-fn strip_identity_headers(h: &mut HeaderMap) {
-    for name in IDENTITY_HEADERS {
-        h.remove(*name);
-    }
-}
-
-/// Reads the whole body within the bound: `Content-Length` over the bound
-/// is refused before reading; a body that grows past it while streaming too.
-async fn read_body(body: Incoming, headers: &HeaderMap, max: usize) -> Result<Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            Code::PayloadTooLarge,
-            format!("request body exceeds {max} bytes"),
-        )
-    };
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > max as u64 {
-            return Err(too_large());
-        }
-    }
-    match Limited::new(body, max).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(ApiError::new(
-            Code::InvalidRequest,
-            "request body could not be read",
-        )),
-    }
-}
-
-/// A request head's size as counted against `max_header_bytes`: its
-/// HTTP/1.1 wire size (request line, `name: value` lines with their
-/// separators), whichever protocol carried it.
-fn head_bytes(parts: &http::request::Parts) -> usize {
-    /// `" HTTP/1.1\r\n"` after the method and target, `"\r\n"` at the end.
-    const LINE_AND_END: usize = 13;
-    let target = parts.uri.path_and_query().map_or(1, |p| p.as_str().len());
-    parts
-        .headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum::<usize>()
-        + parts.method.as_str().len()
-        + 1
-        + target
-        + LINE_AND_END
-}
-
 fn new_request_id() -> String {
     let mut b = [0u8; 16];
     rand::Rng::fill(&mut rand::thread_rng(), &mut b);
@@ -586,185 +402,6 @@ fn json_response(v: &serde_json::Value) -> Response<Full<Bytes>> {
         HeaderValue::from_static("application/json"),
     );
     resp
-}
-
-/// The purpose an audit record names: the declared `X-Credit-Purpose` when
-/// it is one of the policy's purpose codes, else `(unknown)` — a header is
-/// free text, and a record must not carry whatever a client typed there
-/// (an identifier, a name). `None` when none was declared.
-fn recorded_purpose(policy: &crate::policy_store::LoadedPolicy, h: &HeaderMap) -> Option<String> {
-    match purpose(h) {
-        Ok(None) => None,
-        Ok(Some(p)) if policy.policy.purpose(&p).is_some() => Some(p),
-        Ok(Some(_)) | Err(_) => Some("(unknown)".to_owned()),
-    }
-}
-
-/// For endpoints that take no query parameters: any is refused, as the
-/// other endpoints refuse the ones they do not know.
-fn no_query(parts: &http::request::Parts) -> Result<(), ApiError> {
-    match parts
-        .uri
-        .query()
-        .and_then(|q| q.split('&').find(|p| !p.is_empty()))
-    {
-        None => Ok(()),
-        Some(pair) => {
-            let k = pair.split_once('=').map_or(pair, |(k, _)| k);
-            Err(ApiError::new(
-                Code::InvalidRequest,
-                format!("unknown query parameter {k:?}"),
-            ))
-        }
-    }
-}
-
-/// Headers that decide what a request may see must be unambiguous: a
-/// second `X-Credit-Purpose` or `X-Credit-Authorization` (say, one added by
-/// something between the client and credgate) is a malformed request, not
-/// a choice of the first.
-const SINGLE_VALUED: [&str; 2] = ["x-credit-purpose", "x-credit-authorization"];
-
-fn single_valued(h: &HeaderMap) -> Result<(), ApiError> {
-    for name in SINGLE_VALUED {
-        if h.get_all(name).iter().nth(1).is_some() {
-            return Err(ApiError::new(
-                Code::InvalidRequest,
-                format!("{name} is given more than once"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `X-Credit-Purpose`, trimmed; `None` when absent or empty (the policy
-/// answers `purpose_required`). A value that is not visible ASCII is a
-/// malformed request.
-fn purpose(h: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let mut values = h.get_all("x-credit-purpose").iter();
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(ApiError::new(
-            Code::InvalidRequest,
-            "x-credit-purpose is given more than once",
-        ));
-    }
-    match first {
-        None => Ok(None),
-        Some(v) => {
-            let s = v
-                .to_str()
-                .map_err(|_| ApiError::new(Code::InvalidRequest, "X-Credit-Purpose is not ASCII"))?
-                .trim();
-            Ok((!s.is_empty()).then(|| s.to_owned()))
-        }
-    }
-}
-
-/// The steps every endpoint takes after the request shape, in the SPEC's
-/// order: the purpose, the policy decision (scope, sections, purpose), the
-/// profile digest for the audit record, and the client × scope limit.
-async fn decide(
-    gw: &Gateway,
-    req: &Req<'_>,
-    trail: &mut Trail,
-    endpoint: credgate_policy::Endpoint,
-    sections: Option<&[credgate_policy::canonical::Section]>,
-) -> Result<credgate_policy::Grant, ApiError> {
-    let purpose = purpose(&req.parts.headers)?;
-    let grant = req
-        .policy
-        .decide(
-            req.client,
-            &credgate_policy::RequestShape {
-                endpoint,
-                sections,
-                purpose: purpose.as_deref(),
-            },
-        )
-        .map_err(deny_error)?;
-    trail.profile_digest = Some(grant.profile.digest_hex());
-    scope_limit(gw, req, &grant, trail).await?;
-    Ok(grant)
-}
-
-/// The subject's authorization when the grant requires it; the reserved
-/// use is settled after the audit record is written.
-async fn authorize(
-    gw: &Gateway,
-    req: &Req<'_>,
-    trail: &mut Trail,
-    grant: &credgate_policy::Grant,
-    subject: &str,
-) -> Result<(), ApiError> {
-    let checked = gw
-        .authorizer
-        .check(
-            req.policy,
-            grant,
-            req.client.id(),
-            subject,
-            req.parts.headers.get("x-credit-authorization"),
-        )
-        .await;
-    match checked {
-        Ok(authorized) => {
-            trail.authorized = authorized;
-            Ok(())
-        }
-        Err(refused) => {
-            trail.refused_jti = refused.jti;
-            Err(refused.error)
-        }
-    }
-}
-
-/// The client × scope rate limit, when the grant sets one; checked once
-/// the scope is known and before any upstream call.
-async fn scope_limit(
-    gw: &Gateway,
-    req: &Req<'_>,
-    grant: &credgate_policy::Grant,
-    trail: &mut Trail,
-) -> Result<(), ApiError> {
-    match gw
-        .ratelimit
-        .check(
-            req.client.id(),
-            Some(&grant.scope),
-            grant.rate_limit.as_ref(),
-        )
-        .await
-    {
-        Ok(headers) => {
-            if !headers.is_empty() {
-                trail.ratelimit_headers = headers;
-            }
-            Ok(())
-        }
-        Err((e, headers)) => {
-            trail.ratelimit_headers = headers;
-            Err(e)
-        }
-    }
-}
-
-/// A policy refusal as a problem document.
-fn deny_error(d: credgate_policy::Deny) -> ApiError {
-    use credgate_policy::Deny;
-    match d {
-        Deny::PurposeRequired => {
-            ApiError::new(Code::PurposeRequired, "X-Credit-Purpose is required")
-        }
-        Deny::ScopeDenied => ApiError::new(
-            Code::ScopeDenied,
-            "the client's policy does not grant this endpoint or section",
-        ),
-        Deny::PurposeNotAllowed => ApiError::new(
-            Code::PurposeNotAllowed,
-            "the purpose is not allowed for this client and scope",
-        ),
-    }
 }
 
 #[cfg(test)]

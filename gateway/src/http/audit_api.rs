@@ -4,7 +4,8 @@
 //! Auditor queries are themselves audited like every request.
 
 use super::problem::{ApiError, Code};
-use super::{AuditRoute, Gateway, JsonResult, Req, Trail};
+use super::route::AuditRoute;
+use super::{Gateway, JsonResult, Req, Trail};
 use credgate_audit::{AuditLog, Decision, Query, SignedCheckpoint};
 use credgate_policy::Endpoint;
 use serde_json::{json, Value};
@@ -22,7 +23,7 @@ fn query_params(q: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
     let mut out = Vec::new();
     for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = super::percent_decode_query(v)?;
+        let v = super::route::percent_decode_query(v)?;
         if out.iter().any(|(key, _): &(String, String)| key == k) {
             return Err(ApiError::new(
                 Code::InvalidRequest,
@@ -154,7 +155,7 @@ pub(super) async fn handle(
     route: AuditRoute,
 ) -> JsonResult {
     let request = parse_request(gw, req, trail, route)?;
-    super::decide(gw, req, trail, Endpoint::AuditRead, None).await?;
+    super::decision::decide(gw, req, trail, Endpoint::AuditRead, None).await?;
     let log = log_of(gw)?;
     match request {
         AuditRequest::Records(q) => {
@@ -229,8 +230,8 @@ pub(super) async fn access_log(
     trail.subject_pseudonym = Some(pseudonym.clone());
     trail.subject_region = Some(subject.division().to_string());
     let params = query_params(req.parts.uri.query())?;
-    let grant = super::decide(gw, req, trail, Endpoint::SubjectAccessLog, None).await?;
-    super::authorize(gw, req, trail, &grant, subject.as_str()).await?;
+    let grant = super::decision::decide(gw, req, trail, Endpoint::SubjectAccessLog, None).await?;
+    super::decision::authorize(gw, req, trail, &grant, subject.as_str()).await?;
     let log = log_of(gw)?;
     let mut q = Query {
         subject_pseudonym: Some(pseudonym),

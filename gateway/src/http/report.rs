@@ -23,7 +23,7 @@ pub(super) async fn handle(
     trail.subject_pseudonym = Some(gw.audit.pseudonym(uscc.as_str()));
     trail.subject_region = Some(uscc.division().to_string());
     let sections = parse_sections(req.parts.uri.query())?;
-    let grant = super::decide(
+    let grant = super::decision::decide(
         gw,
         req,
         trail,
@@ -31,7 +31,7 @@ pub(super) async fn handle(
         sections.as_deref(),
     )
     .await?;
-    super::authorize(gw, req, trail, &grant, uscc.as_str()).await?;
+    super::decision::authorize(gw, req, trail, &grant, uscc.as_str()).await?;
     answer(gw, req.ctx, trail, &uscc, &grant).await
 }
 

@@ -38,7 +38,7 @@ pub(super) async fn handle(
 ) -> JsonResult {
     let (policy, ctx) = (req_.policy, req_.ctx);
     // Request shape: no query, and the body must be the documented JSON.
-    super::no_query(req_.parts)?;
+    super::request::no_query(req_.parts)?;
     let req: Body = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             Code::InvalidRequest,
@@ -77,7 +77,7 @@ pub(super) async fn handle(
         .collect();
     pseudonyms.sort_unstable();
     trail.subject_pseudonyms = pseudonyms;
-    let grant = super::decide(gw, req_, trail, Endpoint::SanctionsCheck, None).await?;
+    let grant = super::decision::decide(gw, req_, trail, Endpoint::SanctionsCheck, None).await?;
     if grant.authorization_required {
         // One subject's authorization cannot cover a batch of subjects.
         return Err(ApiError::new(

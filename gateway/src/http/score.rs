@@ -22,11 +22,11 @@ pub(super) async fn handle(
             format!("not a valid ID number: {e}"),
         )
     })?;
-    super::no_query(req.parts)?;
+    super::request::no_query(req.parts)?;
     trail.subject_pseudonym = Some(gw.audit.pseudonym(id.as_str()));
     trail.subject_region = Some(id.division().to_string());
-    let grant = super::decide(gw, req, trail, Endpoint::PersonScore, None).await?;
-    super::authorize(gw, req, trail, &grant, id.as_str()).await?;
+    let grant = super::decision::decide(gw, req, trail, Endpoint::PersonScore, None).await?;
+    super::decision::authorize(gw, req, trail, &grant, id.as_str()).await?;
     let division = id.division();
     let upstream = gw.federation.route(division).ok_or_else(|| {
         ApiError::new(

@@ -1,5 +1,7 @@
 //! Unit tests of routing, decoding and header handling.
+use super::route::{percent_decode, Route};
 use super::*;
+use http::HeaderMap;
 
 #[test]
 fn routes() {

@@ -1,0 +1,157 @@
+//! Reading a request: identity headers stripped at the door, the body
+//! within its bound, the head's size, and the headers and query that must
+//! be unambiguous (`X-Credit-Purpose`, `X-Credit-Authorization`).
+
+use super::problem::{ApiError, Code};
+use bytes::Bytes;
+use http::{header, HeaderMap};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+/// Headers a client might send to claim an identity; credgate never reads
+/// them and strips them at the door so no later step can be fooled.
+const IDENTITY_HEADERS: &[&str] = &[
+    "x-forwarded-client-cert",
+    "x-client-cert",
+    "x-client-dn",
+    "x-client-verify",
+    "x-ssl-client-cert",
+    "x-ssl-client-dn",
+    "x-ssl-client-s-dn",
+    "x-ssl-client-verify",
+    "x-credgate-client",
+    "forwarded",
+    "x-forwarded-for",
+];
+
+pub(super) fn strip_identity_headers(h: &mut HeaderMap) {
+    for name in IDENTITY_HEADERS {
+        h.remove(*name);
+    }
+}
+
+/// Reads the whole body within the bound: `Content-Length` over the bound
+/// is refused before reading; a body that grows past it while streaming too.
+pub(super) async fn read_body(
+    body: Incoming,
+    headers: &HeaderMap,
+    max: usize,
+) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            Code::PayloadTooLarge,
+            format!("request body exceeds {max} bytes"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > max as u64 {
+            return Err(too_large());
+        }
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(_) => Err(ApiError::new(
+            Code::InvalidRequest,
+            "request body could not be read",
+        )),
+    }
+}
+
+/// A request head's size as counted against `max_header_bytes`: its
+/// HTTP/1.1 wire size (request line, `name: value` lines with their
+/// separators), whichever protocol carried it.
+pub(super) fn head_bytes(parts: &http::request::Parts) -> usize {
+    /// `" HTTP/1.1\r\n"` after the method and target, `"\r\n"` at the end.
+    const LINE_AND_END: usize = 13;
+    let target = parts.uri.path_and_query().map_or(1, |p| p.as_str().len());
+    parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum::<usize>()
+        + parts.method.as_str().len()
+        + 1
+        + target
+        + LINE_AND_END
+}
+
+/// The purpose an audit record names: the declared `X-Credit-Purpose` when
+/// it is one of the policy's purpose codes, else `(unknown)` — a header is
+/// free text, and a record must not carry whatever a client typed there
+/// (an identifier, a name). `None` when none was declared.
+pub(super) fn recorded_purpose(
+    policy: &crate::policy_store::LoadedPolicy,
+    h: &HeaderMap,
+) -> Option<String> {
+    match purpose(h) {
+        Ok(None) => None,
+        Ok(Some(p)) if policy.policy.purpose(&p).is_some() => Some(p),
+        Ok(Some(_)) | Err(_) => Some("(unknown)".to_owned()),
+    }
+}
+
+/// For endpoints that take no query parameters: any is refused, as the
+/// other endpoints refuse the ones they do not know.
+pub(super) fn no_query(parts: &http::request::Parts) -> Result<(), ApiError> {
+    match parts
+        .uri
+        .query()
+        .and_then(|q| q.split('&').find(|p| !p.is_empty()))
+    {
+        None => Ok(()),
+        Some(pair) => {
+            let k = pair.split_once('=').map_or(pair, |(k, _)| k);
+            Err(ApiError::new(
+                Code::InvalidRequest,
+                format!("unknown query parameter {k:?}"),
+            ))
+        }
+    }
+}
+
+/// Headers that decide what a request may see must be unambiguous: a
+/// second `X-Credit-Purpose` or `X-Credit-Authorization` (say, one added by
+/// something between the client and credgate) is a malformed request, not
+/// a choice of the first.
+const SINGLE_VALUED: [&str; 2] = ["x-credit-purpose", "x-credit-authorization"];
+
+pub(super) fn single_valued(h: &HeaderMap) -> Result<(), ApiError> {
+    for name in SINGLE_VALUED {
+        if h.get_all(name).iter().nth(1).is_some() {
+            return Err(ApiError::new(
+                Code::InvalidRequest,
+                format!("{name} is given more than once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `X-Credit-Purpose`, trimmed; `None` when absent or empty (the policy
+/// answers `purpose_required`). A value that is not visible ASCII is a
+/// malformed request.
+pub(super) fn purpose(h: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut values = h.get_all("x-credit-purpose").iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            Code::InvalidRequest,
+            "x-credit-purpose is given more than once",
+        ));
+    }
+    match first {
+        None => Ok(None),
+        Some(v) => {
+            let s = v
+                .to_str()
+                .map_err(|_| ApiError::new(Code::InvalidRequest, "X-Credit-Purpose is not ASCII"))?
+                .trim();
+            Ok((!s.is_empty()).then(|| s.to_owned()))
+        }
+    }
+}

@@ -46,7 +46,21 @@ pub struct RedisServer {
     binary: PathBuf,
     port: u16,
     password: Option<String>,
+    tls: Option<(u16, TlsFiles)>,
     child: Option<Child>,
+}
+
+/// The server side of a TLS test Redis ([`RedisServer::start_tls`]).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The server's certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The CA certificates client certificates must chain to (PEM).
+    pub ca: PathBuf,
+    /// Whether clients must present a certificate (`tls-auth-clients`).
+    pub auth_clients: bool,
 }
 
 // === impl RedisServer ===
@@ -54,16 +68,23 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts `redis-server` on a free port and waits (bounded) until it answers `PING`.
     pub fn start() -> Result<Self, TestingError> {
-        Self::start_inner(None)
+        Self::start_inner(None, None)
+    }
+
+    /// Like [`RedisServer::start`], also serving TLS on a second port
+    /// ([`RedisServer::tls_url`]); the plain port stays open for readiness
+    /// checks and test set-up.
+    pub fn start_tls(files: TlsFiles) -> Result<Self, TestingError> {
+        Self::start_inner(None, Some(files))
     }
 
     /// Like [`RedisServer::start`], requiring this password (`requirepass`):
     /// clients must `AUTH` first.
     pub fn start_with_password(password: &str) -> Result<Self, TestingError> {
-        Self::start_inner(Some(password.to_owned()))
+        Self::start_inner(Some(password.to_owned()), None)
     }
 
-    fn start_inner(password: Option<String>) -> Result<Self, TestingError> {
+    fn start_inner(password: Option<String>, tls: Option<TlsFiles>) -> Result<Self, TestingError> {
         let binary = find_binary().ok_or(TestingError::NotFound)?;
         let mut last = None;
         // A free port can be taken between probing and binding: try a few.
@@ -72,10 +93,21 @@ impl RedisServer {
                 port: 0,
                 detail: e.to_string(),
             })?;
+            let tls = match &tls {
+                None => None,
+                Some(files) => Some((
+                    free_port().map_err(|e| TestingError::Start {
+                        port: 0,
+                        detail: e.to_string(),
+                    })?,
+                    files.clone(),
+                )),
+            };
             let mut server = Self {
                 binary: binary.clone(),
                 port,
                 password: password.clone(),
+                tls,
                 child: None,
             };
             match server.restart() {
@@ -94,6 +126,14 @@ impl RedisServer {
     /// `redis://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT/` for a server from
+    /// [`RedisServer::start_tls`].
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|(port, _)| format!("rediss://127.0.0.1:{port}/"))
     }
 
     /// Kills the server (SIGKILL) and waits for it to exit. Idempotent.
@@ -121,6 +161,19 @@ impl RedisServer {
             .args(["--protected-mode", "no"]);
         if let Some(pw) = &self.password {
             cmd.args(["--requirepass", pw]);
+        }
+        if let Some((tls_port, files)) = &self.tls {
+            cmd.args(["--tls-port", &tls_port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(&files.cert)
+                .arg("--tls-key-file")
+                .arg(&files.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&files.ca)
+                .args([
+                    "--tls-auth-clients",
+                    if files.auth_clients { "yes" } else { "no" },
+                ]);
         }
         let child = cmd
             .stdin(Stdio::null())

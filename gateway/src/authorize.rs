@@ -10,7 +10,7 @@ use crate::http::problem::{ApiError, Code};
 use crate::policy_store::LoadedPolicy;
 use credgate_authz::{
     enforce, AuthzError, AuthzState, Expectation, FileRevocations, MemoryOptions, MemoryState,
-    RedisOptions, RedisState, Reservation, StateBackend, VerifyOptions,
+    RedisState, Reservation, StateBackend, VerifyOptions,
 };
 use credgate_policy::Grant;
 use std::time::Duration;
@@ -96,8 +96,7 @@ impl Authorizer {
         let mut file = None;
         let state = match (&cfg.redis, &cfg.authorization.revocation_file) {
             (Some(r), _) => {
-                let mut o = RedisOptions::new(r.connection_url().to_owned());
-                o.call_timeout = Duration::from_millis(r.call_timeout_ms);
+                let o = r.authz_options(Duration::from_millis(r.call_timeout_ms));
                 StateBackend::Redis(
                     RedisState::new(&o).map_err(|e| AuthorizeSetupError::Redis(e.to_string()))?,
                 )

@@ -255,9 +255,9 @@ fn write_new(path: &std::path::Path, bytes: &[u8], mode: u32) -> anyhow::Result<
 fn check_files(cfg: &crate::config::Config) -> anyhow::Result<()> {
     if let Some(r) = &cfg.redis {
         // The client `serve` builds, without connecting: an unusable URL
-        // (a `rediss://` this build cannot speak, a bad database number)
-        // fails here, not at start.
-        let opts = credgate_authz::RedisOptions::new(r.connection_url().to_owned());
+        // (a bad database number, an unsupported fragment) fails here, not
+        // at start.
+        let opts = r.authz_options(std::time::Duration::from_millis(r.call_timeout_ms));
         runtime()?
             .block_on(async { credgate_authz::RedisState::new(&opts).map(drop) })
             .map_err(|e| anyhow::anyhow!("[redis] url: {e}"))?;

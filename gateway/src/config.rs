@@ -197,17 +197,27 @@ impl Config {
             fix(&mut u.client_cert);
             fix(&mut u.client_key);
         }
-        if let Some(p) = self.redis.as_mut().and_then(|r| r.password_file.as_mut()) {
-            fix(p);
+        if let Some(r) = self.redis.as_mut() {
+            [
+                &mut r.password_file,
+                &mut r.ca_file,
+                &mut r.client_cert_file,
+                &mut r.client_key_file,
+            ]
+            .into_iter()
+            .flatten()
+            .for_each(fix);
         }
     }
 
-    /// Reads the secrets the configuration names by file and that are part
-    /// of a connection setting (the Redis password), once it is valid.
+    /// Reads the secrets and certificates the configuration names by file
+    /// and that are part of a connection setting (the Redis password and
+    /// TLS material), once it is valid.
     fn read_secrets(&mut self) -> Result<(), ConfigError> {
         let Some(r) = self.redis.as_mut() else {
             return Ok(());
         };
+        r.tls = redis_tls(r)?;
         let Some(file) = &r.password_file else {
             return Ok(());
         };
@@ -319,6 +329,32 @@ impl Config {
             if r.call_timeout_ms == 0 {
                 out.push("redis.call_timeout_ms: must be > 0".into());
             }
+            let tls = r.url.starts_with("rediss://");
+            for (key, set) in [
+                ("ca_file", r.ca_file.is_some()),
+                ("client_cert_file", r.client_cert_file.is_some()),
+                ("client_key_file", r.client_key_file.is_some()),
+            ] {
+                if set && !tls {
+                    out.push(format!(
+                        "redis.{key}: only for TLS; the url must start with rediss://"
+                    ));
+                }
+            }
+            if r.client_cert_file.is_some() != r.client_key_file.is_some() {
+                out.push(
+                    "redis: client_cert_file and client_key_file go together: give both or neither"
+                        .into(),
+                );
+            }
+            if url::Url::parse(&r.url).is_ok_and(|u| u.fragment().is_some()) {
+                // The Redis client reads `#insecure` as "skip certificate
+                // verification"; this build never does that.
+                out.push(
+                    "redis.url: no #fragment (certificate verification cannot be turned off)"
+                        .into(),
+                );
+            }
         }
         if let Some(ep) = &self.telemetry.otlp_endpoint {
             if !(ep.starts_with("http://") || ep.starts_with("https://"))
@@ -349,6 +385,52 @@ impl Config {
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_millis(self.server.handshake_timeout_ms)
     }
+}
+
+/// The TLS material of a `rediss://` connection, read and checked now so
+/// that a missing or unusable file fails the load (and `serve --check`),
+/// not the first Redis call.
+fn redis_tls(r: &RedisConfig) -> Result<Option<redis::TlsCertificates>, ConfigError> {
+    if !r.url.starts_with("rediss://") {
+        return Ok(None);
+    }
+    let invalid = |path: &Path, problem: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        problems: vec![problem],
+    };
+    let root_cert = match &r.ca_file {
+        None => None,
+        Some(path) => {
+            crate::tls::read_certs("Redis CA", path)
+                .map_err(|e| invalid(path, format!("redis.ca_file: {e}")))?;
+            Some(read_file(path)?)
+        }
+    };
+    let client_tls = match (&r.client_cert_file, &r.client_key_file) {
+        (Some(cert), Some(key)) => {
+            crate::tls::read_certs("Redis client certificate", cert)
+                .map_err(|e| invalid(cert, format!("redis.client_cert_file: {e}")))?;
+            crate::tls::read_key("Redis client key", key)
+                .map_err(|e| invalid(key, format!("redis.client_key_file: {e}")))?;
+            Some(redis::ClientTlsConfig {
+                client_cert: read_file(cert)?,
+                client_key: read_file(key)?,
+            })
+        }
+        // validate() refused a lone half of the pair.
+        _ => None,
+    };
+    Ok(Some(redis::TlsCertificates {
+        client_tls,
+        root_cert,
+    }))
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ impl RateLimiter {
             None => Limiter::local(base),
             Some(r) => {
                 let mut rc = RedisLimiterConfig::new(r.connection_url().to_owned());
+                rc.tls = r.tls.clone();
                 rc.call_timeout = Duration::from_millis(cfg.ratelimit.call_timeout_ms);
                 rc.replicas = cfg.ratelimit.replicas;
                 rc.failure_mode = match cfg.ratelimit.redis_failure_mode {

@@ -641,20 +641,22 @@ async fn serve_check_refuses_a_redis_url_serve_could_not_use() {
     let h = credgate_integration::Harness::start().await;
     let text = std::fs::read_to_string(&h.config_path).unwrap();
     let dir = h.config_path.parent().unwrap();
-    for (url, ok) in [
-        ("redis://127.0.0.1:6390/0", true),
-        ("redis://127.0.0.1:6390/notadb", false),
-        ("rediss://127.0.0.1:6390/0", false),
+    for (url, refusal) in [
+        ("redis://127.0.0.1:6390/0", None),
+        ("redis://127.0.0.1:6390/notadb", Some("[redis] url")),
+        // TLS, with the system's trust store.
+        ("rediss://127.0.0.1:6390/0", None),
+        ("rediss://127.0.0.1:6390/0#insecure", Some("redis.url: no #fragment")),
     ] {
         let cfg = dir.join("gateway-redis-check.toml");
         std::fs::write(&cfg, format!("{text}\n[redis]\nurl = \"{url}\"\n")).unwrap();
         let mut c = credgate();
         c.args(["serve", "--check", "--config"]).arg(&cfg);
         let out = run_blocking(c).await;
-        assert_eq!(out.status.success(), ok, "{url}: {out:?}");
-        if !ok {
+        assert_eq!(out.status.success(), refusal.is_none(), "{url}: {out:?}");
+        if let Some(refusal) = refusal {
             assert!(
-                String::from_utf8_lossy(&out.stderr).contains("[redis] url"),
+                String::from_utf8_lossy(&out.stderr).contains(refusal),
                 "{out:?}"
             );
         }

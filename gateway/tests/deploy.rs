@@ -696,6 +696,7 @@ fn install(m: &Material, config: &Path, policy: &Path, replace: &[(&str, &str)])
             "/etc/credgate/tls/server.key" => pki("server.key"),
             "/etc/credgate/tls/client-ca.crt" => pki("ca.crt"),
             "/etc/credgate/tls/client-ca.crl.pem" => pki("crl.pem"),
+            "/etc/credgate/redis/ca.crt" => pki("ca.crt"),
             "/etc/credgate/upstream/credgate.crt" => pki("upstream/gateway.crt"),
             "/etc/credgate/upstream/credgate.key" => pki("upstream/gateway.key"),
             "/etc/credgate/secrets/audit-signing.key" => Some(m.audit_key.clone()),

@@ -34,6 +34,9 @@ pub struct LimiterConfig {
 pub struct RedisLimiterConfig {
     /// `redis://host:port/db` (or `rediss://`).
     pub url: String,
+    /// For `rediss://`: the trust anchors for Redis' certificate (else the
+    /// system's) and the client certificate when Redis asks for one.
+    pub tls: Option<redis::TlsCertificates>,
     /// Bound on every Redis call, connection included (default 50 ms). No decision waits
     /// longer for Redis.
     pub call_timeout: Duration,
@@ -176,6 +179,7 @@ impl RedisLimiterConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            tls: None,
             call_timeout: Duration::from_millis(50),
             failure_mode: FailureMode::FailOpenLocal,
             replicas: 1,
@@ -214,7 +218,12 @@ impl Limiter {
             return Err(LimiterError::Config("call_timeout must be positive".into()));
         }
         let backend = Backend::Redis(Box::new(Shared {
-            redis: RedisBackend::new(&redis.url, redis.call_timeout, redis.time_source)?,
+            redis: RedisBackend::new(
+                &redis.url,
+                redis.tls.as_ref(),
+                redis.call_timeout,
+                redis.time_source,
+            )?,
             health: Health::new(redis.min_retry_interval, redis.max_retry_interval),
             failure_mode: redis.failure_mode,
             replicas: redis.replicas,

@@ -78,11 +78,15 @@ impl RedisBackend {
     /// Redis is down). Must be called within a Tokio runtime.
     pub fn new(
         url: &str,
+        tls: Option<&redis::TlsCertificates>,
         call_timeout: Duration,
         time_source: TimeSource,
     ) -> Result<Self, LimiterError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| LimiterError::Config(format!("Redis URL: {e}")))?;
+        let client = match tls {
+            None => redis::Client::open(url),
+            Some(tls) => redis::Client::build_with_tls(url, tls.clone()),
+        }
+        .map_err(|e| LimiterError::Config(format!("Redis URL or TLS settings: {e}")))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(call_timeout))
             .set_response_timeout(Some(call_timeout))

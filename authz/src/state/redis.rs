@@ -47,12 +47,16 @@ return 0
 ";
 
 /// How to reach Redis.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RedisOptions {
-    /// `redis://[user:password@]host:port[/db]`. Never logged (it may hold a password).
+    /// `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Never
+    /// logged (it may hold a password).
     pub url: String,
     /// Bound on every call, connection included (default 200 ms).
     pub call_timeout: Duration,
+    /// For `rediss://`: the trust anchors for Redis' certificate (else the
+    /// system's) and the client certificate when Redis asks for one.
+    pub tls: Option<redis::TlsCertificates>,
 }
 
 /// Revocations and use counts in Redis. Cheap to clone (one shared connection).
@@ -85,6 +89,7 @@ impl RedisOptions {
         Self {
             url: url.into(),
             call_timeout: Duration::from_millis(200),
+            tls: None,
         }
     }
 }
@@ -94,6 +99,7 @@ impl std::fmt::Debug for RedisOptions {
         f.debug_struct("RedisOptions")
             .field("url", &"[redacted]")
             .field("call_timeout", &self.call_timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -104,8 +110,11 @@ impl RedisState {
     /// Prepares the connection without connecting: the gateway starts even when Redis
     /// is down and fails closed until it is up. Must be called within a Tokio runtime.
     pub fn new(options: &RedisOptions) -> Result<Self, StateError> {
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|_| StateError::Unavailable("invalid Redis URL".to_owned()))?;
+        let client = match &options.tls {
+            None => redis::Client::open(options.url.as_str()),
+            Some(tls) => redis::Client::build_with_tls(options.url.as_str(), tls.clone()),
+        }
+        .map_err(|_| StateError::Unavailable("invalid Redis URL or TLS settings".to_owned()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.call_timeout))
             .set_response_timeout(Some(options.call_timeout))

@@ -169,6 +169,7 @@ async fn a_redis_that_never_answers_times_out_per_call() {
     let state = RedisState::new(&RedisOptions {
         url,
         call_timeout: Duration::from_millis(200),
+        tls: None,
     })
     .unwrap();
     let start = Instant::now();

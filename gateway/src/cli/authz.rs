@@ -144,8 +144,9 @@ pub fn run(cmd: AuthzCommand) -> anyhow::Result<ExitCode> {
             let cfg = crate::config::Config::load(&config)?;
             let until = until.unwrap_or_else(|| now() + 400 * 86_400);
             if let Some(r) = &cfg.redis {
-                let mut o = credgate_authz::RedisOptions::new(r.connection_url().to_owned());
-                o.call_timeout = std::time::Duration::from_millis(r.call_timeout_ms.max(1000));
+                let o = r.authz_options(std::time::Duration::from_millis(
+                    r.call_timeout_ms.max(1000),
+                ));
                 // The Redis client needs the runtime to exist when it is made.
                 let rt = crate::cli::runtime()?;
                 rt.block_on(async {

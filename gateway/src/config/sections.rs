@@ -130,9 +130,25 @@ pub struct RedisConfig {
     /// Bound on every Redis call; beyond it the call counts as failed.
     #[serde(default = "defaults::redis_call_timeout_ms")]
     pub call_timeout_ms: u64,
+    /// For `rediss://`: the CA certificates (PEM) Redis' server certificate
+    /// must chain to. Without it, the system's trust store. Read when the
+    /// configuration is loaded.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// For `rediss://` to a Redis that asks for client certificates
+    /// (`tls-auth-clients yes`): credgate's certificate chain (PEM), with
+    /// `client_key_file`.
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `client_cert_file`.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
     /// `url` with the password from `password_file` (set by the loader).
     #[serde(skip)]
     pub(crate) with_password: Option<String>,
+    /// The TLS material read from the files above (set by the loader).
+    #[serde(skip)]
+    pub(crate) tls: Option<redis::TlsCertificates>,
 }
 
 impl RedisConfig {
@@ -140,6 +156,15 @@ impl RedisConfig {
     /// `password_file` when one is configured. Never log it.
     pub fn connection_url(&self) -> &str {
         self.with_password.as_deref().unwrap_or(&self.url)
+    }
+
+    /// How the authorization state reaches this Redis, each call bounded
+    /// by `call_timeout`.
+    pub fn authz_options(&self, call_timeout: std::time::Duration) -> credgate_authz::RedisOptions {
+        let mut o = credgate_authz::RedisOptions::new(self.connection_url().to_owned());
+        o.call_timeout = call_timeout;
+        o.tls = self.tls.clone();
+        o
     }
 }
 
@@ -156,6 +181,8 @@ impl std::fmt::Debug for RedisConfig {
             .field("url", &shown)
             .field("password_file", &self.password_file)
             .field("call_timeout_ms", &self.call_timeout_ms)
+            .field("ca_file", &self.ca_file)
+            .field("client_cert_file", &self.client_cert_file)
             .finish_non_exhaustive()
     }
 }

@@ -110,3 +110,60 @@ fn redis_password_file_is_read_encoded_and_never_shown() {
     let err = load(&with("url = \"redis://h\"\npassword_file = \"nope\"")).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }), "{err}");
 }
+
+#[test]
+fn redis_tls_files_are_read_at_load_and_only_with_rediss() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
+        out: base.join("pki"),
+        force: false,
+    })
+    .unwrap();
+    let with = |redis: &str| format!("{MIN}\n[redis]\n{redis}\n");
+    let load = |text: &str| Config::from_toml(text, Path::new("g.toml"), base);
+    let files = "ca_file = \"pki/ca.crt\"\nclient_cert_file = \"pki/upstream/gateway.crt\"\n\
+                 client_key_file = \"pki/upstream/gateway.key\"";
+    let cfg = load(&with(&format!("url = \"rediss://h:6380/0\"\n{files}"))).unwrap();
+    let tls = cfg.redis.as_ref().unwrap().tls.as_ref().unwrap();
+    assert_eq!(
+        tls.root_cert.as_deref(),
+        Some(std::fs::read(base.join("pki/ca.crt")).unwrap().as_slice())
+    );
+    assert!(tls.client_tls.is_some());
+    assert!(!format!("{cfg:?}").contains("PRIVATE KEY"));
+    // rediss:// alone: TLS with the system's trust store, no client certificate.
+    let cfg = load(&with("url = \"rediss://h:6380\"")).unwrap();
+    let tls = cfg.redis.as_ref().unwrap().tls.as_ref().unwrap();
+    assert!(tls.root_cert.is_none() && tls.client_tls.is_none());
+    // Plain redis:// has no TLS material, and refuses TLS keys by name.
+    let cfg = load(&with("url = \"redis://h\"")).unwrap();
+    assert!(cfg.redis.as_ref().unwrap().tls.is_none());
+    let err = load(&with(&format!("url = \"redis://h\"\n{files}"))).unwrap_err();
+    for key in ["ca_file", "client_cert_file", "client_key_file"] {
+        assert!(
+            err.to_string()
+                .contains(&format!("redis.{key}: only for TLS")),
+            "{err}"
+        );
+    }
+    // Half a client identity, an #insecure URL, unusable files: refused.
+    let err = load(&with(
+        "url = \"rediss://h\"\nclient_cert_file = \"pki/upstream/gateway.crt\"",
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("go together"), "{err}");
+    let err = load(&with("url = \"rediss://h/#insecure\"")).unwrap_err();
+    assert!(err.to_string().contains("cannot be turned off"), "{err}");
+    let err = load(&with("url = \"rediss://h\"\nca_file = \"pki/ca.key\"")).unwrap_err();
+    assert!(err.to_string().contains("redis.ca_file"), "{err}");
+    let err = load(&with(
+        &files
+            .replace("upstream/gateway.key", "ca.crt")
+            .replace("ca_file = \"pki/ca.crt\"\n", "url = \"rediss://h\"\n"),
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("redis.client_key_file"), "{err}");
+    let err = load(&with("url = \"rediss://h\"\nca_file = \"missing.pem\"")).unwrap_err();
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+}

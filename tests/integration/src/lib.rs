@@ -52,6 +52,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// `[redis] password_file` (with `redis_url`).
     pub redis_password_file: Option<PathBuf>,
+    /// Extra lines for the `[redis]` table (with `redis_url`).
+    pub redis_extra: String,
     /// Extra lines for every `[[upstreams]]` table (e.g. breaker settings).
     pub upstream_extra: String,
     /// Sanctions fan-out deadline in ms (default 2000).
@@ -119,6 +121,7 @@ impl Harness {
             if let Some(f) = &opts.redis_password_file {
                 toml.push_str(&format!("password_file = {:?}\n", f.display().to_string()));
             }
+            toml.push_str(&opts.redis_extra);
         }
         if !opts.server_extra.is_empty() {
             toml = toml.replace(

@@ -478,3 +478,65 @@ async fn redis_password_comes_from_a_file_and_a_wrong_one_fails_closed() {
         .await;
     assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
 }
+
+/// `rediss://`: revocations and use counts (and the rate limiter) reach
+/// Redis over TLS. credgate checks Redis' certificate against `[redis]
+/// ca_file` and presents `client_cert_file` to a Redis that requires client
+/// certificates; against the wrong CA it fails closed.
+#[tokio::test]
+async fn redis_over_tls_checks_the_server_and_presents_a_client_certificate() {
+    let pki = tempfile::tempdir().unwrap();
+    let certs = pki.path().join("certs");
+    credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
+        out: certs.clone(),
+        force: false,
+    })
+    .unwrap();
+    let redis =
+        match credgate_authz::testing::RedisServer::start_tls(credgate_authz::testing::TlsFiles {
+            cert: certs.join("server.crt"),
+            key: certs.join("server.key"),
+            // Client certificates: credgate's upstream identity and its CA.
+            ca: certs.join("upstream/ca.crt"),
+            auth_clients: true,
+        }) {
+            Ok(r) => r,
+            Err(e) => panic!("{e} (scripts/test installs redis-server)"),
+        };
+    let start = |ca: &str| {
+        let extra = format!(
+            "ca_file = {:?}\nclient_cert_file = {:?}\nclient_key_file = {:?}\n",
+            certs.join(ca).display().to_string(),
+            certs.join("upstream/gateway.crt").display().to_string(),
+            certs.join("upstream/gateway.key").display().to_string(),
+        );
+        Harness::start_with(Options {
+            redis_url: redis.tls_url(),
+            redis_extra: extra,
+            ..Options::default()
+        })
+    };
+    let h = start("ca.crt").await;
+    let (path, once) = single_use_report(&h);
+    let bank = h.client("bank-nb");
+    // The use count lives in Redis: spent by the first read, refused on the
+    // second — only possible when the TLS connection to Redis works.
+    let r = bank.get(&path, &[LOAN, auth(&once)]).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = bank.get(&path, &[LOAN, auth(&once)]).await;
+    assert_eq!(r.code(), "authorization_exhausted");
+    let admin = h.gw().admin_addr.unwrap();
+    let (_, body) = credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
+    let ready: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(ready["ratelimit"]["mode"], "redis", "{ready}");
+    assert_eq!(ready["ratelimit"]["redis_errors"], 0, "{ready}");
+    drop(h);
+    // A Redis whose certificate does not chain to ca_file is not Redis.
+    let wrong = start("rogue/ca.crt").await;
+    let (path, once) = single_use_report(&wrong);
+    let r = wrong
+        .client("bank-nb")
+        .get(&path, &[LOAN, auth(&once)])
+        .await;
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+}

@@ -646,7 +646,10 @@ async fn serve_check_refuses_a_redis_url_serve_could_not_use() {
         ("redis://127.0.0.1:6390/notadb", Some("[redis] url")),
         // TLS, with the system's trust store.
         ("rediss://127.0.0.1:6390/0", None),
-        ("rediss://127.0.0.1:6390/0#insecure", Some("redis.url: no #fragment")),
+        (
+            "rediss://127.0.0.1:6390/0#insecure",
+            Some("redis.url: no #fragment"),
+        ),
     ] {
         let cfg = dir.join("gateway-redis-check.toml");
         std::fs::write(&cfg, format!("{text}\n[redis]\nurl = \"{url}\"\n")).unwrap();

@@ -460,22 +460,28 @@ async fn redis_password_comes_from_a_file_and_a_wrong_one_fails_closed() {
             ..Options::default()
         })
     };
+    // Only possible when the gateway is authenticated.
     let h = start(PASSWORD).await;
-    let (path, once) = single_use_report(&h);
+    a_single_use_is_spent_in_redis(&h).await;
+    drop(h);
+    fails_closed_without_redis(&start("not-the-password").await).await;
+}
+
+/// A single-use token's use count lives in Redis: the first read spends
+/// it, the second is refused.
+async fn a_single_use_is_spent_in_redis(h: &Harness) {
+    let (path, once) = single_use_report(h);
     let bank = h.client("bank-nb");
-    // The use count lives in Redis: the first read spends it, the second
-    // is refused — only possible when the gateway is authenticated.
     let r = bank.get(&path, &[LOAN, auth(&once)]).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let r = bank.get(&path, &[LOAN, auth(&once)]).await;
     assert_eq!(r.code(), "authorization_exhausted");
-    drop(h);
-    let wrong = start("not-the-password").await;
-    let (path, once) = single_use_report(&wrong);
-    let r = wrong
-        .client("bank-nb")
-        .get(&path, &[LOAN, auth(&once)])
-        .await;
+}
+
+/// With Redis out of reach, a read that needs a use count is refused (503).
+async fn fails_closed_without_redis(h: &Harness) {
+    let (path, once) = single_use_report(h);
+    let r = h.client("bank-nb").get(&path, &[LOAN, auth(&once)]).await;
     assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
 }
 
@@ -516,15 +522,9 @@ async fn redis_over_tls_checks_the_server_and_presents_a_client_certificate() {
             ..Options::default()
         })
     };
+    // Only possible when the TLS connection to Redis works.
     let h = start("ca.crt").await;
-    let (path, once) = single_use_report(&h);
-    let bank = h.client("bank-nb");
-    // The use count lives in Redis: spent by the first read, refused on the
-    // second — only possible when the TLS connection to Redis works.
-    let r = bank.get(&path, &[LOAN, auth(&once)]).await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let r = bank.get(&path, &[LOAN, auth(&once)]).await;
-    assert_eq!(r.code(), "authorization_exhausted");
+    a_single_use_is_spent_in_redis(&h).await;
     let admin = h.gw().admin_addr.unwrap();
     let (_, body) = credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
     let ready: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -532,11 +532,5 @@ async fn redis_over_tls_checks_the_server_and_presents_a_client_certificate() {
     assert_eq!(ready["ratelimit"]["redis_errors"], 0, "{ready}");
     drop(h);
     // A Redis whose certificate does not chain to ca_file is not Redis.
-    let wrong = start("rogue/ca.crt").await;
-    let (path, once) = single_use_report(&wrong);
-    let r = wrong
-        .client("bank-nb")
-        .get(&path, &[LOAN, auth(&once)])
-        .await;
-    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    fails_closed_without_redis(&start("rogue/ca.crt").await).await;
 }

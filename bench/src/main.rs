@@ -17,6 +17,7 @@
 use clap::{Parser, Subcommand};
 
 mod client;
+mod fanout;
 mod idle;
 mod load;
 mod measure;

@@ -23,6 +23,8 @@ pub struct Results {
     pub summary: Summary,
     /// `oha` on the `credgate` scenario (with `--oha`).
     pub cross_check: Option<serde_json::Value>,
+    /// SPEC §13: fan-out latency against the slowest platform.
+    pub fanout: Option<crate::fanout::FanoutResult>,
     /// How the run was set up and anything a reader must know.
     pub notes: Vec<String>,
     /// Load parameters.
@@ -418,6 +420,12 @@ pub fn markdown(r: &Results) -> String {
     );
     let _ = writeln!(
         o,
+        "| fan-out (sanctions check over four platforms) grows with the slowest platform, not the sum | {} | {} |",
+        r.fanout.as_ref().map_or("–", |f| if f.grows_with_slowest { "yes" } else { "no" }),
+        verdict(r.fanout.as_ref().map(|f| f.grows_with_slowest))
+    );
+    let _ = writeln!(
+        o,
         "| durable audit throughput cost (1 − credgate ÷ noaudit) | {} % | |",
         opt(s.audit_throughput_cost_pct, 1)
     );
@@ -459,6 +467,9 @@ pub fn markdown(r: &Results) -> String {
         opt(s.metrics_us_per_request, 2),
         opt(s.telemetry_in_process_pct, 1),
     );
+    if let Some(f) = &r.fanout {
+        crate::fanout::markdown(&mut o, f);
+    }
     if let Some(c) = &r.cross_check {
         cross_check_table(&mut o, c);
     }

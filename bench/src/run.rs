@@ -6,8 +6,9 @@
 //! `credgate_redis`, credgate with `RUST_LOG=off`), all idle until their
 //! turn; check each with one request; closed-loop peaks in rounds, every
 //! scenario once per round; the optional `oha` cross-check; open-loop runs
-//! of direct, nginx and credgate at fractions of credgate's peak; a
-//! rate-limiter probe; and 10k idle connections against a fresh gateway.
+//! of direct, nginx and credgate at fractions of credgate's peak; the
+//! fan-out measurement over four platforms; a rate-limiter probe; and 10k
+//! idle connections against a fresh gateway.
 
 use crate::client::{tls_config, Target};
 use crate::load::Measurement;
@@ -96,6 +97,10 @@ pub struct RunArgs {
     /// Skip the rate-limiter probe and the idle-connection reading.
     #[arg(long)]
     no_idle: bool,
+    /// Skip the fan-out measurement (sanctions check over four platforms
+    /// with set delays).
+    #[arg(long)]
+    no_fanout: bool,
     /// Only the idle-connection reading: start the simulated platform and
     /// one fresh gateway, open `--idle-conns` connections, print the
     /// readings (JSON on stdout) and write OUT/idle.json. No load runs, no
@@ -430,6 +435,26 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
     ngx.proc.stop();
     drop(redis);
 
+    let fanout = if a.no_fanout {
+        None
+    } else {
+        let f = crate::fanout::run(&ws, &credgate, client_tls.clone(), &registry).await?;
+        eprintln!(
+            "bench: fan-out: median {} ms with platforms delayed {} ms",
+            f.cases
+                .iter()
+                .map(|c| c.p50_ms.to_string())
+                .collect::<Vec<_>>()
+                .join(" / "),
+            f.cases
+                .iter()
+                .map(|c| format!("{:?}", c.platform_delay_ms.values().collect::<Vec<_>>()))
+                .collect::<Vec<_>>()
+                .join(" / "),
+        );
+        Some(f)
+    };
+
     let idle = if a.no_idle {
         None
     } else {
@@ -524,6 +549,7 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
         idle,
         summary,
         cross_check,
+        fanout,
         notes,
         parameters,
         wall_s: report::round(started.elapsed().as_secs_f64(), 1),

@@ -167,15 +167,22 @@ pub async fn demo_toml(ws: &Workspace, upstream: SocketAddr) -> anyhow::Result<S
         client_ca_pem: read(up.join("ca.crt"))?,
     };
     let p = credgate_sim::start(spec, dataset, tls).await?;
+    let t = with_placeholders(std::slice::from_ref(&p))?;
+    let t = replace_once(&t, &p.base_url(), &format!("https://{upstream}"))?;
+    p.shutdown().await;
+    Ok(t)
+}
+
+/// `credgate::demo::gateway_toml` for running platforms, with the listen
+/// and admin addresses left as the placeholders `LISTEN` and `ADMIN` (see
+/// [`Workspace::gateway_config`]).
+pub fn with_placeholders(platforms: &[credgate_sim::RunningPlatform]) -> anyhow::Result<String> {
     // Placeholder addresses that cannot occur elsewhere in the file.
     let listen: SocketAddr = "127.0.0.1:1".parse()?;
     let admin: SocketAddr = "127.0.0.1:2".parse()?;
-    let t = credgate::demo::gateway_toml(&listen, &admin, std::slice::from_ref(&p));
-    let t = replace_once(&t, &p.base_url(), &format!("https://{upstream}"))?;
+    let t = credgate::demo::gateway_toml(&listen, &admin, platforms);
     let t = replace_once(&t, "listen = \"127.0.0.1:1\"", "listen = \"LISTEN\"")?;
-    let t = replace_once(&t, "listen = \"127.0.0.1:2\"", "listen = \"ADMIN\"")?;
-    p.shutdown().await;
-    Ok(t)
+    replace_once(&t, "listen = \"127.0.0.1:2\"", "listen = \"ADMIN\"")
 }
 
 /// USCCs of enterprises the platform holds (from the demo data set's

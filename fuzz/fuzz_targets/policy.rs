@@ -62,7 +62,7 @@ fn parse_policy(text: &str) {
                     let mut doc = full_document().clone();
                     let input = doc.clone();
                     let report =
-                        mask::apply(profile, &mut doc, &MaskContext { pseudonym_key: ctx });
+                        mask::apply(profile, &mut doc, &MaskContext { pseudonym_key: ctx, client: "fuzz" });
                     check_masked(profile, &input, &doc, &report, ctx);
                 }
             }
@@ -219,7 +219,7 @@ fn structured_mask(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         json(u, 0, true)?
     };
     let input = doc.clone();
-    let report = mask::apply(&profile, &mut doc, &MaskContext { pseudonym_key: key });
+    let report = mask::apply(&profile, &mut doc, &MaskContext { pseudonym_key: key, client: "fuzz" });
     check_masked(&profile, &input, &doc, &report, key);
     // A few of the document's strings through every mask function (all of
     // them would slow the target down more than it finds).
@@ -352,7 +352,7 @@ fn check_masked(
         .all(|t| matches!(t, Transform::Keep | Transform::Drop))
     {
         let mut again = out.clone();
-        let r2 = mask::apply(profile, &mut again, &MaskContext { pseudonym_key: key });
+        let r2 = mask::apply(profile, &mut again, &MaskContext { pseudonym_key: key, client: "fuzz" });
         assert_eq!(&again, out, "keep/drop masking is idempotent");
         assert_eq!(r2.removed, 0);
         assert_eq!(r2.returned, report.returned);
@@ -494,6 +494,6 @@ fn check_mask_functions(s: &str) {
         "mask_address is a prefix or ***"
     );
 
-    let h = mask::hash(PSEUDONYM_KEY, s);
+    let h = mask::hash(PSEUDONYM_KEY, "fuzz", s);
     assert!(h.len() == 34 && h.starts_with("h:") && h[2..].bytes().all(|b| b.is_ascii_hexdigit()));
 }

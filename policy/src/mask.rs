@@ -39,7 +39,7 @@ mod transforms;
 pub use address::mask_address;
 pub use name::mask_name;
 use transforms::hash_with;
-pub use transforms::{hash, mask_card, mask_id, mask_phone};
+pub use transforms::{field_hash_key, hash, mask_card, mask_id, mask_phone};
 
 /// Top-level keys besides the report sections that are always containers.
 const OTHER_ROOTS: [&str; 2] = ["score", "sanctions"];
@@ -47,10 +47,13 @@ const OTHER_ROOTS: [&str; 2] = ["score", "sanctions"];
 /// Inputs of masking that are not part of the profile.
 #[derive(Clone, Copy, Debug)]
 pub struct MaskContext<'a> {
-    /// HMAC-SHA256 key for `hash` pseudonyms. When empty, `hash`ed fields
-    /// are removed instead (an unkeyed hash of an identifier is no
-    /// pseudonym).
+    /// The key `hash` pseudonyms are derived from (see [`field_hash_key`]).
+    /// When empty, `hash`ed fields are removed instead (an unkeyed hash of
+    /// an identifier is no pseudonym).
     pub pseudonym_key: &'a [u8],
+    /// The client the answer goes to: `hash` pseudonyms are keyed per
+    /// client.
+    pub client: &'a str,
 }
 
 /// What masking did, for the audit record.
@@ -69,6 +72,7 @@ pub fn apply(profile: &FieldProfile, doc: &mut Value, ctx: &MaskContext<'_>) -> 
     let mut walker = Walker {
         profile,
         pseudonym_key: ctx.pseudonym_key,
+        client: ctx.client,
         key: None,
         path: String::with_capacity(64),
         report: MaskReport::default(),
@@ -102,7 +106,9 @@ fn is_root(key: &str) -> bool {
 struct Walker<'a> {
     profile: &'a FieldProfile,
     pseudonym_key: &'a [u8],
-    /// The HMAC key, derived on the first `hash` transform of the pass.
+    client: &'a str,
+    /// The client's field-hash key, derived on the first `hash` transform
+    /// of the pass.
     key: Option<hmac::Key>,
     path: String,
     report: MaskReport,
@@ -200,7 +206,7 @@ impl Walker<'_> {
         }
         let key = self
             .key
-            .get_or_insert_with(|| hmac::Key::new(hmac::HMAC_SHA256, self.pseudonym_key));
+            .get_or_insert_with(|| field_hash_key(self.pseudonym_key, self.client));
         Some(hash_with(key, s))
     }
 }

@@ -3,7 +3,7 @@
 //! translate, mask, and answer with provenance per section.
 
 use super::problem::{ApiError, Code};
-use super::{Gateway, JsonResult, Req, RequestCtx, Trail};
+use super::{Gateway, JsonResult, Req, Trail};
 use crate::federation::call_error;
 use credgate_policy::canonical::Section;
 use credgate_policy::ids::Uscc;
@@ -32,13 +32,13 @@ pub(super) async fn handle(
     )
     .await?;
     super::decision::authorize(gw, req, trail, &grant, uscc.as_str()).await?;
-    answer(gw, req.ctx, trail, &uscc, &grant).await
+    answer(gw, req, trail, &uscc, &grant).await
 }
 
 /// Routing, the upstream call, translation and masking.
 async fn answer(
     gw: &Gateway,
-    ctx: &RequestCtx,
+    req: &Req<'_>,
     trail: &mut Trail,
     uscc: &Uscc,
     grant: &credgate_policy::Grant,
@@ -50,12 +50,12 @@ async fn answer(
             format!("no platform serves division {division}"),
         )
     })?;
-    let req = upstream
+    let call = upstream
         .adapter
         .report_request(uscc.as_str(), &grant.sections);
     trail.note_calling(&upstream.name);
     let (record, info) = upstream
-        .call(&req, ctx, |status, body| {
+        .call(&call, req.ctx, |status, body| {
             upstream
                 .adapter
                 .parse_report(uscc.as_str(), &grant.sections, status, body)
@@ -85,6 +85,7 @@ async fn answer(
         &mut doc,
         &MaskContext {
             pseudonym_key: &gw.pseudonym_key,
+            client: req.client.id(),
         },
     );
     trail.note_mask(report);

@@ -170,6 +170,7 @@ pub(super) async fn handle(
     }
     let ctx_mask = MaskContext {
         pseudonym_key: &gw.pseudonym_key,
+        client: req_.client.id(),
     };
     let mut results = Vec::with_capacity(req.subjects.len());
     for (index, (given, parsed)) in req.subjects.iter().zip(&parsed).enumerate() {

@@ -74,6 +74,7 @@ pub(super) async fn handle(
         &mut doc,
         &MaskContext {
             pseudonym_key: &gw.pseudonym_key,
+            client: req.client.id(),
         },
     );
     trail.note_mask(report);

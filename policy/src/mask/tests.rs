@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 const KEY: MaskContext<'static> = MaskContext {
     pseudonym_key: b"test-key",
+    client: "bank-nb",
 };
 
 fn profile(pairs: &[(&str, Transform)]) -> FieldProfile {
@@ -94,16 +95,63 @@ fn masks_apply_to_strings_only_and_hash_needs_a_key() {
     }});
     let mut doc = src.clone();
     let report = apply(&p, &mut doc, &KEY);
-    let uscc = hash(b"test-key", "91330203MA2H123456");
-    let capital = hash(b"test-key", "100.5");
+    let uscc = hash(b"test-key", "bank-nb", "91330203MA2H123456");
+    let capital = hash(b"test-key", "bank-nb", "100.5");
     assert_eq!(
         doc,
         json!({"basic": {"legal_representative": {}, "registered_capital_cny": capital, "uscc": uscc}})
     );
     assert_eq!(report.removed, 2);
     let mut doc = src;
-    apply(&p, &mut doc, &MaskContext { pseudonym_key: b"" });
+    apply(
+        &p,
+        &mut doc,
+        &MaskContext {
+            pseudonym_key: b"",
+            client: "bank-nb",
+        },
+    );
     assert_eq!(doc, json!({"basic": {"legal_representative": {}}}));
+}
+
+#[test]
+fn hash_pseudonyms_are_per_client_and_apart_from_the_audit_logs() {
+    let id = "330203199001011234";
+    let p = profile(&[("basic.legal_representative.id_number", Transform::Hash)]);
+    let answer = |client: &str| {
+        let mut doc = json!({"basic": {"legal_representative": {"id_number": id}}});
+        apply(
+            &p,
+            &mut doc,
+            &MaskContext {
+                pseudonym_key: b"test-key",
+                client,
+            },
+        );
+        doc["basic"]["legal_representative"]["id_number"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Stable for one client (a bank can follow a legal representative).
+    assert_eq!(answer("bank-nb"), answer("bank-nb"));
+    assert_eq!(answer("bank-nb"), hash(b"test-key", "bank-nb", id));
+    // Another client cannot join on it.
+    assert_ne!(answer("bank-nb"), answer("bank-hz"));
+    // Nor can anyone match it against the audit log's subject pseudonym,
+    // HMAC-SHA256(pseudonym key, identifier).
+    let audit = hex::encode(
+        ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"test-key"),
+            id.as_bytes(),
+        )
+        .as_ref(),
+    );
+    let ours = answer("bank-nb");
+    assert!(
+        !audit.starts_with(&ours[2..]),
+        "{ours} is a prefix of {audit}"
+    );
 }
 
 #[test]

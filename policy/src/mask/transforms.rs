@@ -47,10 +47,27 @@ pub fn mask_card(s: &str) -> String {
     }
 }
 
-/// A keyed pseudonym: `h:` followed by the first 32 hex digits of
-/// HMAC-SHA256(`key`, `value`).
-pub fn hash(key: &[u8], value: &str) -> String {
-    hash_with(&hmac::Key::new(hmac::HMAC_SHA256, key), value)
+/// A keyed pseudonym for `client`: `h:` followed by the first 32 hex
+/// digits of HMAC-SHA256([`field_hash_key`]`(pseudonym_key, client)`,
+/// `value`).
+pub fn hash(pseudonym_key: &[u8], client: &str, value: &str) -> String {
+    hash_with(&field_hash_key(pseudonym_key, client), value)
+}
+
+/// The key of one client's `hash` pseudonyms: HMAC-SHA256(`pseudonym_key`,
+/// `"credgate field-hash v1" 0x00 client`). The audit log names subjects by
+/// HMAC-SHA256(`pseudonym_key`, identifier); a field hash keyed by the bare
+/// `pseudonym_key` would be a prefix of that, so a client could match the
+/// pseudonyms in its answers against audit records and access logs, and
+/// two clients could join their answers on them. A key per client (and
+/// apart from the audit log's) keeps each client's pseudonyms stable for
+/// that client and useless to anyone else.
+pub fn field_hash_key(pseudonym_key: &[u8], client: &str) -> hmac::Key {
+    let master = hmac::Key::new(hmac::HMAC_SHA256, pseudonym_key);
+    let mut ctx = hmac::Context::with_key(&master);
+    ctx.update(b"credgate field-hash v1\0");
+    ctx.update(client.as_bytes());
+    hmac::Key::new(hmac::HMAC_SHA256, ctx.sign().as_ref())
 }
 
 /// [`hash`] with a prepared key.
@@ -160,12 +177,12 @@ mod tests {
 
     #[test]
     fn hashes_are_keyed_and_short() {
-        let a = hash(b"k1", "330203199001011234");
+        let a = hash(b"k1", "c", "330203199001011234");
         assert!(a.starts_with("h:"));
         assert_eq!(a.len(), 2 + 32);
         assert!(a[2..].chars().all(|c| c.is_ascii_hexdigit()));
-        assert_eq!(a, hash(b"k1", "330203199001011234"));
-        assert_ne!(a, hash(b"k2", "330203199001011234"));
-        assert_ne!(a, hash(b"k1", "330203199001011235"));
+        assert_eq!(a, hash(b"k1", "c", "330203199001011234"));
+        assert_ne!(a, hash(b"k2", "c", "330203199001011234"));
+        assert_ne!(a, hash(b"k1", "c", "330203199001011235"));
     }
 }

@@ -185,3 +185,59 @@ fn remove_grant(policy: &str, client: &str, scope: &str) -> String {
     }
     out.join("\n") + "\n"
 }
+
+/// `hash` pseudonyms are keyed per client: two clients reading the same
+/// enterprise get different pseudonyms of its legal representative's ID
+/// number, each stable for its client, and neither can be matched against
+/// the audit log's pseudonym of that person.
+#[tokio::test]
+async fn hash_pseudonyms_are_per_client_and_apart_from_the_audit_log() {
+    let policy = credgate_policy::DEMO_POLICY.replace(
+        "\"basic.legal_representative.id_number\" = \"mask_id\"",
+        "\"basic.legal_representative.id_number\" = \"hash\"",
+    );
+    let h = Harness::start_with(credgate_integration::Options {
+        policy: Some(policy),
+        ..Default::default()
+    })
+    .await;
+    let uscc = h.enterprise_of("xinyong-ningbo");
+    let path = h.basic_report_path("xinyong-ningbo");
+    let pseudonym_in = |r: credgate_integration::Reply| {
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["sections"]["basic"]["data"]["legal_representative"]["id_number"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let dept = h.client("dept-nb");
+    let approval = [("x-credit-purpose", "administrative_approval")];
+    let first = pseudonym_in(dept.get(&path, &approval).await);
+    assert!(first.starts_with("h:") && first.len() == 34, "{first}");
+    assert_eq!(first, pseudonym_in(dept.get(&path, &approval).await));
+    let token = h.token(&uscc, "bank-nb", "enterprise.report", "loan_underwriting");
+    let bank = pseudonym_in(
+        h.client("bank-nb")
+            .get(
+                &path,
+                &[
+                    ("x-credit-purpose", "loan_underwriting"),
+                    ("x-credit-authorization", token.as_str()),
+                ],
+            )
+            .await,
+    );
+    assert!(bank.starts_with("h:"), "{bank}");
+    assert_ne!(first, bank, "two clients got the same pseudonym");
+    // The audit log's pseudonym of the same person (as a subject).
+    let data = credgate_sim::Dataset::generate(credgate_integration::SEED);
+    let id = data
+        .enterprise(&uscc)
+        .and_then(|e| e.basic.legal_representative.id_number.clone())
+        .unwrap();
+    let key = std::fs::read(h.certs().join("pseudonym.key")).unwrap();
+    let audit = credgate_audit::pseudonym(&key, &id);
+    for ours in [&first, &bank] {
+        assert!(!audit.contains(&ours[2..]), "{ours} matches {audit}");
+    }
+}

@@ -86,6 +86,15 @@ pub async fn run(
     for p in platforms {
         p.shutdown().await;
     }
+    if let Ok(f) = &result {
+        let medians: Vec<String> = f.cases.iter().map(|c| c.p50_ms.to_string()).collect();
+        let delays: Vec<String> = CASES.iter().map(|d| format!("{d:?}")).collect();
+        eprintln!(
+            "bench: fan-out: median {} ms with the platforms delayed {} ms",
+            medians.join(" / "),
+            delays.join(" / ")
+        );
+    }
     result
 }
 

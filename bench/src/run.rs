@@ -438,21 +438,7 @@ async fn run(a: &RunArgs) -> anyhow::Result<()> {
     let fanout = if a.no_fanout {
         None
     } else {
-        let f = crate::fanout::run(&ws, &credgate, client_tls.clone(), &registry).await?;
-        eprintln!(
-            "bench: fan-out: median {} ms with platforms delayed {} ms",
-            f.cases
-                .iter()
-                .map(|c| c.p50_ms.to_string())
-                .collect::<Vec<_>>()
-                .join(" / "),
-            f.cases
-                .iter()
-                .map(|c| format!("{:?}", c.platform_delay_ms.values().collect::<Vec<_>>()))
-                .collect::<Vec<_>>()
-                .join(" / "),
-        );
-        Some(f)
+        Some(crate::fanout::run(&ws, &credgate, client_tls.clone(), &registry).await?)
     };
 
     let idle = if a.no_idle {

@@ -408,10 +408,19 @@ fn redis_tls(r: &RedisConfig) -> Result<Option<redis::TlsCertificates>, ConfigEr
     };
     let client_tls = match (&r.client_cert_file, &r.client_key_file) {
         (Some(cert), Some(key)) => {
-            crate::tls::read_certs("Redis client certificate", cert)
+            let chain = crate::tls::read_certs("Redis client certificate", cert)
                 .map_err(|e| invalid(cert, format!("redis.client_cert_file: {e}")))?;
-            crate::tls::read_key("Redis client key", key)
+            let private = crate::tls::read_key("Redis client key", key)
                 .map_err(|e| invalid(key, format!("redis.client_key_file: {e}")))?;
+            // A key of another certificate would only fail each handshake.
+            rustls::sign::CertifiedKey::from_der(chain, private, &crate::tls::provider()).map_err(
+                |e| {
+                    invalid(
+                        key,
+                        format!("redis.client_key_file does not fit client_cert_file: {e}"),
+                    )
+                },
+            )?;
             Some(redis::ClientTlsConfig {
                 client_cert: read_file(cert)?,
                 client_key: read_file(key)?,

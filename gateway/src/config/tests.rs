@@ -164,6 +164,12 @@ fn redis_tls_files_are_read_at_load_and_only_with_rediss() {
     ))
     .unwrap_err();
     assert!(err.to_string().contains("redis.client_key_file"), "{err}");
+    let err = load(&with(
+        "url = \"rediss://h\"\nclient_cert_file = \"pki/upstream/gateway.crt\"\n\
+         client_key_file = \"pki/server.key\"",
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("does not fit"), "{err}");
     let err = load(&with("url = \"rediss://h\"\nca_file = \"missing.pem\"")).unwrap_err();
     assert!(err.to_string().contains("missing.pem"), "{err}");
 }

@@ -363,6 +363,19 @@ pub async fn plain(
     (status, body)
 }
 
+/// Waits (bounded: 10 s, polling every 20 ms) until `cond` holds; panics
+/// naming `what` otherwise. A readiness wait, not a sleep.
+pub async fn eventually(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
 /// A response seen by a test client.
 #[derive(Debug)]
 pub struct Reply {

@@ -1,23 +1,12 @@
 //! Connection and process lifecycle: graceful drain on shutdown, the
 //! handshake and idle timeouts, and reload on SIGHUP.
 
-use credgate_integration::{Harness, Options};
+use credgate_integration::{eventually, Harness, Options};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 
 const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
-
-async fn eventually(what: &str, mut cond: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
 
 #[tokio::test]
 async fn shutdown_drains_in_flight_requests_and_stops_accepting() {

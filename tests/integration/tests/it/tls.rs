@@ -3,9 +3,8 @@
 
 use bytes::Bytes;
 use credgate_certs::{issue_client_cert, issue_server_cert, make_crl, Validity};
-use credgate_integration::Harness;
+use credgate_integration::{eventually, Harness};
 use http::Method;
-use std::time::{Duration, Instant};
 
 const PURPOSE: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 
@@ -137,18 +136,6 @@ async fn a_wrong_method_gets_405_with_allow_and_head_gets_no_body() {
         assert_eq!(r.headers["content-length"], problem_len.to_string());
     }
     assert_eq!(h.total_sim_requests().await, 0, "no platform contacted");
-}
-
-/// Waits (bounded) until `cond` holds.
-async fn eventually(what: &str, mut cond: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 #[tokio::test]

@@ -387,9 +387,9 @@ impl Config {
     }
 }
 
-/// The TLS material of a `rediss://` connection, read and checked now so
-/// that a missing or unusable file fails the load (and `serve --check`),
-/// not the first Redis call.
+/// The TLS material of a `rediss://` connection, read once and checked now
+/// so that a missing or unusable file fails the load (and `serve --check`),
+/// not the first Redis call; the bytes checked are the bytes used.
 fn redis_tls(r: &RedisConfig) -> Result<Option<redis::TlsCertificates>, ConfigError> {
     if !r.url.starts_with("rediss://") {
         return Ok(None);
@@ -401,16 +401,18 @@ fn redis_tls(r: &RedisConfig) -> Result<Option<redis::TlsCertificates>, ConfigEr
     let root_cert = match &r.ca_file {
         None => None,
         Some(path) => {
-            crate::tls::read_certs("Redis CA", path)
+            let pem = read_file(path)?;
+            crate::tls::parse_certs("Redis CA", path, &pem)
                 .map_err(|e| invalid(path, format!("redis.ca_file: {e}")))?;
-            Some(read_file(path)?)
+            Some(pem)
         }
     };
     let client_tls = match (&r.client_cert_file, &r.client_key_file) {
         (Some(cert), Some(key)) => {
-            let chain = crate::tls::read_certs("Redis client certificate", cert)
+            let (cert_pem, key_pem) = (read_file(cert)?, read_file(key)?);
+            let chain = crate::tls::parse_certs("Redis client certificate", cert, &cert_pem)
                 .map_err(|e| invalid(cert, format!("redis.client_cert_file: {e}")))?;
-            let private = crate::tls::read_key("Redis client key", key)
+            let private = crate::tls::parse_key("Redis client key", key, &key_pem)
                 .map_err(|e| invalid(key, format!("redis.client_key_file: {e}")))?;
             // A key of another certificate would only fail each handshake.
             rustls::sign::CertifiedKey::from_der(chain, private, &crate::tls::provider()).map_err(
@@ -422,8 +424,8 @@ fn redis_tls(r: &RedisConfig) -> Result<Option<redis::TlsCertificates>, ConfigEr
                 },
             )?;
             Some(redis::ClientTlsConfig {
-                client_cert: read_file(cert)?,
-                client_key: read_file(key)?,
+                client_cert: cert_pem,
+                client_key: key_pem,
             })
         }
         // validate() refused a lone half of the pair.

@@ -64,8 +64,16 @@ pub fn read_certs(
     what: &'static str,
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let data = read(what, path)?;
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&data).collect();
+    parse_certs(what, path, &read(what, path)?)
+}
+
+/// Every certificate in PEM text read from `path` (at least one).
+pub fn parse_certs(
+    what: &'static str,
+    path: &Path,
+    data: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(data).collect();
     let certs = certs.map_err(|e| file_err(what, path, format!("bad PEM: {e}")))?;
     if certs.is_empty() {
         return Err(file_err(what, path, "no CERTIFICATE block found".into()));
@@ -75,8 +83,16 @@ pub fn read_certs(
 
 /// Reads one private key from a PEM file.
 pub fn read_key(what: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let data = read(what, path)?;
-    PrivateKeyDer::from_pem_slice(&data)
+    parse_key(what, path, &read(what, path)?)
+}
+
+/// One private key in PEM text read from `path`.
+pub fn parse_key(
+    what: &'static str,
+    path: &Path,
+    data: &[u8],
+) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_slice(data)
         .map_err(|_| file_err(what, path, "no usable PRIVATE KEY block found".into()))
 }
 

@@ -69,6 +69,9 @@ pub fn clock_skew_secs() -> u64 {
 pub fn max_token_bytes() -> usize {
     4096
 }
+pub fn upstream_http2() -> bool {
+    true
+}
 pub fn redis_call_timeout_ms() -> u64 {
     200
 }

@@ -55,6 +55,14 @@ pub struct UpstreamConfig {
     /// Retry budget: retries may add at most this fraction of extra load.
     #[serde(default = "defaults::upstream_retry_budget")]
     pub retry_budget_ratio: f64,
+    /// Offer HTTP/2 in the TLS handshake (ALPN `h2`, then `http/1.1`): a
+    /// platform that accepts it gets every request multiplexed over one
+    /// connection (about 10 % less gateway CPU per request in the
+    /// benchmark); one that does not gets HTTP/1.1 as before. `false`
+    /// offers HTTP/1.1 only. Either way `max_concurrency` bounds the
+    /// requests in flight.
+    #[serde(default = "defaults::upstream_http2")]
+    pub http2: bool,
     /// Circuit breaker thresholds.
     #[serde(default)]
     pub breaker: crate::federation::breaker::BreakerConfig,

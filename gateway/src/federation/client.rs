@@ -36,6 +36,7 @@ struct Source {
     client_key: PathBuf,
     connect_timeout: Duration,
     max_idle: usize,
+    http2: bool,
 }
 
 /// A reloadable upstream client.
@@ -63,6 +64,7 @@ impl UpstreamClient {
             client_key: cfg.client_key.clone(),
             connect_timeout: Duration::from_millis(cfg.connect_timeout_ms),
             max_idle: cfg.max_concurrency,
+            http2: cfg.http2,
         };
         let client = build(&source)?;
         Ok(UpstreamClient {
@@ -118,11 +120,15 @@ fn build(s: &Source) -> Result<HttpClient, TlsError> {
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(s.connect_timeout));
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_cfg)
-        .https_only()
-        .enable_http1()
-        .wrap_connector(http);
+        .https_only();
+    // ALPN `h2` first when HTTP/2 is on; the platform picks.
+    let connector = if s.http2 {
+        builder.enable_all_versions().wrap_connector(http)
+    } else {
+        builder.enable_http1().wrap_connector(http)
+    };
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(POOL_IDLE)
         .pool_max_idle_per_host(s.max_idle)

@@ -478,3 +478,29 @@ async fn a_platform_certificate_from_another_ca_is_a_failed_upstream() {
         "{text}"
     );
 }
+
+/// `[[upstreams]] http2` (default on) offers HTTP/2 in the TLS handshake:
+/// a platform that speaks it gets the queries over HTTP/2; with `http2 =
+/// false` it gets HTTP/1.1, and the answers are the same.
+#[tokio::test]
+async fn upstream_calls_use_http2_when_offered_and_http1_when_not() {
+    let mut answers = Vec::new();
+    for (extra, version) in [("", "HTTP/2.0"), ("http2 = false", "HTTP/1.1")] {
+        let h = Harness::start_with(Options {
+            upstream_extra: extra.to_owned(),
+            ..Options::default()
+        })
+        .await;
+        let path = h.basic_report_path("xinyong-ningbo");
+        let r = h.client("dept-nb").get(&path, &[APPROVAL]).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let seen = h.sim_requests("xinyong-ningbo").await;
+        let versions: Vec<&str> = seen.iter().filter_map(|q| q["version"].as_str()).collect();
+        assert!(
+            !versions.is_empty() && versions.iter().all(|v| *v == version),
+            "{extra:?}: {versions:?}"
+        );
+        answers.push(r.json()["sections"].clone());
+    }
+    assert_eq!(answers[0], answers[1]);
+}

@@ -195,6 +195,7 @@ async fn handle(
     );
     state.record(RequestRecord {
         method: parts.method.to_string(),
+        version: format!("{:?}", parts.version),
         path: parts
             .uri
             .path_and_query()

@@ -55,6 +55,8 @@ fn one() -> f64 {
 pub struct RequestRecord {
     /// HTTP method.
     pub method: String,
+    /// HTTP version (`HTTP/1.1`, `HTTP/2.0`).
+    pub version: String,
     /// Path and query.
     pub path: String,
     /// The `traceparent` header, if any.

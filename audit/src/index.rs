@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hash::{Hash as _, Hasher as _};
 use std::io::{self, Write};
 
-use crate::record::{parse_rfc3339_ms, AuditRecord, Decision};
+use crate::record::{batch_tag, parse_rfc3339_ms, AuditRecord, Decision};
 use crate::AuditError;
 
 /// Largest page a query returns.
@@ -79,9 +79,10 @@ impl Query {
     /// Whether a full record matches the filters (used to confirm index hits).
     pub(crate) fn matches(&self, rec: &AuditRecord) -> bool {
         self.client.as_ref().is_none_or(|c| *c == rec.client_id)
-            && self.subject_pseudonym.as_ref().is_none_or(|s| {
-                rec.subject_pseudonym.as_ref() == Some(s) || rec.subject_pseudonyms.contains(s)
-            })
+            && self
+                .subject_pseudonym
+                .as_deref()
+                .is_none_or(|s| crate::record::names_subject(rec, s))
             && self.decision.is_none_or(|d| d == rec.decision)
     }
 }
@@ -125,8 +126,12 @@ pub(crate) struct IndexInput<'a> {
     pub time_ms: i64,
     pub client_id: &'a str,
     pub subject_pseudonym: Option<&'a str>,
-    /// Hashes ([`subject_key`]) of a batch record's subject pseudonyms.
+    /// Hashes ([`subject_key`]) of a batch record's subject tags (or, in a
+    /// legacy record, pseudonyms).
     pub batch_subjects: Vec<u64>,
+    /// The request id that salts the tags; `None` for a legacy record's
+    /// plain pseudonyms.
+    pub batch_request_id: Option<&'a str>,
     pub decision: Decision,
     pub segment: u32,
     pub offset: u64,
@@ -139,9 +144,51 @@ pub(crate) struct Index {
     first_seq: u64,
     entries: Vec<Entry>,
     clients: HashMap<Box<str>, u32>,
-    /// Subject hashes of the batch records, by seq.
-    batches: HashMap<u64, Box<[u64]>>,
+    /// Subjects of the batch records, by seq.
+    batches: HashMap<u64, Batch>,
     time_sorted: bool,
+}
+
+/// What the index keeps of a batch record's subjects: the hashes of its
+/// tags and the request id salting them, or, for a legacy record, the
+/// hashes of its plain pseudonyms.
+pub(crate) fn batch_input<'a, S: AsRef<str>>(
+    legacy_pseudonyms: &[S],
+    tags: &[S],
+    request_id: &'a str,
+) -> (Vec<u64>, Option<&'a str>) {
+    if tags.is_empty() {
+        let keys = legacy_pseudonyms
+            .iter()
+            .map(|s| subject_key(Some(s.as_ref())));
+        (keys.collect(), None)
+    } else {
+        let keys = tags.iter().map(|s| subject_key(Some(s.as_ref())));
+        (keys.collect(), Some(request_id))
+    }
+}
+
+/// The subjects of one batch record.
+#[derive(Debug)]
+struct Batch {
+    /// Salt of the tags ([`batch_tag`]); `None`: the hashes are of plain
+    /// pseudonyms (legacy records).
+    request_id: Option<Box<str>>,
+    /// [`subject_key`] of each tag (or pseudonym).
+    keys: Box<[u64]>,
+}
+
+impl Batch {
+    /// Whether the batch names the subject with this pseudonym (and its
+    /// [`subject_key`]).
+    fn names(&self, pseudonym: &str, key: u64) -> bool {
+        match &self.request_id {
+            None => self.keys.contains(&key),
+            Some(rid) => self
+                .keys
+                .contains(&subject_key(Some(&batch_tag(pseudonym, rid)))),
+        }
+    }
 }
 
 /// Hash of a subject pseudonym; 0 means "no subject".
@@ -183,8 +230,13 @@ impl Index {
         }
         let batch = !input.batch_subjects.is_empty();
         if batch {
-            self.batches
-                .insert(input.seq, input.batch_subjects.clone().into_boxed_slice());
+            self.batches.insert(
+                input.seq,
+                Batch {
+                    request_id: input.batch_request_id.map(Box::from),
+                    keys: input.batch_subjects.clone().into_boxed_slice(),
+                },
+            );
         }
         self.entries.push(Entry {
             time_ms: input.time_ms,
@@ -232,7 +284,10 @@ impl Index {
             },
             None => None,
         };
-        let subject = q.subject_pseudonym.as_deref().map(|s| subject_key(Some(s)));
+        let subject = q
+            .subject_pseudonym
+            .as_deref()
+            .map(|s| (s, subject_key(Some(s))));
         let mut hi = self.entries.len();
         if let Some(cursor) = q.cursor {
             let below = cursor.saturating_sub(self.first_seq);
@@ -251,9 +306,9 @@ impl Index {
             }
             let seq = self.first_seq + i as u64;
             let wanted = client.is_none_or(|c| c == e.client)
-                && subject.is_none_or(|s| {
-                    s == e.subject
-                        || (e.batch && self.batches.get(&seq).is_some_and(|b| b.contains(&s)))
+                && subject.is_none_or(|(p, key)| {
+                    key == e.subject
+                        || (e.batch && self.batches.get(&seq).is_some_and(|b| b.names(p, key)))
                 })
                 && q.decision.is_none_or(|d| d == e.decision)
                 && q.from.is_none_or(|f| e.time_ms >= f)
@@ -291,6 +346,7 @@ mod tests {
                 client_id: client,
                 subject_pseudonym: Some(&subject),
                 batch_subjects: Vec::new(),
+                batch_request_id: None,
                 decision: if seq % 5 == 0 {
                     Decision::Deny
                 } else {
@@ -354,6 +410,76 @@ mod tests {
                 ..Query::default()
             })
             .is_err());
+    }
+
+    #[test]
+    fn batches_are_found_by_tag_and_legacy_batches_by_pseudonym() {
+        let mut idx = Index::new(1);
+        let tags = [batch_tag("p-a", "rid-1"), batch_tag("p-b", "rid-1")];
+        let legacy = ["p-a".to_owned(), "p-c".to_owned()];
+        let inputs: [(&[String], &[String], &str); 2] =
+            [(&[], &tags, "rid-1"), (&legacy, &[], "rid-2")];
+        for (i, (legacy, tags, rid)) in inputs.into_iter().enumerate() {
+            let (batch_subjects, batch_request_id) = batch_input(legacy, tags, rid);
+            idx.push(&IndexInput {
+                seq: i as u64 + 1,
+                time_ms: 1000,
+                client_id: "dept",
+                subject_pseudonym: None,
+                batch_subjects,
+                batch_request_id,
+                decision: Decision::Allow,
+                segment: 1,
+                offset: 100 * i as u64,
+                len: 90,
+            });
+        }
+        let find = |p: &str| {
+            seqs(
+                idx.search(&Query {
+                    subject_pseudonym: Some(p.into()),
+                    ..Query::default()
+                })
+                .unwrap(),
+            )
+            .0
+        };
+        assert_eq!(find("p-a"), vec![2, 1]);
+        assert_eq!(find("p-b"), vec![1]);
+        assert_eq!(find("p-c"), vec![2]);
+        assert_eq!(find("p-d"), Vec::<u64>::new());
+        // A tag is not the pseudonym, nor searchable as one.
+        assert_eq!(find(&tags[0]), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn a_tag_is_salted_by_the_request_and_keyed_by_the_pseudonym() {
+        let a1 = batch_tag("p-a", "rid-1");
+        assert_eq!(a1, batch_tag("p-a", "rid-1"));
+        assert_eq!(a1.len(), 64);
+        assert_ne!(a1, batch_tag("p-a", "rid-2"));
+        assert_ne!(a1, batch_tag("p-b", "rid-1"));
+        assert_ne!(a1, "p-a");
+        // `Query::matches` (offline confirmation) agrees with the index.
+        let rec: AuditRecord = serde_json::from_value(serde_json::json!({
+            "seq": 1, "time": "2024-05-01T08:30:00.123Z", "replica": "r",
+            "request_id": "rid-1", "trace_id": null, "client_id": "dept",
+            "cert_fingerprint": "00", "endpoint": "/v1/sanctions/check",
+            "purpose": null, "subject_pseudonym": null,
+            "subject_pseudonyms": ["p-c"], "subject_tags": [a1],
+            "subject_region": null, "authz_jti": null, "decision": "allow",
+            "reason": "ok", "profile_digest": null, "sections": [],
+            "fields_returned": [], "fields_masked": [], "upstreams": [],
+            "status": 200
+        }))
+        .unwrap();
+        let q = |p: &str| Query {
+            subject_pseudonym: Some(p.into()),
+            ..Query::default()
+        };
+        assert!(q("p-a").matches(&rec));
+        assert!(q("p-c").matches(&rec));
+        assert!(!q("p-b").matches(&rec));
     }
 
     #[test]

@@ -55,13 +55,23 @@ pub struct AuditRecord {
     pub purpose: Option<String>,
     /// Hex HMAC pseudonym of the subject (see [`pseudonym`]); never the raw identifier.
     pub subject_pseudonym: Option<String>,
-    /// A request about several subjects (a sanctions batch): the pseudonym
-    /// of each valid subject it asked about, sorted, each once — so each
-    /// subject finds the request in its access log and an auditor's
-    /// subject search finds it. Empty (and absent from the stored form,
-    /// which keeps records written before the field canonical) otherwise.
+    /// Legacy form of [`AuditRecord::subject_tags`], written before it:
+    /// the plain pseudonym of each subject of a batch. Still read (and
+    /// searched), never written: shown in one subject's access log, it
+    /// named the other subjects of the batch by pseudonyms that link
+    /// across records.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subject_pseudonyms: Vec<String>,
+    /// A request about several subjects (a sanctions batch): one
+    /// [`batch_tag`] per valid subject it asked about, sorted, each once —
+    /// so each subject finds the request in its access log and an
+    /// auditor's subject search finds it, while a subject shown the record
+    /// learns nothing about the others (a tag is salted by the request id,
+    /// so the same subject's tags differ from batch to batch and never
+    /// equal its pseudonym). Empty (and absent from the stored form, which
+    /// keeps records written before the field canonical) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_tags: Vec<String>,
     /// Division-code region of the subject.
     pub subject_region: Option<String>,
     /// `jti` of the subject authorization used.
@@ -102,8 +112,8 @@ pub struct NewRecord {
     pub purpose: Option<String>,
     /// See [`AuditRecord::subject_pseudonym`].
     pub subject_pseudonym: Option<String>,
-    /// See [`AuditRecord::subject_pseudonyms`].
-    pub subject_pseudonyms: Vec<String>,
+    /// See [`AuditRecord::subject_tags`] (made with [`batch_tag`]).
+    pub subject_tags: Vec<String>,
     /// See [`AuditRecord::subject_region`].
     pub subject_region: Option<String>,
     /// See [`AuditRecord::authz_jti`].
@@ -140,7 +150,8 @@ impl AuditRecord {
             endpoint: rec.endpoint,
             purpose: rec.purpose,
             subject_pseudonym: rec.subject_pseudonym,
-            subject_pseudonyms: rec.subject_pseudonyms,
+            subject_pseudonyms: Vec::new(),
+            subject_tags: rec.subject_tags,
             subject_region: rec.subject_region,
             authz_jti: rec.authz_jti,
             decision: rec.decision,
@@ -164,7 +175,7 @@ impl AuditRecord {
             endpoint: self.endpoint,
             purpose: self.purpose,
             subject_pseudonym: self.subject_pseudonym,
-            subject_pseudonyms: self.subject_pseudonyms,
+            subject_tags: self.subject_tags,
             subject_region: self.subject_region,
             authz_jti: self.authz_jti,
             decision: self.decision,
@@ -186,6 +197,32 @@ impl AuditRecord {
 pub fn pseudonym(key: &[u8], subject: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, key);
     hex::encode(hmac::sign(&key, subject.as_bytes()).as_ref())
+}
+
+/// Domain label of [`batch_tag`]'s HMAC input.
+const BATCH_TAG_LABEL: &[u8] = b"credgate batch tag v1\0";
+
+/// The tag naming one subject of a batch record: lower-case hex of
+/// HMAC-SHA256(key = the subject's [`pseudonym`], label ‖ `request_id`).
+/// Whoever knows the pseudonym (the gateway, an auditor searching by
+/// subject, the subject reading its own access log) can recompute it;
+/// anyone else sees 32 random-looking bytes, different for every request
+/// (the request id is random and gateway-made).
+pub fn batch_tag(pseudonym: &str, request_id: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, pseudonym.as_bytes());
+    let mut ctx = hmac::Context::with_key(&key);
+    ctx.update(BATCH_TAG_LABEL);
+    ctx.update(request_id.as_bytes());
+    hex::encode(ctx.sign().as_ref())
+}
+
+/// Whether `rec` names the subject with pseudonym `p`: as its subject, in
+/// a legacy batch list, or by a batch tag.
+pub(crate) fn names_subject(rec: &AuditRecord, p: &str) -> bool {
+    rec.subject_pseudonym.as_deref() == Some(p)
+        || rec.subject_pseudonyms.iter().any(|s| s == p)
+        || (!rec.subject_tags.is_empty()
+            && rec.subject_tags.contains(&batch_tag(p, &rec.request_id)))
 }
 
 /// Current time as unix milliseconds.

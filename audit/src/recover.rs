@@ -21,7 +21,7 @@ use crate::checkpoint::SignedCheckpoint;
 use crate::deletion::{DeletionRecord, DELETIONS_FILE};
 use crate::error::{Corruption, Location, ProblemKind};
 use crate::fsutil::{read_framed, FramedFile};
-use crate::index::{subject_key, Index, IndexInput};
+use crate::index::{batch_input, Index, IndexInput};
 use crate::merkle::{leaf_hash, to_hash, Hash, MerkleTree};
 use crate::record::parse_log_time_ms;
 use crate::seal::{self, seal_file_name, seal_hash, seal_path, Seal, SEALS_DIR};
@@ -151,16 +151,18 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
                 let time_ms = parse_log_time_ms(&view.time)
                     .ok_or_else(|| Corruption::new(at(), ProblemKind::BadPayload, "bad time"))?;
                 tree.push(leaf_hash(payload));
+                let (batch_subjects, batch_request_id) = batch_input(
+                    &view.subject_pseudonyms,
+                    &view.subject_tags,
+                    &view.request_id,
+                );
                 index.push(&IndexInput {
                     seq: expected,
                     time_ms,
                     client_id: &view.client_id,
                     subject_pseudonym: view.subject_pseudonym.as_deref(),
-                    batch_subjects: view
-                        .subject_pseudonyms
-                        .iter()
-                        .map(|s| subject_key(Some(s)))
-                        .collect(),
+                    batch_subjects,
+                    batch_request_id,
                     decision: view.decision,
                     segment: n,
                     offset,

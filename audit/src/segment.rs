@@ -79,11 +79,15 @@ pub(crate) struct RecordView<'a> {
     #[serde(borrow)]
     pub time: Cow<'a, str>,
     #[serde(borrow)]
+    pub request_id: Cow<'a, str>,
+    #[serde(borrow)]
     pub client_id: Cow<'a, str>,
     #[serde(borrow)]
     pub subject_pseudonym: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub subject_pseudonyms: Vec<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub subject_tags: Vec<Cow<'a, str>>,
     pub decision: Decision,
 }
 

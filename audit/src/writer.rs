@@ -33,7 +33,7 @@ use crate::checkpoint::SignedCheckpoint;
 use crate::config::{AuditConfig, BatchReport};
 use crate::frame::{self, MAX_PAYLOAD};
 use crate::fsutil::TrackedFile;
-use crate::index::{subject_key, IndexInput};
+use crate::index::{batch_input, IndexInput};
 use crate::log::Appended;
 use crate::merkle::{leaf_hash, Hash, EMPTY_ROOT};
 use crate::record::{format_ms, now_ms, AuditRecord, NewRecord};
@@ -359,16 +359,18 @@ impl Writer {
         let mut st = self.shared.write();
         leaves.into_iter().for_each(|l| st.tree.push(l));
         for (record, offset, len) in &entries {
+            let (batch_subjects, batch_request_id) = batch_input(
+                &record.subject_pseudonyms,
+                &record.subject_tags,
+                &record.request_id,
+            );
             st.index.push(&IndexInput {
                 seq: record.seq,
                 time_ms: now,
                 client_id: &record.client_id,
                 subject_pseudonym: record.subject_pseudonym.as_deref(),
-                batch_subjects: record
-                    .subject_pseudonyms
-                    .iter()
-                    .map(|s| subject_key(Some(s)))
-                    .collect(),
+                batch_subjects,
+                batch_request_id,
                 decision: record.decision,
                 segment: self.active.number,
                 offset: *offset,

@@ -43,7 +43,7 @@ fn record(i: u64) -> NewRecord {
         endpoint: "/v1/enterprises/{uscc}/report".to_owned(),
         purpose: None,
         subject_pseudonym: None,
-        subject_pseudonyms: Vec::new(),
+        subject_tags: Vec::new(),
         subject_region: None,
         authz_jti: None,
         decision: Decision::Deny,

@@ -46,11 +46,12 @@ MCowBQYDK2VwAyEA11l5O7wTooGagnx2rbb7qKSa7gB/SfLQmS2ZuCWtLEg=
 ";
 
 /// Record members that hold contents an error must never quote.
-const PRIVATE_MEMBERS: [&str; 6] = [
+const PRIVATE_MEMBERS: [&str; 7] = [
     "request_id",
     "client_id",
     "subject_pseudonym",
     "subject_pseudonyms",
+    "subject_tags",
     "purpose",
     "authz_jti",
 ];

@@ -34,7 +34,7 @@ pub fn record(i: u64) -> NewRecord {
         endpoint: "/v1/enterprises/{uscc}/report".to_owned(),
         purpose: Some("loan_underwriting".to_owned()),
         subject_pseudonym: Some(pseudonym(b"test-key", &format!("subject-{}", i % 10))),
-        subject_pseudonyms: Vec::new(),
+        subject_tags: Vec::new(),
         subject_region: Some("330203".to_owned()),
         authz_jti: Some(format!("jti-{i}")),
         decision: if i % 5 == 0 {

@@ -1,7 +1,8 @@
 //! Auditor queries: filters, newest-first pages, cursors, offline search.
 
 use credgate_audit::{
-    latest_checkpoint_dir, pseudonym, query_dir, AuditLog, AuditRecord, Decision, Page, Query,
+    batch_tag, latest_checkpoint_dir, pseudonym, query_dir, AuditLog, AuditRecord, Decision, Page,
+    Query,
 };
 
 use crate::common::{append_concurrent, append_seq, config};
@@ -180,11 +181,21 @@ async fn a_batch_record_is_found_by_each_of_its_subjects_live_after_reopen_and_o
         append_seq(&log, 0, 20).await;
         let mut rec = crate::common::record(1000);
         rec.subject_pseudonym = None;
-        rec.subject_pseudonyms = batch.clone();
+        let mut tags: Vec<String> = batch
+            .iter()
+            .map(|p| batch_tag(p, &rec.request_id))
+            .collect();
+        tags.sort_unstable();
+        rec.subject_tags = tags.clone();
         let seq = log.append(rec).await.unwrap().seq;
         append_seq(&log, 20, 5).await;
         let stored = log.record(seq).unwrap().unwrap();
-        assert_eq!(stored.subject_pseudonyms, batch);
+        assert_eq!(stored.subject_tags, tags);
+        // The stored record does not name the subjects by pseudonym.
+        let text = serde_json::to_string(&stored).unwrap();
+        for p in &batch {
+            assert!(!text.contains(p.as_str()), "{text}");
+        }
         for (who, want) in [("b-2", vec![seq]), ("b-9", vec![])] {
             let q = Query {
                 subject_pseudonym: Some(pseudonym(b"test-key", who)),
@@ -216,9 +227,9 @@ async fn a_batch_record_is_found_by_each_of_its_subjects_live_after_reopen_and_o
     // Records without the field are stored without it (canonical form of
     // the records written before it existed is unchanged).
     let plain = log.record(1).unwrap().unwrap();
-    assert!(!serde_json::to_string(&plain)
-        .unwrap()
-        .contains("subject_pseudonyms"));
+    let plain = serde_json::to_string(&plain).unwrap();
+    assert!(!plain.contains("subject_pseudonyms"), "{plain}");
+    assert!(!plain.contains("subject_tags"), "{plain}");
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -5,7 +5,7 @@
 use super::RequestCtx;
 use crate::authorize::Authorized;
 use crate::server::ConnInfo;
-use credgate_audit::{Decision, NewRecord, UpstreamOutcome};
+use credgate_audit::{batch_tag, Decision, NewRecord, UpstreamOutcome};
 use credgate_policy::MaskReport;
 
 /// Facts of one request, for its audit record.
@@ -19,7 +19,8 @@ pub struct Trail {
     pub purpose: Option<String>,
     /// Keyed pseudonym of the subject.
     pub subject_pseudonym: Option<String>,
-    /// Keyed pseudonyms of the subjects of a batch (sanctions check).
+    /// Keyed pseudonyms of the subjects of a batch (sanctions check); the
+    /// record stores only their request-salted tags.
     pub subject_pseudonyms: Vec<String>,
     /// The subject's division code.
     pub subject_region: Option<String>,
@@ -108,7 +109,7 @@ impl Trail {
             endpoint: self.endpoint.unwrap_or("-").to_owned(),
             purpose: self.purpose.take(),
             subject_pseudonym: self.subject_pseudonym.take(),
-            subject_pseudonyms: std::mem::take(&mut self.subject_pseudonyms),
+            subject_tags: batch_tags(&self.subject_pseudonyms, &ctx.request_id),
             subject_region: self.subject_region.take(),
             authz_jti: self
                 .authorized
@@ -129,4 +130,17 @@ impl Trail {
             status,
         }
     }
+}
+
+/// The record's tags for a batch's subjects ([`batch_tag`]), sorted: each
+/// subject (and an auditor) finds the record by its pseudonym, but a
+/// subject shown the record cannot recognise the others in it, here or in
+/// any other record.
+fn batch_tags(pseudonyms: &[String], request_id: &str) -> Vec<String> {
+    let mut tags: Vec<String> = pseudonyms
+        .iter()
+        .map(|p| batch_tag(p, request_id))
+        .collect();
+    tags.sort_unstable();
+    tags
 }

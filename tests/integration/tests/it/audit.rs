@@ -467,7 +467,22 @@ async fn a_sanctions_check_shows_in_each_subjects_access_log_and_the_auditors_se
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let check_seq = seq(&r);
-    for subject in [&nb, &hz] {
+    // The same batch again: a subject must not be able to tell from the
+    // records that the same other subject was in both.
+    let again = h
+        .client("dept-nb")
+        .post(
+            "/v1/sanctions/check",
+            &[APPROVAL, ("content-type", "application/json")],
+            serde_json::json!({ "subjects": [hz, nb] }).to_string(),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    let again_seq = seq(&again);
+    let key = std::fs::read(h.certs().join("pseudonym.key")).unwrap();
+    let pseudonym_of = |s: &str| credgate_audit::pseudonym(&key, s);
+    let mut tags_seen: Vec<Vec<String>> = Vec::new();
+    for (subject, other) in [(&nb, &hz), (&hz, &nb)] {
         let token = h.token(subject, "peer-hz", "self.access_log", "subject_request");
         let log = h
             .client("peer-hz")
@@ -487,12 +502,37 @@ async fn a_sanctions_check_shows_in_each_subjects_access_log_and_the_auditors_se
             .unwrap_or_else(|| panic!("the check is in the access log: {entries:?}"));
         assert_eq!(entry["endpoint"], "/v1/sanctions/check");
         assert_eq!(entry["purpose"], "administrative_approval");
-        // The record holds pseudonyms only, never the identifiers.
+        // The record holds neither identifiers nor pseudonyms: one tag per
+        // subject, salted by the request, which only the subject's own
+        // pseudonym recomputes.
         let record = entry["record"].as_str().unwrap();
         assert!(!record.contains(subject.as_str()));
+        assert!(!record.contains(other.as_str()));
+        assert!(!record.contains(&pseudonym_of(other)), "{record}");
+        assert!(!record.contains(&pseudonym_of(subject)), "{record}");
         let stored: Value = serde_json::from_str(record).unwrap();
-        assert_eq!(stored["subject_pseudonyms"].as_array().unwrap().len(), 2);
+        assert!(stored.get("subject_pseudonyms").is_none(), "{record}");
+        let tags: Vec<String> = serde_json::from_value(stored["subject_tags"].clone()).unwrap();
+        assert_eq!(tags.len(), 2);
+        let own = credgate_audit::batch_tag(
+            &pseudonym_of(subject),
+            stored["request_id"].as_str().unwrap(),
+        );
+        assert!(tags.contains(&own));
+        tags_seen.push(tags);
+        // The repeated batch carries other tags for the same subjects.
+        let again_entry = entries
+            .iter()
+            .find(|e| e["seq"] == again_seq)
+            .expect("the second check is in the access log");
+        let again_record: Value =
+            serde_json::from_str(again_entry["record"].as_str().unwrap()).unwrap();
+        let again_tags: Vec<String> =
+            serde_json::from_value(again_record["subject_tags"].clone()).unwrap();
+        assert_eq!(again_tags.len(), 2);
+        assert!(again_tags.iter().all(|t| !tags_seen[0].contains(t)));
     }
+    assert_eq!(tags_seen[0], tags_seen[1], "one record, seen by both");
     let found = h.audit_records(&format!("subject={hz}")).await;
     assert!(found.iter().any(|r| r["seq"] == check_seq));
     // A subject that was not in the batch does not see it.

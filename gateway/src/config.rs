@@ -399,7 +399,17 @@ fn redis_tls(r: &RedisConfig) -> Result<Option<redis::TlsCertificates>, ConfigEr
         problems: vec![problem],
     };
     let root_cert = match &r.ca_file {
-        None => None,
+        // The system's store, read now: the redis crate would otherwise
+        // re-read it on every connect (and fail every connect if one file
+        // of it is unreadable).
+        None => Some(
+            system_roots_pem(rustls_native_certs::load_native_certs()).map_err(|problem| {
+                ConfigError::Invalid {
+                    path: PathBuf::from("redis.ca_file"),
+                    problems: vec![problem],
+                }
+            })?,
+        ),
         Some(path) => {
             let pem = read_file(path)?;
             crate::tls::parse_certs("Redis CA", path, &pem)
@@ -435,6 +445,40 @@ fn redis_tls(r: &RedisConfig) -> Result<Option<redis::TlsCertificates>, ConfigEr
         client_tls,
         root_cert,
     }))
+}
+
+/// The certificates of the system's trust store as PEM (what
+/// `redis::TlsCertificates` takes). Files that could not be read are
+/// skipped with a warning (their CAs are then not trusted, nothing more);
+/// a store without any certificate is an error naming the fix.
+fn system_roots_pem(found: rustls_native_certs::CertificateResult) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    for e in &found.errors {
+        tracing::warn!(error = %e, "part of the system trust store could not be read");
+    }
+    if found.certs.is_empty() {
+        return Err(format!(
+            "redis.url is rediss:// without redis.ca_file, and the system trust store \
+             has no certificates{}: set redis.ca_file to the CA of Redis' certificate \
+             (or install ca-certificates)",
+            found
+                .errors
+                .first()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        ));
+    }
+    let mut pem = Vec::new();
+    for cert in &found.certs {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    Ok(pem)
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {

@@ -132,10 +132,24 @@ fn redis_tls_files_are_read_at_load_and_only_with_rediss() {
     );
     assert!(tls.client_tls.is_some());
     assert!(!format!("{cfg:?}").contains("PRIVATE KEY"));
-    // rediss:// alone: TLS with the system's trust store, no client certificate.
-    let cfg = load(&with("url = \"rediss://h:6380\"")).unwrap();
-    let tls = cfg.redis.as_ref().unwrap().tls.as_ref().unwrap();
-    assert!(tls.root_cert.is_none() && tls.client_tls.is_none());
+    // rediss:// alone: TLS with the system's trust store, no client
+    // certificate. The store is read at load and handed over whole, so
+    // the connection never reads it (see `system_roots_are_read_once...`).
+    match load(&with("url = \"rediss://h:6380\"")) {
+        Ok(cfg) => {
+            let tls = cfg.redis.as_ref().unwrap().tls.as_ref().unwrap();
+            let pem = tls.root_cert.as_deref().expect("the system's roots");
+            let system = rustls_native_certs::load_native_certs().certs;
+            let parsed = crate::tls::parse_certs("roots", Path::new("-"), pem).unwrap();
+            assert_eq!(parsed, system);
+            assert!(tls.client_tls.is_none());
+        }
+        // A machine without ca-certificates: refused with the fix named.
+        Err(e) => {
+            assert!(rustls_native_certs::load_native_certs().certs.is_empty());
+            assert!(e.to_string().contains("redis.ca_file"), "{e}");
+        }
+    }
     // Plain redis:// has no TLS material, and refuses TLS keys by name.
     let cfg = load(&with("url = \"redis://h\"")).unwrap();
     assert!(cfg.redis.as_ref().unwrap().tls.is_none());
@@ -172,4 +186,45 @@ fn redis_tls_files_are_read_at_load_and_only_with_rediss() {
     assert!(err.to_string().contains("does not fit"), "{err}");
     let err = load(&with("url = \"rediss://h\"\nca_file = \"missing.pem\"")).unwrap_err();
     assert!(err.to_string().contains("missing.pem"), "{err}");
+}
+
+#[test]
+fn system_roots_are_handed_over_as_pem_and_an_empty_store_names_the_fix() {
+    let pki = tempfile::tempdir().unwrap();
+    credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
+        out: pki.path().join("pki"),
+        force: false,
+    })
+    .unwrap();
+    let ca_pem = std::fs::read(pki.path().join("pki/ca.crt")).unwrap();
+    let ca = crate::tls::parse_certs("ca", Path::new("-"), &ca_pem).unwrap();
+    let mut found = rustls_native_certs::CertificateResult::default();
+    found.certs = vec![ca[0].clone(), ca[0].clone()];
+    // An unreadable file of the store does not drop the readable ones.
+    found.errors.push(rustls_native_certs::Error {
+        context: "failed to read PEM from file",
+        kind: rustls_native_certs::ErrorKind::Io {
+            inner: std::io::Error::other("permission denied"),
+            path: PathBuf::from("/etc/ssl/certs/x.pem"),
+        },
+    });
+    let pem = super::system_roots_pem(found).unwrap();
+    let back = crate::tls::parse_certs("roots", Path::new("-"), &pem).unwrap();
+    assert_eq!(back, vec![ca[0].clone(), ca[0].clone()]);
+    assert!(pem.split(|b| *b == b'\n').all(|line| line.len() <= 64));
+    // The bytes go to the redis client, which must accept them.
+    redis::Client::build_with_tls(
+        "rediss://127.0.0.1:1",
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem),
+        },
+    )
+    .unwrap();
+    let err =
+        super::system_roots_pem(rustls_native_certs::CertificateResult::default()).unwrap_err();
+    assert!(
+        err.contains("redis.ca_file") && err.contains("ca-certificates"),
+        "{err}"
+    );
 }

@@ -29,8 +29,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use credgate_audit::{
-    latest_checkpoint_dir, query_dir, verify, AuditConfig, AuditLog, AuditSigner, Query,
-    VerifyReport,
+    batch_tag, latest_checkpoint_dir, query_dir, verify, AuditConfig, AuditLog, AuditRecord,
+    AuditSigner, Query, VerifyReport,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -144,6 +144,26 @@ fuzz_target!(|data: &[u8]| {
         .records
         .iter()
         .all(|r| r.seq >= 1 && r.seq <= report.tree_size));
+    // A subject search returns only records naming the subject (as the
+    // subject, in a legacy batch list, or by a batch tag), and every one of
+    // the newest 100 that names it.
+    for subject in SUBJECTS {
+        let q = Query {
+            subject_pseudonym: Some(subject.to_owned()),
+            ..Query::default()
+        };
+        let hits = query_dir(&dir, &q).expect("a subject search reads a log that verifies");
+        assert!(
+            hits.records.iter().all(|r| names(r, subject)),
+            "a subject search returned a record that does not name the subject"
+        );
+        for r in page.records.iter().filter(|r| names(r, subject)) {
+            assert!(
+                hits.records.iter().any(|h| h.seq == r.seq),
+                "a subject search missed a record naming the subject"
+            );
+        }
+    }
     let latest = latest.expect("latest_checkpoint_dir reads a log that verifies");
     assert_eq!(latest, report.latest_checkpoint);
 
@@ -176,6 +196,20 @@ fuzz_target!(|data: &[u8]| {
     );
     assert!(after.torn_tail.is_none(), "recovery cuts the torn tail");
 });
+
+/// Subject pseudonyms searched for (the seeds' records use them).
+const SUBJECTS: [&str; 2] = [
+    "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+    "efefefefefefefefefefefefefefefef",
+];
+
+/// Whether `r` names the subject with pseudonym `p`, computed here from
+/// the record's fields (independently of the crate's index).
+fn names(r: &AuditRecord, p: &str) -> bool {
+    r.subject_pseudonym.as_deref() == Some(p)
+        || r.subject_pseudonyms.iter().any(|s| s == p)
+        || r.subject_tags.contains(&batch_tag(p, &r.request_id))
+}
 
 /// Threads of this process (Linux); `None` elsewhere.
 fn thread_count() -> Option<usize> {

@@ -16,7 +16,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,8 @@ pub struct RedisServer {
     port: u16,
     password: Option<String>,
     tls: Option<(u16, TlsFiles)>,
+    /// Cluster bus port and node file, for a node of a [`RedisCluster`].
+    cluster: Option<(u16, PathBuf)>,
     child: Option<Child>,
 }
 
@@ -68,23 +70,27 @@ pub struct TlsFiles {
 impl RedisServer {
     /// Starts `redis-server` on a free port and waits (bounded) until it answers `PING`.
     pub fn start() -> Result<Self, TestingError> {
-        Self::start_inner(None, None)
+        Self::start_inner(None, None, None)
     }
 
     /// Like [`RedisServer::start`], also serving TLS on a second port
     /// ([`RedisServer::tls_url`]); the plain port stays open for readiness
     /// checks and test set-up.
     pub fn start_tls(files: TlsFiles) -> Result<Self, TestingError> {
-        Self::start_inner(None, Some(files))
+        Self::start_inner(None, Some(files), None)
     }
 
     /// Like [`RedisServer::start`], requiring this password (`requirepass`):
     /// clients must `AUTH` first.
     pub fn start_with_password(password: &str) -> Result<Self, TestingError> {
-        Self::start_inner(Some(password.to_owned()), None)
+        Self::start_inner(Some(password.to_owned()), None, None)
     }
 
-    fn start_inner(password: Option<String>, tls: Option<TlsFiles>) -> Result<Self, TestingError> {
+    fn start_inner(
+        password: Option<String>,
+        tls: Option<TlsFiles>,
+        cluster_dir: Option<&Path>,
+    ) -> Result<Self, TestingError> {
         let binary = find_binary().ok_or(TestingError::NotFound)?;
         let mut last = None;
         // A free port can be taken between probing and binding: try a few.
@@ -103,11 +109,22 @@ impl RedisServer {
                     files.clone(),
                 )),
             };
+            let cluster = match cluster_dir {
+                None => None,
+                Some(dir) => Some((
+                    free_port().map_err(|e| TestingError::Start {
+                        port: 0,
+                        detail: e.to_string(),
+                    })?,
+                    dir.join(format!("nodes-{port}.conf")),
+                )),
+            };
             let mut server = Self {
                 binary: binary.clone(),
                 port,
                 password: password.clone(),
                 tls,
+                cluster,
                 child: None,
             };
             match server.restart() {
@@ -162,6 +179,14 @@ impl RedisServer {
         if let Some(pw) = &self.password {
             cmd.args(["--requirepass", pw]);
         }
+        if let Some((bus_port, node_file)) = &self.cluster {
+            // A fresh node every (re)start: forget the previous node file.
+            let _ = std::fs::remove_file(node_file);
+            cmd.args(["--cluster-enabled", "yes"])
+                .args(["--cluster-port", &bus_port.to_string()])
+                .arg("--cluster-config-file")
+                .arg(node_file);
+        }
         if let Some((tls_port, files)) = &self.tls {
             cmd.args(["--tls-port", &tls_port.to_string()])
                 .arg("--tls-cert-file")
@@ -207,6 +232,126 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A throw-away Redis Cluster: `n` primaries on loopback, the 16,384
+/// slots split evenly between them, killed (and their node files removed)
+/// on drop.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+    dir: PathBuf,
+}
+
+/// How long [`RedisCluster::start`] waits for the cluster to report `ok`.
+pub const CLUSTER_READY_DEADLINE: Duration = Duration::from_secs(20);
+
+// === impl RedisCluster ===
+
+impl RedisCluster {
+    /// Starts `n` (≥ 1) cluster-enabled servers, assigns each a contiguous
+    /// share of the slots, introduces them to each other (`CLUSTER MEET`)
+    /// and waits (bounded) until every node reports `cluster_state:ok` and
+    /// knows all `n`.
+    pub fn start(n: usize) -> Result<Self, TestingError> {
+        let n = n.max(1);
+        let dir = std::env::temp_dir().join(format!(
+            "credgate-redis-cluster-{}-{}",
+            std::process::id(),
+            free_port().unwrap_or(0)
+        ));
+        let start_err = |detail: String| TestingError::Start { port: 0, detail };
+        std::fs::create_dir_all(&dir).map_err(|e| start_err(e.to_string()))?;
+        let mut cluster = Self {
+            nodes: Vec::with_capacity(n),
+            dir,
+        };
+        for _ in 0..n {
+            let node = RedisServer::start_inner(None, None, Some(&cluster.dir))?;
+            cluster.nodes.push(node);
+        }
+        let slots = 16384 / n;
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            let first = i * slots;
+            let last = if i + 1 == n { 16383 } else { first + slots - 1 };
+            node_command(
+                node.port,
+                redis::cmd("CLUSTER")
+                    .arg("ADDSLOTSRANGE")
+                    .arg(first)
+                    .arg(last),
+            )?;
+        }
+        let first = cluster.nodes[0].port;
+        for node in &cluster.nodes[1..] {
+            let bus = node.cluster.as_ref().map_or(0, |(bus, _)| *bus);
+            node_command(
+                first,
+                redis::cmd("CLUSTER")
+                    .arg("MEET")
+                    .arg("127.0.0.1")
+                    .arg(node.port)
+                    .arg(bus),
+            )?;
+        }
+        let deadline = Instant::now() + CLUSTER_READY_DEADLINE;
+        let want_known = format!("cluster_known_nodes:{n}");
+        loop {
+            let ready = cluster.nodes.iter().all(|node| {
+                node_info(node.port).is_some_and(|info| {
+                    info.contains("cluster_state:ok") && info.contains(&want_known)
+                })
+            });
+            if ready {
+                return Ok(cluster);
+            }
+            if Instant::now() >= deadline {
+                return Err(start_err(format!(
+                    "the cluster was not ok within {CLUSTER_READY_DEADLINE:?}"
+                )));
+            }
+            // Poll interval of the readiness check (bounded by the deadline above).
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `redis://127.0.0.1:PORT/` of each node.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// The port of each node.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(RedisServer::port).collect()
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.nodes.iter_mut().for_each(RedisServer::stop);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs one command on the node at `port` (a plain connection, not a
+/// cluster client), expecting `OK`.
+fn node_command(port: u16, cmd: &redis::Cmd) -> Result<(), TestingError> {
+    let err = |detail: String| TestingError::Start { port, detail };
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .map_err(|e| err(e.to_string()))?;
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .map_err(|e| err(e.to_string()))?;
+    cmd.query::<()>(&mut conn).map_err(|e| err(e.to_string()))
+}
+
+/// `CLUSTER INFO` of the node at `port`, if it answers.
+fn node_info(port: u16) -> Option<String> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .ok()?;
+    redis::cmd("CLUSTER").arg("INFO").query(&mut conn).ok()
 }
 
 /// Whether something on `port` answers `PING` with `+PONG`.

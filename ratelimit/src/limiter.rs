@@ -32,8 +32,12 @@ pub struct LimiterConfig {
 /// Settings of the Redis backend.
 #[derive(Debug, Clone)]
 pub struct RedisLimiterConfig {
-    /// `redis://host:port/db` (or `rediss://`).
+    /// `redis://host:port/db` (or `rediss://`). With `cluster`, a seed node.
     pub url: String,
+    /// `url` is a node of a Redis Cluster (see `credgate_redisconn`).
+    pub cluster: bool,
+    /// More seed nodes of the cluster (same scheme and credentials).
+    pub cluster_seeds: Vec<String>,
     /// For `rediss://`: the trust anchors for Redis' certificate (else the
     /// system's) and the client certificate when Redis asks for one.
     pub tls: Option<redis::TlsCertificates>,
@@ -179,6 +183,8 @@ impl RedisLimiterConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            cluster: false,
+            cluster_seeds: Vec::new(),
             tls: None,
             call_timeout: Duration::from_millis(50),
             failure_mode: FailureMode::FailOpenLocal,
@@ -219,8 +225,12 @@ impl Limiter {
         }
         let backend = Backend::Redis(Box::new(Shared {
             redis: RedisBackend::new(
-                &redis.url,
-                redis.tls.as_ref(),
+                &credgate_redisconn::Target {
+                    url: redis.url.clone(),
+                    cluster: redis.cluster,
+                    cluster_seeds: redis.cluster_seeds.clone(),
+                    tls: redis.tls.clone(),
+                },
                 redis.call_timeout,
                 redis.time_source,
             )?,

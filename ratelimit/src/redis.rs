@@ -12,8 +12,8 @@
 //! [`TimeSource::Gateway`] the gateway's clock is sent instead (tests drive it with a
 //! manual clock).
 //!
-//! Every call runs under the configured timeout over a [`ConnectionManager`] (which
-//! reconnects on its own); a timeout or error is a [`RedisFailure`] for the caller to act
+//! Every call runs under the configured timeout over a [`RedisConn`] (one server or a
+//! Redis Cluster; it reconnects on its own); a timeout or error is a [`RedisFailure`] for the caller to act
 //! on (fallback or refusal). A call refused at connection time (nothing was sent, so
 //! nothing was counted) or failed on a connection Redis had dropped is tried once more
 //! within the same timeout.
@@ -22,7 +22,7 @@ pub(crate) mod keys;
 
 use std::time::{Duration, SystemTime};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use credgate_redisconn::{RedisConn, Target, Tuning};
 use redis::{RedisError, Script};
 
 use crate::clock::unix_micros;
@@ -51,7 +51,7 @@ const GCRA_SLACK_GATEWAY_TIME_MS: u64 = 60_000;
 
 /// A connection to Redis and the decision script.
 pub(crate) struct RedisBackend {
-    conn: ConnectionManager,
+    conn: RedisConn,
     script: Script,
     call_timeout: Duration,
     time_source: TimeSource,
@@ -77,24 +77,18 @@ impl RedisBackend {
     /// Prepares a lazy connection to `url` (nothing is sent yet: the gateway starts while
     /// Redis is down). Must be called within a Tokio runtime.
     pub fn new(
-        url: &str,
-        tls: Option<&redis::TlsCertificates>,
+        target: &Target,
         call_timeout: Duration,
         time_source: TimeSource,
     ) -> Result<Self, LimiterError> {
-        let client = match tls {
-            None => redis::Client::open(url),
-            Some(tls) => redis::Client::build_with_tls(url, tls.clone()),
-        }
-        .map_err(|e| LimiterError::Config(format!("Redis URL or TLS settings: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(call_timeout))
-            .set_response_timeout(Some(call_timeout))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(100));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| LimiterError::Config(format!("Redis connection: {e}")))?;
+        let tuning = Tuning {
+            call_timeout,
+            retries: 1,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(100),
+        };
+        let conn = credgate_redisconn::connect_lazy(target, &tuning)
+            .map_err(|e| LimiterError::Config(format!("Redis URL or TLS settings: {e}")))?;
         Ok(Self {
             conn,
             script: Script::new(SCRIPT),

@@ -11,14 +11,14 @@
 //! back and answer "exhausted" past `max_uses`): atomic, one round trip. Every call is
 //! bounded by [`RedisOptions::call_timeout`]; a timeout or connection error is a
 //! [`StateError`], which the gateway answers with 503 (fail closed). The connection is
-//! a [`ConnectionManager`], which reconnects by itself once Redis is back; a call that
+//! a [`RedisConn`] (one server or a Redis Cluster), which reconnects by itself once Redis is back; a call that
 //! meets a connection Redis dropped meanwhile is sent once more (see `RedisState::call`).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use credgate_redisconn::{RedisConn, Target, Tuning};
 use redis::{RedisError, Script};
 
 use super::{unix_now, AuthzState, Reservation, StateError, UseOutcome, STATE_GRACE_SECS};
@@ -50,8 +50,12 @@ return 0
 #[derive(Clone)]
 pub struct RedisOptions {
     /// `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Never
-    /// logged (it may hold a password).
+    /// logged (it may hold a password). With `cluster`, a seed node.
     pub url: String,
+    /// `url` is a node of a Redis Cluster (see `credgate_redisconn`).
+    pub cluster: bool,
+    /// More seed nodes of the cluster (same scheme and credentials).
+    pub cluster_seeds: Vec<String>,
     /// Bound on every call, connection included (default 200 ms).
     pub call_timeout: Duration,
     /// For `rediss://`: the trust anchors for Redis' certificate (else the
@@ -62,7 +66,7 @@ pub struct RedisOptions {
 /// Revocations and use counts in Redis. Cheap to clone (one shared connection).
 #[derive(Clone)]
 pub struct RedisState {
-    conn: ConnectionManager,
+    conn: RedisConn,
     call_timeout: Duration,
     scripts: Arc<Scripts>,
 }
@@ -88,6 +92,8 @@ impl RedisOptions {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            cluster: false,
+            cluster_seeds: Vec::new(),
             call_timeout: Duration::from_millis(200),
             tls: None,
         }
@@ -98,6 +104,8 @@ impl std::fmt::Debug for RedisOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisOptions")
             .field("url", &"[redacted]")
+            .field("cluster", &self.cluster)
+            .field("cluster_seeds", &self.cluster_seeds.len())
             .field("call_timeout", &self.call_timeout)
             .field("tls", &self.tls)
             .finish()
@@ -110,18 +118,20 @@ impl RedisState {
     /// Prepares the connection without connecting: the gateway starts even when Redis
     /// is down and fails closed until it is up. Must be called within a Tokio runtime.
     pub fn new(options: &RedisOptions) -> Result<Self, StateError> {
-        let client = match &options.tls {
-            None => redis::Client::open(options.url.as_str()),
-            Some(tls) => redis::Client::build_with_tls(options.url.as_str(), tls.clone()),
-        }
-        .map_err(|_| StateError::Unavailable("invalid Redis URL or TLS settings".to_owned()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.call_timeout))
-            .set_response_timeout(Some(options.call_timeout))
-            .set_number_of_retries(2)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(redis_err)?;
+        let target = Target {
+            url: options.url.clone(),
+            cluster: options.cluster,
+            cluster_seeds: options.cluster_seeds.clone(),
+            tls: options.tls.clone(),
+        };
+        let tuning = Tuning {
+            call_timeout: options.call_timeout,
+            retries: 2,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(200),
+        };
+        let conn = credgate_redisconn::connect_lazy(&target, &tuning)
+            .map_err(|_| StateError::Unavailable("invalid Redis URL or TLS settings".to_owned()))?;
         Ok(Self {
             conn,
             call_timeout: options.call_timeout,
@@ -164,7 +174,7 @@ impl RedisState {
     /// A release is not resent after a drop: it could give back two uses.
     async fn call<T, F, Fut>(&self, resend: Resend, call: F) -> Result<T, StateError>
     where
-        F: Fn(ConnectionManager) -> Fut,
+        F: Fn(RedisConn) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
         self.bounded(async {

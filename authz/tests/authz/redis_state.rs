@@ -167,9 +167,8 @@ async fn a_redis_that_never_answers_times_out_per_call() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("redis://{}/", silent.local_addr().unwrap());
     let state = RedisState::new(&RedisOptions {
-        url,
         call_timeout: Duration::from_millis(200),
-        tls: None,
+        ..RedisOptions::new(url)
     })
     .unwrap();
     let start = Instant::now();
@@ -224,4 +223,50 @@ async fn a_restart_between_two_requests_is_not_an_outage() {
     server.restart().unwrap();
     state.revoke("idle-1", exp).await.unwrap();
     assert!(state.is_revoked("idle-1").await.unwrap());
+}
+
+/// Redis Cluster: two replicas' states reach the `{authz}` slot's node
+/// through the cluster client, wherever it lives, and share revocations
+/// and use counts as on one server.
+#[tokio::test]
+async fn two_clients_share_revocations_and_use_counts_on_a_redis_cluster() {
+    let cluster = credgate_authz::testing::RedisCluster::start(3).unwrap();
+    let urls = cluster.urls();
+    let state = |seed: usize| {
+        let mut o = RedisOptions::new(urls[seed].clone());
+        o.cluster = true;
+        o.cluster_seeds = urls.iter().filter(|u| **u != urls[seed]).cloned().collect();
+        RedisState::new(&o).unwrap()
+    };
+    // Seeded from different nodes: at most one of them holds the slot, so
+    // at least one client must follow the slot map.
+    let (a, b) = (state(0), state(2));
+    wait_until_reachable(&a).await;
+    let exp = unix_now() + 600;
+    assert!(!b.is_revoked("cluster-1").await.unwrap());
+    a.revoke("cluster-1", exp).await.unwrap();
+    assert!(b.is_revoked("cluster-1").await.unwrap());
+    let mut counts = Vec::new();
+    for (i, s) in [&a, &b, &a, &b].into_iter().enumerate() {
+        counts.push(used(s.reserve_use("cluster-uses", 3, exp).await.unwrap()));
+        assert_eq!(s.uses("cluster-uses").await.unwrap(), (i + 1).min(3) as u32);
+    }
+    assert_eq!(counts, vec![Some(1), Some(2), Some(3), None]);
+    b.release_use("cluster-uses").await.unwrap();
+    assert_eq!(a.uses("cluster-uses").await.unwrap(), 2);
+    // The keys live on exactly one node: the one owning the slot of `{authz}`.
+    let mut holders = 0;
+    for port in cluster.ports() {
+        let mut conn = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let n: i64 = redis::cmd("DBSIZE").query_async(&mut conn).await.unwrap();
+        if n > 0 {
+            assert_eq!(n, 2, "the revocation and the counter");
+            holders += 1;
+        }
+    }
+    assert_eq!(holders, 1);
 }

@@ -1,0 +1,153 @@
+//! The Redis connection shared by credgate's rate limiter and its
+//! authorization state: a single server (or whatever address follows the
+//! primary: a Sentinel-moved VIP, a proxy) through the `redis` crate's
+//! reconnecting [`ConnectionManager`], or a **Redis Cluster** through its
+//! cluster client, which discovers the slot map from seed nodes and
+//! follows `MOVED`/`ASK` redirections and failovers.
+//!
+//! Both are created without connecting: the gateway starts while Redis is
+//! down and fails closed (or falls back) until it is up. Every caller keys
+//! one decision's data with one hash tag (`credgate:{rl:<client>}:…`,
+//! `credgate:{authz}:…`), so each script touches a single slot.
+//!
+//! This crate exists only so that `credgate-ratelimit` and `credgate-authz`
+//! name the same connection type; it holds no policy of its own.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClientBuilder, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+
+/// Where Redis is and how to reach it.
+#[derive(Clone, Default)]
+pub struct Target {
+    /// `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS.
+    /// With [`Target::cluster`], one seed node of the cluster (database 0).
+    pub url: String,
+    /// The URL names a node of a Redis Cluster: the slot map is discovered
+    /// from it (and from [`Target::cluster_seeds`]).
+    pub cluster: bool,
+    /// More seed nodes of the cluster, tried when `url` is down at start;
+    /// same scheme and credentials as `url`.
+    pub cluster_seeds: Vec<String>,
+    /// For `rediss://`: the trust anchors and the client certificate.
+    pub tls: Option<redis::TlsCertificates>,
+}
+
+impl std::fmt::Debug for Target {
+    /// Without the URLs (they may hold a password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("url", &"[redacted]")
+            .field("cluster", &self.cluster)
+            .field("cluster_seeds", &self.cluster_seeds.len())
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// Timeouts and reconnection pacing.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// Bound on connecting and on each response.
+    pub call_timeout: Duration,
+    /// How often a failed connection attempt is retried inside one call.
+    pub retries: usize,
+    /// Shortest wait between reconnection attempts.
+    pub min_delay: Duration,
+    /// Longest wait between reconnection attempts.
+    pub max_delay: Duration,
+}
+
+/// A lazily connected Redis: one server or a cluster. Cheap to clone (the
+/// clones share the connection).
+#[derive(Clone)]
+pub enum RedisConn {
+    /// One server, reconnected on failure.
+    Single(ConnectionManager),
+    /// A Redis Cluster: one multiplexed connection per node, routed by slot.
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for RedisConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Single(_) => "RedisConn::Single",
+            Self::Cluster(_) => "RedisConn::Cluster",
+        })
+    }
+}
+
+/// Prepares a connection to `target` without connecting. Fails only on a
+/// URL or TLS setting the client cannot use. Must be called within a Tokio
+/// runtime.
+pub fn connect_lazy(target: &Target, tuning: &Tuning) -> RedisResult<RedisConn> {
+    if !target.cluster {
+        let client = match &target.tls {
+            None => redis::Client::open(target.url.as_str()),
+            Some(tls) => redis::Client::build_with_tls(target.url.as_str(), tls.clone()),
+        }?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(tuning.call_timeout))
+            .set_response_timeout(Some(tuning.call_timeout))
+            .set_number_of_retries(tuning.retries)
+            .set_min_delay(tuning.min_delay)
+            .set_max_delay(tuning.max_delay);
+        return Ok(RedisConn::Single(ConnectionManager::new_lazy_with_config(
+            client, config,
+        )?));
+    }
+    let nodes = std::iter::once(target.url.as_str())
+        .chain(target.cluster_seeds.iter().map(String::as_str))
+        .collect::<Vec<_>>();
+    let mut builder = ClusterClientBuilder::new(nodes)
+        .retries(u32::try_from(tuning.retries).unwrap_or(u32::MAX))
+        .min_retry_wait(millis(tuning.min_delay))
+        .max_retry_wait(millis(tuning.max_delay))
+        .connection_timeout(tuning.call_timeout)
+        .response_timeout(tuning.call_timeout);
+    if let Some(tls) = &target.tls {
+        builder = builder.certs(tls.clone());
+    }
+    let client = builder.build()?;
+    let config = ClusterConfig::new()
+        .set_connection_timeout(tuning.call_timeout)
+        .set_response_timeout(tuning.call_timeout);
+    Ok(RedisConn::Cluster(
+        client.get_pending_async_connection_with_config(config),
+    ))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl ConnectionLike for RedisConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}

@@ -218,6 +218,7 @@ impl Config {
             return Ok(());
         };
         r.tls = redis_tls(r)?;
+        r.seeds_with_password = seeds_with_credentials(r)?;
         let Some(file) = &r.password_file else {
             return Ok(());
         };
@@ -239,6 +240,13 @@ impl Config {
         url.set_password(Some(password))
             .map_err(|()| invalid("redis.url cannot carry a password"))?;
         r.with_password = Some(url.into());
+        for seed in &mut r.seeds_with_password {
+            let mut u =
+                url::Url::parse(seed).map_err(|_| invalid("a cluster seed does not parse"))?;
+            u.set_password(Some(password))
+                .map_err(|()| invalid("a cluster seed cannot carry a password"))?;
+            *seed = u.into();
+        }
         Ok(())
     }
 
@@ -347,6 +355,7 @@ impl Config {
                         .into(),
                 );
             }
+            validate_cluster(r, &mut out);
             if url::Url::parse(&r.url).is_ok_and(|u| u.fragment().is_some()) {
                 // The Redis client reads `#insecure` as "skip certificate
                 // verification"; this build never does that.
@@ -385,6 +394,65 @@ impl Config {
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_millis(self.server.handshake_timeout_ms)
     }
+}
+
+/// `[redis] cluster` and `cluster_seeds`: seeds only for a cluster, of
+/// the url's scheme, without credentials, database 0 throughout.
+fn validate_cluster(r: &RedisConfig, out: &mut Vec<String>) {
+    if !r.cluster {
+        if !r.cluster_seeds.is_empty() {
+            out.push("redis.cluster_seeds: only with redis.cluster = true".into());
+        }
+        return;
+    }
+    let db0 = |u: &url::Url| matches!(u.path(), "" | "/" | "/0");
+    if url::Url::parse(&r.url).is_ok_and(|u| !db0(&u)) {
+        out.push("redis.url: a Redis Cluster has database 0 only".into());
+    }
+    let scheme = r.url.split("://").next().unwrap_or_default();
+    for (i, seed) in r.cluster_seeds.iter().enumerate() {
+        let at = format!("redis.cluster_seeds[{i}]");
+        match url::Url::parse(seed) {
+            Err(_) => out.push(format!("{at}: not a URL")),
+            Ok(u) => {
+                if u.scheme() != scheme {
+                    out.push(format!("{at}: must use the url's scheme ({scheme}://)"));
+                }
+                if !u.username().is_empty() || u.password().is_some() {
+                    out.push(format!(
+                        "{at}: no credentials (those of redis.url or password_file apply)"
+                    ));
+                }
+                if !db0(&u) || u.fragment().is_some() || u.query().is_some() {
+                    out.push(format!("{at}: host and port only"));
+                }
+                if u.host_str().is_none_or(str::is_empty) {
+                    out.push(format!("{at}: no host"));
+                }
+            }
+        }
+    }
+}
+
+/// The cluster seeds with the user and password of `url` (each seed is
+/// another node of the same cluster, so the same credentials apply).
+fn seeds_with_credentials(r: &RedisConfig) -> Result<Vec<String>, ConfigError> {
+    let invalid = |problem: String| ConfigError::Invalid {
+        path: PathBuf::from("redis.cluster_seeds"),
+        problems: vec![problem],
+    };
+    let base = url::Url::parse(&r.url).map_err(|_| invalid("redis.url does not parse".into()))?;
+    r.cluster_seeds
+        .iter()
+        .map(|seed| {
+            let mut u =
+                url::Url::parse(seed).map_err(|_| invalid(format!("{seed:?} does not parse")))?;
+            u.set_username(base.username())
+                .and_then(|()| u.set_password(base.password()))
+                .map_err(|()| invalid("a seed cannot carry credentials".into()))?;
+            Ok(u.into())
+        })
+        .collect()
 }
 
 /// The TLS material of a `rediss://` connection, read once and checked now

@@ -120,8 +120,19 @@ impl Default for AuthorizationConfig {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]` (never logged).
+    /// `redis://[user:password@]host:port[/db]` (never logged). With
+    /// `cluster`, one node of the cluster (database 0).
     pub url: String,
+    /// `url` is a node of a Redis Cluster: the slot map is discovered from
+    /// it and `cluster_seeds`, and every call goes to the node owning its
+    /// key's slot (following `MOVED`/`ASK` and failovers).
+    #[serde(default)]
+    pub cluster: bool,
+    /// More nodes of the cluster to discover it from, tried when `url` is
+    /// down at start: `redis://host:port` (or `rediss://`, as `url`),
+    /// without credentials (those of `url` / `password_file` apply).
+    #[serde(default)]
+    pub cluster_seeds: Vec<String>,
     /// A file holding the Redis password (e.g. a mounted Kubernetes Secret),
     /// instead of a password in `url`; a trailing newline is ignored. Read
     /// when the configuration is loaded.
@@ -149,6 +160,9 @@ pub struct RedisConfig {
     /// The TLS material read from the files above (set by the loader).
     #[serde(skip)]
     pub(crate) tls: Option<redis::TlsCertificates>,
+    /// `cluster_seeds` with the credentials of `url` (set by the loader).
+    #[serde(skip)]
+    pub(crate) seeds_with_password: Vec<String>,
 }
 
 impl RedisConfig {
@@ -164,7 +178,15 @@ impl RedisConfig {
         let mut o = credgate_authz::RedisOptions::new(self.connection_url().to_owned());
         o.call_timeout = call_timeout;
         o.tls = self.tls.clone();
+        o.cluster = self.cluster;
+        o.cluster_seeds = self.cluster_seed_urls().to_vec();
         o
+    }
+
+    /// The cluster's further seed nodes, with the credentials of `url`
+    /// (and `password_file`). Never log them.
+    pub fn cluster_seed_urls(&self) -> &[String] {
+        &self.seeds_with_password
     }
 }
 
@@ -181,6 +203,8 @@ impl std::fmt::Debug for RedisConfig {
             .field("url", &shown)
             .field("password_file", &self.password_file)
             .field("call_timeout_ms", &self.call_timeout_ms)
+            .field("cluster", &self.cluster)
+            .field("cluster_seeds", &self.cluster_seeds)
             .field("ca_file", &self.ca_file)
             .field("client_cert_file", &self.client_cert_file)
             .finish_non_exhaustive()

@@ -228,3 +228,69 @@ fn system_roots_are_handed_over_as_pem_and_an_empty_store_names_the_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn redis_cluster_seeds_take_the_urls_credentials_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let with = |redis: &str| format!("{MIN}\n[redis]\n{redis}\n");
+    let load = |text: &str| Config::from_toml(text, Path::new("g.toml"), base);
+    let seeds = "cluster_seeds = [\"redis://n2:6379\", \"redis://n3:6379/\"]";
+    // The url's user and password apply to every seed.
+    let cfg = load(&with(&format!(
+        "url = \"redis://app:s3cret@n1:6379\"\ncluster = true\n{seeds}"
+    )))
+    .unwrap();
+    let r = cfg.redis.as_ref().unwrap();
+    assert!(r.cluster);
+    assert_eq!(
+        r.cluster_seed_urls(),
+        ["redis://app:s3cret@n2:6379", "redis://app:s3cret@n3:6379/"]
+    );
+    let o = r.authz_options(std::time::Duration::from_millis(100));
+    assert!(o.cluster);
+    assert_eq!(o.cluster_seeds, r.cluster_seed_urls());
+    assert!(!format!("{cfg:?}").contains("s3cret"));
+    // So does password_file's.
+    std::fs::write(base.join("pw"), "from-file\n").unwrap();
+    let cfg = load(&with(&format!(
+        "url = \"redis://n1:6379\"\npassword_file = \"pw\"\ncluster = true\n{seeds}"
+    )))
+    .unwrap();
+    let r = cfg.redis.as_ref().unwrap();
+    assert!(r.connection_url().contains(":from-file@n1"));
+    assert!(r
+        .cluster_seed_urls()
+        .iter()
+        .all(|s| s.contains(":from-file@n")));
+    // Refused, each by name.
+    for (redis, problem) in [
+        (
+            format!("url = \"redis://n1\"\n{seeds}"),
+            "redis.cluster_seeds: only with redis.cluster = true",
+        ),
+        (
+            "url = \"redis://n1/3\"\ncluster = true".to_owned(),
+            "database 0 only",
+        ),
+        (
+            "url = \"redis://n1\"\ncluster = true\ncluster_seeds = [\"rediss://n2\"]".to_owned(),
+            "cluster_seeds[0]: must use the url's scheme",
+        ),
+        (
+            "url = \"redis://n1\"\ncluster = true\ncluster_seeds = [\"redis://u:p@n2\"]".to_owned(),
+            "cluster_seeds[0]: no credentials",
+        ),
+        (
+            "url = \"redis://n1\"\ncluster = true\ncluster_seeds = [\"redis://n2/1\"]".to_owned(),
+            "cluster_seeds[0]: host and port only",
+        ),
+        (
+            "url = \"redis://n1\"\ncluster = true\ncluster_seeds = [\"n2:6379\"]".to_owned(),
+            "cluster_seeds[0]:",
+        ),
+    ] {
+        let err = load(&with(&redis)).unwrap_err().to_string();
+        assert!(err.contains(problem), "{redis}: {err}");
+    }
+}

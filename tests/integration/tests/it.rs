@@ -42,3 +42,6 @@ mod telemetry;
 
 #[path = "it/ratelimit.rs"]
 mod ratelimit;
+
+#[path = "it/cluster.rs"]
+mod cluster;

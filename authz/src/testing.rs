@@ -324,6 +324,26 @@ impl RedisCluster {
     pub fn ports(&self) -> Vec<u16> {
         self.nodes.iter().map(RedisServer::port).collect()
     }
+
+    /// The number of keys each node holds (`DBSIZE`), in node order.
+    pub fn keys_per_node(&self) -> Result<Vec<u64>, TestingError> {
+        self.nodes
+            .iter()
+            .map(|node| {
+                let err = |detail: String| TestingError::Start {
+                    port: node.port,
+                    detail,
+                };
+                let client = redis::Client::open(node.url()).map_err(|e| err(e.to_string()))?;
+                let mut conn = client
+                    .get_connection_with_timeout(Duration::from_secs(2))
+                    .map_err(|e| err(e.to_string()))?;
+                redis::cmd("DBSIZE")
+                    .query(&mut conn)
+                    .map_err(|e| err(e.to_string()))
+            })
+            .collect()
+    }
 }
 
 impl Drop for RedisCluster {

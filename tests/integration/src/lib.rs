@@ -338,6 +338,63 @@ pub fn jti_of(token: &str) -> String {
     v["jti"].as_str().unwrap().to_owned()
 }
 
+/// Two replicas sharing their authorization state (SPEC §6): a token
+/// with `max_uses = 2` answers once on each replica and is then exhausted
+/// on either; a token revoked through `revoke_via` (the Redis both use) is
+/// refused by both.
+pub async fn assert_replicas_share_authz_state(
+    a: &Harness,
+    b: &Harness,
+    revoke_via: credgate_authz::RedisOptions,
+) {
+    let loan = ("x-credit-purpose", "loan_underwriting");
+    let nb = a.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let get = |h: &Harness, token: &str| {
+        let (client, path, token) = (h.client("bank-nb"), path.clone(), token.to_owned());
+        async move {
+            client
+                .get(&path, &[loan, ("x-credit-authorization", &token)])
+                .await
+        }
+    };
+    let twice = a.token_with(
+        &nb,
+        "bank-nb",
+        &["enterprise.report"],
+        "loan_underwriting",
+        Some(2),
+        0,
+        3600,
+    );
+    for h in [a, b] {
+        let r = get(h, &twice).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    assert_eq!(get(a, &twice).await.code(), "authorization_exhausted");
+    assert_eq!(get(b, &twice).await.code(), "authorization_exhausted");
+    let token = a.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    assert_eq!(get(b, &token).await.status, 200);
+    revoke_in_redis(revoke_via, &token).await;
+    for h in [a, b] {
+        assert_eq!(get(h, &token).await.code(), "authorization_revoked");
+    }
+}
+
+/// Revokes `token` until tomorrow through the Redis that `options` names,
+/// as `credgate authz revoke` does with a configured Redis.
+pub async fn revoke_in_redis(mut options: credgate_authz::RedisOptions, token: &str) {
+    use credgate_authz::AuthzState as _;
+    options.call_timeout = Duration::from_secs(2);
+    let state = credgate_authz::RedisState::new(&options).unwrap();
+    let tomorrow = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 86_400;
+    state.revoke(&jti_of(token), tomorrow).await.unwrap();
+}
+
 /// A plain-HTTP request to a control address.
 pub async fn plain(
     addr: SocketAddr,

@@ -343,57 +343,16 @@ async fn two_gateways_share_revocations_and_use_counts_through_redis() {
         ..Options::default()
     })
     .await;
+    // Use counts (one use on each replica, the third fails on either) and
+    // a revocation made through Redis, seen by both.
+    credgate_integration::assert_replicas_share_authz_state(
+        &a,
+        &b,
+        credgate_authz::RedisOptions::new(redis.url()),
+    )
+    .await;
     let nb = a.enterprise_of("xinyong-ningbo");
     let path = format!("/v1/enterprises/{nb}/report?sections=basic");
-    // Use counts: max_uses = 2, one use on each replica, the third fails on either.
-    let twice = a.token_with(
-        &nb,
-        "bank-nb",
-        &["enterprise.report"],
-        "loan_underwriting",
-        Some(2),
-        0,
-        3600,
-    );
-    assert_eq!(
-        a.client("bank-nb")
-            .get(&path, &[LOAN, auth(&twice)])
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        b.client("bank-nb")
-            .get(&path, &[LOAN, auth(&twice)])
-            .await
-            .status,
-        200
-    );
-    let r = a.client("bank-nb").get(&path, &[LOAN, auth(&twice)]).await;
-    assert_eq!(r.code(), "authorization_exhausted");
-    // Revocation made through one replica's store is seen by the other.
-    let token = a.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
-    assert_eq!(
-        b.client("bank-nb")
-            .get(&path, &[LOAN, auth(&token)])
-            .await
-            .status,
-        200
-    );
-    let mut o = credgate_authz::RedisOptions::new(redis.url());
-    o.call_timeout = Duration::from_secs(2);
-    let state = credgate_authz::RedisState::new(&o).unwrap();
-    use credgate_authz::AuthzState as _;
-    let tomorrow = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + 86_400;
-    state.revoke(&jti_of(&token), tomorrow).await.unwrap();
-    for gw in [&a, &b] {
-        let r = gw.client("bank-nb").get(&path, &[LOAN, auth(&token)]).await;
-        assert_eq!(r.code(), "authorization_revoked");
-    }
     // Redis gone: authorization checks fail closed with 503, never open.
     drop(redis);
     let fresh = a.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");

@@ -2,17 +2,9 @@
 //! §12 "sharing one Redis (or Redis Cluster)"): one rate limit, one use
 //! count and one revocation list across both, wherever the slots live.
 
-use std::time::Duration;
-
-use credgate_authz::AuthzState as _;
 use credgate_integration::{policy_with_limit, Harness, Options};
 
 const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
-const LOAN: (&str, &str) = ("x-credit-purpose", "loan_underwriting");
-
-fn auth(token: &str) -> (&'static str, &str) {
-    ("x-credit-authorization", token)
-}
 
 #[tokio::test]
 async fn two_gateways_share_limits_use_counts_and_revocations_on_a_redis_cluster() {
@@ -55,54 +47,8 @@ async fn two_gateways_share_limits_use_counts_and_revocations_on_a_redis_cluster
     }
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429, 429, 429]);
 
-    // Use counts: max_uses = 2, one use on each replica, the third fails.
-    let twice = a.token_with(
-        &nb,
-        "bank-nb",
-        &["enterprise.report"],
-        "loan_underwriting",
-        Some(2),
-        0,
-        3600,
-    );
-    for gw in [&a, &b] {
-        let r = gw
-            .client("bank-nb")
-            .get(&report, &[LOAN, auth(&twice)])
-            .await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    }
-    let r = b
-        .client("bank-nb")
-        .get(&report, &[LOAN, auth(&twice)])
-        .await;
-    assert_eq!(r.code(), "authorization_exhausted");
-
-    // A revocation written through the cluster is seen by both replicas.
-    let token = a.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
-    assert_eq!(
-        b.client("bank-nb")
-            .get(&report, &[LOAN, auth(&token)])
-            .await
-            .status,
-        200
-    );
-    let mut o = credgate_authz::RedisOptions::new(urls[1].clone());
-    o.cluster = true;
-    o.call_timeout = Duration::from_secs(2);
-    let state = credgate_authz::RedisState::new(&o).unwrap();
-    let jti = credgate_integration::jti_of(&token);
-    let tomorrow = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + 86_400;
-    state.revoke(&jti, tomorrow).await.unwrap();
-    for gw in [&a, &b] {
-        let r = gw
-            .client("bank-nb")
-            .get(&report, &[LOAN, auth(&token)])
-            .await;
-        assert_eq!(r.code(), "authorization_revoked");
-    }
+    // Use counts and a revocation, through the cluster client too.
+    let mut revoke_via = credgate_authz::RedisOptions::new(urls[1].clone());
+    revoke_via.cluster = true;
+    credgate_integration::assert_replicas_share_authz_state(&a, &b, revoke_via).await;
 }

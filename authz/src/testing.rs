@@ -240,6 +240,8 @@ impl Drop for RedisServer {
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
+    /// The first and last slot of each node, in node order.
+    slots: Vec<(u16, u16)>,
     dir: PathBuf,
 }
 
@@ -264,6 +266,7 @@ impl RedisCluster {
         std::fs::create_dir_all(&dir).map_err(|e| start_err(e.to_string()))?;
         let mut cluster = Self {
             nodes: Vec::with_capacity(n),
+            slots: Vec::with_capacity(n),
             dir,
         };
         for _ in 0..n {
@@ -274,6 +277,10 @@ impl RedisCluster {
         for (i, node) in cluster.nodes.iter().enumerate() {
             let first = i * slots;
             let last = if i + 1 == n { 16383 } else { first + slots - 1 };
+            cluster.slots.push((
+                u16::try_from(first).unwrap_or(u16::MAX),
+                u16::try_from(last).unwrap_or(u16::MAX),
+            ));
             node_command(
                 node.port,
                 redis::cmd("CLUSTER")
@@ -323,6 +330,44 @@ impl RedisCluster {
     /// The port of each node.
     pub fn ports(&self) -> Vec<u16> {
         self.nodes.iter().map(RedisServer::port).collect()
+    }
+
+    /// Kills node `i` (SIGKILL); the others keep serving their slots until
+    /// the cluster marks it failed. Out-of-range `i` does nothing.
+    pub fn stop_node(&mut self, i: usize) {
+        if let Some(node) = self.nodes.get_mut(i) {
+            node.stop();
+        }
+    }
+
+    /// The index of the node owning `key`'s slot (`CLUSTER KEYSLOT`, asked
+    /// of the first node still running).
+    pub fn node_of(&self, key: &str) -> Result<usize, TestingError> {
+        let node =
+            self.nodes
+                .iter()
+                .find(|n| n.is_running())
+                .ok_or_else(|| TestingError::Start {
+                    port: 0,
+                    detail: "no node is running".into(),
+                })?;
+        let err = |detail: String| TestingError::Start {
+            port: node.port,
+            detail,
+        };
+        let client = redis::Client::open(node.url()).map_err(|e| err(e.to_string()))?;
+        let mut conn = client
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .map_err(|e| err(e.to_string()))?;
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut conn)
+            .map_err(|e| err(e.to_string()))?;
+        self.slots
+            .iter()
+            .position(|(first, last)| (*first..=*last).contains(&slot))
+            .ok_or_else(|| err(format!("slot {slot} has no node")))
     }
 
     /// The number of keys each node holds (`DBSIZE`), in node order.

@@ -8,7 +8,7 @@ const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 
 #[tokio::test]
 async fn two_gateways_share_limits_use_counts_and_revocations_on_a_redis_cluster() {
-    let cluster = credgate_authz::testing::RedisCluster::start(3)
+    let mut cluster = credgate_authz::testing::RedisCluster::start(3)
         .expect("a Redis Cluster of redis-servers (scripts/test installs redis-server)");
     let urls = cluster.urls();
     let seeds = |skip: usize| {
@@ -51,4 +51,27 @@ async fn two_gateways_share_limits_use_counts_and_revocations_on_a_redis_cluster
     let mut revoke_via = credgate_authz::RedisOptions::new(urls[1].clone());
     revoke_via.cluster = true;
     credgate_integration::assert_replicas_share_authz_state(&a, &b, revoke_via).await;
+
+    // The node holding the authorization state dies: checks that need it
+    // fail closed (503) on both replicas, within the call timeout, never
+    // open and never hanging.
+    let holder = cluster.node_of("credgate:{authz}:uses:x").unwrap();
+    assert!(cluster.keys_per_node().unwrap()[holder] > 0);
+    cluster.stop_node(holder);
+    let fresh = a.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    for h in [&a, &b] {
+        let started = std::time::Instant::now();
+        let r = h
+            .client("bank-nb")
+            .get(
+                &report,
+                &[
+                    ("x-credit-purpose", "loan_underwriting"),
+                    ("x-credit-authorization", &fresh),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
 }

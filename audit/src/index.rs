@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hash::{Hash as _, Hasher as _};
 use std::io::{self, Write};
 
-use crate::record::{batch_tag, parse_rfc3339_ms, AuditRecord, Decision};
+use crate::record::{parse_rfc3339_ms, AuditRecord, BatchTagger, Decision};
 use crate::AuditError;
 
 /// Largest page a query returns.
@@ -163,9 +163,26 @@ pub(crate) fn batch_input<'a, S: AsRef<str>>(
             .map(|s| subject_key(Some(s.as_ref())));
         (keys.collect(), None)
     } else {
-        let keys = tags.iter().map(|s| subject_key(Some(s.as_ref())));
+        let keys = tags.iter().map(|s| tag_key(s.as_ref()));
         (keys.collect(), Some(request_id))
     }
+}
+
+/// The index key of a batch tag: its first 8 bytes (hits are confirmed
+/// against the record). A tag that is not hex gets a key no search
+/// computes from an HMAC but by chance.
+fn tag_key(tag_hex: &str) -> u64 {
+    tag_hex
+        .get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or_else(|| subject_key(Some(tag_hex)))
+}
+
+/// The index key of a computed tag (see [`tag_key`]).
+fn computed_tag_key(tag: &ring::hmac::Tag) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&tag.as_ref()[..8]);
+    u64::from_be_bytes(first)
 }
 
 /// The subjects of one batch record.
@@ -179,16 +196,43 @@ struct Batch {
 }
 
 impl Batch {
-    /// Whether the batch names the subject with this pseudonym (and its
-    /// [`subject_key`]).
-    fn names(&self, pseudonym: &str, key: u64) -> bool {
+    /// Whether the batch (probably) names the subject searched for.
+    fn names(&self, subject: &Subject) -> bool {
         match &self.request_id {
-            None => self.keys.contains(&key),
+            None => self.keys.contains(&subject.key),
             Some(rid) => self
                 .keys
-                .contains(&subject_key(Some(&batch_tag(pseudonym, rid)))),
+                .contains(&computed_tag_key(&subject.tagger.tag(rid))),
         }
     }
+}
+
+/// The subject a search looks for, prepared once.
+struct Subject {
+    /// [`subject_key`] of its pseudonym.
+    key: u64,
+    tagger: BatchTagger,
+}
+
+/// How much of the index one call of [`Index::search_step`] examines
+/// before it returns (a batch record costs an HMAC, ≈ 100 plain entries):
+/// the caller holds the log's lock meanwhile, and the writer waits for it.
+pub(crate) const SEARCH_STEP_BUDGET: usize = 50_000;
+
+/// Where a search stands after [`Index::search_step`].
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Finished: the page's hits and the cursor of the next page.
+    Done(Vec<Position>, Option<u64>),
+    /// Out of budget: continue below this seq with [`Resume`].
+    Paused(Resume),
+}
+
+/// A paused search: hits so far, and the seq to continue below.
+#[derive(Debug)]
+pub(crate) struct Resume {
+    hits: Vec<Position>,
+    below: u64,
 }
 
 /// Hash of a subject pseudonym; 0 means "no subject".
@@ -274,30 +318,59 @@ impl Index {
     }
 
     /// Positions of the records matching `q`, newest first, at most the
-    /// page size; and the next cursor if one more record matches.
+    /// page size; and the next cursor if one more record matches. In one
+    /// go (offline readers and tests); the live log searches in steps.
     pub(crate) fn search(&self, q: &Query) -> Result<(Vec<Position>, Option<u64>), AuditError> {
+        let mut resume = None;
+        loop {
+            match self.search_step(q, resume, usize::MAX)? {
+                Step::Done(hits, next) => return Ok((hits, next)),
+                Step::Paused(r) => resume = Some(r),
+            }
+        }
+    }
+
+    /// [`Index::search`] for at most `budget` units of work (an entry is
+    /// one, a batch record tested by tag ≈ 100), continuing `resume`.
+    /// Between steps the caller may release its lock: entries only ever
+    /// come and go at the ends, and a step re-reads where they are.
+    pub(crate) fn search_step(
+        &self,
+        q: &Query,
+        resume: Option<Resume>,
+        budget: usize,
+    ) -> Result<Step, AuditError> {
         let limit = q.page_size()?;
         let client = match &q.client {
             Some(c) => match self.clients.get(c.as_str()) {
                 Some(id) => Some(*id),
-                None => return Ok((Vec::new(), None)),
+                None => return Ok(Step::Done(Vec::new(), None)),
             },
             None => None,
         };
-        let subject = q
-            .subject_pseudonym
-            .as_deref()
-            .map(|s| (s, subject_key(Some(s))));
+        let subject = q.subject_pseudonym.as_deref().map(|s| Subject {
+            key: subject_key(Some(s)),
+            tagger: BatchTagger::new(s),
+        });
         let mut hi = self.entries.len();
         if let Some(cursor) = q.cursor {
             let below = cursor.saturating_sub(self.first_seq);
             hi = hi.min(usize::try_from(below).unwrap_or(usize::MAX));
         }
+        let mut hits = Vec::new();
+        if let Some(r) = resume {
+            let below = r.below.saturating_sub(self.first_seq);
+            hi = hi.min(usize::try_from(below).unwrap_or(usize::MAX));
+            hits = r.hits;
+        }
         if let (Some(to), true) = (q.to, self.time_sorted) {
             hi = hi.min(self.entries.partition_point(|e| e.time_ms < to));
         }
-        let mut hits = Vec::new();
-        for i in (0..hi).rev() {
+        // Work done: entries examined, plus 100 per batch record tested.
+        let mut batch_tests = 0usize;
+        // Every step examines at least one entry: a search always ends.
+        let budget = budget.max(1);
+        for (examined, i) in (0..hi).rev().enumerate() {
             let e = &self.entries[i];
             if let (Some(from), true) = (q.from, self.time_sorted) {
                 if e.time_ms < from {
@@ -305,20 +378,30 @@ impl Index {
                 }
             }
             let seq = self.first_seq + i as u64;
+            if examined.saturating_add(batch_tests.saturating_mul(100)) >= budget {
+                return Ok(Step::Paused(Resume {
+                    hits,
+                    below: seq + 1,
+                }));
+            }
             let wanted = client.is_none_or(|c| c == e.client)
-                && subject.is_none_or(|(p, key)| {
-                    key == e.subject
-                        || (e.batch && self.batches.get(&seq).is_some_and(|b| b.names(p, key)))
-                })
                 && q.decision.is_none_or(|d| d == e.decision)
                 && q.from.is_none_or(|f| e.time_ms >= f)
-                && q.to.is_none_or(|t| e.time_ms < t);
+                && q.to.is_none_or(|t| e.time_ms < t)
+                && subject.as_ref().is_none_or(|s| {
+                    s.key == e.subject
+                        || (e.batch
+                            && self.batches.get(&seq).is_some_and(|b| {
+                                batch_tests += 1;
+                                b.names(s)
+                            }))
+                });
             if !wanted {
                 continue;
             }
             if hits.len() == limit {
                 let next = hits.last().map(|p: &Position| p.seq);
-                return Ok((hits, next));
+                return Ok(Step::Done(hits, next));
             }
             hits.push(Position {
                 seq,
@@ -327,191 +410,9 @@ impl Index {
                 len: e.len,
             });
         }
-        Ok((hits, None))
+        Ok(Step::Done(hits, None))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn index() -> Index {
-        let mut idx = Index::new(1);
-        for seq in 1..=10u64 {
-            let client = if seq % 2 == 0 { "bank" } else { "dept" };
-            let subject = format!("s{}", seq % 3);
-            idx.push(&IndexInput {
-                seq,
-                time_ms: 1000 * seq as i64,
-                client_id: client,
-                subject_pseudonym: Some(&subject),
-                batch_subjects: Vec::new(),
-                batch_request_id: None,
-                decision: if seq % 5 == 0 {
-                    Decision::Deny
-                } else {
-                    Decision::Allow
-                },
-                segment: 1,
-                offset: seq * 100,
-                len: 90,
-            });
-        }
-        idx
-    }
-
-    fn seqs(r: (Vec<Position>, Option<u64>)) -> (Vec<u64>, Option<u64>) {
-        (r.0.iter().map(|p| p.seq).collect(), r.1)
-    }
-
-    #[test]
-    fn filters_combine_and_pages_follow_cursors() {
-        let idx = index();
-        let q = Query {
-            client: Some("bank".into()),
-            limit: Some(2),
-            ..Query::default()
-        };
-        assert_eq!(seqs(idx.search(&q).unwrap()), (vec![10, 8], Some(8)));
-        let q2 = Query {
-            cursor: Some(8),
-            ..q.clone()
-        };
-        assert_eq!(seqs(idx.search(&q2).unwrap()), (vec![6, 4], Some(4)));
-        let q3 = Query {
-            cursor: Some(4),
-            ..q
-        };
-        assert_eq!(seqs(idx.search(&q3).unwrap()), (vec![2], None));
-        let q = Query {
-            decision: Some(Decision::Deny),
-            ..Query::default()
-        };
-        assert_eq!(seqs(idx.search(&q).unwrap()), (vec![10, 5], None));
-        let q = Query {
-            subject_pseudonym: Some("s1".into()),
-            ..Query::default()
-        };
-        assert_eq!(seqs(idx.search(&q).unwrap()), (vec![10, 7, 4, 1], None));
-        let q = Query {
-            from: Some(3000),
-            to: Some(6000),
-            ..Query::default()
-        };
-        assert_eq!(seqs(idx.search(&q).unwrap()), (vec![5, 4, 3], None));
-        let q = Query {
-            client: Some("nobody".into()),
-            ..Query::default()
-        };
-        assert_eq!(seqs(idx.search(&q).unwrap()), (vec![], None));
-        assert!(idx
-            .search(&Query {
-                limit: Some(0),
-                ..Query::default()
-            })
-            .is_err());
-    }
-
-    #[test]
-    fn batches_are_found_by_tag_and_legacy_batches_by_pseudonym() {
-        let mut idx = Index::new(1);
-        let tags = [batch_tag("p-a", "rid-1"), batch_tag("p-b", "rid-1")];
-        let legacy = ["p-a".to_owned(), "p-c".to_owned()];
-        let inputs: [(&[String], &[String], &str); 2] =
-            [(&[], &tags, "rid-1"), (&legacy, &[], "rid-2")];
-        for (i, (legacy, tags, rid)) in inputs.into_iter().enumerate() {
-            let (batch_subjects, batch_request_id) = batch_input(legacy, tags, rid);
-            idx.push(&IndexInput {
-                seq: i as u64 + 1,
-                time_ms: 1000,
-                client_id: "dept",
-                subject_pseudonym: None,
-                batch_subjects,
-                batch_request_id,
-                decision: Decision::Allow,
-                segment: 1,
-                offset: 100 * i as u64,
-                len: 90,
-            });
-        }
-        let find = |p: &str| {
-            seqs(
-                idx.search(&Query {
-                    subject_pseudonym: Some(p.into()),
-                    ..Query::default()
-                })
-                .unwrap(),
-            )
-            .0
-        };
-        assert_eq!(find("p-a"), vec![2, 1]);
-        assert_eq!(find("p-b"), vec![1]);
-        assert_eq!(find("p-c"), vec![2]);
-        assert_eq!(find("p-d"), Vec::<u64>::new());
-        // A tag is not the pseudonym, nor searchable as one.
-        assert_eq!(find(&tags[0]), Vec::<u64>::new());
-    }
-
-    #[test]
-    fn a_tag_is_salted_by_the_request_and_keyed_by_the_pseudonym() {
-        let a1 = batch_tag("p-a", "rid-1");
-        // The documented construction (audit/README.md), computed with
-        // Python's hmac: HMAC-SHA256(key = pseudonym, label || request id).
-        assert_eq!(
-            a1,
-            "8838318d6545535a0ca089cad16bbe00e125615b09774c1eb438993c22d6c925"
-        );
-        assert_ne!(a1, batch_tag("p-a", "rid-2"));
-        assert_ne!(a1, batch_tag("p-b", "rid-1"));
-        assert_ne!(a1, "p-a");
-        // `Query::matches` (offline confirmation) agrees with the index.
-        let rec: AuditRecord = serde_json::from_value(serde_json::json!({
-            "seq": 1, "time": "2024-05-01T08:30:00.123Z", "replica": "r",
-            "request_id": "rid-1", "trace_id": null, "client_id": "dept",
-            "cert_fingerprint": "00", "endpoint": "/v1/sanctions/check",
-            "purpose": null, "subject_pseudonym": null,
-            "subject_pseudonyms": ["p-c"], "subject_tags": [a1],
-            "subject_region": null, "authz_jti": null, "decision": "allow",
-            "reason": "ok", "profile_digest": null, "sections": [],
-            "fields_returned": [], "fields_masked": [], "upstreams": [],
-            "status": 200
-        }))
-        .unwrap();
-        let q = |p: &str| Query {
-            subject_pseudonym: Some(p.into()),
-            ..Query::default()
-        };
-        assert!(q("p-a").matches(&rec));
-        assert!(q("p-c").matches(&rec));
-        assert!(!q("p-b").matches(&rec));
-    }
-
-    #[test]
-    fn exact_page_has_no_cursor_and_retention_drops_the_front() {
-        let mut idx = index();
-        let q = Query {
-            client: Some("dept".into()),
-            limit: Some(5),
-            ..Query::default()
-        };
-        assert_eq!(seqs(idx.search(&q).unwrap()), (vec![9, 7, 5, 3, 1], None));
-        idx.drop_through(4);
-        assert_eq!(idx.position(4), None);
-        assert_eq!(idx.position(5).map(|p| p.offset), Some(500));
-        assert_eq!(seqs(idx.search(&q).unwrap()), (vec![9, 7, 5], None));
-    }
-
-    #[test]
-    fn time_bounds_parse_both_forms() {
-        assert_eq!(
-            Query::parse_time("1714550400000").unwrap(),
-            1_714_550_400_000
-        );
-        assert_eq!(
-            Query::parse_time("2024-05-01T08:00:00Z").unwrap(),
-            1_714_550_400_000
-        );
-        assert!(Query::parse_time("May 1st").is_err());
-        assert!(Query::parse_time("").is_err());
-    }
-}
+mod tests;

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::SignedCheckpoint;
 use crate::config::AuditConfig;
-use crate::index::{Page, Query};
+use crate::index::{Page, Query, Step, SEARCH_STEP_BUDGET};
 use crate::keys::AuditPublicKey;
 use crate::merkle::Hash;
 use crate::read::RecordReader;
@@ -237,7 +237,22 @@ impl AuditLog {
     /// `limit` record bodies from disk: call from a blocking context, or use
     /// [`AuditLog::query`].
     pub fn query_blocking(&self, q: &Query) -> Result<Page, AuditError> {
-        let (hits, next_cursor) = self.inner.shared.read().index.search(q)?;
+        // In steps, releasing the lock between them: the writer takes it
+        // after every batch, and a subject search over a long log (an HMAC
+        // per batch record) would otherwise hold every answer up.
+        let mut resume = None;
+        let (hits, next_cursor) = loop {
+            let step =
+                self.inner
+                    .shared
+                    .read()
+                    .index
+                    .search_step(q, resume.take(), SEARCH_STEP_BUDGET)?;
+            match step {
+                Step::Done(hits, next) => break (hits, next),
+                Step::Paused(r) => resume = Some(r),
+            }
+        };
         let mut reader = RecordReader::new(&self.inner.shared.dir);
         let mut records = Vec::with_capacity(hits.len());
         for pos in hits {

@@ -209,11 +209,29 @@ const BATCH_TAG_LABEL: &[u8] = b"credgate batch tag v1\0";
 /// anyone else sees 32 random-looking bytes, different for every request
 /// (the request id is random and gateway-made).
 pub fn batch_tag(pseudonym: &str, request_id: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, pseudonym.as_bytes());
-    let mut ctx = hmac::Context::with_key(&key);
-    ctx.update(BATCH_TAG_LABEL);
-    ctx.update(request_id.as_bytes());
-    hex::encode(ctx.sign().as_ref())
+    hex::encode(BatchTagger::new(pseudonym).tag(request_id).as_ref())
+}
+
+/// [`batch_tag`] for one pseudonym and many requests: the HMAC key is
+/// prepared once (a subject search tests every batch record it passes).
+pub(crate) struct BatchTagger {
+    key: hmac::Key,
+}
+
+impl BatchTagger {
+    pub(crate) fn new(pseudonym: &str) -> Self {
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, pseudonym.as_bytes()),
+        }
+    }
+
+    /// The tag's bytes for `request_id`.
+    pub(crate) fn tag(&self, request_id: &str) -> hmac::Tag {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(BATCH_TAG_LABEL);
+        ctx.update(request_id.as_bytes());
+        ctx.sign()
+    }
 }
 
 /// Whether `rec` names the subject with pseudonym `p`: as its subject, in

@@ -273,11 +273,30 @@ impl RedisCluster {
             let node = RedisServer::start_inner(None, None, Some(&cluster.dir))?;
             cluster.nodes.push(node);
         }
+        cluster.form()?;
+        Ok(cluster)
+    }
+
+    /// Kills every node and starts each again on its port, empty, then
+    /// forms the cluster anew (a total outage and a rebuild).
+    pub fn restart_all(&mut self) -> Result<(), TestingError> {
+        self.nodes.iter_mut().for_each(RedisServer::stop);
+        for node in &mut self.nodes {
+            node.restart()?;
+        }
+        self.form()
+    }
+
+    /// Splits the slots over the nodes, joins them, and waits (bounded)
+    /// until every node reports `cluster_state:ok` and knows all of them.
+    fn form(&mut self) -> Result<(), TestingError> {
+        let n = self.nodes.len();
         let slots = 16384 / n;
-        for (i, node) in cluster.nodes.iter().enumerate() {
+        self.slots.clear();
+        for (i, node) in self.nodes.iter().enumerate() {
             let first = i * slots;
             let last = if i + 1 == n { 16383 } else { first + slots - 1 };
-            cluster.slots.push((
+            self.slots.push((
                 u16::try_from(first).unwrap_or(u16::MAX),
                 u16::try_from(last).unwrap_or(u16::MAX),
             ));
@@ -289,8 +308,8 @@ impl RedisCluster {
                     .arg(last),
             )?;
         }
-        let first = cluster.nodes[0].port;
-        for node in &cluster.nodes[1..] {
+        let first = self.nodes[0].port;
+        for node in &self.nodes[1..] {
             let bus = node.cluster.as_ref().map_or(0, |(bus, _)| *bus);
             node_command(
                 first,
@@ -304,18 +323,19 @@ impl RedisCluster {
         let deadline = Instant::now() + CLUSTER_READY_DEADLINE;
         let want_known = format!("cluster_known_nodes:{n}");
         loop {
-            let ready = cluster.nodes.iter().all(|node| {
+            let ready = self.nodes.iter().all(|node| {
                 node_info(node.port).is_some_and(|info| {
                     info.contains("cluster_state:ok") && info.contains(&want_known)
                 })
             });
             if ready {
-                return Ok(cluster);
+                return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(start_err(format!(
-                    "the cluster was not ok within {CLUSTER_READY_DEADLINE:?}"
-                )));
+                return Err(TestingError::Start {
+                    port: first,
+                    detail: format!("the cluster was not ok within {CLUSTER_READY_DEADLINE:?}"),
+                });
             }
             // Poll interval of the readiness check (bounded by the deadline above).
             std::thread::sleep(Duration::from_millis(20));

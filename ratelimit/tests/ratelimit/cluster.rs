@@ -7,6 +7,8 @@ use std::time::Duration;
 use credgate_authz::testing::RedisCluster;
 use credgate_ratelimit::{Key, Limit, Limiter, LimiterConfig, Mode, RedisLimiterConfig};
 
+use super::common::{clock_at, config, redis_config, until_mode, NOON_SHANGHAI};
+
 #[tokio::test]
 async fn two_replicas_share_each_clients_limit_across_a_cluster() {
     let cluster = RedisCluster::start(3).unwrap();
@@ -58,4 +60,47 @@ async fn two_replicas_share_each_clients_limit_across_a_cluster() {
         "a GCRA key and a quota key per client"
     );
     assert!(nodes_with_keys >= 2, "keys on {nodes_with_keys} node(s)");
+}
+
+/// A limiter built while the whole cluster is down falls back to this
+/// replica's share, and decides in Redis again once the cluster is back
+/// (rebuilt, empty), without a restart of the limiter.
+#[tokio::test]
+async fn a_limiter_started_while_the_cluster_is_down_uses_it_once_it_is_up() {
+    let mut cluster = RedisCluster::start(3).unwrap();
+    let urls = cluster.urls();
+    for i in 0..3 {
+        cluster.stop_node(i);
+    }
+    let clock = clock_at(NOON_SHANGHAI);
+    let cfg = RedisLimiterConfig {
+        replicas: 2,
+        cluster: true,
+        cluster_seeds: urls[1..].to_vec(),
+        ..redis_config(&urls[0])
+    };
+    let limiter = Limiter::redis(config(&clock), cfg).unwrap();
+    let limit = Limit::new(5.0, 10);
+    let key = Key::client("bank-nb");
+    let mut allowed = 0;
+    for _ in 0..20 {
+        allowed += usize::from(limiter.check(&key, &limit).await.unwrap().is_allowed());
+    }
+    assert_eq!(allowed, 5, "the share's burst while the cluster is down");
+    assert_eq!(limiter.mode(), Mode::FallbackLocal);
+
+    cluster.restart_all().unwrap();
+    let other = Key::client("dept-nb");
+    until_mode(&limiter, Mode::Redis, Duration::from_secs(10), || async {
+        let _ = limiter.check(&other, &limit).await;
+    })
+    .await;
+    // In Redis now: a fresh client gets the full limit, not the share.
+    let fresh = Key::client("peer-hz");
+    let mut allowed = 0;
+    for _ in 0..15 {
+        allowed += usize::from(limiter.check(&fresh, &limit).await.unwrap().is_allowed());
+    }
+    assert_eq!(allowed, 10, "the full limit again");
+    assert_eq!(limiter.mode(), Mode::Redis);
 }

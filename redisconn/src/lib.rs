@@ -5,8 +5,11 @@
 //! cluster client, which discovers the slot map from seed nodes and
 //! follows `MOVED`/`ASK` redirections and failovers.
 //!
-//! Both are created without connecting: the gateway starts while Redis is
-//! down and fails closed (or falls back) until it is up. Every caller keys
+//! Creating either waits for nothing (the cluster client starts discovering
+//! its slot map in the background): the gateway starts while Redis is down
+//! and fails closed (or falls back) until it is up, and both reconnect by
+//! themselves afterwards (tested for a cluster that was wholly down at
+//! start and rebuilt, `credgate-ratelimit`'s `cluster` tests). Every caller keys
 //! one decision's data with one hash tag (`credgate:{rl:<client>}:…`,
 //! `credgate:{authz}:…`), so each script touches a single slot.
 //!

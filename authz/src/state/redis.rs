@@ -12,8 +12,8 @@
 //! bounded by [`RedisOptions::call_timeout`]; a timeout or connection error is a
 //! [`StateError`], which the gateway answers with 503 (fail closed). The connection is
 //! a [`RedisConn`] (one server or a Redis Cluster), which reconnects by itself once
-//! Redis is back; a call that
-//! meets a connection Redis dropped meanwhile is sent once more (see `RedisState::call`).
+//! Redis is back; a call that meets a connection Redis dropped meanwhile is sent once
+//! more (see `RedisState::call`).
 
 use std::future::Future;
 use std::sync::Arc;

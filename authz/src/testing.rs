@@ -371,42 +371,21 @@ impl RedisCluster {
                     port: 0,
                     detail: "no node is running".into(),
                 })?;
-        let err = |detail: String| TestingError::Start {
-            port: node.port,
-            detail,
-        };
-        let client = redis::Client::open(node.url()).map_err(|e| err(e.to_string()))?;
-        let mut conn = client
-            .get_connection_with_timeout(Duration::from_secs(2))
-            .map_err(|e| err(e.to_string()))?;
-        let slot: u16 = redis::cmd("CLUSTER")
-            .arg("KEYSLOT")
-            .arg(key)
-            .query(&mut conn)
-            .map_err(|e| err(e.to_string()))?;
+        let slot: u16 = node_query(node.port, redis::cmd("CLUSTER").arg("KEYSLOT").arg(key))?;
         self.slots
             .iter()
             .position(|(first, last)| (*first..=*last).contains(&slot))
-            .ok_or_else(|| err(format!("slot {slot} has no node")))
+            .ok_or_else(|| TestingError::Start {
+                port: node.port,
+                detail: format!("slot {slot} has no node"),
+            })
     }
 
     /// The number of keys each node holds (`DBSIZE`), in node order.
     pub fn keys_per_node(&self) -> Result<Vec<u64>, TestingError> {
         self.nodes
             .iter()
-            .map(|node| {
-                let err = |detail: String| TestingError::Start {
-                    port: node.port,
-                    detail,
-                };
-                let client = redis::Client::open(node.url()).map_err(|e| err(e.to_string()))?;
-                let mut conn = client
-                    .get_connection_with_timeout(Duration::from_secs(2))
-                    .map_err(|e| err(e.to_string()))?;
-                redis::cmd("DBSIZE")
-                    .query(&mut conn)
-                    .map_err(|e| err(e.to_string()))
-            })
+            .map(|node| node_query(node.port, &redis::cmd("DBSIZE")))
             .collect()
     }
 }
@@ -421,22 +400,24 @@ impl Drop for RedisCluster {
 /// Runs one command on the node at `port` (a plain connection, not a
 /// cluster client), expecting `OK`.
 fn node_command(port: u16, cmd: &redis::Cmd) -> Result<(), TestingError> {
+    node_query(port, cmd)
+}
+
+/// Runs one command on the node at `port` (a plain connection, not a
+/// cluster client) and returns its reply.
+fn node_query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> Result<T, TestingError> {
     let err = |detail: String| TestingError::Start { port, detail };
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
         .map_err(|e| err(e.to_string()))?;
     let mut conn = client
         .get_connection_with_timeout(Duration::from_secs(2))
         .map_err(|e| err(e.to_string()))?;
-    cmd.query::<()>(&mut conn).map_err(|e| err(e.to_string()))
+    cmd.query(&mut conn).map_err(|e| err(e.to_string()))
 }
 
 /// `CLUSTER INFO` of the node at `port`, if it answers.
 fn node_info(port: u16) -> Option<String> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
-    let mut conn = client
-        .get_connection_with_timeout(Duration::from_secs(2))
-        .ok()?;
-    redis::cmd("CLUSTER").arg("INFO").query(&mut conn).ok()
+    node_query(port, redis::cmd("CLUSTER").arg("INFO")).ok()
 }
 
 /// Whether something on `port` answers `PING` with `+PONG`.

@@ -47,8 +47,9 @@ pub struct RedisServer {
     port: u16,
     password: Option<String>,
     tls: Option<(u16, TlsFiles)>,
-    /// Cluster bus port and node file, for a node of a [`RedisCluster`].
-    cluster: Option<(u16, PathBuf)>,
+    /// Cluster bus port, node file and (for a bus over TLS) the node's
+    /// client certificate and key, for a node of a [`RedisCluster`].
+    cluster: Option<(u16, PathBuf, Option<(PathBuf, PathBuf)>)>,
     child: Option<Child>,
 }
 
@@ -89,7 +90,7 @@ impl RedisServer {
     fn start_inner(
         password: Option<String>,
         tls: Option<TlsFiles>,
-        cluster_dir: Option<&Path>,
+        cluster_dir: Option<(&Path, Option<&(PathBuf, PathBuf)>)>,
     ) -> Result<Self, TestingError> {
         let binary = find_binary().ok_or(TestingError::NotFound)?;
         let mut last = None;
@@ -111,12 +112,13 @@ impl RedisServer {
             };
             let cluster = match cluster_dir {
                 None => None,
-                Some(dir) => Some((
+                Some((dir, bus_client)) => Some((
                     free_port().map_err(|e| TestingError::Start {
                         port: 0,
                         detail: e.to_string(),
                     })?,
                     dir.join(format!("nodes-{port}.conf")),
+                    bus_client.cloned(),
                 )),
             };
             let mut server = Self {
@@ -179,13 +181,24 @@ impl RedisServer {
         if let Some(pw) = &self.password {
             cmd.args(["--requirepass", pw]);
         }
-        if let Some((bus_port, node_file)) = &self.cluster {
+        if let Some((bus_port, node_file, bus_client)) = &self.cluster {
             // A fresh node every (re)start: forget the previous node file.
             let _ = std::fs::remove_file(node_file);
             cmd.args(["--cluster-enabled", "yes"])
                 .args(["--cluster-port", &bus_port.to_string()])
                 .arg("--cluster-config-file")
                 .arg(node_file);
+            if self.tls.is_some() {
+                // The bus over TLS; TLS clients are told the TLS ports. A
+                // node connecting to another presents a client certificate.
+                cmd.args(["--tls-cluster", "yes"]);
+                if let Some((cert, key)) = bus_client {
+                    cmd.arg("--tls-client-cert-file")
+                        .arg(cert)
+                        .arg("--tls-client-key-file")
+                        .arg(key);
+                }
+            }
         }
         if let Some((tls_port, files)) = &self.tls {
             cmd.args(["--tls-port", &tls_port.to_string()])
@@ -256,6 +269,25 @@ impl RedisCluster {
     /// and waits (bounded) until every node reports `cluster_state:ok` and
     /// knows all `n`.
     pub fn start(n: usize) -> Result<Self, TestingError> {
+        Self::start_inner(n, None)
+    }
+
+    /// Like [`RedisCluster::start`], every node also serving TLS (and the
+    /// cluster bus over TLS, `tls-cluster yes`, each node presenting
+    /// `bus_client` — a certificate for client authentication and its key,
+    /// under `files.ca` — to the others); [`RedisCluster::tls_urls`].
+    pub fn start_tls(
+        n: usize,
+        files: TlsFiles,
+        bus_client: (PathBuf, PathBuf),
+    ) -> Result<Self, TestingError> {
+        Self::start_inner(n, Some((files, bus_client)))
+    }
+
+    fn start_inner(
+        n: usize,
+        tls: Option<(TlsFiles, (PathBuf, PathBuf))>,
+    ) -> Result<Self, TestingError> {
         let n = n.max(1);
         let dir = std::env::temp_dir().join(format!(
             "credgate-redis-cluster-{}-{}",
@@ -270,7 +302,11 @@ impl RedisCluster {
             dir,
         };
         for _ in 0..n {
-            let node = RedisServer::start_inner(None, None, Some(&cluster.dir))?;
+            let node = RedisServer::start_inner(
+                None,
+                tls.as_ref().map(|(files, _)| files.clone()),
+                Some((&cluster.dir, tls.as_ref().map(|(_, client)| client))),
+            )?;
             cluster.nodes.push(node);
         }
         cluster.form()?;
@@ -310,7 +346,7 @@ impl RedisCluster {
         }
         let first = self.nodes[0].port;
         for node in &self.nodes[1..] {
-            let bus = node.cluster.as_ref().map_or(0, |(bus, _)| *bus);
+            let bus = node.cluster.as_ref().map_or(0, |(bus, _, _)| *bus);
             node_command(
                 first,
                 redis::cmd("CLUSTER")
@@ -345,6 +381,12 @@ impl RedisCluster {
     /// `redis://127.0.0.1:PORT/` of each node.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT/` of each node of a cluster from
+    /// [`RedisCluster::start_tls`] (empty otherwise).
+    pub fn tls_urls(&self) -> Vec<String> {
+        self.nodes.iter().filter_map(RedisServer::tls_url).collect()
     }
 
     /// The port of each node.

@@ -263,3 +263,59 @@ async fn two_clients_share_revocations_and_use_counts_on_a_redis_cluster() {
         "the revocation and the counter, on one node"
     );
 }
+
+/// A Redis Cluster over TLS (`rediss://` seeds, `tls-cluster yes`): the
+/// cluster client verifies every node it discovers against the CA and
+/// shares state as over plain TCP; with another CA it reaches nothing.
+#[tokio::test]
+async fn a_redis_cluster_over_tls_is_verified_and_shared() {
+    let pki = tempfile::tempdir().unwrap();
+    let certs = pki.path().join("certs");
+    credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
+        out: certs.clone(),
+        force: false,
+    })
+    .unwrap();
+    let cluster = credgate_authz::testing::RedisCluster::start_tls(
+        3,
+        credgate_authz::testing::TlsFiles {
+            cert: certs.join("server.crt"),
+            key: certs.join("server.key"),
+            ca: certs.join("ca.crt"),
+            auth_clients: false,
+        },
+        (
+            certs.join("clients/dept-nb.crt"),
+            certs.join("clients/dept-nb.key"),
+        ),
+    )
+    .unwrap();
+    let urls = cluster.tls_urls();
+    assert_eq!(urls.len(), 3);
+    let state = |ca: &str| {
+        let mut o = RedisOptions::new(urls[0].clone());
+        o.cluster = true;
+        o.cluster_seeds = urls[1..].to_vec();
+        o.call_timeout = Duration::from_secs(2);
+        o.tls = Some(redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(std::fs::read(certs.join(ca)).unwrap()),
+        });
+        RedisState::new(&o).unwrap()
+    };
+    let (a, b) = (state("ca.crt"), state("ca.crt"));
+    wait_until_reachable(&a).await;
+    let exp = unix_now() + 600;
+    a.revoke("tls-cluster-1", exp).await.unwrap();
+    assert!(b.is_revoked("tls-cluster-1").await.unwrap());
+    assert_eq!(
+        used(b.reserve_use("tls-uses", 1, exp).await.unwrap()),
+        Some(1)
+    );
+    assert_eq!(used(a.reserve_use("tls-uses", 1, exp).await.unwrap()), None);
+    let keys = cluster.keys_per_node().unwrap();
+    assert_eq!(keys.iter().sum::<u64>(), 2);
+    // Another CA: no node is trusted, the state fails (closed), never open.
+    let rogue = state("rogue/ca.crt");
+    assert!(rogue.is_revoked("tls-cluster-1").await.is_err());
+}

@@ -47,10 +47,21 @@ pub struct RedisServer {
     port: u16,
     password: Option<String>,
     tls: Option<(u16, TlsFiles)>,
-    /// Cluster bus port, node file and (for a bus over TLS) the node's
-    /// client certificate and key, for a node of a [`RedisCluster`].
-    cluster: Option<(u16, PathBuf, Option<(PathBuf, PathBuf)>)>,
+    /// For a node of a [`RedisCluster`].
+    cluster: Option<ClusterNode>,
     child: Option<Child>,
+}
+
+/// What makes a [`RedisServer`] a node of a [`RedisCluster`].
+#[derive(Debug, Clone)]
+struct ClusterNode {
+    /// The cluster bus port.
+    bus_port: u16,
+    /// The node file (`cluster-config-file`).
+    node_file: PathBuf,
+    /// For a bus over TLS: the certificate and key the node presents to
+    /// the others.
+    bus_client: Option<(PathBuf, PathBuf)>,
 }
 
 /// The server side of a TLS test Redis ([`RedisServer::start_tls`]).
@@ -112,14 +123,14 @@ impl RedisServer {
             };
             let cluster = match cluster_dir {
                 None => None,
-                Some((dir, bus_client)) => Some((
-                    free_port().map_err(|e| TestingError::Start {
+                Some((dir, bus_client)) => Some(ClusterNode {
+                    bus_port: free_port().map_err(|e| TestingError::Start {
                         port: 0,
                         detail: e.to_string(),
                     })?,
-                    dir.join(format!("nodes-{port}.conf")),
-                    bus_client.cloned(),
-                )),
+                    node_file: dir.join(format!("nodes-{port}.conf")),
+                    bus_client: bus_client.cloned(),
+                }),
             };
             let mut server = Self {
                 binary: binary.clone(),
@@ -181,7 +192,12 @@ impl RedisServer {
         if let Some(pw) = &self.password {
             cmd.args(["--requirepass", pw]);
         }
-        if let Some((bus_port, node_file, bus_client)) = &self.cluster {
+        if let Some(ClusterNode {
+            bus_port,
+            node_file,
+            bus_client,
+        }) = &self.cluster
+        {
             // A fresh node every (re)start: forget the previous node file.
             let _ = std::fs::remove_file(node_file);
             cmd.args(["--cluster-enabled", "yes"])
@@ -346,7 +362,7 @@ impl RedisCluster {
         }
         let first = self.nodes[0].port;
         for node in &self.nodes[1..] {
-            let bus = node.cluster.as_ref().map_or(0, |(bus, _, _)| *bus);
+            let bus = node.cluster.as_ref().map_or(0, |c| c.bus_port);
             node_command(
                 first,
                 redis::cmd("CLUSTER")

@@ -201,6 +201,7 @@ impl RedisServer {
             // A fresh node every (re)start: forget the previous node file.
             let _ = std::fs::remove_file(node_file);
             cmd.args(["--cluster-enabled", "yes"])
+                .args(["--cluster-node-timeout", "1000"])
                 .args(["--cluster-port", &bus_port.to_string()])
                 .arg("--cluster-config-file")
                 .arg(node_file);
@@ -268,8 +269,11 @@ impl Drop for RedisServer {
 /// on drop.
 #[derive(Debug)]
 pub struct RedisCluster {
+    /// The primaries, then (with replicas) one replica per primary.
     nodes: Vec<RedisServer>,
-    /// The first and last slot of each node, in node order.
+    /// How many of `nodes` are primaries.
+    primaries: usize,
+    /// The first and last slot of each primary, in node order.
     slots: Vec<(u16, u16)>,
     dir: PathBuf,
 }
@@ -285,7 +289,14 @@ impl RedisCluster {
     /// and waits (bounded) until every node reports `cluster_state:ok` and
     /// knows all `n`.
     pub fn start(n: usize) -> Result<Self, TestingError> {
-        Self::start_inner(n, None)
+        Self::start_inner(n, false, None)
+    }
+
+    /// Like [`RedisCluster::start`], each of the `n` primaries with one
+    /// replica (node `n + i` replicates node `i`), so that a primary's
+    /// death is followed by its replica's promotion (node timeout 1 s).
+    pub fn start_with_replicas(n: usize) -> Result<Self, TestingError> {
+        Self::start_inner(n, true, None)
     }
 
     /// Like [`RedisCluster::start`], every node also serving TLS (and the
@@ -297,11 +308,12 @@ impl RedisCluster {
         files: TlsFiles,
         bus_client: (PathBuf, PathBuf),
     ) -> Result<Self, TestingError> {
-        Self::start_inner(n, Some((files, bus_client)))
+        Self::start_inner(n, false, Some((files, bus_client)))
     }
 
     fn start_inner(
         n: usize,
+        replicas: bool,
         tls: Option<(TlsFiles, (PathBuf, PathBuf))>,
     ) -> Result<Self, TestingError> {
         let n = n.max(1);
@@ -314,10 +326,11 @@ impl RedisCluster {
         std::fs::create_dir_all(&dir).map_err(|e| start_err(e.to_string()))?;
         let mut cluster = Self {
             nodes: Vec::with_capacity(n),
+            primaries: n,
             slots: Vec::with_capacity(n),
             dir,
         };
-        for _ in 0..n {
+        for _ in 0..(if replicas { 2 * n } else { n }) {
             let node = RedisServer::start_inner(
                 None,
                 tls.as_ref().map(|(files, _)| files.clone()),
@@ -342,10 +355,10 @@ impl RedisCluster {
     /// Splits the slots over the nodes, joins them, and waits (bounded)
     /// until every node reports `cluster_state:ok` and knows all of them.
     fn form(&mut self) -> Result<(), TestingError> {
-        let n = self.nodes.len();
+        let n = self.primaries;
         let slots = 16384 / n;
         self.slots.clear();
-        for (i, node) in self.nodes.iter().enumerate() {
+        for (i, node) in self.nodes[..n].iter().enumerate() {
             let first = i * slots;
             let last = if i + 1 == n { 16383 } else { first + slots - 1 };
             self.slots.push((
@@ -372,26 +385,85 @@ impl RedisCluster {
                     .arg(bus),
             )?;
         }
+        let total = self.nodes.len();
+        let known = format!("cluster_known_nodes:{total}");
+        self.wait_until("every node knows every other", |info| info.contains(&known))?;
+        for (i, replica) in self.nodes[n..].iter().enumerate() {
+            let id: String = node_query(self.nodes[i].port, redis::cmd("CLUSTER").arg("MYID"))?;
+            node_command(replica.port, redis::cmd("CLUSTER").arg("REPLICATE").arg(id))?;
+        }
+        self.wait_until("the cluster is ok", |info| {
+            info.contains("cluster_state:ok") && info.contains(&known)
+        })?;
+        // Replicas in sync, so that a failover keeps what was written.
+        for replica in &self.nodes[n..] {
+            let port = replica.port;
+            let deadline = Instant::now() + CLUSTER_READY_DEADLINE;
+            while !node_query::<String>(port, redis::cmd("INFO").arg("replication"))
+                .is_ok_and(|i| i.contains("master_link_status:up"))
+            {
+                if Instant::now() >= deadline {
+                    return Err(TestingError::Start {
+                        port,
+                        detail: "the replica did not sync".into(),
+                    });
+                }
+                // Poll interval (bounded by the deadline above).
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits (bounded) until every running node's `CLUSTER INFO` passes.
+    fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> Result<(), TestingError> {
         let deadline = Instant::now() + CLUSTER_READY_DEADLINE;
-        let want_known = format!("cluster_known_nodes:{n}");
         loop {
-            let ready = self.nodes.iter().all(|node| {
-                node_info(node.port).is_some_and(|info| {
-                    info.contains("cluster_state:ok") && info.contains(&want_known)
-                })
-            });
+            let ready = self
+                .nodes
+                .iter()
+                .filter(|n| n.is_running())
+                .all(|node| node_info(node.port).is_some_and(|info| ok(&info)));
             if ready {
                 return Ok(());
             }
             if Instant::now() >= deadline {
                 return Err(TestingError::Start {
-                    port: first,
-                    detail: format!("the cluster was not ok within {CLUSTER_READY_DEADLINE:?}"),
+                    port: self.nodes[0].port,
+                    detail: format!("{what}: not within {CLUSTER_READY_DEADLINE:?}"),
                 });
             }
             // Poll interval of the readiness check (bounded by the deadline above).
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills primary `i` and waits (bounded) until its replica (node
+    /// `primaries + i`) has been promoted and the cluster is ok again.
+    pub fn fail_over(&mut self, i: usize) -> Result<(), TestingError> {
+        let Some(replica) = self.nodes.get(self.primaries + i).map(RedisServer::port) else {
+            return Err(TestingError::Start {
+                port: 0,
+                detail: format!("primary {i} has no replica"),
+            });
+        };
+        self.stop_node(i);
+        let deadline = Instant::now() + CLUSTER_READY_DEADLINE;
+        while !node_query::<String>(replica, redis::cmd("INFO").arg("replication"))
+            .is_ok_and(|info| info.contains("role:master"))
+        {
+            if Instant::now() >= deadline {
+                return Err(TestingError::Start {
+                    port: replica,
+                    detail: "the replica was not promoted".into(),
+                });
+            }
+            // Poll interval (bounded by the deadline above).
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.wait_until("the cluster is ok again", |info| {
+            info.contains("cluster_state:ok")
+        })
     }
 
     /// `redis://127.0.0.1:PORT/` of each node.

@@ -319,3 +319,49 @@ async fn a_redis_cluster_over_tls_is_verified_and_shared() {
     let rogue = state("rogue/ca.crt");
     assert!(rogue.is_revoked("tls-cluster-1").await.is_err());
 }
+
+/// A cluster primary dies: its replica is promoted, the cluster client
+/// follows the new slot map, and the revocations and use counts written
+/// before the failover are still there.
+#[tokio::test]
+async fn a_cluster_failover_keeps_revocations_and_use_counts() {
+    let mut cluster = credgate_authz::testing::RedisCluster::start_with_replicas(3).unwrap();
+    let urls = cluster.urls();
+    let mut o = RedisOptions::new(urls[0].clone());
+    o.cluster = true;
+    o.cluster_seeds = urls[1..].to_vec();
+    let state = RedisState::new(&o).unwrap();
+    wait_until_reachable(&state).await;
+    let exp = unix_now() + 600;
+    state.revoke("failover-1", exp).await.unwrap();
+    assert_eq!(
+        used(state.reserve_use("failover-uses", 5, exp).await.unwrap()),
+        Some(1)
+    );
+    let holder = cluster.node_of("credgate:{authz}:x").unwrap();
+    // Replication is asynchronous: wait until the replica has both keys.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.keys_per_node().unwrap()[3 + holder] < 2 {
+        assert!(Instant::now() < deadline, "the replica never caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster.fail_over(holder).unwrap();
+    // The client learns the new primary (bounded), and the state is intact.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match state.is_revoked("failover-1").await {
+            Ok(revoked) => {
+                assert!(revoked, "the revocation survived the failover");
+                break;
+            }
+            Err(_) => {
+                assert!(Instant::now() < deadline, "no answer after the failover");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    assert_eq!(
+        used(state.reserve_use("failover-uses", 5, exp).await.unwrap()),
+        Some(2)
+    );
+}

@@ -589,3 +589,162 @@ fn find_binary() -> Option<PathBuf> {
         .map(|dir| dir.join("redis-server"))
         .find(|p| p.is_file())
 }
+
+/// A throw-away Redis Sentinel set-up: a primary, one replica of it and
+/// one Sentinel monitoring them as [`RedisSentinel::MASTER`] (quorum 1,
+/// down after 500 ms), all on loopback, killed on drop.
+#[derive(Debug)]
+pub struct RedisSentinel {
+    primary: RedisServer,
+    replica: RedisServer,
+    sentinel: Option<Child>,
+    sentinel_port: u16,
+    dir: PathBuf,
+}
+
+/// How long [`RedisSentinel`] waits for the set-up or a failover.
+pub const SENTINEL_DEADLINE: Duration = Duration::from_secs(30);
+
+// === impl RedisSentinel ===
+
+impl RedisSentinel {
+    /// The name the Sentinel monitors the primary under.
+    pub const MASTER: &'static str = "credgate";
+
+    /// Starts the primary, the replica (in sync) and the Sentinel, and
+    /// waits (bounded) until the Sentinel names the primary and knows the
+    /// replica.
+    pub fn start() -> Result<Self, TestingError> {
+        let binary = find_binary().ok_or(TestingError::NotFound)?;
+        let primary = RedisServer::start()?;
+        let replica = RedisServer::start()?;
+        node_command(
+            replica.port,
+            redis::cmd("REPLICAOF").arg("127.0.0.1").arg(primary.port),
+        )?;
+        wait_for(replica.port, "the replica did not sync", || {
+            node_query::<String>(replica.port, redis::cmd("INFO").arg("replication"))
+                .is_ok_and(|i| i.contains("master_link_status:up"))
+        })?;
+        let err = |detail: String| TestingError::Start { port: 0, detail };
+        let sentinel_port = free_port().map_err(|e| err(e.to_string()))?;
+        let dir = std::env::temp_dir().join(format!(
+            "credgate-redis-sentinel-{}-{sentinel_port}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
+        let conf = dir.join("sentinel.conf");
+        let master = Self::MASTER;
+        std::fs::write(
+            &conf,
+            format!(
+                "port {sentinel_port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
+                 sentinel monitor {master} 127.0.0.1 {} 1\n\
+                 sentinel down-after-milliseconds {master} 500\n\
+                 sentinel failover-timeout {master} 5000\n",
+                dir.display(),
+                primary.port
+            ),
+        )
+        .map_err(|e| err(e.to_string()))?;
+        let child = Command::new(&binary)
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| err(format!("spawn the sentinel: {e}")))?;
+        let set_up = Self {
+            primary,
+            replica,
+            sentinel: Some(child),
+            sentinel_port,
+            dir,
+        };
+        let primary_port = set_up.primary.port;
+        wait_for(sentinel_port, "the sentinel did not see the set-up", || {
+            set_up.named_primary() == Some(primary_port)
+                && node_query::<Vec<redis::Value>>(
+                    sentinel_port,
+                    redis::cmd("SENTINEL").arg("REPLICAS").arg(master),
+                )
+                .is_ok_and(|r| !r.is_empty())
+        })?;
+        Ok(set_up)
+    }
+
+    /// `redis://127.0.0.1:PORT/` of the Sentinel.
+    pub fn sentinel_url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.sentinel_port)
+    }
+
+    /// The primary's URL (a template for credentials and database: the
+    /// address comes from the Sentinel).
+    pub fn primary_url(&self) -> String {
+        self.primary.url()
+    }
+
+    /// Keys held by the primary and by the replica (`DBSIZE`); the killed
+    /// one reads 0.
+    pub fn keys(&self) -> (u64, u64) {
+        let count = |s: &RedisServer| {
+            if s.is_running() {
+                node_query(s.port, &redis::cmd("DBSIZE")).unwrap_or(0)
+            } else {
+                0
+            }
+        };
+        (count(&self.primary), count(&self.replica))
+    }
+
+    /// Kills the primary and waits (bounded) until the Sentinel names the
+    /// replica as the new primary and the replica says so.
+    pub fn fail_over(&mut self) -> Result<(), TestingError> {
+        self.primary.stop();
+        let replica = self.replica.port;
+        wait_for(replica, "the sentinel did not promote the replica", || {
+            self.named_primary() == Some(replica)
+                && node_query::<String>(replica, redis::cmd("INFO").arg("replication"))
+                    .is_ok_and(|i| i.contains("role:master"))
+        })
+    }
+
+    /// The port of the primary the Sentinel names.
+    fn named_primary(&self) -> Option<u16> {
+        let addr: Vec<String> = node_query(
+            self.sentinel_port,
+            redis::cmd("SENTINEL")
+                .arg("GET-MASTER-ADDR-BY-NAME")
+                .arg(Self::MASTER),
+        )
+        .ok()?;
+        addr.get(1)?.parse().ok()
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.sentinel.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `ok` (bounded by [`SENTINEL_DEADLINE`]).
+fn wait_for(port: u16, what: &str, ok: impl Fn() -> bool) -> Result<(), TestingError> {
+    let deadline = Instant::now() + SENTINEL_DEADLINE;
+    while !ok() {
+        if Instant::now() >= deadline {
+            return Err(TestingError::Start {
+                port,
+                detail: what.to_owned(),
+            });
+        }
+        // Poll interval (bounded by the deadline above).
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}

@@ -38,6 +38,9 @@ pub struct RedisLimiterConfig {
     pub cluster: bool,
     /// More seed nodes of the cluster (same scheme and credentials).
     pub cluster_seeds: Vec<String>,
+    /// Find the primary through Redis Sentinel (`url` gives credentials
+    /// and database only).
+    pub sentinel: Option<credgate_redisconn::SentinelTarget>,
     /// For `rediss://`: the trust anchors for Redis' certificate (else the
     /// system's) and the client certificate when Redis asks for one.
     pub tls: Option<redis::TlsCertificates>,
@@ -185,6 +188,7 @@ impl RedisLimiterConfig {
             url: url.into(),
             cluster: false,
             cluster_seeds: Vec::new(),
+            sentinel: None,
             tls: None,
             call_timeout: Duration::from_millis(50),
             failure_mode: FailureMode::FailOpenLocal,
@@ -229,6 +233,7 @@ impl Limiter {
                     url: redis.url.clone(),
                     cluster: redis.cluster,
                     cluster_seeds: redis.cluster_seeds.clone(),
+                    sentinel: redis.sentinel.clone(),
                     tls: redis.tls.clone(),
                 },
                 redis.call_timeout,

@@ -1,7 +1,9 @@
 //! The Redis connection shared by credgate's rate limiter and its
 //! authorization state: a single server (or whatever address follows the
-//! primary: a Sentinel-moved VIP, a proxy) through the `redis` crate's
-//! reconnecting [`ConnectionManager`], or a **Redis Cluster** through its
+//! primary: a VIP, a proxy) through the `redis` crate's reconnecting
+//! [`ConnectionManager`]; a primary found through **Redis Sentinel**
+//! ([`SentinelConn`]: asked again after a lost connection or a `READONLY`
+//! answer, so a failover is followed); or a **Redis Cluster** through its
 //! cluster client, which discovers the slot map from seed nodes and
 //! follows `MOVED`/`ASK` redirections and failovers.
 //!
@@ -16,12 +18,19 @@
 //! This crate exists only so that `credgate-ratelimit` and `credgate-authz`
 //! name the same connection type; it holds no policy of its own.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::cluster::{ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{
+    AsyncConnectionConfig, Cmd, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture,
+    RedisResult, ServerErrorKind, TlsMode, Value,
+};
 
 /// Where Redis is and how to reach it.
 #[derive(Clone, Default)]
@@ -35,6 +44,9 @@ pub struct Target {
     /// More seed nodes of the cluster, tried when `url` is down at start;
     /// same scheme and credentials as `url`.
     pub cluster_seeds: Vec<String>,
+    /// Find the primary through Redis Sentinel: `url` then gives only the
+    /// scheme, credentials and database of the primary (not its address).
+    pub sentinel: Option<SentinelTarget>,
     /// For `rediss://`: the trust anchors and the client certificate.
     pub tls: Option<redis::TlsCertificates>,
 }
@@ -46,7 +58,35 @@ impl std::fmt::Debug for Target {
             .field("url", &"[redacted]")
             .field("cluster", &self.cluster)
             .field("cluster_seeds", &self.cluster_seeds.len())
+            .field(
+                "sentinel",
+                &self
+                    .sentinel
+                    .as_ref()
+                    .map(|s| (&s.master, s.sentinels.len())),
+            )
             .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// The Sentinel side of a [`Target`].
+#[derive(Clone, Default)]
+pub struct SentinelTarget {
+    /// The name the Sentinels monitor the primary under (`sentinel monitor
+    /// <name> …`).
+    pub master: String,
+    /// The Sentinels: `redis://[:password@]host:port` (the password of the
+    /// first applies to all).
+    pub sentinels: Vec<String>,
+}
+
+impl std::fmt::Debug for SentinelTarget {
+    /// Without the Sentinels' URLs (they may hold a password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentinelTarget")
+            .field("master", &self.master)
+            .field("sentinels", &self.sentinels.len())
             .finish()
     }
 }
@@ -72,6 +112,112 @@ pub enum RedisConn {
     Single(ConnectionManager),
     /// A Redis Cluster: one multiplexed connection per node, routed by slot.
     Cluster(ClusterConnection),
+    /// The primary Redis Sentinel names.
+    Sentinel(SentinelConn),
+}
+
+/// A connection to the primary that Redis Sentinel names, found when
+/// first needed and found again after a lost connection or a `READONLY`
+/// answer (the primary was demoted): a failover costs the calls in flight
+/// on the old primary, which the callers' single resend then sends to the
+/// new one.
+#[derive(Clone)]
+pub struct SentinelConn {
+    inner: Arc<SentinelInner>,
+}
+
+struct SentinelInner {
+    /// Asks the Sentinels (one question at a time).
+    client: tokio::sync::Mutex<SentinelClient>,
+    /// The current primary's connection, if one is known to work.
+    current: Mutex<Option<MultiplexedConnection>>,
+    config: AsyncConnectionConfig,
+    db: i64,
+}
+
+impl SentinelConn {
+    fn new(target: &Target, sentinel: &SentinelTarget, tuning: &Tuning) -> RedisResult<Self> {
+        let data = target.url.as_str().into_connection_info()?;
+        let settings = data.redis_settings();
+        let mut addrs = Vec::with_capacity(sentinel.sentinels.len());
+        let mut sentinel_password = None;
+        for url in &sentinel.sentinels {
+            let info = url.as_str().into_connection_info()?;
+            if sentinel_password.is_none() {
+                sentinel_password = info.redis_settings().password().map(str::to_owned);
+            }
+            addrs.push(info.addr().clone());
+        }
+        let mut builder =
+            SentinelClientBuilder::new(addrs, &sentinel.master, SentinelServerType::Master)?
+                .set_client_to_redis_db(settings.db());
+        if let Some(user) = settings.username() {
+            builder = builder.set_client_to_redis_username(user);
+        }
+        if let Some(password) = settings.password() {
+            builder = builder.set_client_to_redis_password(password);
+        }
+        if let Some(password) = &sentinel_password {
+            builder = builder.set_client_to_sentinel_password(password);
+        }
+        if let Some(tls) = &target.tls {
+            builder = builder
+                .set_client_to_redis_tls_mode(TlsMode::Secure)
+                .set_client_to_redis_certificates(tls.clone());
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(tuning.call_timeout))
+            .set_response_timeout(Some(tuning.call_timeout));
+        Ok(Self {
+            inner: Arc::new(SentinelInner {
+                client: tokio::sync::Mutex::new(builder.build()?),
+                current: Mutex::new(None),
+                config,
+                db: settings.db(),
+            }),
+        })
+    }
+
+    /// The current primary's connection, asking the Sentinels if none.
+    async fn connection(&self) -> RedisResult<MultiplexedConnection> {
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let mut client = self.inner.client.lock().await;
+        // Another call may have found it while this one waited.
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let conn = client
+            .get_async_connection_with_config(&self.inner.config)
+            .await?;
+        *self.slot() = Some(conn.clone());
+        Ok(conn)
+    }
+
+    fn current(&self) -> Option<MultiplexedConnection> {
+        self.slot().clone()
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+        self.inner
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// After `e`: forget the primary if `e` says it is gone or demoted.
+    fn after_error(&self, e: &RedisError) {
+        let demoted = e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly);
+        if demoted
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || e.is_io_error()
+            || e.is_timeout()
+        {
+            *self.slot() = None;
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisConn {
@@ -79,6 +225,7 @@ impl std::fmt::Debug for RedisConn {
         f.write_str(match self {
             Self::Single(_) => "RedisConn::Single",
             Self::Cluster(_) => "RedisConn::Cluster",
+            Self::Sentinel(_) => "RedisConn::Sentinel",
         })
     }
 }
@@ -87,6 +234,11 @@ impl std::fmt::Debug for RedisConn {
 /// URL or TLS setting the client cannot use. Must be called within a Tokio
 /// runtime.
 pub fn connect_lazy(target: &Target, tuning: &Tuning) -> RedisResult<RedisConn> {
+    if let Some(sentinel) = &target.sentinel {
+        return Ok(RedisConn::Sentinel(SentinelConn::new(
+            target, sentinel, tuning,
+        )?));
+    }
     if !target.cluster {
         let client = match &target.tls {
             None => redis::Client::open(target.url.as_str()),
@@ -132,6 +284,14 @@ impl ConnectionLike for RedisConn {
         match self {
             Self::Single(c) => c.req_packed_command(cmd),
             Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Sentinel(s) => Box::pin(async move {
+                let mut conn = s.connection().await?;
+                let reply = conn.req_packed_command(cmd).await;
+                if let Err(e) = &reply {
+                    s.after_error(e);
+                }
+                reply
+            }),
         }
     }
 
@@ -144,6 +304,14 @@ impl ConnectionLike for RedisConn {
         match self {
             Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(s) => Box::pin(async move {
+                let mut conn = s.connection().await?;
+                let reply = conn.req_packed_commands(pipeline, offset, count).await;
+                if let Err(e) = &reply {
+                    s.after_error(e);
+                }
+                reply
+            }),
         }
     }
 
@@ -151,6 +319,7 @@ impl ConnectionLike for RedisConn {
         match self {
             Self::Single(c) => c.get_db(),
             Self::Cluster(c) => c.get_db(),
+            Self::Sentinel(s) => s.inner.db,
         }
     }
 }

@@ -57,6 +57,9 @@ pub struct RedisOptions {
     pub cluster: bool,
     /// More seed nodes of the cluster (same scheme and credentials).
     pub cluster_seeds: Vec<String>,
+    /// Find the primary through Redis Sentinel (`url` gives credentials
+    /// and database only).
+    pub sentinel: Option<credgate_redisconn::SentinelTarget>,
     /// Bound on every call, connection included (default 200 ms).
     pub call_timeout: Duration,
     /// For `rediss://`: the trust anchors for Redis' certificate (else the
@@ -95,6 +98,7 @@ impl RedisOptions {
             url: url.into(),
             cluster: false,
             cluster_seeds: Vec::new(),
+            sentinel: None,
             call_timeout: Duration::from_millis(200),
             tls: None,
         }
@@ -107,6 +111,7 @@ impl std::fmt::Debug for RedisOptions {
             .field("url", &"[redacted]")
             .field("cluster", &self.cluster)
             .field("cluster_seeds", &self.cluster_seeds.len())
+            .field("sentinel", &self.sentinel.as_ref().map(|s| &s.master))
             .field("call_timeout", &self.call_timeout)
             .field("tls", &self.tls)
             .finish()
@@ -123,6 +128,7 @@ impl RedisState {
             url: options.url.clone(),
             cluster: options.cluster,
             cluster_seeds: options.cluster_seeds.clone(),
+            sentinel: options.sentinel.clone(),
             tls: options.tls.clone(),
         };
         let tuning = Tuning {

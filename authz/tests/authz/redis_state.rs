@@ -365,3 +365,55 @@ async fn a_cluster_failover_keeps_revocations_and_use_counts() {
         Some(2)
     );
 }
+
+/// Redis Sentinel: the state finds the primary through the Sentinel, and
+/// after the primary dies and the Sentinel promotes its replica, the same
+/// state reaches the new primary with the revocations and use counts
+/// written before.
+#[tokio::test]
+async fn through_sentinel_a_failover_keeps_revocations_and_use_counts() {
+    use credgate_authz::testing::RedisSentinel;
+    let mut set_up = RedisSentinel::start().unwrap();
+    let mut o = RedisOptions::new(set_up.primary_url());
+    o.sentinel = Some(credgate_redisconn::SentinelTarget {
+        master: RedisSentinel::MASTER.to_owned(),
+        sentinels: vec![set_up.sentinel_url()],
+    });
+    let state = RedisState::new(&o).unwrap();
+    wait_until_reachable(&state).await;
+    let exp = unix_now() + 600;
+    state.revoke("sentinel-1", exp).await.unwrap();
+    assert_eq!(
+        used(state.reserve_use("sentinel-uses", 5, exp).await.unwrap()),
+        Some(1)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while set_up.keys() != (2, 2) {
+        assert!(
+            Instant::now() < deadline,
+            "the replica never caught up: {:?}",
+            set_up.keys()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    set_up.fail_over().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match state.is_revoked("sentinel-1").await {
+            Ok(revoked) => {
+                assert!(revoked, "the revocation survived the failover");
+                break;
+            }
+            Err(_) => {
+                assert!(Instant::now() < deadline, "no answer after the failover");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    assert_eq!(
+        used(state.reserve_use("sentinel-uses", 5, exp).await.unwrap()),
+        Some(2),
+        "written to the new primary"
+    );
+    assert_eq!(set_up.keys().1, 2);
+}

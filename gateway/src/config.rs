@@ -356,6 +356,7 @@ impl Config {
                 );
             }
             validate_cluster(r, &mut out);
+            validate_sentinel(r, &mut out);
             if url::Url::parse(&r.url).is_ok_and(|u| u.fragment().is_some()) {
                 // The Redis client reads `#insecure` as "skip certificate
                 // verification"; this build never does that.
@@ -425,6 +426,55 @@ fn validate_cluster(r: &RedisConfig, out: &mut Vec<String>) {
                 }
                 if !db0(&u) || u.fragment().is_some() || u.query().is_some() {
                     out.push(format!("{at}: host and port only"));
+                }
+                if u.host_str().is_none_or(str::is_empty) {
+                    out.push(format!("{at}: no host"));
+                }
+            }
+        }
+    }
+}
+
+/// `[redis] sentinel_master` and `sentinels`: together, not with a
+/// cluster, each Sentinel a `redis://` (or `rediss://`, as `url`) host and
+/// port.
+fn validate_sentinel(r: &RedisConfig, out: &mut Vec<String>) {
+    match (&r.sentinel_master, r.sentinels.is_empty()) {
+        (None, true) => return,
+        (None, false) => out.push("redis.sentinels: only with redis.sentinel_master".into()),
+        (Some(_), true) => {
+            out.push("redis.sentinel_master: name at least one of redis.sentinels".into())
+        }
+        (Some(m), false) if m.trim().is_empty() => {
+            out.push("redis.sentinel_master: must not be empty".into())
+        }
+        (Some(_), false) => {}
+    }
+    if r.cluster {
+        out.push(
+            "redis: a cluster (cluster = true) or Sentinel (sentinel_master), not both".into(),
+        );
+    }
+    if r.url.starts_with("rediss://") {
+        // Not tested with TLS Sentinels, so not offered: an address that
+        // follows the primary works over TLS (deploy/README.md, "Redis").
+        out.push(
+            "redis.sentinel_master: Sentinel discovery is plain TCP only in this build; \
+             for TLS give url an address that follows the primary"
+                .into(),
+        );
+    }
+    let scheme = r.url.split("://").next().unwrap_or_default();
+    for (i, sentinel) in r.sentinels.iter().enumerate() {
+        let at = format!("redis.sentinels[{i}]");
+        match url::Url::parse(sentinel) {
+            Err(_) => out.push(format!("{at}: not a URL")),
+            Ok(u) => {
+                if u.scheme() != scheme {
+                    out.push(format!("{at}: must use the url's scheme ({scheme}://)"));
+                }
+                if !matches!(u.path(), "" | "/") || u.fragment().is_some() || u.query().is_some() {
+                    out.push(format!("{at}: host and port (and a password) only"));
                 }
                 if u.host_str().is_none_or(str::is_empty) {
                     out.push(format!("{at}: no host"));

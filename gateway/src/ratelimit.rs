@@ -60,6 +60,7 @@ impl RateLimiter {
                 rc.tls = r.tls.clone();
                 rc.cluster = r.cluster;
                 rc.cluster_seeds = r.cluster_seed_urls().to_vec();
+                rc.sentinel = r.sentinel_target();
                 rc.call_timeout = Duration::from_millis(cfg.ratelimit.call_timeout_ms);
                 rc.replicas = cfg.ratelimit.replicas;
                 rc.failure_mode = match cfg.ratelimit.redis_failure_mode {

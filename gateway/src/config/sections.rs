@@ -133,6 +133,17 @@ pub struct RedisConfig {
     /// without credentials (those of `url` / `password_file` apply).
     #[serde(default)]
     pub cluster_seeds: Vec<String>,
+    /// Find the primary through Redis Sentinel: the name the Sentinels
+    /// monitor it under (`sentinel monitor <name> …`). With it, `url`
+    /// gives the primary's scheme, credentials and database; its host and
+    /// port are not used.
+    #[serde(default)]
+    pub sentinel_master: Option<String>,
+    /// The Sentinels (with `sentinel_master`): `redis://host:port`, or
+    /// `redis://:password@host:port` when they require one (the first
+    /// one's password applies to all).
+    #[serde(default)]
+    pub sentinels: Vec<String>,
     /// A file holding the Redis password (e.g. a mounted Kubernetes Secret),
     /// instead of a password in `url`; a trailing newline is ignored. Read
     /// when the configuration is loaded.
@@ -180,7 +191,19 @@ impl RedisConfig {
         o.tls = self.tls.clone();
         o.cluster = self.cluster;
         o.cluster_seeds = self.cluster_seed_urls().to_vec();
+        o.sentinel = self.sentinel_target();
         o
+    }
+
+    /// The Sentinel set-up to find the primary through, if configured.
+    /// Never log it (the URLs may hold a password).
+    pub fn sentinel_target(&self) -> Option<credgate_redisconn::SentinelTarget> {
+        self.sentinel_master
+            .as_ref()
+            .map(|master| credgate_redisconn::SentinelTarget {
+                master: master.clone(),
+                sentinels: self.sentinels.clone(),
+            })
     }
 
     /// The cluster's further seed nodes, with the credentials of `url`
@@ -205,6 +228,8 @@ impl std::fmt::Debug for RedisConfig {
             .field("call_timeout_ms", &self.call_timeout_ms)
             .field("cluster", &self.cluster)
             .field("cluster_seeds", &self.cluster_seeds)
+            .field("sentinel_master", &self.sentinel_master)
+            .field("sentinels", &self.sentinels.len())
             .field("ca_file", &self.ca_file)
             .field("client_cert_file", &self.client_cert_file)
             .finish_non_exhaustive()

@@ -294,3 +294,56 @@ fn redis_cluster_seeds_take_the_urls_credentials_and_are_checked() {
         assert!(err.contains(problem), "{redis}: {err}");
     }
 }
+
+#[test]
+fn redis_sentinel_settings_are_checked_and_handed_to_both_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let with = |redis: &str| format!("{MIN}\n[redis]\n{redis}\n");
+    let load = |text: &str| Config::from_toml(text, Path::new("g.toml"), base);
+    let cfg = load(&with(
+        "url = \"redis://app:s3cret@primary/2\"\nsentinel_master = \"credgate\"\n\
+         sentinels = [\"redis://s1:26379\", \"redis://:sentinel-pw@s2:26379\"]",
+    ))
+    .unwrap();
+    let r = cfg.redis.as_ref().unwrap();
+    let t = r.sentinel_target().unwrap();
+    assert_eq!(t.master, "credgate");
+    assert_eq!(t.sentinels.len(), 2);
+    let o = r.authz_options(std::time::Duration::from_millis(100));
+    assert_eq!(o.sentinel.unwrap().sentinels, t.sentinels);
+    let shown = format!("{cfg:?}");
+    assert!(
+        !shown.contains("sentinel-pw") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+    for (redis, problem) in [
+        (
+            "url = \"redis://p\"\nsentinels = [\"redis://s1:26379\"]",
+            "redis.sentinels: only with redis.sentinel_master",
+        ),
+        (
+            "url = \"redis://p\"\nsentinel_master = \"m\"",
+            "name at least one of redis.sentinels",
+        ),
+        (
+            "url = \"redis://p\"\nsentinel_master = \"m\"\nsentinels = [\"redis://s\"]\ncluster = true",
+            "not both",
+        ),
+        (
+            "url = \"redis://p\"\nsentinel_master = \"m\"\nsentinels = [\"rediss://s\"]",
+            "redis.sentinels[0]: must use the url's scheme",
+        ),
+        (
+            "url = \"rediss://p\"\nsentinel_master = \"m\"\nsentinels = [\"rediss://s\"]",
+            "plain TCP only",
+        ),
+        (
+            "url = \"redis://p\"\nsentinel_master = \"m\"\nsentinels = [\"redis://s/1\"]",
+            "redis.sentinels[0]: host and port",
+        ),
+    ] {
+        let err = load(&with(redis)).unwrap_err().to_string();
+        assert!(err.contains(problem), "{redis}: {err}");
+    }
+}

@@ -24,6 +24,24 @@ fn used(outcome: UseOutcome) -> Option<u32> {
     }
 }
 
+/// After a failover: polls (bounded) until `state` answers again, and
+/// checks `jti` is still revoked.
+async fn assert_revoked_after_failover(state: &RedisState, jti: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match state.is_revoked(jti).await {
+            Ok(revoked) => {
+                assert!(revoked, "the revocation survived the failover");
+                return;
+            }
+            Err(_) => {
+                assert!(Instant::now() < deadline, "no answer after the failover");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 /// Polls (bounded) until `state` answers `PING`.
 async fn wait_until_reachable(state: &RedisState) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -347,19 +365,7 @@ async fn a_cluster_failover_keeps_revocations_and_use_counts() {
     }
     cluster.fail_over(holder).unwrap();
     // The client learns the new primary (bounded), and the state is intact.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        match state.is_revoked("failover-1").await {
-            Ok(revoked) => {
-                assert!(revoked, "the revocation survived the failover");
-                break;
-            }
-            Err(_) => {
-                assert!(Instant::now() < deadline, "no answer after the failover");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    assert_revoked_after_failover(&state, "failover-1").await;
     assert_eq!(
         used(state.reserve_use("failover-uses", 5, exp).await.unwrap()),
         Some(2)
@@ -397,19 +403,7 @@ async fn through_sentinel_a_failover_keeps_revocations_and_use_counts() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     set_up.fail_over().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        match state.is_revoked("sentinel-1").await {
-            Ok(revoked) => {
-                assert!(revoked, "the revocation survived the failover");
-                break;
-            }
-            Err(_) => {
-                assert!(Instant::now() < deadline, "no answer after the failover");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    assert_revoked_after_failover(&state, "sentinel-1").await;
     assert_eq!(
         used(state.reserve_use("sentinel-uses", 5, exp).await.unwrap()),
         Some(2),

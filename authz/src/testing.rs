@@ -599,6 +599,8 @@ pub struct RedisSentinel {
     replica: RedisServer,
     sentinel: Option<Child>,
     sentinel_port: u16,
+    /// The Sentinel's `requirepass`, if any.
+    sentinel_password: Option<String>,
     dir: PathBuf,
 }
 
@@ -615,6 +617,16 @@ impl RedisSentinel {
     /// waits (bounded) until the Sentinel names the primary and knows the
     /// replica.
     pub fn start() -> Result<Self, TestingError> {
+        Self::start_inner(None)
+    }
+
+    /// Like [`RedisSentinel::start`], the Sentinel requiring `password`
+    /// (`requirepass`) of its clients.
+    pub fn start_with_sentinel_password(password: &str) -> Result<Self, TestingError> {
+        Self::start_inner(Some(password))
+    }
+
+    fn start_inner(sentinel_password: Option<&str>) -> Result<Self, TestingError> {
         let binary = find_binary().ok_or(TestingError::NotFound)?;
         let primary = RedisServer::start()?;
         let replica = RedisServer::start()?;
@@ -641,9 +653,12 @@ impl RedisSentinel {
                 "port {sentinel_port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
                  sentinel monitor {master} 127.0.0.1 {} 1\n\
                  sentinel down-after-milliseconds {master} 500\n\
-                 sentinel failover-timeout {master} 5000\n",
+                 sentinel failover-timeout {master} 5000\n{}",
                 dir.display(),
-                primary.port
+                primary.port,
+                sentinel_password
+                    .map(|pw| format!("requirepass {pw}\n"))
+                    .unwrap_or_default()
             ),
         )
         .map_err(|e| err(e.to_string()))?;
@@ -660,16 +675,17 @@ impl RedisSentinel {
             replica,
             sentinel: Some(child),
             sentinel_port,
+            sentinel_password: sentinel_password.map(str::to_owned),
             dir,
         };
         let primary_port = set_up.primary.port;
         wait_for(sentinel_port, "the sentinel did not see the set-up", || {
             set_up.named_primary() == Some(primary_port)
-                && node_query::<Vec<redis::Value>>(
-                    sentinel_port,
-                    redis::cmd("SENTINEL").arg("REPLICAS").arg(master),
-                )
-                .is_ok_and(|r| !r.is_empty())
+                && set_up
+                    .ask_sentinel::<Vec<redis::Value>>(
+                        redis::cmd("SENTINEL").arg("REPLICAS").arg(master),
+                    )
+                    .is_ok_and(|r| !r.is_empty())
         })?;
         Ok(set_up)
     }
@@ -712,14 +728,29 @@ impl RedisSentinel {
 
     /// The port of the primary the Sentinel names.
     fn named_primary(&self) -> Option<u16> {
-        let addr: Vec<String> = node_query(
-            self.sentinel_port,
-            redis::cmd("SENTINEL")
-                .arg("GET-MASTER-ADDR-BY-NAME")
-                .arg(Self::MASTER),
-        )
-        .ok()?;
+        let addr: Vec<String> = self
+            .ask_sentinel(
+                redis::cmd("SENTINEL")
+                    .arg("GET-MASTER-ADDR-BY-NAME")
+                    .arg(Self::MASTER),
+            )
+            .ok()?;
         addr.get(1)?.parse().ok()
+    }
+
+    /// Runs `cmd` on the Sentinel (with its password).
+    fn ask_sentinel<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, TestingError> {
+        let port = self.sentinel_port;
+        let err = |detail: String| TestingError::Start { port, detail };
+        let url = match &self.sentinel_password {
+            Some(pw) => format!("redis://:{pw}@127.0.0.1:{port}/"),
+            None => format!("redis://127.0.0.1:{port}/"),
+        };
+        let client = redis::Client::open(url).map_err(|e| err(e.to_string()))?;
+        let mut conn = client
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .map_err(|e| err(e.to_string()))?;
+        cmd.query(&mut conn).map_err(|e| err(e.to_string()))
     }
 }
 

@@ -200,6 +200,7 @@ impl Config {
         if let Some(r) = self.redis.as_mut() {
             [
                 &mut r.password_file,
+                &mut r.sentinel_password_file,
                 &mut r.ca_file,
                 &mut r.client_cert_file,
                 &mut r.client_key_file,
@@ -219,21 +220,18 @@ impl Config {
         };
         r.tls = redis_tls(r)?;
         r.seeds_with_password = seeds_with_credentials(r)?;
+        if let Some(file) = &r.sentinel_password_file {
+            r.sentinel_password = Some(read_password(file, "redis.sentinel_password_file")?);
+        }
         let Some(file) = &r.password_file else {
             return Ok(());
         };
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
-            path: file.clone(),
-            source,
-        })?;
-        let password = text.trim_end_matches(['\n', '\r']);
+        let password = read_password(file, "redis.password_file")?;
+        let password = password.as_str();
         let invalid = |problem: &str| ConfigError::Invalid {
             path: file.clone(),
             problems: vec![format!("redis.password_file: {problem}")],
         };
-        if password.is_empty() {
-            return Err(invalid("the file is empty"));
-        }
         // `url` validated this already; the password is percent-encoded by
         // the URL type (and decoded again by the Redis client).
         let mut url = url::Url::parse(&r.url).map_err(|_| invalid("redis.url does not parse"))?;
@@ -439,6 +437,20 @@ fn validate_cluster(r: &RedisConfig, out: &mut Vec<String>) {
 /// cluster, each Sentinel a `redis://` (or `rediss://`, as `url`) host and
 /// port.
 fn validate_sentinel(r: &RedisConfig, out: &mut Vec<String>) {
+    if r.sentinel_password_file.is_some() {
+        if r.sentinel_master.is_none() {
+            out.push("redis.sentinel_password_file: only with redis.sentinel_master".into());
+        }
+        if r.sentinels
+            .iter()
+            .any(|s| url::Url::parse(s).is_ok_and(|u| u.password().is_some()))
+        {
+            out.push(
+                "redis: a password in sentinels and a sentinel_password_file: give one of them"
+                    .into(),
+            );
+        }
+    }
     match (&r.sentinel_master, r.sentinels.is_empty()) {
         (None, true) => return,
         (None, false) => out.push("redis.sentinels: only with redis.sentinel_master".into()),
@@ -597,6 +609,23 @@ fn system_roots_pem(found: rustls_native_certs::CertificateResult) -> Result<Vec
         pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
     }
     Ok(pem)
+}
+
+/// A password from a file (a mounted Secret): a trailing newline is
+/// ignored, an empty file refused, naming `key`.
+fn read_password(file: &Path, key: &str) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+        path: file.to_owned(),
+        source,
+    })?;
+    let password = text.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(ConfigError::Invalid {
+            path: file.to_owned(),
+            problems: vec![format!("{key}: the file is empty")],
+        });
+    }
+    Ok(password.to_owned())
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {

@@ -78,8 +78,10 @@ pub struct SentinelTarget {
     /// <name> …`).
     pub master: String,
     /// The Sentinels: `redis://[:password@]host:port` (the password of the
-    /// first applies to all).
+    /// first applies to all, unless `password` is given).
     pub sentinels: Vec<String>,
+    /// The Sentinels' password (their `requirepass`), if they need one.
+    pub password: Option<String>,
 }
 
 impl std::fmt::Debug for SentinelTarget {
@@ -141,7 +143,7 @@ impl SentinelConn {
         let data = target.url.as_str().into_connection_info()?;
         let settings = data.redis_settings();
         let mut addrs = Vec::with_capacity(sentinel.sentinels.len());
-        let mut sentinel_password = None;
+        let mut sentinel_password = sentinel.password.clone();
         for url in &sentinel.sentinels {
             let info = url.as_str().into_connection_info()?;
             if sentinel_password.is_none() {

@@ -384,6 +384,7 @@ async fn through_sentinel_a_failover_keeps_revocations_and_use_counts() {
     o.sentinel = Some(credgate_redisconn::SentinelTarget {
         master: RedisSentinel::MASTER.to_owned(),
         sentinels: vec![set_up.sentinel_url()],
+        password: None,
     });
     let state = RedisState::new(&o).unwrap();
     wait_until_reachable(&state).await;
@@ -410,4 +411,31 @@ async fn through_sentinel_a_failover_keeps_revocations_and_use_counts() {
         "written to the new primary"
     );
     assert_eq!(set_up.keys().1, 2);
+}
+
+/// A Sentinel that requires a password is reached with it (from
+/// `SentinelTarget::password`), and without it nothing is reached: the
+/// state fails (closed), never open.
+#[tokio::test]
+async fn a_sentinel_requiring_a_password_is_reached_only_with_it() {
+    use credgate_authz::testing::RedisSentinel;
+    let set_up = RedisSentinel::start_with_sentinel_password("s3ntinel").unwrap();
+    let state = |password: Option<&str>| {
+        let mut o = RedisOptions::new(set_up.primary_url());
+        o.call_timeout = Duration::from_secs(2);
+        o.sentinel = Some(credgate_redisconn::SentinelTarget {
+            master: RedisSentinel::MASTER.to_owned(),
+            sentinels: vec![set_up.sentinel_url()],
+            password: password.map(str::to_owned),
+        });
+        RedisState::new(&o).unwrap()
+    };
+    let with = state(Some("s3ntinel"));
+    wait_until_reachable(&with).await;
+    with.revoke("sentinel-pw-1", unix_now() + 600)
+        .await
+        .unwrap();
+    assert!(with.is_revoked("sentinel-pw-1").await.unwrap());
+    let without = state(None);
+    assert!(without.is_revoked("sentinel-pw-1").await.is_err());
 }

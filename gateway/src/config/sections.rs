@@ -139,11 +139,16 @@ pub struct RedisConfig {
     /// port are not used.
     #[serde(default)]
     pub sentinel_master: Option<String>,
-    /// The Sentinels (with `sentinel_master`): `redis://host:port`, or
-    /// `redis://:password@host:port` when they require one (the first
-    /// one's password applies to all).
+    /// The Sentinels (with `sentinel_master`): `redis://host:port` (a
+    /// password they require: `sentinel_password_file`, or in the first
+    /// URL, `redis://:password@host:port`).
     #[serde(default)]
     pub sentinels: Vec<String>,
+    /// A file holding the Sentinels' password (their `requirepass`),
+    /// instead of one in `sentinels`; read when the configuration is
+    /// loaded.
+    #[serde(default)]
+    pub sentinel_password_file: Option<PathBuf>,
     /// A file holding the Redis password (e.g. a mounted Kubernetes Secret),
     /// instead of a password in `url`; a trailing newline is ignored. Read
     /// when the configuration is loaded.
@@ -174,6 +179,9 @@ pub struct RedisConfig {
     /// `cluster_seeds` with the credentials of `url` (set by the loader).
     #[serde(skip)]
     pub(crate) seeds_with_password: Vec<String>,
+    /// The password read from `sentinel_password_file` (set by the loader).
+    #[serde(skip)]
+    pub(crate) sentinel_password: Option<String>,
 }
 
 impl RedisConfig {
@@ -203,6 +211,7 @@ impl RedisConfig {
             .map(|master| credgate_redisconn::SentinelTarget {
                 master: master.clone(),
                 sentinels: self.sentinels.clone(),
+                password: self.sentinel_password.clone(),
             })
     }
 
@@ -230,6 +239,7 @@ impl std::fmt::Debug for RedisConfig {
             .field("cluster_seeds", &self.cluster_seeds)
             .field("sentinel_master", &self.sentinel_master)
             .field("sentinels", &self.sentinels.len())
+            .field("sentinel_password_file", &self.sentinel_password_file)
             .field("ca_file", &self.ca_file)
             .field("client_cert_file", &self.client_cert_file)
             .finish_non_exhaustive()

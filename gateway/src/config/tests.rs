@@ -347,3 +347,48 @@ fn redis_sentinel_settings_are_checked_and_handed_to_both_clients() {
         assert!(err.contains(problem), "{redis}: {err}");
     }
 }
+
+#[test]
+fn the_sentinel_password_comes_from_a_file_and_is_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let with = |redis: &str| format!("{MIN}\n[redis]\n{redis}\n");
+    let load = |text: &str| Config::from_toml(text, Path::new("g.toml"), base);
+    std::fs::write(base.join("spw"), "sentinel-secret\n").unwrap();
+    let sentinel = "sentinel_master = \"m\"\nsentinels = [\"redis://s1:26379\"]";
+    let cfg = load(&with(&format!(
+        "url = \"redis://p\"\n{sentinel}\nsentinel_password_file = \"spw\""
+    )))
+    .unwrap();
+    let r = cfg.redis.as_ref().unwrap();
+    assert_eq!(
+        r.sentinel_target().unwrap().password.as_deref(),
+        Some("sentinel-secret")
+    );
+    assert!(!format!("{cfg:?}").contains("sentinel-secret"));
+    for (redis, problem) in [
+        (
+            "url = \"redis://p\"\nsentinel_password_file = \"spw\"".to_owned(),
+            "redis.sentinel_password_file: only with redis.sentinel_master",
+        ),
+        (
+            "url = \"redis://p\"\nsentinel_master = \"m\"\nsentinels = [\"redis://:x@s1\"]\n\
+             sentinel_password_file = \"spw\""
+                .to_owned(),
+            "give one of them",
+        ),
+        (
+            format!("url = \"redis://p\"\n{sentinel}\nsentinel_password_file = \"missing\""),
+            "missing",
+        ),
+    ] {
+        let err = load(&with(&redis)).unwrap_err().to_string();
+        assert!(err.contains(problem), "{redis}: {err}");
+    }
+    std::fs::write(base.join("empty"), "\n").unwrap();
+    let err = load(&with(&format!(
+        "url = \"redis://p\"\n{sentinel}\nsentinel_password_file = \"empty\""
+    )))
+    .unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+}

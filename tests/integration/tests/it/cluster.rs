@@ -133,6 +133,7 @@ async fn two_gateways_follow_a_sentinel_failover_with_their_shared_state() {
     revoke_via.sentinel = Some(credgate_redisconn::SentinelTarget {
         master: RedisSentinel::MASTER.to_owned(),
         sentinels: vec![set_up.sentinel_url()],
+        password: None,
     });
     credgate_integration::assert_replicas_share_authz_state(&a, &b, revoke_via).await;
 }

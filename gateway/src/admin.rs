@@ -31,6 +31,9 @@ pub struct AdminState {
     pub ratelimit: crate::ratelimit::RateLimiter,
     /// The audit log (its writer health).
     pub audit: crate::audit::Auditor,
+    /// How Redis is reached (`single`, `cluster`, `sentinel`); `None`
+    /// without Redis.
+    pub redis_topology: Option<&'static str>,
 }
 
 /// Connections the admin listener serves at once: probes and scrapers
@@ -150,6 +153,12 @@ fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
             "redis_errors": rl.redis_errors,
             "mode_switches": rl.mode_switches,
         },
+        // Reachable as the rate limiter last found it (every limited
+        // request asks Redis; authorization checks fail closed on their own).
+        "redis": state.redis_topology.map(|topology| serde_json::json!({
+            "topology": topology,
+            "reachable": mode == credgate_ratelimit::Mode::Redis,
+        })),
     });
     let status = if ready {
         StatusCode::OK

@@ -178,6 +178,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
                     metrics: metrics.clone(),
                     ratelimit: ratelimit.clone(),
                     audit: audit.clone(),
+                    redis_topology: cfg.redis.as_ref().map(|r| r.topology()),
                 },
                 shutdown_rx.clone(),
             )));

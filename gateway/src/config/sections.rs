@@ -203,6 +203,17 @@ impl RedisConfig {
         o
     }
 
+    /// How Redis is reached: `sentinel`, `cluster` or `single`.
+    pub fn topology(&self) -> &'static str {
+        if self.sentinel_master.is_some() {
+            "sentinel"
+        } else if self.cluster {
+            "cluster"
+        } else {
+            "single"
+        }
+    }
+
     /// The Sentinel set-up to find the primary through, if configured.
     /// Never log it (the URLs may hold a password).
     pub fn sentinel_target(&self) -> Option<credgate_redisconn::SentinelTarget> {

@@ -497,6 +497,7 @@ async fn redis_over_tls_checks_the_server_and_presents_a_client_certificate() {
             credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
         let ready: serde_json::Value = serde_json::from_slice(&body).unwrap();
         ready["ratelimit"]["mode"] == "redis"
+            && ready["redis"] == serde_json::json!({ "topology": "single", "reachable": true })
     })
     .await;
     drop(h);

@@ -7,6 +7,13 @@ use credgate_integration::{policy_with_limit, Harness, Options};
 
 const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 
+/// `/readyz`'s `redis` member.
+async fn readyz_redis(h: &Harness) -> serde_json::Value {
+    let admin = h.gw().admin_addr.unwrap();
+    let (_, body) = credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
+    serde_json::from_slice::<serde_json::Value>(&body).unwrap()["redis"].clone()
+}
+
 #[tokio::test]
 async fn two_gateways_share_limits_use_counts_and_revocations_on_a_redis_cluster() {
     let mut cluster = credgate_authz::testing::RedisCluster::start(3)
@@ -47,6 +54,12 @@ async fn two_gateways_share_limits_use_counts_and_revocations_on_a_redis_cluster
         statuses.push(c.get(&report, &[APPROVAL]).await.status.as_u16());
     }
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429, 429, 429]);
+    for h in [&a, &b] {
+        assert_eq!(
+            readyz_redis(h).await,
+            serde_json::json!({ "topology": "cluster", "reachable": true })
+        );
+    }
 
     // Use counts and a revocation, through the cluster client too.
     let mut revoke_via = credgate_authz::RedisOptions::new(urls[1].clone());
@@ -113,6 +126,10 @@ async fn two_gateways_follow_a_sentinel_failover_with_their_shared_state() {
         statuses.push(c.get(&report, &[APPROVAL]).await.status.as_u16());
     }
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
+    assert_eq!(
+        readyz_redis(&a).await,
+        serde_json::json!({ "topology": "sentinel", "reachable": true })
+    );
     // The limit's state reaches the replica, then the primary dies.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while set_up.keys().1 == 0 || set_up.keys().0 != set_up.keys().1 {

@@ -219,32 +219,13 @@ impl Config {
             return Ok(());
         };
         r.tls = redis_tls(r)?;
-        r.seeds_with_password = seeds_with_credentials(r)?;
         if let Some(file) = &r.sentinel_password_file {
             r.sentinel_password = Some(read_password(file, "redis.sentinel_password_file")?);
         }
-        let Some(file) = &r.password_file else {
-            return Ok(());
-        };
-        let password = read_password(file, "redis.password_file")?;
-        let password = password.as_str();
-        let invalid = |problem: &str| ConfigError::Invalid {
-            path: file.clone(),
-            problems: vec![format!("redis.password_file: {problem}")],
-        };
-        // `url` validated this already; the password is percent-encoded by
-        // the URL type (and decoded again by the Redis client).
-        let mut url = url::Url::parse(&r.url).map_err(|_| invalid("redis.url does not parse"))?;
-        url.set_password(Some(password))
-            .map_err(|()| invalid("redis.url cannot carry a password"))?;
-        r.with_password = Some(url.into());
-        for seed in &mut r.seeds_with_password {
-            let mut u =
-                url::Url::parse(seed).map_err(|_| invalid("a cluster seed does not parse"))?;
-            u.set_password(Some(password))
-                .map_err(|()| invalid("a cluster seed cannot carry a password"))?;
-            *seed = u.into();
+        if let Some(file) = &r.password_file {
+            r.with_password = Some(url_with_password(&r.url, file)?);
         }
+        r.seeds_with_password = seeds_with_credentials(r)?;
         Ok(())
     }
 
@@ -408,29 +389,13 @@ fn validate_cluster(r: &RedisConfig, out: &mut Vec<String>) {
     if url::Url::parse(&r.url).is_ok_and(|u| !db0(&u)) {
         out.push("redis.url: a Redis Cluster has database 0 only".into());
     }
-    let scheme = r.url.split("://").next().unwrap_or_default();
-    for (i, seed) in r.cluster_seeds.iter().enumerate() {
-        let at = format!("redis.cluster_seeds[{i}]");
-        match url::Url::parse(seed) {
-            Err(_) => out.push(format!("{at}: not a URL")),
-            Ok(u) => {
-                if u.scheme() != scheme {
-                    out.push(format!("{at}: must use the url's scheme ({scheme}://)"));
-                }
-                if !u.username().is_empty() || u.password().is_some() {
-                    out.push(format!(
-                        "{at}: no credentials (those of redis.url or password_file apply)"
-                    ));
-                }
-                if !db0(&u) || u.fragment().is_some() || u.query().is_some() {
-                    out.push(format!("{at}: host and port only"));
-                }
-                if u.host_str().is_none_or(str::is_empty) {
-                    out.push(format!("{at}: no host"));
-                }
-            }
-        }
-    }
+    check_node_urls(
+        "redis.cluster_seeds",
+        &r.cluster_seeds,
+        &r.url,
+        Node::Seed,
+        out,
+    );
 }
 
 /// `[redis] sentinel_master` and `sentinels`: together, not with a
@@ -476,34 +441,63 @@ fn validate_sentinel(r: &RedisConfig, out: &mut Vec<String>) {
                 .into(),
         );
     }
-    let scheme = r.url.split("://").next().unwrap_or_default();
-    for (i, sentinel) in r.sentinels.iter().enumerate() {
-        let at = format!("redis.sentinels[{i}]");
-        match url::Url::parse(sentinel) {
-            Err(_) => out.push(format!("{at}: not a URL")),
-            Ok(u) => {
-                if u.scheme() != scheme {
-                    out.push(format!("{at}: must use the url's scheme ({scheme}://)"));
-                }
-                if !matches!(u.path(), "" | "/") || u.fragment().is_some() || u.query().is_some() {
-                    out.push(format!("{at}: host and port (and a password) only"));
-                }
-                if u.host_str().is_none_or(str::is_empty) {
-                    out.push(format!("{at}: no host"));
-                }
-            }
+    check_node_urls("redis.sentinels", &r.sentinels, &r.url, Node::Sentinel, out);
+}
+
+/// What a further Redis address in the config names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Node {
+    /// A cluster seed: host and port (database 0 allowed), no credentials.
+    Seed,
+    /// A Sentinel: host and port, a password allowed.
+    Sentinel,
+}
+
+/// Checks each of `urls` (config key `key`): a URL of `url`'s scheme
+/// naming a host, with only what a `kind` node may carry.
+fn check_node_urls(key: &str, urls: &[String], url: &str, kind: Node, out: &mut Vec<String>) {
+    let scheme = url.split("://").next().unwrap_or_default();
+    for (i, node) in urls.iter().enumerate() {
+        let at = format!("{key}[{i}]");
+        let Ok(u) = url::Url::parse(node) else {
+            out.push(format!("{at}: not a URL"));
+            continue;
+        };
+        if u.scheme() != scheme {
+            out.push(format!("{at}: must use the url's scheme ({scheme}://)"));
+        }
+        let has_credentials = !u.username().is_empty() || u.password().is_some();
+        if kind == Node::Seed && has_credentials {
+            out.push(format!(
+                "{at}: no credentials (those of redis.url or password_file apply)"
+            ));
+        }
+        let path_ok = match kind {
+            Node::Seed => matches!(u.path(), "" | "/" | "/0"),
+            Node::Sentinel => matches!(u.path(), "" | "/"),
+        };
+        if !path_ok || u.fragment().is_some() || u.query().is_some() {
+            out.push(match kind {
+                Node::Seed => format!("{at}: host and port only"),
+                Node::Sentinel => format!("{at}: host and port (and a password) only"),
+            });
+        }
+        if u.host_str().is_none_or(str::is_empty) {
+            out.push(format!("{at}: no host"));
         }
     }
 }
 
-/// The cluster seeds with the user and password of `url` (each seed is
-/// another node of the same cluster, so the same credentials apply).
+/// The cluster seeds with the user and password of the URL connected
+/// with (`url`, with `password_file`'s password when there is one): each
+/// seed is another node of the same cluster, so the same credentials apply.
 fn seeds_with_credentials(r: &RedisConfig) -> Result<Vec<String>, ConfigError> {
     let invalid = |problem: String| ConfigError::Invalid {
         path: PathBuf::from("redis.cluster_seeds"),
         problems: vec![problem],
     };
-    let base = url::Url::parse(&r.url).map_err(|_| invalid("redis.url does not parse".into()))?;
+    let base = url::Url::parse(r.connection_url())
+        .map_err(|_| invalid("redis.url does not parse".into()))?;
     r.cluster_seeds
         .iter()
         .map(|seed| {
@@ -609,6 +603,21 @@ fn system_roots_pem(found: rustls_native_certs::CertificateResult) -> Result<Vec
         pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
     }
     Ok(pem)
+}
+
+/// `url` with the password read from `file` (`[redis] password_file`).
+fn url_with_password(url: &str, file: &Path) -> Result<String, ConfigError> {
+    let password = read_password(file, "redis.password_file")?;
+    let invalid = |problem: &str| ConfigError::Invalid {
+        path: file.to_owned(),
+        problems: vec![format!("redis.password_file: {problem}")],
+    };
+    // `url` validated this already; the password is percent-encoded by the
+    // URL type (and decoded again by the Redis client).
+    let mut url = url::Url::parse(url).map_err(|_| invalid("redis.url does not parse"))?;
+    url.set_password(Some(&password))
+        .map_err(|()| invalid("redis.url cannot carry a password"))?;
+    Ok(url.into())
 }
 
 /// A password from a file (a mounted Secret): a trailing newline is

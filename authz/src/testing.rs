@@ -158,6 +158,12 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// The port replicas and Sentinels reach it on: its TLS port when it
+    /// serves TLS.
+    fn announced_port(&self) -> u16 {
+        self.tls.as_ref().map_or(self.port, |(port, _)| *port)
+    }
+
     /// `rediss://127.0.0.1:TLS_PORT/` for a server from
     /// [`RedisServer::start_tls`].
     pub fn tls_url(&self) -> Option<String> {
@@ -592,13 +598,18 @@ fn find_binary() -> Option<PathBuf> {
 
 /// A throw-away Redis Sentinel set-up: a primary, one replica of it and
 /// one Sentinel monitoring them as [`RedisSentinel::MASTER`] (quorum 1,
-/// down after 500 ms), all on loopback, killed on drop.
+/// down after 500 ms), all on loopback, killed on drop. With
+/// [`RedisSentinel::start_tls`] the primary, the replica and the Sentinel
+/// also serve TLS, replicate and monitor over TLS, and the Sentinel names
+/// the primary's TLS port.
 #[derive(Debug)]
 pub struct RedisSentinel {
     primary: RedisServer,
     replica: RedisServer,
     sentinel: Option<Child>,
     sentinel_port: u16,
+    /// The Sentinel's TLS port, for a TLS set-up.
+    sentinel_tls_port: Option<u16>,
     /// The Sentinel's `requirepass`, if any.
     sentinel_password: Option<String>,
     dir: PathBuf,
@@ -617,22 +628,58 @@ impl RedisSentinel {
     /// waits (bounded) until the Sentinel names the primary and knows the
     /// replica.
     pub fn start() -> Result<Self, TestingError> {
-        Self::start_inner(None)
+        Self::start_inner(None, None)
     }
 
     /// Like [`RedisSentinel::start`], the Sentinel requiring `password`
     /// (`requirepass`) of its clients.
     pub fn start_with_sentinel_password(password: &str) -> Result<Self, TestingError> {
-        Self::start_inner(Some(password))
+        Self::start_inner(Some(password), None)
     }
 
-    fn start_inner(sentinel_password: Option<&str>) -> Result<Self, TestingError> {
+    /// Like [`RedisSentinel::start`], everything also over TLS with
+    /// `files` (the servers' certificate, key and client CA): the replica
+    /// replicates and the Sentinel monitors over TLS (`tls-replication
+    /// yes`, presenting `client`'s certificate and key), so the Sentinel
+    /// names TLS ports; [`RedisSentinel::sentinel_tls_url`] and
+    /// [`RedisSentinel::primary_tls_url`]. The plain ports stay open for
+    /// the helpers' own checks.
+    pub fn start_tls(files: TlsFiles, client: (PathBuf, PathBuf)) -> Result<Self, TestingError> {
+        Self::start_inner(None, Some((files, client)))
+    }
+
+    fn start_inner(
+        sentinel_password: Option<&str>,
+        tls: Option<(TlsFiles, (PathBuf, PathBuf))>,
+    ) -> Result<Self, TestingError> {
         let binary = find_binary().ok_or(TestingError::NotFound)?;
-        let primary = RedisServer::start()?;
-        let replica = RedisServer::start()?;
+        let (primary, replica) = match &tls {
+            None => (RedisServer::start()?, RedisServer::start()?),
+            Some((files, (cert, key))) => {
+                let (primary, replica) = (
+                    RedisServer::start_tls(files.clone())?,
+                    RedisServer::start_tls(files.clone())?,
+                );
+                for node in [&primary, &replica] {
+                    for (name, value) in [
+                        ("tls-replication", "yes".to_owned()),
+                        ("tls-client-cert-file", cert.display().to_string()),
+                        ("tls-client-key-file", key.display().to_string()),
+                    ] {
+                        node_command(
+                            node.port,
+                            redis::cmd("CONFIG").arg("SET").arg(name).arg(value),
+                        )?;
+                    }
+                }
+                (primary, replica)
+            }
+        };
         node_command(
             replica.port,
-            redis::cmd("REPLICAOF").arg("127.0.0.1").arg(primary.port),
+            redis::cmd("REPLICAOF")
+                .arg("127.0.0.1")
+                .arg(primary.announced_port()),
         )?;
         wait_for(replica.port, "the replica did not sync", || {
             node_query::<String>(replica.port, redis::cmd("INFO").arg("replication"))
@@ -640,6 +687,10 @@ impl RedisSentinel {
         })?;
         let err = |detail: String| TestingError::Start { port: 0, detail };
         let sentinel_port = free_port().map_err(|e| err(e.to_string()))?;
+        let sentinel_tls_port = match &tls {
+            None => None,
+            Some(_) => Some(free_port().map_err(|e| err(e.to_string()))?),
+        };
         let dir = std::env::temp_dir().join(format!(
             "credgate-redis-sentinel-{}-{sentinel_port}",
             std::process::id()
@@ -647,21 +698,31 @@ impl RedisSentinel {
         std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
         let conf = dir.join("sentinel.conf");
         let master = Self::MASTER;
-        std::fs::write(
-            &conf,
-            format!(
-                "port {sentinel_port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
-                 sentinel monitor {master} 127.0.0.1 {} 1\n\
-                 sentinel down-after-milliseconds {master} 500\n\
-                 sentinel failover-timeout {master} 5000\n{}",
-                dir.display(),
-                primary.port,
-                sentinel_password
-                    .map(|pw| format!("requirepass {pw}\n"))
-                    .unwrap_or_default()
-            ),
-        )
-        .map_err(|e| err(e.to_string()))?;
+        let mut text = format!(
+            "port {sentinel_port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
+             sentinel monitor {master} 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds {master} 500\n\
+             sentinel failover-timeout {master} 5000\n",
+            dir.display(),
+            primary.announced_port(),
+        );
+        if let Some(pw) = sentinel_password {
+            text.push_str(&format!("requirepass {pw}\n"));
+        }
+        if let (Some(port), Some((files, (cert, key)))) = (sentinel_tls_port, &tls) {
+            text.push_str(&format!(
+                "tls-port {port}\ntls-cert-file {}\ntls-key-file {}\n\
+                 tls-ca-cert-file {}\ntls-auth-clients {}\ntls-replication yes\n\
+                 tls-client-cert-file {}\ntls-client-key-file {}\n",
+                files.cert.display(),
+                files.key.display(),
+                files.ca.display(),
+                if files.auth_clients { "yes" } else { "no" },
+                cert.display(),
+                key.display(),
+            ));
+        }
+        std::fs::write(&conf, text).map_err(|e| err(e.to_string()))?;
         let child = Command::new(&binary)
             .arg(&conf)
             .arg("--sentinel")
@@ -675,10 +736,11 @@ impl RedisSentinel {
             replica,
             sentinel: Some(child),
             sentinel_port,
+            sentinel_tls_port,
             sentinel_password: sentinel_password.map(str::to_owned),
             dir,
         };
-        let primary_port = set_up.primary.port;
+        let primary_port = set_up.primary.announced_port();
         wait_for(sentinel_port, "the sentinel did not see the set-up", || {
             set_up.named_primary() == Some(primary_port)
                 && set_up
@@ -701,6 +763,19 @@ impl RedisSentinel {
         self.primary.url()
     }
 
+    /// `rediss://127.0.0.1:TLS_PORT/` of the Sentinel of a
+    /// [`RedisSentinel::start_tls`] set-up.
+    pub fn sentinel_tls_url(&self) -> Option<String> {
+        self.sentinel_tls_port
+            .map(|port| format!("rediss://127.0.0.1:{port}/"))
+    }
+
+    /// The primary's `rediss://` URL of a [`RedisSentinel::start_tls`]
+    /// set-up (a template, as [`RedisSentinel::primary_url`]).
+    pub fn primary_tls_url(&self) -> Option<String> {
+        self.primary.tls_url()
+    }
+
     /// Keys held by the primary and by the replica (`DBSIZE`); the killed
     /// one reads 0.
     pub fn keys(&self) -> (u64, u64) {
@@ -718,15 +793,16 @@ impl RedisSentinel {
     /// replica as the new primary and the replica says so.
     pub fn fail_over(&mut self) -> Result<(), TestingError> {
         self.primary.stop();
-        let replica = self.replica.port;
+        let (replica, announced) = (self.replica.port, self.replica.announced_port());
         wait_for(replica, "the sentinel did not promote the replica", || {
-            self.named_primary() == Some(replica)
+            self.named_primary() == Some(announced)
                 && node_query::<String>(replica, redis::cmd("INFO").arg("replication"))
                     .is_ok_and(|i| i.contains("role:master"))
         })
     }
 
-    /// The port of the primary the Sentinel names.
+    /// The port of the primary the Sentinel names (a TLS port in a TLS
+    /// set-up).
     fn named_primary(&self) -> Option<u16> {
         let addr: Vec<String> = self
             .ask_sentinel(

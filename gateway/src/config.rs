@@ -432,15 +432,6 @@ fn validate_sentinel(r: &RedisConfig, out: &mut Vec<String>) {
             "redis: a cluster (cluster = true) or Sentinel (sentinel_master), not both".into(),
         );
     }
-    if r.url.starts_with("rediss://") {
-        // Not tested with TLS Sentinels, so not offered: an address that
-        // follows the primary works over TLS (deploy/README.md, "Redis").
-        out.push(
-            "redis.sentinel_master: Sentinel discovery is plain TCP only in this build; \
-             for TLS give url an address that follows the primary"
-                .into(),
-        );
-    }
     check_node_urls("redis.sentinels", &r.sentinels, &r.url, Node::Sentinel, out);
 }
 

@@ -29,7 +29,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
     AsyncConnectionConfig, Cmd, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture,
-    RedisResult, ServerErrorKind, Value,
+    RedisResult, ServerErrorKind, TlsMode, Value,
 };
 
 /// Where Redis is and how to reach it.
@@ -44,9 +44,10 @@ pub struct Target {
     /// More seed nodes of the cluster, tried when `url` is down at start;
     /// same scheme and credentials as `url`.
     pub cluster_seeds: Vec<String>,
-    /// Find the primary through Redis Sentinel (plain TCP only): `url`
-    /// then gives only the credentials and database of the primary (not
-    /// its address).
+    /// Find the primary through Redis Sentinel: `url` then gives only the
+    /// credentials, database and scheme of the primary (not its address);
+    /// with `rediss://`, the primary and the Sentinels (which must then be
+    /// `rediss://` too) are reached over TLS with [`Target::tls`].
     pub sentinel: Option<SentinelTarget>,
     /// For `rediss://`: the trust anchors and the client certificate.
     pub tls: Option<redis::TlsCertificates>,
@@ -77,8 +78,8 @@ pub struct SentinelTarget {
     /// The name the Sentinels monitor the primary under (`sentinel monitor
     /// <name> …`).
     pub master: String,
-    /// The Sentinels: `redis://[:password@]host:port` (the password of the
-    /// first applies to all, unless `password` is given).
+    /// The Sentinels: `redis://[:password@]host:port`, or `rediss://` (the
+    /// password of the first applies to all, unless `password` is given).
     pub sentinels: Vec<String>,
     /// The Sentinels' password (their `requirepass`), if they need one.
     pub password: Option<String>,
@@ -163,12 +164,21 @@ impl SentinelConn {
         if let Some(password) = &sentinel_password {
             builder = builder.set_client_to_sentinel_password(password);
         }
-        if target.tls.is_some() || target.url.starts_with("rediss://") {
-            // Untested with TLS Sentinels (and their certificates), so
-            // refused rather than half-supported.
+        if target.url.starts_with("rediss://") {
+            // TLS to the primary the Sentinels name (verified against the
+            // same trust anchors, the client certificate presented) and,
+            // with `rediss://` Sentinels, to the Sentinels: their
+            // addresses parse as TLS addresses, the certificates apply.
+            builder = builder.set_client_to_redis_tls_mode(TlsMode::Secure);
+            if let Some(tls) = &target.tls {
+                builder = builder
+                    .set_client_to_redis_certificates(tls.clone())
+                    .set_client_to_sentinel_certificates(tls.clone());
+            }
+        } else if target.tls.is_some() {
             return Err(RedisError::from((
                 ErrorKind::InvalidClientConfig,
-                "Sentinel discovery is plain TCP only in this build",
+                "TLS certificates given for a redis:// (plain TCP) URL",
             )));
         }
         let config = AsyncConnectionConfig::new()

@@ -439,3 +439,90 @@ async fn a_sentinel_requiring_a_password_is_reached_only_with_it() {
     let without = state(None);
     assert!(without.is_revoked("sentinel-pw-1").await.is_err());
 }
+
+/// Redis Sentinel over TLS (`rediss://` Sentinel and primary template,
+/// every server requiring a client certificate): the state asks the
+/// Sentinel over TLS, reaches the primary it names on its TLS port
+/// (verified against the CA, presenting the client certificate), follows
+/// a failover to the promoted replica's TLS port, and with another CA
+/// reaches nothing: it fails (closed), never open.
+#[tokio::test]
+async fn through_sentinel_over_tls_a_failover_is_followed_and_verified() {
+    use credgate_authz::testing::{RedisSentinel, TlsFiles};
+    let pki = tempfile::tempdir().unwrap();
+    let certs = pki.path().join("certs");
+    credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
+        out: certs.clone(),
+        force: false,
+    })
+    .unwrap();
+    let mut set_up = RedisSentinel::start_tls(
+        TlsFiles {
+            cert: certs.join("server.crt"),
+            key: certs.join("server.key"),
+            ca: certs.join("ca.crt"),
+            auth_clients: true,
+        },
+        (
+            certs.join("clients/dept-nb.crt"),
+            certs.join("clients/dept-nb.key"),
+        ),
+    )
+    .unwrap();
+    let state = |ca: &str| {
+        let mut o = RedisOptions::new(set_up.primary_tls_url().unwrap());
+        o.call_timeout = Duration::from_secs(2);
+        o.sentinel = Some(credgate_redisconn::SentinelTarget {
+            master: RedisSentinel::MASTER.to_owned(),
+            sentinels: vec![set_up.sentinel_tls_url().unwrap()],
+            password: None,
+        });
+        o.tls = Some(redis::TlsCertificates {
+            client_tls: Some(redis::ClientTlsConfig {
+                client_cert: std::fs::read(certs.join("clients/bank-nb.crt")).unwrap(),
+                client_key: std::fs::read(certs.join("clients/bank-nb.key")).unwrap(),
+            }),
+            root_cert: Some(std::fs::read(certs.join(ca)).unwrap()),
+        });
+        RedisState::new(&o).unwrap()
+    };
+    let trusted = state("ca.crt");
+    wait_until_reachable(&trusted).await;
+    let exp = unix_now() + 600;
+    trusted.revoke("sentinel-tls-1", exp).await.unwrap();
+    assert_eq!(
+        used(
+            trusted
+                .reserve_use("sentinel-tls-uses", 5, exp)
+                .await
+                .unwrap()
+        ),
+        Some(1)
+    );
+    assert_eq!(set_up.keys().0, 2, "written to the primary");
+    let rogue = state("rogue/ca.crt");
+    assert!(rogue.is_revoked("sentinel-tls-1").await.is_err());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while set_up.keys() != (2, 2) {
+        assert!(
+            Instant::now() < deadline,
+            "the replica never caught up over TLS: {:?}",
+            set_up.keys()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    set_up.fail_over().unwrap();
+    assert_revoked_after_failover(&trusted, "sentinel-tls-1").await;
+    assert_eq!(
+        used(
+            trusted
+                .reserve_use("sentinel-tls-uses", 5, exp)
+                .await
+                .unwrap()
+        ),
+        Some(2),
+        "written to the new primary"
+    );
+    assert_eq!(set_up.keys().1, 2);
+    assert!(rogue.is_revoked("sentinel-tls-1").await.is_err());
+}

@@ -139,9 +139,10 @@ pub struct RedisConfig {
     /// port are not used.
     #[serde(default)]
     pub sentinel_master: Option<String>,
-    /// The Sentinels (with `sentinel_master`): `redis://host:port` (a
-    /// password they require: `sentinel_password_file`, or in the first
-    /// URL, `redis://:password@host:port`).
+    /// The Sentinels (with `sentinel_master`): `redis://host:port`, or
+    /// `rediss://` as `url` (TLS with the same `ca_file` and client
+    /// certificate); a password they require: `sentinel_password_file`, or
+    /// in the first URL, `redis://:password@host:port`.
     #[serde(default)]
     pub sentinels: Vec<String>,
     /// A file holding the Sentinels' password (their `requirepass`),

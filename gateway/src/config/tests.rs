@@ -264,6 +264,20 @@ fn redis_cluster_seeds_take_the_urls_credentials_and_are_checked() {
         .iter()
         .all(|s| s.contains(":from-file@n")));
     // Refused, each by name.
+    // Over TLS: the Sentinels and the primary both `rediss://`, with the
+    // same trust anchors (read at load).
+    let tls = load(&with(
+        "url = \"rediss://primary/0\"\nsentinel_master = \"credgate\"\n\
+         sentinels = [\"rediss://s1:26380\"]",
+    ))
+    .unwrap();
+    let o = tls
+        .redis
+        .as_ref()
+        .unwrap()
+        .authz_options(std::time::Duration::from_millis(100));
+    assert!(o.tls.is_some(), "the TLS material reaches the client");
+    assert_eq!(o.sentinel.unwrap().sentinels, ["rediss://s1:26380"]);
     for (redis, problem) in [
         (
             format!("url = \"redis://n1\"\n{seeds}"),
@@ -335,8 +349,8 @@ fn redis_sentinel_settings_are_checked_and_handed_to_both_clients() {
             "redis.sentinels[0]: must use the url's scheme",
         ),
         (
-            "url = \"rediss://p\"\nsentinel_master = \"m\"\nsentinels = [\"rediss://s\"]",
-            "plain TCP only",
+            "url = \"rediss://p\"\nsentinel_master = \"m\"\nsentinels = [\"redis://s\"]",
+            "redis.sentinels[0]: must use the url's scheme (rediss://)",
         ),
         (
             "url = \"redis://p\"\nsentinel_master = \"m\"\nsentinels = [\"redis://s/1\"]",

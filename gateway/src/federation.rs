@@ -10,6 +10,7 @@ use std::sync::Arc;
 pub mod adapters;
 pub mod breaker;
 mod client;
+mod slots;
 pub mod upstream;
 
 pub use upstream::{

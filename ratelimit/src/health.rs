@@ -45,6 +45,28 @@ pub(crate) enum Transition {
     CameBack,
 }
 
+/// See [`Health::guard`]; [`ProbeGuard::reported`] once the call has an outcome.
+#[derive(Debug)]
+pub(crate) struct ProbeGuard<'a> {
+    health: &'a Health,
+    armed: bool,
+}
+
+impl ProbeGuard<'_> {
+    /// The call finished; its outcome goes to [`Health::succeeded`] or [`Health::failed`].
+    pub fn reported(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.health.probing.store(false, Ordering::Release);
+        }
+    }
+}
+
 // === impl Health ===
 
 impl Health {
@@ -126,6 +148,17 @@ impl Health {
         went_down.then_some(Transition::WentDown)
     }
 
+    /// A guard for the call routed `route`: if that call is dropped before it reports
+    /// (its request was cancelled: a client reset, a timeout around it), a probe's flag is
+    /// cleared so that a later request can probe. Without it a cancelled probe would leave
+    /// Redis "down" for good.
+    pub fn guard(&self, route: Route) -> ProbeGuard<'_> {
+        ProbeGuard {
+            health: self,
+            armed: route == Route::Probe,
+        }
+    }
+
     fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -164,6 +197,23 @@ mod tests {
         assert_eq!(h.succeeded(Route::Redis), None);
         assert_eq!(h.route(), Route::Redis);
         assert_eq!(h.backoff_ms.load(Ordering::Acquire), 5);
+    }
+
+    #[test]
+    fn a_cancelled_probe_lets_a_later_request_probe() {
+        let h = Health::new(Duration::from_millis(1), Duration::from_millis(1));
+        h.failed(Route::Redis);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while h.route() != Route::Probe {
+            assert!(Instant::now() < deadline, "no probe after the backoff");
+            std::thread::yield_now();
+        }
+        drop(h.guard(Route::Probe));
+        assert_eq!(h.route(), Route::Probe, "the flag was released");
+        h.guard(Route::Probe).reported();
+        assert_eq!(h.route(), Route::Without, "a reported probe keeps its flag");
+        drop(h.guard(Route::Without));
+        assert_eq!(h.route(), Route::Without, "only a probe's guard clears it");
     }
 
     #[test]

@@ -275,6 +275,7 @@ impl Limiter {
                     None => None,
                 };
                 let route = shared.health.route();
+                let guard = shared.health.guard(route);
                 let answer = match route {
                     Route::Redis | Route::Probe => Some(
                         shared
@@ -284,6 +285,7 @@ impl Limiter {
                     ),
                     Route::Without => None,
                 };
+                guard.reported();
                 match answer {
                     Some(Ok(decision)) => {
                         if let Some(t) = shared.health.succeeded(route) {

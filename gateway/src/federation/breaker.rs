@@ -108,10 +108,26 @@ pub struct Breaker {
 }
 
 /// Permission to make one call; report its outcome with [`Breaker::record`].
+/// A probe's ticket dropped without an outcome (the call was cancelled: a
+/// deadline around it, the client went away, the wait queue was full)
+/// gives its half-open slot back, so a later call can probe; otherwise the
+/// breaker would stay half-open, refusing every call, until a restart.
 #[derive(Debug)]
 #[must_use]
-pub struct Ticket {
+pub struct Ticket<'a> {
+    breaker: &'a Breaker,
     probe: bool,
+    reported: bool,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if self.probe && !self.reported {
+            if let Inner::HalfOpen { in_flight } = &mut *self.breaker.lock() {
+                *in_flight = in_flight.saturating_sub(1);
+            }
+        }
+    }
 }
 
 impl Breaker {
@@ -137,14 +153,19 @@ impl Breaker {
     }
 
     /// Asks to make a call; `None` when the breaker is open (fail fast).
-    pub fn try_acquire(&self) -> Option<Ticket> {
+    pub fn try_acquire(&self) -> Option<Ticket<'_>> {
+        let ticket = |probe| Ticket {
+            breaker: self,
+            probe,
+            reported: false,
+        };
         let mut g = self.lock();
         match &mut *g {
-            Inner::Closed { .. } => Some(Ticket { probe: false }),
+            Inner::Closed { .. } => Some(ticket(false)),
             Inner::Open { until } => {
                 if Instant::now() >= *until {
                     *g = Inner::HalfOpen { in_flight: 1 };
-                    Some(Ticket { probe: true })
+                    Some(ticket(true))
                 } else {
                     None
                 }
@@ -152,7 +173,7 @@ impl Breaker {
             Inner::HalfOpen { in_flight } => {
                 if *in_flight < self.cfg.half_open_probes {
                     *in_flight += 1;
-                    Some(Ticket { probe: true })
+                    Some(ticket(true))
                 } else {
                     None
                 }
@@ -161,7 +182,10 @@ impl Breaker {
     }
 
     /// Records a call's outcome.
-    pub fn record(&self, ticket: Ticket, success: bool) {
+    pub fn record(&self, mut ticket: Ticket<'_>, success: bool) {
+        ticket.reported = true;
+        let probe = ticket.probe;
+        drop(ticket);
         let mut g = self.lock();
         let open = Inner::Open {
             until: Instant::now() + Duration::from_millis(self.cfg.open_ms),
@@ -183,7 +207,7 @@ impl Breaker {
                 consecutive,
                 recent,
                 seen,
-            } if !ticket.probe => {
+            } if !probe => {
                 let w = self.cfg.window;
                 let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
                 *recent = ((*recent << 1) | u64::from(!success)) & mask;
@@ -263,6 +287,25 @@ mod tests {
             b.record(t, i % 2 == 0);
         }
         assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn a_probe_dropped_without_an_outcome_lets_another_probe() {
+        let b = Breaker::new(cfg(0));
+        for _ in 0..3 {
+            let t = b.try_acquire().unwrap();
+            b.record(t, false);
+        }
+        let probe = b.try_acquire().unwrap();
+        assert!(b.try_acquire().is_none(), "one probe at a time");
+        drop(probe);
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        let probe = b.try_acquire().expect("the slot was given back");
+        b.record(probe, true);
+        assert_eq!(b.state(), BreakerState::Closed);
+        // A dropped ticket of a closed breaker changes nothing.
+        drop(b.try_acquire().unwrap());
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]

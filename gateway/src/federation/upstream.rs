@@ -5,15 +5,15 @@
 use super::adapters::{Adapter, AdapterError, UpstreamRequest};
 use super::breaker::{Breaker, BreakerState};
 use super::client::UpstreamClient;
+use super::slots::Slots;
 use crate::config::{SanctionsRole, UpstreamConfig, UpstreamKind};
 use crate::tls;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
 /// Largest upstream response body credgate reads.
@@ -94,9 +94,7 @@ pub struct Upstream {
     base: String,
     client: UpstreamClient,
     timeout: Duration,
-    slots: Arc<Semaphore>,
-    waiting: AtomicUsize,
-    max_queue: usize,
+    slots: Slots,
     max_retries: u32,
     budget: RetryBudget,
     breaker: Breaker,
@@ -259,9 +257,7 @@ impl Upstream {
             base,
             client,
             timeout: Duration::from_millis(cfg.timeout_ms),
-            slots: Arc::new(Semaphore::new(cfg.max_concurrency)),
-            waiting: AtomicUsize::new(0),
-            max_queue: cfg.max_queue,
+            slots: Slots::new(cfg.max_concurrency, cfg.max_queue),
             max_retries: cfg.max_retries,
             budget: RetryBudget::new(cfg.retry_budget_ratio),
             breaker: Breaker::new(cfg.breaker.clone()),
@@ -393,18 +389,11 @@ impl Upstream {
         let fut = async {
             // Waiting for a slot counts against the same deadline, and the
             // number of waiters is bounded: beyond it, fail fast.
-            let _permit = match self.slots.try_acquire() {
-                Ok(p) => p,
-                Err(_) => {
-                    if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_queue {
-                        self.waiting.fetch_sub(1, Ordering::AcqRel);
-                        return Err(UpstreamError::Overloaded);
-                    }
-                    let p = self.slots.acquire().await;
-                    self.waiting.fetch_sub(1, Ordering::AcqRel);
-                    p.map_err(|_| UpstreamError::Overloaded)?
-                }
-            };
+            let _permit = self
+                .slots
+                .acquire()
+                .await
+                .map_err(|_| UpstreamError::Overloaded)?;
             let uri = format!("{}{}", self.base, req.path_and_query);
             let mut builder = Request::builder()
                 .method(req.method.clone())

@@ -161,6 +161,8 @@ pub enum ProblemKind {
     BadKey,
     /// A file could not be read.
     Io,
+    /// The directory holds no audit log at all.
+    NoLog,
 }
 
 impl fmt::Display for ProblemKind {
@@ -183,6 +185,7 @@ impl fmt::Display for ProblemKind {
             Self::BadDeletion => "bad deletion record",
             Self::BadKey => "unusable verification key",
             Self::Io => "I/O error",
+            Self::NoLog => "no audit log",
         };
         f.write_str(text)
     }

@@ -63,4 +63,4 @@ pub use record::{batch_tag, pseudonym, AuditRecord, Decision, NewRecord, Upstrea
 pub use retention::RetentionReport;
 pub use stats::AuditStats;
 pub use throttle::Throttle;
-pub use verify::{verify, VerifyReport};
+pub use verify::{verify, verify_anchored, VerifyReport};

@@ -59,11 +59,31 @@ pub struct VerifyReport {
     pub signatures_checked: bool,
     /// Where an unacknowledged torn tail starts, if there is one.
     pub torn_tail: Option<Location>,
+    /// Checkpoints held outside the log (`anchors` of [`verify_anchored`])
+    /// that the log was checked against.
+    pub anchors_checked: usize,
 }
 
 /// Verifies the log in `dir`; with `pubkey_pem` (the log's SPKI PEM public
-/// key) also every signature. Returns the first problem found.
+/// key) also every signature. Returns the first problem found. A directory
+/// holding no audit log (no segment, no deletion record) is a failure, not
+/// an empty log: a wrong path or a wiped directory must not read "ok".
 pub fn verify(dir: &Path, pubkey_pem: Option<&str>) -> Result<VerifyReport, VerifyFailure> {
+    verify_anchored(dir, pubkey_pem, &[])
+}
+
+/// [`verify`], and checks the log against `anchors`: checkpoints of this
+/// replica held outside the log (fetched earlier from
+/// `GET /v1/audit/checkpoint`, or kept by an auditor). Each must verify
+/// under the key (when given), name the log's replica, cover no more
+/// records than the log holds, and have the root the log has at its size.
+/// This is what detects records *and* checkpoints cut from the end of the
+/// log together, which the log alone cannot show.
+pub fn verify_anchored(
+    dir: &Path,
+    pubkey_pem: Option<&str>,
+    anchors: &[SignedCheckpoint],
+) -> Result<VerifyReport, VerifyFailure> {
     let key = match pubkey_pem {
         Some(pem) => Some(AuditPublicKey::from_spki_pem(pem).map_err(|e| {
             Corruption::new(
@@ -94,10 +114,20 @@ pub fn verify(dir: &Path, pubkey_pem: Option<&str>) -> Result<VerifyReport, Veri
             records_after_checkpoint: 0,
             signatures_checked: pubkey_pem.is_some(),
             torn_tail: None,
+            anchors_checked: 0,
         },
     };
     let deletions = v.deletions()?;
     let present = segment::list(dir).map_err(|e| Corruption::io(dir.display().to_string(), &e))?;
+    if present.is_empty() && deletions.is_empty() {
+        // A seal left behind names the missing segment: the better report.
+        check_no_orphan_seal(dir, 0)?;
+        return Err(Corruption::new(
+            Location::file(dir.display().to_string()),
+            ProblemKind::NoLog,
+            "no audit log here (no segment file, no deletion record)",
+        ));
+    }
     let highest_present = present.last().copied().unwrap_or(0);
     let highest = deletions
         .keys()
@@ -128,6 +158,9 @@ pub fn verify(dir: &Path, pubkey_pem: Option<&str>) -> Result<VerifyReport, Veri
     }
     check_no_orphan_seal(dir, highest)?;
     v.checkpoints()?;
+    for anchor in anchors {
+        v.anchor(anchor)?;
+    }
     let mut report = v.report;
     report.replica = v.replica;
     report.tree_size = v.tree.len();

@@ -85,7 +85,10 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         client_ca: cfg.server.client_ca.clone(),
         crls: cfg.server.crls.clone(),
     })?);
-    let policy = Arc::new(PolicyStore::load(&cfg.policy.file)?);
+    let policy = Arc::new(PolicyStore::load(
+        &cfg.policy.file,
+        cfg.score_schemes.iter().map(|s| s.id.clone()).collect(),
+    )?);
     let federation = Arc::new(Federation::from_config(&cfg.upstreams)?);
     let pseudonym_key: Vec<u8> = match &cfg.privacy.pseudonym_key_file {
         Some(p) => std::fs::read(p).map_err(|source| StartError::Io {

@@ -175,7 +175,8 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             client_ca: cfg.server.client_ca.clone(),
             crls: cfg.server.crls.clone(),
         })?;
-        let p = crate::policy_store::load_policy_file(&cfg.policy.file)?;
+        let schemes: Vec<String> = cfg.score_schemes.iter().map(|s| s.id.clone()).collect();
+        let p = crate::policy_store::load_policy_for(&cfg.policy.file, &schemes)?;
         crate::federation::Federation::from_config(&cfg.upstreams)?;
         check_files(&cfg)?;
         println!(
@@ -318,4 +319,23 @@ pub(crate) async fn wait_for_signal() {
 /// Parses `host:port`.
 pub(crate) fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     s.parse().map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// A subject given on the command line, as the gateway stores and compares
+/// it (normalised), and whether it is a legacy pilot code: a valid USCC or
+/// ID number, or a code of the legacy shape (its embedded organisation code
+/// checks out; a gateway accepts it only where its policy lists it, and
+/// offline there is no policy to ask). `None` for anything else. The
+/// identifier is never echoed in errors.
+fn cli_subject(raw: &str) -> Option<(String, bool)> {
+    use credgate_ids::{LegacyCodes, Subject};
+    let raw = raw.trim();
+    if let Ok(s) = Subject::parse(raw, &LegacyCodes::empty()) {
+        return Some((s.as_str().to_owned(), false));
+    }
+    // An all-digit legacy code has the ID-number shape and fails as one
+    // first: ask the legacy classifier directly.
+    let legacy = LegacyCodes::new([raw]).ok()?;
+    let code = legacy.iter().next()?.to_owned();
+    Some((code, true))
 }

@@ -28,6 +28,21 @@ pub enum PolicyLoadError {
         /// Every error with its location.
         errors: PolicyErrors,
     },
+    /// A client names a home score scheme the configuration does not define.
+    #[error(
+        "policy {path}: client {client}: home_scheme {scheme:?} is not one of the configured \
+         [[score_schemes]] ({known})"
+    )]
+    UnknownScheme {
+        /// The policy file.
+        path: PathBuf,
+        /// The client id.
+        client: String,
+        /// The scheme it names.
+        scheme: String,
+        /// The configured schemes, comma-separated.
+        known: String,
+    },
     /// A trusted issuer's public key could not be read.
     #[error("policy {path}: issuer {issuer}: {reason}")]
     IssuerKey {
@@ -107,21 +122,46 @@ pub fn load_policy_file(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
     Ok(LoadedPolicy { policy, issuers })
 }
 
+/// Reads a policy file ([`load_policy_file`]) and checks it against the
+/// configuration it runs under: every client's `home_scheme` must be one of
+/// `schemes` (the configured score schemes), or its answers would silently
+/// lack the home tier.
+pub fn load_policy_for(path: &Path, schemes: &[String]) -> Result<LoadedPolicy, PolicyLoadError> {
+    let loaded = load_policy_file(path)?;
+    for client in loaded.policy.clients() {
+        if let Some(scheme) = client.home_scheme() {
+            if !schemes.iter().any(|s| s == scheme) {
+                return Err(PolicyLoadError::UnknownScheme {
+                    path: path.to_owned(),
+                    client: client.id().to_owned(),
+                    scheme: scheme.to_owned(),
+                    known: schemes.join(", "),
+                });
+            }
+        }
+    }
+    Ok(loaded)
+}
+
 /// The current policy and its reload counters.
 #[derive(Debug)]
 pub struct PolicyStore {
     path: PathBuf,
+    /// The configured score schemes (see [`load_policy_for`]).
+    schemes: Vec<String>,
     current: ArcSwap<LoadedPolicy>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
 }
 
 impl PolicyStore {
-    /// Loads the initial policy; start-up fails if it is invalid.
-    pub fn load(path: &Path) -> Result<PolicyStore, PolicyLoadError> {
-        let policy = load_policy_file(path)?;
+    /// Loads the initial policy; start-up fails if it is invalid or names a
+    /// score scheme not among `schemes`.
+    pub fn load(path: &Path, schemes: Vec<String>) -> Result<PolicyStore, PolicyLoadError> {
+        let policy = load_policy_for(path, &schemes)?;
         Ok(PolicyStore {
             path: path.to_owned(),
+            schemes,
             current: ArcSwap::from_pointee(policy),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
@@ -135,7 +175,7 @@ impl PolicyStore {
 
     /// Re-reads the file; swaps only if the whole file is valid.
     pub fn reload(&self) -> Result<(), PolicyLoadError> {
-        match load_policy_file(&self.path) {
+        match load_policy_for(&self.path, &self.schemes) {
             Ok(p) => {
                 self.current.store(Arc::new(p));
                 self.reloads_ok.fetch_add(1, Ordering::Relaxed);
@@ -174,5 +214,52 @@ impl PolicyStore {
     /// Failed reloads since start.
     pub fn reloads_failed(&self) -> u64 {
         self.reloads_failed.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo policy with its issuer key, in a temporary directory.
+    fn demo_policy(dir: &Path) -> PathBuf {
+        credgate_authz::keygen(&dir.join("certs/authz")).unwrap();
+        let p = dir.join("policy.toml");
+        std::fs::write(&p, credgate_policy::DEMO_POLICY).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_home_scheme_missing_from_the_configuration_is_refused_on_load_and_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = demo_policy(dir.path());
+        let known = |ids: &[&str]| ids.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        load_policy_for(&p, &known(&["qianjiang", "tianyi"])).unwrap();
+        let err = load_policy_for(&p, &known(&["tianyi", "bailu"])).unwrap_err();
+        assert!(
+            matches!(&err, PolicyLoadError::UnknownScheme { client, scheme, .. }
+                if client == "peer-hz" && scheme == "qianjiang"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("tianyi, bailu"), "{err}");
+        // A reload that would break the fit keeps the policy in force.
+        let store = PolicyStore::load(&p, known(&["qianjiang"])).unwrap();
+        std::fs::write(
+            &p,
+            credgate_policy::DEMO_POLICY.replace("\"qianjiang\"", "\"nosuch\""),
+        )
+        .unwrap();
+        assert!(matches!(
+            store.reload(),
+            Err(PolicyLoadError::UnknownScheme { .. })
+        ));
+        assert_eq!(store.reloads_failed(), 1);
+        let in_force = store.current();
+        let peer = in_force
+            .policy
+            .clients()
+            .iter()
+            .find(|c| c.id() == "peer-hz");
+        assert_eq!(peer.and_then(|c| c.home_scheme()), Some("qianjiang"));
     }
 }

@@ -265,16 +265,20 @@ async fn authz_keygen_issue_inspect_and_revoke() {
     }
     // Only the check character off, the embedded organisation code valid:
     // possibly a legacy pilot code, issued with a note.
-    let out = credgate()
-        .args(["authz", "issue", "--key"])
-        .arg(keys.join("issuer.key"))
-        .args(["--iss", "demo-issuer", "--sub", "91310110666007217a"])
-        .args(["--aud", "bank-nb", "--scope", "enterprise.report"])
-        .args(["--purpose", "loan_underwriting"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("legacy_codes"));
+    // All digits too (it has the ID-number shape and fails as one first).
+    for legacy in ["91310110666007217a", "913502032908059063"] {
+        let out = credgate()
+            .args(["authz", "issue", "--key"])
+            .arg(keys.join("issuer.key"))
+            .args(["--iss", "demo-issuer", "--sub", legacy])
+            .args(["--aud", "bank-nb", "--scope", "enterprise.report"])
+            .args(["--purpose", "loan_underwriting"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{legacy}: {err}");
+        assert!(err.contains("legacy_codes"), "{legacy}: {err}");
+    }
 
     // Inspect against the policy that trusts this key: nothing to refuse.
     let policy = dir.path().join("policy.toml");
@@ -378,9 +382,59 @@ async fn audit_verify_query_and_checkpoint() {
     ]);
     succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 records"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signatures checked"));
+    assert!(
+        out.stderr.is_empty(),
+        "no warning for a closed, checked log"
+    );
+    // Without the key: still ok, but it says that nothing was signed-checked,
+    // and --strict turns that into a failure.
+    let out = run(&["audit", "verify", "--dir", a]);
+    succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARNING: no --pubkey"));
+    let out = run(&["audit", "verify", "--dir", a, "--strict"]);
+    assert!(!out.status.success());
     let out = run(&["audit", "checkpoint", "--dir", a]);
     let cp: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(cp["tree_size"], 3);
+    // A checkpoint held outside the log: the log matches it; a log cut
+    // back (here: a copy that never got its last record or checkpoint)
+    // does not.
+    let held = dir.path().join("held.json");
+    std::fs::write(&held, &out.stdout).unwrap();
+    let pk = pubkey.to_str().unwrap();
+    let h = held.to_str().unwrap();
+    let out = run(&[
+        "audit",
+        "verify",
+        "--dir",
+        a,
+        "--pubkey",
+        pk,
+        "--checkpoint",
+        h,
+    ]);
+    succeeded(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 checkpoints held outside the log matched")
+    );
+    let mut bigger: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&held).unwrap()).unwrap();
+    bigger["tree_size"] = 4.into();
+    std::fs::write(&held, bigger.to_string()).unwrap();
+    let out = run(&["audit", "verify", "--dir", a, "--checkpoint", h]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("removed from its end"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Not an audit log: a failure, not "ok, 0 records".
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run(&["audit", "verify", "--dir", empty.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no audit log"));
     let out = run(&["audit", "query", "--dir", a, "--client", "dept-nb"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
     let keyf = dir.path().join("pseudonym.key");
@@ -399,6 +453,33 @@ async fn audit_verify_query_and_checkpoint() {
         3,
         "lower-case subject normalised"
     );
+    // Input the gateway would refuse is refused here too, not searched in vain.
+    let k = keyf.to_str().unwrap();
+    for bad in [
+        vec!["--subject", "not-an-id", "--key", k],
+        vec![
+            "--from",
+            "2026-11-25T03:40:00Z",
+            "--to",
+            "2026-11-25T03:39:00Z",
+        ],
+    ] {
+        let out = run(&[&["audit", "query", "--dir", a][..], &bad[..]].concat());
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(!out.stderr.is_empty(), "{bad:?}");
+    }
+    // A legacy-shaped code is searched (offline there is no allow-list).
+    let out = run(&[
+        "audit",
+        "query",
+        "--dir",
+        a,
+        "--subject",
+        "91350100m0001tgqxm",
+        "--key",
+        k,
+    ]);
+    succeeded(&out);
     // Tampering is detected and located.
     let seg = audit.join("segment-000001.log");
     let mut data = std::fs::read(&seg).unwrap();

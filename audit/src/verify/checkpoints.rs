@@ -68,6 +68,45 @@ impl Verifier<'_> {
         Ok(())
     }
 
+    /// Checks a checkpoint held outside the log (see
+    /// [`super::verify_anchored`]).
+    pub(super) fn anchor(&mut self, cp: &SignedCheckpoint) -> Result<(), Corruption> {
+        let at = || Location::file("the checkpoint given").with_seq(cp.tree_size);
+        if let Some(key) = &self.key {
+            if !cp.verify_signature(key) {
+                return Err(Corruption::new(
+                    at(),
+                    ProblemKind::BadSignature,
+                    "its signature does not verify",
+                ));
+            }
+        }
+        self.same_replica(&cp.replica.clone(), at)?;
+        if cp.tree_size > self.tree.len() {
+            return Err(Corruption::new(
+                at(),
+                ProblemKind::CheckpointBeyondLog,
+                format!(
+                    "it covers {} records, the log holds {}: records were removed from its end",
+                    cp.tree_size,
+                    self.tree.len()
+                ),
+            ));
+        }
+        if cp.root().is_none() || cp.root() != self.tree.root(cp.tree_size) {
+            return Err(Corruption::new(
+                at(),
+                ProblemKind::CheckpointMismatch,
+                format!(
+                    "the log's root at size {} differs from the checkpoint's",
+                    cp.tree_size
+                ),
+            ));
+        }
+        self.report.anchors_checked += 1;
+        Ok(())
+    }
+
     /// Whether `next` extends `prev` (sizes never shrink; a consistency
     /// proof from the recomputed tree verifies between their roots).
     fn consistent(&self, prev: &SignedCheckpoint, next: &SignedCheckpoint) -> bool {

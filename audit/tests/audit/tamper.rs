@@ -175,3 +175,72 @@ async fn every_kind_of_tampering_is_detected_and_located() {
         ("segment-000002.log", Some(0))
     );
 }
+
+/// Records and checkpoints cut from the end together leave a log that is
+/// consistent in itself; a checkpoint held outside the log (an auditor's
+/// copy from `GET /v1/audit/checkpoint`) shows the cut. A forged or
+/// foreign anchor is refused, and the intact log passes with it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_checkpoint_held_outside_the_log_detects_a_cut_end() {
+    use credgate_audit::{latest_checkpoint_dir, verify_anchored};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let log = AuditLog::open(cfg.clone()).await.unwrap();
+    append_seq(&log, 0, 3).await;
+    log.shutdown().await.unwrap();
+    // The log as it was after 3 records: what a cut back to there leaves.
+    let cut = copy_dir(dir.path());
+    let log = AuditLog::open(cfg).await.unwrap();
+    append_seq(&log, 3, 3).await;
+    log.shutdown().await.unwrap();
+    let held = latest_checkpoint_dir(dir.path()).unwrap().unwrap();
+    assert_eq!(held.tree_size, 6);
+
+    let report =
+        verify_anchored(dir.path(), Some(public_pem()), std::slice::from_ref(&held)).unwrap();
+    assert_eq!(report.anchors_checked, 1);
+    verify(cut.path(), Some(public_pem())).expect("consistent in itself");
+    let c =
+        verify_anchored(cut.path(), Some(public_pem()), std::slice::from_ref(&held)).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::CheckpointBeyondLog, "{c}");
+    assert!(c.detail.contains("removed from its end"), "{c}");
+
+    let mut other_root = held.clone();
+    other_root.tree_size = 5;
+    let c = verify_anchored(dir.path(), None, &[other_root.clone()]).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::CheckpointMismatch, "{c}");
+    let c = verify_anchored(dir.path(), Some(public_pem()), &[other_root]).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::BadSignature, "{c}");
+    let mut foreign = held;
+    foreign.replica = "replica-b".into();
+    let c = verify_anchored(dir.path(), None, &[foreign]).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::ReplicaMismatch, "{c}");
+}
+
+/// A directory without a log (a wrong path, a wiped directory) fails
+/// instead of reading as an empty log.
+#[test]
+fn a_directory_without_a_log_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = verify(dir.path(), None).unwrap_err();
+    assert_eq!(c.kind, ProblemKind::NoLog, "{c}");
+    std::fs::write(dir.path().join("checkpoints.log"), b"").unwrap();
+    assert_eq!(
+        verify(dir.path(), None).unwrap_err().kind,
+        ProblemKind::NoLog
+    );
+}
+
+/// A log that was opened and closed without a record is a log: it passes.
+#[tokio::test(flavor = "current_thread")]
+async fn a_log_without_records_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    AuditLog::open(config(dir.path()))
+        .await
+        .unwrap()
+        .shutdown()
+        .await
+        .unwrap();
+    let report = verify(dir.path(), Some(public_pem())).unwrap();
+    assert_eq!((report.tree_size, report.records_after_checkpoint), (0, 0));
+}

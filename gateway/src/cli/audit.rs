@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use credgate_audit::{Decision, Query};
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Audit log tools.
@@ -14,14 +14,27 @@ use std::process::ExitCode;
 pub enum AuditCommand {
     /// Check framing, seals, every checkpoint's signature and root, and the
     /// consistency between checkpoints; name the first bad record or segment.
+    /// Prints what is not covered (records after the last checkpoint, a torn
+    /// tail, signatures without --pubkey) as warnings on stderr.
     Verify {
         /// The replica's audit directory.
         #[arg(long)]
         dir: PathBuf,
-        /// The checkpoint signing public key (SPKI PEM); without it,
-        /// signatures are checked against the key the log names.
+        /// The checkpoint signing public key (SPKI PEM). Without it no
+        /// signature is checked (a forged checkpoint or seal would pass),
+        /// and a warning says so.
         #[arg(long)]
         pubkey: Option<PathBuf>,
+        /// A checkpoint held outside the log (the JSON of `GET
+        /// /v1/audit/checkpoint` or of `audit checkpoint`, saved earlier):
+        /// the log must still hold its records with its root. Detects
+        /// records and checkpoints cut from the end together. Repeatable.
+        #[arg(long = "checkpoint")]
+        checkpoints: Vec<PathBuf>,
+        /// Fail (exit 1) on any warning too: no --pubkey, records after the
+        /// last checkpoint, a torn tail.
+        #[arg(long)]
+        strict: bool,
     },
     /// Search the log offline; prints JSON lines, newest first.
     Query {
@@ -88,34 +101,12 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { dir, pubkey } => {
-            let pem = match &pubkey {
-                Some(p) => Some(
-                    std::fs::read_to_string(p)
-                        .with_context(|| format!("reading {}", p.display()))?,
-                ),
-                None => None,
-            };
-            match credgate_audit::verify(&dir, pem.as_deref()) {
-                Ok(r) => {
-                    println!(
-                        "{}: ok: replica {}, {} records ({} present, {} deleted by retention), {} segments, root {}",
-                        dir.display(),
-                        r.replica.as_deref().unwrap_or("-"),
-                        r.tree_size,
-                        r.records_present,
-                        r.deleted_records,
-                        r.segments,
-                        r.root_hash
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(f) => {
-                    eprintln!("{}: FAILED: {f}", dir.display());
-                    Ok(ExitCode::from(1))
-                }
-            }
-        }
+        AuditCommand::Verify {
+            dir,
+            pubkey,
+            checkpoints,
+            strict,
+        } => verify(&dir, pubkey.as_deref(), &checkpoints, strict),
         AuditCommand::Query {
             dir,
             client,
@@ -134,12 +125,9 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             if let (Some(raw), Some(key)) = (subject, key) {
                 let k =
                     std::fs::read(&key).with_context(|| format!("reading {}", key.display()))?;
-                let normalised = credgate_policy::ids::Subject::parse(
-                    raw.trim(),
-                    &credgate_policy::ids::LegacyCodes::empty(),
-                )
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_else(|_| raw.trim().to_ascii_uppercase());
+                let (normalised, _) = super::cli_subject(&raw).ok_or_else(|| {
+                    anyhow::anyhow!("--subject: not a valid USCC, ID number or legacy code")
+                })?;
                 q.subject_pseudonym = Some(credgate_audit::pseudonym(&k, &normalised));
             }
             if let Some(t) = from {
@@ -147,6 +135,9 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             }
             if let Some(t) = to {
                 q.to = Some(Query::parse_time(&t).context("--to")?);
+            }
+            if let (Some(from), Some(to)) = (q.from, q.to) {
+                anyhow::ensure!(from <= to, "--from must not be after --to");
             }
             q.decision = match decision.as_deref() {
                 None => None,
@@ -187,11 +178,127 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `audit verify`: the report on stdout, warnings and failures on stderr.
+fn verify(
+    dir: &Path,
+    pubkey: Option<&Path>,
+    held: &[PathBuf],
+    strict: bool,
+) -> anyhow::Result<ExitCode> {
+    let pem = match pubkey {
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+        }
+        None => None,
+    };
+    let anchors = held
+        .iter()
+        .map(|p| read_held_checkpoint(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let r = match credgate_audit::verify_anchored(dir, pem.as_deref(), &anchors) {
+        Ok(r) => r,
+        Err(f) => {
+            eprintln!("{}: FAILED: {f}", dir.display());
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!(
+        "{}: ok: replica {}, {} records ({} present, {} deleted by retention), {} segments, root {}",
+        dir.display(),
+        r.replica.as_deref().unwrap_or("-"),
+        r.tree_size,
+        r.records_present,
+        r.deleted_records,
+        r.segments,
+        r.root_hash
+    );
+    println!(
+        "{}: {} checkpoints{}, {} seals, {} deletion records; signatures {}; {} checkpoints held outside the log matched",
+        dir.display(),
+        r.checkpoints,
+        r.latest_checkpoint
+            .as_ref()
+            .map(|c| format!(" (the latest covers {} records, {})", c.tree_size, c.time))
+            .unwrap_or_default(),
+        r.seals,
+        r.deleted_segments,
+        if r.signatures_checked { "checked" } else { "NOT checked" },
+        r.anchors_checked,
+    );
+    let warnings = verify_warnings(&r);
+    for w in &warnings {
+        eprintln!("{}: WARNING: {w}", dir.display());
+    }
+    if strict && !warnings.is_empty() {
+        eprintln!(
+            "{}: FAILED (--strict): {} warnings",
+            dir.display(),
+            warnings.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a passing verification does not vouch for.
+fn verify_warnings(r: &credgate_audit::VerifyReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if !r.signatures_checked {
+        out.push(
+            "no --pubkey: no signature was checked, so a forged checkpoint, seal or deletion \
+             record would pass"
+                .to_owned(),
+        );
+    }
+    if r.records_after_checkpoint > 0 {
+        out.push(format!(
+            "the last {} records are covered by no checkpoint: the gateway is running or \
+             stopped without its final checkpoint (a crash), or records and checkpoints were \
+             cut from the end; compare with a checkpoint held elsewhere (--checkpoint FILE)",
+            r.records_after_checkpoint
+        ));
+    }
+    if let Some(at) = &r.torn_tail {
+        out.push(format!(
+            "torn tail at {at}: a write cut by a crash, never acknowledged (the gateway cuts it \
+             at its next start)"
+        ));
+    }
+    out
+}
+
+/// A checkpoint saved from `GET /v1/audit/checkpoint` or `audit checkpoint`
+/// (their extra fields, such as `public_key`, ignored).
+fn read_held_checkpoint(path: &Path) -> anyhow::Result<credgate_audit::SignedCheckpoint> {
+    #[derive(serde::Deserialize)]
+    struct Held {
+        replica: String,
+        tree_size: u64,
+        root_hash: String,
+        time: String,
+        key_id: String,
+        signature: String,
+    }
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let h: Held = serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "{}: not a checkpoint (the JSON of GET /v1/audit/checkpoint or `audit checkpoint`)",
+            path.display()
+        )
+    })?;
+    Ok(credgate_audit::SignedCheckpoint {
+        replica: h.replica,
+        tree_size: h.tree_size,
+        root_hash: h.root_hash,
+        time: h.time,
+        key_id: h.key_id,
+        signature: h.signature,
+    })
+}
+
 /// The directory's latest checkpoint; a missing directory is an error, not
 /// "no checkpoint yet".
-fn latest_checkpoint(
-    dir: &std::path::Path,
-) -> anyhow::Result<Option<credgate_audit::SignedCheckpoint>> {
+fn latest_checkpoint(dir: &Path) -> anyhow::Result<Option<credgate_audit::SignedCheckpoint>> {
     if !dir.is_dir() {
         anyhow::bail!(
             "{}: not a directory (the replica's audit directory)",

@@ -77,18 +77,23 @@ pub enum AuthzCommand {
 /// identifier the gateway rejects could never be used). Errors do not
 /// repeat the identifier.
 fn checked_subject(raw: &str) -> anyhow::Result<String> {
-    use credgate_ids::{IdError, LegacyCodes, Subject};
-    let raw = raw.trim();
-    match Subject::parse(raw, &LegacyCodes::empty()) {
-        Ok(s) => Ok(s.as_str().to_owned()),
-        Err(IdError::LegacyNotAllowed) => {
+    match super::cli_subject(raw) {
+        Some((s, false)) => Ok(s),
+        Some((s, true)) => {
             eprintln!(
                 "note: --sub fails the standard check character but is shaped like a legacy \
                  pilot code; a gateway accepts it only if its policy lists it in legacy_codes"
             );
-            Ok(raw.to_ascii_uppercase())
+            Ok(s)
         }
-        Err(e) => bail!("--sub: not a valid USCC or ID number: {e}"),
+        None => {
+            let detail =
+                credgate_ids::Subject::parse(raw.trim(), &credgate_ids::LegacyCodes::empty())
+                    .err()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default();
+            bail!("--sub: not a valid USCC or ID number{detail}")
+        }
     }
 }
 

@@ -23,8 +23,9 @@ pub const ISSUER_KEY_FILE: &str = "issuer.key";
 /// File name of the public key written by [`keygen`].
 pub const ISSUER_PUB_FILE: &str = "issuer.pub";
 
-/// What to put in a token made by [`issue`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What to put in a token made by [`issue`]. Its `Debug` leaves the
+/// subject out (a raw identifier never reaches a log).
+#[derive(Clone, PartialEq, Eq)]
 pub struct IssueClaims {
     /// `iss`: the issuer id the gateway trusts the key under.
     pub iss: String,
@@ -44,6 +45,22 @@ pub struct IssueClaims {
     pub kid: Option<String>,
     /// `iat` and `nbf`, Unix seconds.
     pub now_unix: i64,
+}
+
+impl std::fmt::Debug for IssueClaims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssueClaims")
+            .field("iss", &self.iss)
+            .field("sub", &"[subject]")
+            .field("aud", &self.aud)
+            .field("scope", &self.scope)
+            .field("purpose", &self.purpose)
+            .field("ttl", &self.ttl)
+            .field("max_uses", &self.max_uses)
+            .field("kid", &self.kid)
+            .field("now_unix", &self.now_unix)
+            .finish()
+    }
 }
 
 /// Why [`issue`] or [`keygen`] failed.

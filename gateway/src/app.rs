@@ -91,11 +91,28 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     )?);
     let federation = Arc::new(Federation::from_config(&cfg.upstreams)?);
     let pseudonym_key: Vec<u8> = match &cfg.privacy.pseudonym_key_file {
-        Some(p) => std::fs::read(p).map_err(|source| StartError::Io {
-            what: format!("pseudonym key {}", p.display()),
-            source,
-        })?,
+        Some(p) => {
+            let key = std::fs::read(p).map_err(|source| StartError::Io {
+                what: format!("pseudonym key {}", p.display()),
+                source,
+            })?;
+            // A short key makes the pseudonyms of a small identifier space
+            // (ID numbers) recoverable by brute force. `serve --check` says
+            // the same.
+            if key.len() < 32 {
+                return Err(StartError::Config(format!(
+                    "pseudonym key {}: at least 32 bytes",
+                    p.display()
+                )));
+            }
+            key
+        }
         None => {
+            tracing::warn!(
+                "no privacy.pseudonym_key_file: subject pseudonyms use a random key made at \
+                 this start, so audit searches by subject and access logs will not match \
+                 records of earlier starts or of other replicas"
+            );
             let mut k = vec![0u8; 32];
             rand::Rng::fill(&mut rand::thread_rng(), &mut k[..]);
             k

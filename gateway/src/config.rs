@@ -7,6 +7,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Largest `authorization.clock_skew_secs` accepted: 5 minutes, well inside
+/// the hour revocations and use counts outlive a token's `exp`.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
+const _: () = assert!((MAX_CLOCK_SKEW_SECS as i64) < credgate_authz::STATE_GRACE_SECS);
+
 mod defaults;
 mod sections;
 mod upstream;
@@ -300,8 +305,17 @@ impl Config {
         if let Err(errs) = crate::recognition::Schemes::new(self.score_schemes.clone()) {
             out.extend(errs);
         }
-        if self.sanctions.max_subjects == 0 || self.sanctions.max_subjects > 1000 {
-            out.push("sanctions.max_subjects: must be within 1..=1000".into());
+        // SPEC §4: a batch holds at most 100 subjects.
+        if self.sanctions.max_subjects == 0 || self.sanctions.max_subjects > 100 {
+            out.push("sanctions.max_subjects: must be within 1..=100".into());
+        }
+        // Revocations and use counts are kept until an hour after a token's
+        // `exp` (credgate-authz STATE_GRACE_SECS); a skew reaching that
+        // would accept a token after its state was forgotten.
+        if self.authorization.clock_skew_secs > MAX_CLOCK_SKEW_SECS {
+            out.push(format!(
+                "authorization.clock_skew_secs: at most {MAX_CLOCK_SKEW_SECS}"
+            ));
         }
         if let Some(r) = &self.redis {
             if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {

@@ -73,6 +73,9 @@ pub enum ErrorKind {
     InvalidValue,
     /// A scope is granted to a client of a kind that must not hold it.
     KindMismatch,
+    /// A grant waives the subject's authorization where the law requires it
+    /// (a person's score, a subject's own access log).
+    AuthorizationMandatory,
     /// A client's grants for one endpoint overlap in purpose, so a request
     /// could not be attributed to one grant.
     AmbiguousGrant,
@@ -148,6 +151,7 @@ impl ErrorKind {
             ErrorKind::InvalidIssuerKey => "invalid_issuer_key",
             ErrorKind::InvalidValue => "invalid_value",
             ErrorKind::KindMismatch => "kind_mismatch",
+            ErrorKind::AuthorizationMandatory => "authorization_mandatory",
             ErrorKind::AmbiguousGrant => "ambiguous_grant",
             ErrorKind::PersonalFieldKept => "personal_field_kept",
         }

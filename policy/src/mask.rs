@@ -44,8 +44,9 @@ pub use transforms::{field_hash_key, hash, mask_card, mask_id, mask_phone};
 /// Top-level keys besides the report sections that are always containers.
 const OTHER_ROOTS: [&str; 2] = ["score", "sanctions"];
 
-/// Inputs of masking that are not part of the profile.
-#[derive(Clone, Copy, Debug)]
+/// Inputs of masking that are not part of the profile. Its `Debug` leaves
+/// the key out.
+#[derive(Clone, Copy)]
 pub struct MaskContext<'a> {
     /// The key `hash` pseudonyms are derived from (see [`field_hash_key`]).
     /// When empty, `hash`ed fields are removed instead (an unkeyed hash of
@@ -54,6 +55,18 @@ pub struct MaskContext<'a> {
     /// The client the answer goes to: `hash` pseudonyms are keyed per
     /// client.
     pub client: &'a str,
+}
+
+impl std::fmt::Debug for MaskContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaskContext")
+            .field(
+                "pseudonym_key",
+                &format_args!("[{} bytes]", self.pseudonym_key.len()),
+            )
+            .field("client", &self.client)
+            .finish()
+    }
 }
 
 /// What masking did, for the audit record.

@@ -175,3 +175,13 @@ fn keygen_writes_a_private_0600_and_a_public_key_that_pair_up() {
     assert!(matches!(keygen(&out), Err(IssueError::AlreadyExists(p)) if p == key));
     assert_eq!(std::fs::read_to_string(&key).unwrap(), private_pem);
 }
+
+#[test]
+fn debug_output_leaves_the_subject_out() {
+    let shown = format!("{:?}", claims());
+    assert!(!shown.contains(SUBJECT), "{shown}");
+    assert!(
+        shown.contains(CLIENT) && shown.contains("[subject]"),
+        "{shown}"
+    );
+}

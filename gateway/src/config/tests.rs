@@ -57,6 +57,32 @@ fn every_problem_is_reported() {
 }
 
 #[test]
+fn sanctions_batches_and_clock_skew_are_bounded() {
+    let load = |extra: &str| {
+        Config::from_toml(
+            &format!("{MIN}\n{extra}\n"),
+            Path::new("g.toml"),
+            Path::new("."),
+        )
+    };
+    load("[sanctions]\nmax_subjects = 100\n[authorization]\nclock_skew_secs = 300").unwrap();
+    for (extra, problem) in [
+        (
+            "[sanctions]\nmax_subjects = 101",
+            "sanctions.max_subjects: must be within 1..=100",
+        ),
+        ("[sanctions]\nmax_subjects = 0", "sanctions.max_subjects"),
+        (
+            "[authorization]\nclock_skew_secs = 301",
+            "authorization.clock_skew_secs: at most 300",
+        ),
+    ] {
+        let err = load(extra).unwrap_err().to_string();
+        assert!(err.contains(problem), "{extra}: {err}");
+    }
+}
+
+#[test]
 fn an_audit_replica_that_cannot_name_files_is_a_problem() {
     for bad in ["@POD_NAME@", "a/b", "", "x y"] {
         let text = MIN.replace(

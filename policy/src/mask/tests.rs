@@ -421,3 +421,13 @@ fn insert(doc: &mut Value, path: &str, idx: usize, value: Value) {
         }
     }
 }
+
+#[test]
+fn debug_output_leaves_the_key_out() {
+    let shown = format!("{KEY:?}");
+    assert!(!shown.contains("test-key"), "{shown}");
+    assert!(
+        shown.contains("[8 bytes]") && shown.contains("bank-nb"),
+        "{shown}"
+    );
+}

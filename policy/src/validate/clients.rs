@@ -368,6 +368,26 @@ fn grant(
             msg,
         );
     }
+    // SPEC §4 and §6: a person's score needs the person's written consent
+    // (征信业管理条例 art. 18), a subject's access log the subject's own
+    // authorization; no grant may waive either.
+    if let (Some(false), Some(s)) = (authorization_required, scope) {
+        if matches!(
+            s.endpoint,
+            Endpoint::PersonScore | Endpoint::SubjectAccessLog
+        ) {
+            let msg = format!(
+                "scope {} always needs the subject's authorization: authorization = \"required\"",
+                s.id
+            );
+            cx.err(
+                g.authorization.span(),
+                format!("{path}.authorization"),
+                ErrorKind::AuthorizationMandatory,
+                msg,
+            );
+        }
+    }
     let rate_limit = g
         .rate_limit
         .as_ref()

@@ -137,3 +137,29 @@ fn a_faulty_declaration_does_not_cascade() {
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert_eq!(errs[0].kind, ErrorKind::UnknownEndpoint);
 }
+
+/// A person's score and a subject's own access log always need the
+/// subject's authorization (SPEC §4, §6): a grant waiving it is an error,
+/// one per such grant, located at its `authorization`.
+#[test]
+fn authorization_cannot_be_waived_for_scores_or_access_logs() {
+    let waived = crate::DEMO_POLICY.replace(
+        "purposes = [\"score_recognition\"]\n  authorization = \"required\"",
+        "purposes = [\"score_recognition\"]\n  authorization = \"not_required\"",
+    );
+    let waived = waived.replace(
+        "purposes = [\"subject_request\"]\n  authorization = \"required\"",
+        "purposes = [\"subject_request\"]\n  authorization = \"not_required\"",
+    );
+    assert_ne!(waived, crate::DEMO_POLICY);
+    let errs = errors(&waived);
+    let found: Vec<_> = errs
+        .iter()
+        .filter(|e| e.kind == ErrorKind::AuthorizationMandatory)
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(found.len(), 2, "{errs:#?}");
+    assert!(found[0].contains("person.score"), "{found:?}");
+    assert!(found[1].contains("self.access_log"), "{found:?}");
+    assert!(errors(crate::DEMO_POLICY).is_empty());
+}

@@ -362,22 +362,35 @@ pub(super) fn same_subject(asked: &str, answered: Option<&str>) -> bool {
 
 /// Orders a platform's sanctions answers by the requested subjects; a
 /// requested subject missing from the answer makes the answer malformed.
+/// A subject answered more than once (a platform splitting its listings
+/// over several items) gets all of them: dropping any but the first could
+/// turn a hit into `no_hit`.
 pub(super) fn match_subjects(
     subjects: &[String],
-    mut answers: Vec<SanctionAnswer>,
+    answers: Vec<SanctionAnswer>,
 ) -> Result<Vec<SanctionAnswer>, AdapterError> {
     subjects
         .iter()
         .map(|s| {
-            let i = answers
+            let mut found = answers
                 .iter()
-                .position(|a| a.subject.eq_ignore_ascii_case(s))
-                .ok_or_else(|| {
-                    AdapterError::Malformed("answer lacks a requested subject".into())
-                })?;
-            let mut a = answers.swap_remove(i);
-            a.subject = s.to_ascii_uppercase();
-            Ok(a)
+                .filter(|a| a.subject.eq_ignore_ascii_case(s))
+                .peekable();
+            if found.peek().is_none() {
+                return Err(AdapterError::Malformed(
+                    "answer lacks a requested subject".into(),
+                ));
+            }
+            let mut merged = SanctionAnswer {
+                subject: s.to_ascii_uppercase(),
+                known: false,
+                listings: Vec::new(),
+            };
+            for a in found {
+                merged.known |= a.known;
+                merged.listings.extend(a.listings.iter().cloned());
+            }
+            Ok(merged)
         })
         .collect()
 }

@@ -98,3 +98,49 @@ fn errors_never_quote_values() {
     assert_eq!(missing_field("missing field `张三`"), None);
     assert_eq!(encode("a b/c"), "a%20b%2Fc");
 }
+
+#[test]
+fn a_subject_answered_twice_keeps_every_listing() {
+    use credgate_policy::canonical::{Listing, ListingKind, SanctionAnswer};
+    let listing = |kind, name: &str| Listing {
+        kind,
+        list_name: name.into(),
+        basis: "b".into(),
+        authority: "a".into(),
+        listed_on: "2024-01-01".into(),
+    };
+    let answer = |subject: &str, known, listings| SanctionAnswer {
+        subject: subject.into(),
+        known,
+        listings,
+    };
+    let asked = [
+        "91330203354933879K".to_owned(),
+        "91330100MA2CGQ2X1B".to_owned(),
+    ];
+    let got = match_subjects(
+        &asked,
+        vec![
+            answer("91330203354933879k", true, vec![]),
+            answer("91330100MA2CGQ2X1B", false, vec![]),
+            answer(
+                "91330203354933879K",
+                true,
+                vec![listing(ListingKind::Dishonest, "d")],
+            ),
+        ],
+    )
+    .unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].subject, "91330203354933879K");
+    assert!(got[0].known);
+    assert_eq!(
+        got[0].listings,
+        vec![listing(ListingKind::Dishonest, "d")],
+        "the hit is kept"
+    );
+    assert!(!got[1].known && got[1].listings.is_empty());
+    // A requested subject the platform did not answer: malformed.
+    let err = match_subjects(&asked, vec![answer("91330100MA2CGQ2X1B", true, vec![])]);
+    assert!(matches!(err, Err(AdapterError::Malformed(_))));
+}

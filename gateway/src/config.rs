@@ -309,6 +309,9 @@ impl Config {
         if self.sanctions.max_subjects == 0 || self.sanctions.max_subjects > 100 {
             out.push("sanctions.max_subjects: must be within 1..=100".into());
         }
+        if !(1..=100).contains(&self.sanctions.calls_per_platform) {
+            out.push("sanctions.calls_per_platform: must be within 1..=100".into());
+        }
         // Revocations and use counts are kept until an hour after a token's
         // `exp` (credgate-authz STATE_GRACE_SECS); a skew reaching that
         // would accept a token after its state was forgotten.

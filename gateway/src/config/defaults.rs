@@ -78,6 +78,9 @@ pub fn redis_call_timeout_ms() -> u64 {
 pub fn sanctions_deadline_ms() -> u64 {
     2_000
 }
+pub fn sanctions_calls_per_platform() -> usize {
+    8
+}
 pub fn sanctions_max_subjects() -> usize {
     100
 }

@@ -269,6 +269,12 @@ pub struct SanctionsConfig {
     /// Most subjects in one request.
     #[serde(default = "defaults::sanctions_max_subjects")]
     pub max_subjects: usize,
+    /// Most calls one request has in flight to one platform at once. A
+    /// platform that takes one subject per call (Hangzhou's format) would
+    /// otherwise get up to `max_subjects` calls from a single request and
+    /// fill its concurrency slots for every other client.
+    #[serde(default = "defaults::sanctions_calls_per_platform")]
+    pub calls_per_platform: usize,
 }
 
 impl Default for SanctionsConfig {
@@ -276,6 +282,7 @@ impl Default for SanctionsConfig {
         SanctionsConfig {
             deadline_ms: defaults::sanctions_deadline_ms(),
             max_subjects: defaults::sanctions_max_subjects(),
+            calls_per_platform: defaults::sanctions_calls_per_platform(),
         }
     }
 }

@@ -73,6 +73,10 @@ fn sanctions_batches_and_clock_skew_are_bounded() {
         ),
         ("[sanctions]\nmax_subjects = 0", "sanctions.max_subjects"),
         (
+            "[sanctions]\ncalls_per_platform = 0",
+            "sanctions.calls_per_platform: must be within 1..=100",
+        ),
+        (
             "[authorization]\nclock_skew_secs = 301",
             "authorization.clock_skew_secs: at most 300",
         ),

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,14 +106,19 @@ pub(super) async fn handle(
         }
     }
 
-    // Fan out: every batch of every platform at once, one deadline.
+    // Fan out: every platform at once, one deadline; each platform gets at
+    // most `calls_per_platform` of this request's batches at a time.
+    let gates: Vec<Semaphore> = upstreams
+        .iter()
+        .map(|_| Semaphore::new(gw.sanctions.calls_per_platform.max(1)))
+        .collect();
     let mut calls = FuturesUnordered::new();
     for (i, subjects) in asked.iter().enumerate() {
         let u = &upstreams[i];
         let limit = u.adapter.sanctions_batch_limit().max(1);
         for chunk in subjects.chunks(limit) {
             trail.note_calling(&u.name);
-            calls.push(ask_platform(i, u.clone(), chunk.to_vec(), ctx));
+            calls.push(ask_platform(i, u.clone(), chunk.to_vec(), ctx, &gates[i]));
         }
     }
     let mut failed: BTreeSet<usize> = BTreeSet::new();
@@ -257,7 +263,10 @@ async fn ask_platform(
     u: Arc<Upstream>,
     subjects: Vec<String>,
     ctx: &RequestCtx,
+    gate: &Semaphore,
 ) -> PlatformAnswer {
+    // Never closed; the request's deadline bounds the wait.
+    let _turn = gate.acquire().await;
     let req = u.adapter.sanctions_request(&subjects);
     let (result, info) = u
         .call(&req, ctx, |status, body| {

@@ -58,6 +58,8 @@ pub struct Options {
     pub upstream_extra: String,
     /// Sanctions fan-out deadline in ms (default 2000).
     pub sanctions_deadline_ms: Option<u64>,
+    /// `[sanctions] calls_per_platform` (default: the gateway's).
+    pub sanctions_calls_per_platform: Option<usize>,
     /// Extra top-level tables appended to the configuration.
     pub toml_extra: String,
     /// Reuse this directory's certificates and policy (a second replica).
@@ -108,6 +110,12 @@ impl Harness {
         }
         if let Some(ms) = opts.sanctions_deadline_ms {
             toml = toml.replace("deadline_ms = 2000", &format!("deadline_ms = {ms}"));
+        }
+        if let Some(n) = opts.sanctions_calls_per_platform {
+            toml = toml.replace(
+                "max_subjects = 100",
+                &format!("max_subjects = 100\ncalls_per_platform = {n}"),
+            );
         }
         if !opts.toml_extra.is_empty() {
             toml.push('\n');

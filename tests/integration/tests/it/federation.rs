@@ -506,3 +506,46 @@ async fn upstream_calls_use_http2_when_offered_and_http1_when_not() {
     }
     assert_eq!(answers[0], answers[1]);
 }
+
+/// A platform answering one subject per call (Hangzhou's format) gets at
+/// most `calls_per_platform` calls of one request at a time, however many
+/// of its subjects the batch holds; every subject is still answered.
+#[tokio::test]
+async fn one_batch_keeps_at_most_calls_per_platform_calls_in_flight_to_a_platform() {
+    let h = Harness::start_with(Options {
+        sanctions_calls_per_platform: Some(3),
+        ..Options::default()
+    })
+    .await;
+    // Each call held long enough that the batch's calls overlap.
+    h.fault("hangzhou", json!({"mode": "latency", "latency_ms": 100}))
+        .await;
+    h.clear_sim_requests().await;
+    let subjects: Vec<String> = (0..12)
+        .map(|i| {
+            credgate_policy::ids::Uscc::from_first17(&format!("91330102MA2{i:06}"))
+                .unwrap()
+                .as_str()
+                .to_owned()
+        })
+        .collect();
+    let body = json!({ "subjects": subjects }).to_string();
+    let r = h
+        .client("dept-nb")
+        .post("/v1/sanctions/check", &[APPROVAL, JSON], body)
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["partial"], false, "{v}");
+    let calls = h.sim_requests("hangzhou").await;
+    assert_eq!(calls.len(), 12, "one call per subject");
+    let most = calls
+        .iter()
+        .filter_map(|c| c["in_flight"].as_u64())
+        .max()
+        .unwrap();
+    assert!(
+        (2..=3).contains(&most),
+        "at most 3 at once, and concurrent: {most}"
+    );
+}

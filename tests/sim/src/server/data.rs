@@ -174,12 +174,37 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+/// One request counted in [`State::in_flight`] while it lives.
+struct InFlight {
+    state: Arc<State>,
+    /// The count when it entered, itself included.
+    seen: usize,
+}
+
+impl InFlight {
+    fn enter(state: &Arc<State>) -> Self {
+        let seen = state.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        Self {
+            state: state.clone(),
+            seen,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.state.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 async fn handle(
     state: Arc<State>,
     who: Arc<str>,
     reset: Arc<AtomicBool>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, io::Error> {
+    // Counted until the answer is made (or the request is dropped).
+    let in_flight = InFlight::enter(&state);
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, BODY_LIMIT).collect().await {
         Ok(b) => b.to_bytes(),
@@ -208,6 +233,7 @@ async fn handle(
         client_identity: who.to_string(),
         at: now_rfc3339(),
         subjects: routed.subjects(),
+        in_flight: in_flight.seen,
     });
     let fault = state.fault();
     match fault.mode {

@@ -67,6 +67,10 @@ pub struct RequestRecord {
     pub at: String,
     /// Subject identifiers the request named (path, query or body).
     pub subjects: Vec<String>,
+    /// Requests in progress on the data address when this one arrived,
+    /// itself included (how many a client had in flight at once).
+    #[serde(default)]
+    pub in_flight: usize,
 }
 
 pub(super) struct State {
@@ -74,6 +78,8 @@ pub(super) struct State {
     dataset: Arc<Dataset>,
     fault: Mutex<Fault>,
     log: Mutex<VecDeque<RequestRecord>>,
+    /// Requests being handled now.
+    pub(super) in_flight: std::sync::atomic::AtomicUsize,
     /// Report bodies of held enterprises by section mask.
     reports: RwLock<HashMap<String, HashMap<u16, Rendered>>>,
     /// Score bodies of held persons.
@@ -140,6 +146,7 @@ impl State {
             dataset,
             fault: Mutex::new(Fault::default()),
             log: Mutex::new(VecDeque::with_capacity(REQUEST_LOG_CAPACITY)),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
             reports: RwLock::new(reports),
             scores,
         }

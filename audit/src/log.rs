@@ -48,6 +48,9 @@ struct Inner {
     tx: SyncSender<Msg>,
     shared: Arc<Shared>,
     queue_bound: usize,
+    /// When [`AuditLog::checkpoint_covering`] last wrote a checkpoint; its
+    /// lock makes concurrent callers share one.
+    on_demand: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl AuditLog {
@@ -95,6 +98,7 @@ impl AuditLog {
                 tx,
                 shared,
                 queue_bound,
+                on_demand: tokio::sync::Mutex::new(None),
             }),
         })
     }
@@ -213,6 +217,34 @@ impl AuditLog {
     /// Writes a checkpoint of the current tree now.
     pub async fn checkpoint_now(&self) -> Result<SignedCheckpoint, AuditError> {
         self.control(Msg::Checkpoint).await?
+    }
+
+    /// A signed checkpoint covering at least `size` records: the latest if
+    /// it does, else a new one — but at most one such on-demand checkpoint
+    /// per `min_interval`: a caller within it waits for the interval's end
+    /// (then the periodic checkpoint or another caller's may already
+    /// cover it). Concurrent callers share one checkpoint. Without the
+    /// bound, a reader that asks again right after each new record (a
+    /// subject's access log, which records its own read) would sign and
+    /// fsync a checkpoint per request and grow `checkpoints.log` with them.
+    pub async fn checkpoint_covering(
+        &self,
+        size: u64,
+        min_interval: std::time::Duration,
+    ) -> Result<SignedCheckpoint, AuditError> {
+        if let Some(cp) = self.latest_checkpoint().filter(|cp| cp.tree_size >= size) {
+            return Ok(cp);
+        }
+        let mut last = self.inner.on_demand.lock().await;
+        if let Some(at) = *last {
+            tokio::time::sleep_until((at + min_interval).into()).await;
+        }
+        if let Some(cp) = self.latest_checkpoint().filter(|cp| cp.tree_size >= size) {
+            return Ok(cp);
+        }
+        let cp = self.checkpoint_now().await?;
+        *last = Some(std::time::Instant::now());
+        Ok(cp)
     }
 
     /// Applies retention as of `now` (see `README.md`): deletes sealed

@@ -126,3 +126,36 @@ async fn shutdown_writes_a_final_checkpoint_and_closes() {
         Some(cp)
     );
 }
+
+/// Readers needing a checkpoint that covers the newest record share one
+/// (concurrent callers get the same checkpoint), and a covering checkpoint
+/// is reused rather than a new one written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_checkpoints_are_shared_and_reused() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let log = credgate_audit::AuditLog::open(crate::common::config(dir.path()))
+        .await
+        .unwrap();
+    crate::common::append_seq(&log, 0, 1).await;
+    let interval = Duration::from_millis(200);
+    let first = log.checkpoint_covering(1, interval).await.unwrap();
+    assert_eq!(first.tree_size, 1);
+    assert_eq!(
+        log.checkpoint_covering(1, interval).await.unwrap(),
+        first,
+        "reused"
+    );
+    crate::common::append_seq(&log, 1, 1).await;
+    let (a, b) = tokio::join!(
+        log.checkpoint_covering(2, interval),
+        log.checkpoint_covering(2, interval)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.tree_size, 2);
+    assert_eq!(a, b, "one checkpoint for both");
+    log.shutdown().await.unwrap();
+    let report = credgate_audit::verify(dir.path(), Some(crate::common::public_pem())).unwrap();
+    // first, the shared one, and the shutdown's (at most).
+    assert!(report.checkpoints <= 3, "{report:?}");
+}

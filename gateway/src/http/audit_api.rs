@@ -210,6 +210,11 @@ pub(super) async fn handle(
     }
 }
 
+/// At most one checkpoint per this interval is written for access logs
+/// (see [`credgate_audit::AuditLog::checkpoint_covering`]): a subject
+/// asking again at once waits up to this long.
+const ON_DEMAND_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The subject's own query record: who (client display name), when, for
 /// what purpose, which sections — each with its inclusion proof against a
 /// signed checkpoint so the subject's platform can verify it independently.
@@ -251,10 +256,10 @@ pub(super) async fn access_log(
     // Every entry must be provable against a signed checkpoint: write one
     // now if the latest does not cover the newest entry yet.
     let newest = page.records.iter().map(|r| r.seq).max().unwrap_or(0);
-    let cp = match log.latest_checkpoint() {
-        Some(cp) if cp.tree_size >= newest => cp,
-        _ => log.checkpoint_now().await.map_err(|e| internal_audit(&e))?,
-    };
+    let cp = log
+        .checkpoint_covering(newest, ON_DEMAND_CHECKPOINT_INTERVAL)
+        .await
+        .map_err(|e| internal_audit(&e))?;
     let mut entries = Vec::with_capacity(page.records.len());
     for r in &page.records {
         let display = req

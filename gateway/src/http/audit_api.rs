@@ -23,14 +23,15 @@ fn query_params(q: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
     let mut out = Vec::new();
     for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = super::route::percent_decode_query(k)?;
         let v = super::route::percent_decode_query(v)?;
-        if out.iter().any(|(key, _): &(String, String)| key == k) {
+        if out.iter().any(|(key, _): &(String, String)| *key == k) {
             return Err(ApiError::new(
                 Code::InvalidRequest,
                 format!("{k} given twice"),
             ));
         }
-        out.push((k.to_owned(), v));
+        out.push((k, v));
     }
     Ok(out)
 }

@@ -127,6 +127,11 @@ fn parse_sections(query: Option<&str>) -> Result<Option<Vec<Section>>, ApiError>
     let mut found: Option<Vec<Section>> = None;
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // `%XX` escapes decoded in names and values alike, as for the
+        // auditor's queries (a bad escape is a bad request, not an
+        // unknown section).
+        let k = super::route::percent_decode_query(k)?;
+        let v = super::route::percent_decode_query(v)?;
         if k != "sections" {
             return Err(ApiError::new(
                 Code::InvalidRequest,
@@ -136,7 +141,6 @@ fn parse_sections(query: Option<&str>) -> Result<Option<Vec<Section>>, ApiError>
         if found.is_some() {
             return Err(ApiError::new(Code::InvalidRequest, "sections given twice"));
         }
-        let v = v.replace("%2C", ",").replace("%2c", ",");
         let mut list = Vec::new();
         for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let s = Section::parse(name).ok_or_else(|| {
@@ -167,6 +171,13 @@ mod tests {
             parse_sections(Some("sections=basic%2Credlist")).unwrap(),
             Some(vec![Section::Basic, Section::Redlist])
         );
+        assert_eq!(
+            parse_sections(Some("%73ections=%6Cicenses,%20basic")).unwrap(),
+            Some(vec![Section::Licenses, Section::Basic]),
+            "escapes decoded in the name and the value"
+        );
+        let bad = parse_sections(Some("sections=basic%ZZ")).unwrap_err();
+        assert!(bad.to_string().contains("percent-encoding"), "{bad}");
         assert_eq!(
             parse_sections(Some("sections=gossip")).unwrap_err().code,
             Code::InvalidRequest

@@ -346,7 +346,7 @@ fn banner(
     );
     let _ = writeln!(out, "#   offline: credgate audit verify --dir {d}/audit --pubkey {d}/certs/audit/signing.pub   ·   credgate audit query --dir {d}/audit --client dept-nb");
 
-    let _ = writeln!(out, "\n# Revoke a token while the gateway runs (its jti is shown by `credgate authz inspect TOKEN`):");
+    let _ = writeln!(out, "\n# Revoke a token while the gateway runs (its jti is shown by `credgate authz inspect TOKEN --policy {d}/policy.toml`):");
     let _ = writeln!(
         out,
         "#   credgate authz revoke --jti JTI --config {d}/gateway.toml"

@@ -173,7 +173,22 @@ pub(super) async fn handle(
             Ok(checkpoint_json(&cp, log))
         }
         AuditRequest::Proof { seq, size } => {
-            let size = size.unwrap_or_else(|| log.tree_size());
+            // Without `size`: against a signed checkpoint covering `seq`
+            // (the latest, or one made now), returned with the proof, so
+            // the proof ends at a root the auditor can check the
+            // signature of.
+            let checkpoint = match size {
+                Some(_) => None,
+                None if seq == 0 || seq > log.tree_size() => None,
+                None => Some(
+                    log.checkpoint_covering(seq, ON_DEMAND_CHECKPOINT_INTERVAL)
+                        .await
+                        .map_err(|e| internal_audit(&e))?,
+                ),
+            };
+            let size = size
+                .or(checkpoint.as_ref().map(|c| c.tree_size))
+                .unwrap_or_else(|| log.tree_size());
             if seq == 0 || size == 0 || seq > size || size > log.tree_size() {
                 return Err(bad("need 1 <= seq <= size <= the log size"));
             }
@@ -183,14 +198,18 @@ pub(super) async fn handle(
             let leaf = log.leaf_hash(seq).map_err(|e| bad(&e.to_string()))?;
             let root = log.root(size).map_err(|e| bad(&e.to_string()))?;
             trail.sections.push("audit.proof".to_owned());
-            Ok(json!({
+            let mut answer = json!({
                 "seq": seq,
                 "leaf_index": seq - 1,
                 "tree_size": size,
                 "leaf_hash": hex::encode(leaf),
                 "root_hash": hex::encode(root),
                 "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
-            }))
+            });
+            if let Some(cp) = &checkpoint {
+                answer["checkpoint"] = checkpoint_json(cp, log);
+            }
+            Ok(answer)
         }
         AuditRequest::Consistency { from: m, to: n } => {
             if n > log.tree_size() {

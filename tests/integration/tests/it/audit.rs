@@ -275,6 +275,40 @@ async fn proofs_verify_independently_and_the_subject_sees_who_queried_it() {
         .get(&format!("/v1/audit/proof/{}?size={n}", n + 5), &[REVIEW])
         .await;
     assert_eq!(r.code(), "invalid_request");
+    // Without `size`: the proof ends at a signed checkpoint's root (the
+    // latest that covers the record), which comes with it.
+    let p = auditor.get("/v1/audit/proof/2", &[REVIEW]).await.json();
+    let cp = &p["checkpoint"];
+    assert!(verify_checkpoint_signature(cp), "{p}");
+    assert_eq!(p["tree_size"], cp["tree_size"]);
+    assert!(cp["tree_size"].as_u64().unwrap() >= n, "{p}");
+    let proof: Vec<_> = p["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| unhex(x.as_str().unwrap()))
+        .collect();
+    assert!(verify_inclusion(
+        1,
+        cp["tree_size"].as_u64().unwrap(),
+        &unhex(p["leaf_hash"].as_str().unwrap()),
+        &proof,
+        &unhex(cp["root_hash"].as_str().unwrap())
+    ));
+    // A record newer than every checkpoint: one is made that covers it.
+    let newest = auditor
+        .get("/v1/audit/records?limit=1", &[REVIEW])
+        .await
+        .json()["records"][0]["seq"]
+        .as_u64()
+        .unwrap();
+    assert!(newest > n, "the auditor's own reads are newer than cp1");
+    let p = auditor
+        .get(&format!("/v1/audit/proof/{newest}"), &[REVIEW])
+        .await
+        .json();
+    assert!(verify_checkpoint_signature(&p["checkpoint"]), "{p}");
+    assert!(p["tree_size"].as_u64().unwrap() >= newest, "{p}");
 }
 
 fn verify_checkpoint_signature(cp: &Value) -> bool {

@@ -8,6 +8,7 @@ use credgate_policy::ids::{DivisionCode, PrefixRouter};
 use std::sync::Arc;
 
 pub mod adapters;
+mod bounds;
 pub mod breaker;
 mod client;
 mod slots;

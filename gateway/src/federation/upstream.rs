@@ -3,6 +3,7 @@
 //! response body.
 
 use super::adapters::{Adapter, AdapterError, UpstreamRequest};
+use super::bounds::{containers, MAX_UPSTREAM_BODY, MAX_UPSTREAM_CONTAINERS};
 use super::breaker::{Breaker, BreakerState};
 use super::client::UpstreamClient;
 use super::slots::Slots;
@@ -15,9 +16,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tracing::Instrument as _;
-
-/// Largest upstream response body credgate reads.
-const MAX_UPSTREAM_BODY: usize = 8 * 1024 * 1024;
 
 /// How an upstream call failed. Never carries the upstream's body.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +35,10 @@ pub enum UpstreamError {
     /// The answer was larger than credgate accepts.
     #[error("response body over {MAX_UPSTREAM_BODY} bytes")]
     BodyTooLarge,
+    /// The answer held more objects, arrays or elements than credgate
+    /// parses (counted as `body_too_large`).
+    #[error("response body with over {MAX_UPSTREAM_CONTAINERS} objects, arrays or elements")]
+    TooManyContainers,
 }
 
 impl UpstreamError {
@@ -52,7 +54,7 @@ impl UpstreamError {
             UpstreamError::Overloaded => "overloaded",
             UpstreamError::CircuitOpen => "circuit_open",
             UpstreamError::Transport(_) => "transport",
-            UpstreamError::BodyTooLarge => "body_too_large",
+            UpstreamError::BodyTooLarge | UpstreamError::TooManyContainers => "body_too_large",
         }
     }
 }
@@ -425,6 +427,9 @@ impl Upstream {
                     }
                 })?
                 .to_bytes();
+            if containers(&body) > MAX_UPSTREAM_CONTAINERS {
+                return Err(UpstreamError::TooManyContainers);
+            }
             Ok((status, body))
         };
         match tokio::time::timeout(self.timeout, fut).await {

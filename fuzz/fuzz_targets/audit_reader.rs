@@ -16,7 +16,9 @@
 //! Bytes before the first `@@ ` line are a raw `segment-000001.log`.
 //!
 //! Properties: nothing panics; a log that verifies with the key verifies
-//! without it, with the same tree; the report is self-consistent; then
+//! without it, with the same tree; the report is self-consistent; it
+//! verifies against its own latest checkpoint held outside, and not against
+//! one claiming a record more; then
 //! `query_dir` and `latest_checkpoint_dir` agree with it, `open_blocking`
 //! recovers the log (cutting a torn tail) and it still verifies, with the
 //! same tree; no error message quotes a record's contents.
@@ -29,8 +31,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use credgate_audit::{
-    batch_tag, latest_checkpoint_dir, query_dir, verify, AuditConfig, AuditLog, AuditRecord,
-    AuditSigner, Query, VerifyReport,
+    batch_tag, latest_checkpoint_dir, query_dir, verify, verify_anchored, AuditConfig, AuditLog,
+    AuditRecord, AuditSigner, Query, VerifyReport,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -127,6 +129,17 @@ fuzz_target!(|data: &[u8]| {
         )
     );
     check_report(&report);
+
+    // Its own checkpoints, held outside, anchor it; one claiming a record
+    // more than the log holds does not.
+    if let Some(cp) = &report.latest_checkpoint {
+        let anchored = verify_anchored(&dir, Some(PUB_PEM), std::slice::from_ref(cp))
+            .expect("a log verifies against its own latest checkpoint");
+        assert_eq!(anchored.anchors_checked, 1);
+        let mut beyond = cp.clone();
+        beyond.tree_size = report.tree_size + 1;
+        assert!(verify_anchored(&dir, None, &[beyond]).is_err());
+    }
 
     // The offline readers agree with the report.
     let page = query.expect("query_dir reads a log that verifies");

@@ -75,6 +75,11 @@ fn parse_request(
     if let Some((k, _)) = params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         return Err(bad(&format!("unknown query parameter {k:?}")));
     }
+    // An empty value filters nothing sensible (`client=` would match no
+    // record and read as "none found"): say so instead.
+    if let Some((k, _)) = params.iter().find(|(_, v)| v.trim().is_empty()) {
+        return Err(bad(&format!("{k}: empty")));
+    }
     let positive = |k: &str, v: &str| -> Result<u64, ApiError> {
         match v.parse::<u64>() {
             Ok(n) if n > 0 => Ok(n),

@@ -442,6 +442,11 @@ async fn the_auditor_api_checks_the_request_shape_before_the_purpose_and_scope()
         ("/v1/audit/records?limit=abc", "invalid_request"),
         ("/v1/audit/records?decision=maybe", "invalid_request"),
         ("/v1/audit/records?gossip=1", "invalid_request"),
+        ("/v1/audit/records?client=", "invalid_request"),
+        (
+            "/v1/audit/records?client=dept-nb&decision=",
+            "invalid_request",
+        ),
         (
             "/v1/audit/records?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
             "invalid_request",

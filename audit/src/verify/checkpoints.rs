@@ -20,38 +20,7 @@ impl Verifier<'_> {
             let cp: SignedCheckpoint = serde_json::from_slice(&payload)
                 .map_err(|_| Corruption::new(at(), ProblemKind::BadPayload, "not a checkpoint"))?;
             let at = || at().with_seq(cp.tree_size);
-            if let Some(key) = &self.key {
-                if !cp.verify_signature(key) {
-                    return Err(Corruption::new(
-                        at(),
-                        ProblemKind::BadSignature,
-                        "checkpoint signature does not verify",
-                    ));
-                }
-            }
-            self.same_replica(&cp.replica.clone(), at)?;
-            if cp.tree_size > self.tree.len() {
-                return Err(Corruption::new(
-                    at(),
-                    ProblemKind::CheckpointBeyondLog,
-                    format!(
-                        "checkpoint covers {} records, the log holds {}",
-                        cp.tree_size,
-                        self.tree.len()
-                    ),
-                ));
-            }
-            let root = self.tree.root(cp.tree_size);
-            if cp.root().is_none() || cp.root() != root {
-                return Err(Corruption::new(
-                    at(),
-                    ProblemKind::CheckpointMismatch,
-                    format!(
-                        "root at size {} differs from the root of the records",
-                        cp.tree_size
-                    ),
-                ));
-            }
+            self.against_tree(&cp, at, "")?;
             if let Some(p) = &prev {
                 if !self.consistent(p, &cp) {
                     return Err(Corruption::new(
@@ -72,22 +41,37 @@ impl Verifier<'_> {
     /// [`super::verify_anchored`]).
     pub(super) fn anchor(&mut self, cp: &SignedCheckpoint) -> Result<(), Corruption> {
         let at = || Location::file("the checkpoint given").with_seq(cp.tree_size);
+        self.against_tree(cp, at, ": records were removed from its end")?;
+        self.report.anchors_checked += 1;
+        Ok(())
+    }
+
+    /// What every checkpoint must satisfy, in the log or held outside it:
+    /// its signature (with a key), the log's replica, a size within the
+    /// log (`beyond` says what exceeding it means), and the root the
+    /// records have at that size.
+    fn against_tree(
+        &mut self,
+        cp: &SignedCheckpoint,
+        at: impl Fn() -> Location,
+        beyond: &str,
+    ) -> Result<(), Corruption> {
         if let Some(key) = &self.key {
             if !cp.verify_signature(key) {
                 return Err(Corruption::new(
                     at(),
                     ProblemKind::BadSignature,
-                    "its signature does not verify",
+                    "checkpoint signature does not verify",
                 ));
             }
         }
-        self.same_replica(&cp.replica.clone(), at)?;
+        self.same_replica(&cp.replica.clone(), &at)?;
         if cp.tree_size > self.tree.len() {
             return Err(Corruption::new(
                 at(),
                 ProblemKind::CheckpointBeyondLog,
                 format!(
-                    "it covers {} records, the log holds {}: records were removed from its end",
+                    "checkpoint covers {} records, the log holds {}{beyond}",
                     cp.tree_size,
                     self.tree.len()
                 ),
@@ -98,12 +82,11 @@ impl Verifier<'_> {
                 at(),
                 ProblemKind::CheckpointMismatch,
                 format!(
-                    "the log's root at size {} differs from the checkpoint's",
+                    "root at size {} differs from the root of the records",
                     cp.tree_size
                 ),
             ));
         }
-        self.report.anchors_checked += 1;
         Ok(())
     }
 

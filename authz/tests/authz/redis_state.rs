@@ -42,6 +42,35 @@ async fn assert_revoked_after_failover(state: &RedisState, jti: &str) {
     }
 }
 
+/// Through a Sentinel set-up holding the revocation `jti` and one use of
+/// `uses`: waits (bounded) until the replica has both keys, kills the
+/// primary, and checks that `state` follows the failover with both intact.
+async fn sentinel_failover_keeps_state(
+    set_up: &mut credgate_authz::testing::RedisSentinel,
+    state: &RedisState,
+    jti: &str,
+    uses: &str,
+    exp: i64,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while set_up.keys() != (2, 2) {
+        assert!(
+            Instant::now() < deadline,
+            "the replica never caught up: {:?}",
+            set_up.keys()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    set_up.fail_over().unwrap();
+    assert_revoked_after_failover(state, jti).await;
+    assert_eq!(
+        used(state.reserve_use(uses, 5, exp).await.unwrap()),
+        Some(2),
+        "written to the new primary"
+    );
+    assert_eq!(set_up.keys().1, 2);
+}
+
 /// Polls (bounded) until `state` answers `PING`.
 async fn wait_until_reachable(state: &RedisState) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -394,23 +423,7 @@ async fn through_sentinel_a_failover_keeps_revocations_and_use_counts() {
         used(state.reserve_use("sentinel-uses", 5, exp).await.unwrap()),
         Some(1)
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while set_up.keys() != (2, 2) {
-        assert!(
-            Instant::now() < deadline,
-            "the replica never caught up: {:?}",
-            set_up.keys()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    set_up.fail_over().unwrap();
-    assert_revoked_after_failover(&state, "sentinel-1").await;
-    assert_eq!(
-        used(state.reserve_use("sentinel-uses", 5, exp).await.unwrap()),
-        Some(2),
-        "written to the new primary"
-    );
-    assert_eq!(set_up.keys().1, 2);
+    sentinel_failover_keeps_state(&mut set_up, &state, "sentinel-1", "sentinel-uses", exp).await;
 }
 
 /// A Sentinel that requires a password is reached with it (from
@@ -502,27 +515,13 @@ async fn through_sentinel_over_tls_a_failover_is_followed_and_verified() {
     assert_eq!(set_up.keys().0, 2, "written to the primary");
     let rogue = state("rogue/ca.crt");
     assert!(rogue.is_revoked("sentinel-tls-1").await.is_err());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while set_up.keys() != (2, 2) {
-        assert!(
-            Instant::now() < deadline,
-            "the replica never caught up over TLS: {:?}",
-            set_up.keys()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    set_up.fail_over().unwrap();
-    assert_revoked_after_failover(&trusted, "sentinel-tls-1").await;
-    assert_eq!(
-        used(
-            trusted
-                .reserve_use("sentinel-tls-uses", 5, exp)
-                .await
-                .unwrap()
-        ),
-        Some(2),
-        "written to the new primary"
-    );
-    assert_eq!(set_up.keys().1, 2);
+    sentinel_failover_keeps_state(
+        &mut set_up,
+        &trusted,
+        "sentinel-tls-1",
+        "sentinel-tls-uses",
+        exp,
+    )
+    .await;
     assert!(rogue.is_revoked("sentinel-tls-1").await.is_err());
 }

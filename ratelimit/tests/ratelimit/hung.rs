@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 use credgate_ratelimit::{Key, Limit, Limiter, LimiterConfig, Mode, RedisLimiterConfig};
 use tokio::net::TcpListener;
 
-#[tokio::test]
-async fn a_silent_redis_costs_one_timeout_then_nothing() {
+/// A "Redis" that accepts (a bounded number of) connections, reads nothing and answers
+/// nothing.
+async fn silent_redis() -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    // Accepts (a bounded number of) connections, reads nothing, answers nothing.
     tokio::spawn(async move {
         let mut held = Vec::new();
         for _ in 0..100 {
@@ -20,6 +20,12 @@ async fn a_silent_redis_costs_one_timeout_then_nothing() {
             }
         }
     });
+    addr
+}
+
+#[tokio::test]
+async fn a_silent_redis_costs_one_timeout_then_nothing() {
+    let addr = silent_redis().await;
     let timeout = Duration::from_millis(100);
     let cfg = RedisLimiterConfig {
         call_timeout: timeout,
@@ -60,17 +66,7 @@ async fn a_silent_redis_costs_one_timeout_then_nothing() {
 /// decision would be refused.
 #[tokio::test]
 async fn a_cancelled_probe_does_not_stop_later_probes() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        for _ in 0..100 {
-            match listener.accept().await {
-                Ok((socket, _)) => held.push(socket),
-                Err(_) => break,
-            }
-        }
-    });
+    let addr = silent_redis().await;
     let cfg = RedisLimiterConfig {
         call_timeout: Duration::from_millis(100),
         min_retry_interval: Duration::from_millis(20),

@@ -208,12 +208,7 @@ async fn proofs_verify_independently_and_the_subject_sees_who_queried_it() {
         let record = e["record"].as_str().unwrap();
         let l = leaf(record.as_bytes());
         assert_eq!(hex::encode(l), e["leaf_hash"].as_str().unwrap());
-        let proof: Vec<_> = e["inclusion_proof"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| unhex(p.as_str().unwrap()))
-            .collect();
+        let proof = hexes(&e["inclusion_proof"]);
         let s = e["seq"].as_u64().unwrap();
         assert!(
             verify_inclusion(s - 1, size, &l, &proof, &root),
@@ -241,12 +236,7 @@ async fn proofs_verify_independently_and_the_subject_sees_who_queried_it() {
         .get(&format!("/v1/audit/proof/2?size={n}"), &[REVIEW])
         .await
         .json();
-    let proof: Vec<_> = p["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| unhex(x.as_str().unwrap()))
-        .collect();
+    let proof = hexes(&p["proof"]);
     assert!(verify_inclusion(
         1,
         n,
@@ -258,12 +248,7 @@ async fn proofs_verify_independently_and_the_subject_sees_who_queried_it() {
         .get(&format!("/v1/audit/consistency?from=3&to={n}"), &[REVIEW])
         .await
         .json();
-    let proof: Vec<_> = c["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| unhex(x.as_str().unwrap()))
-        .collect();
+    let proof = hexes(&c["proof"]);
     let (r3, rn) = (
         unhex(c["from_root"].as_str().unwrap()),
         unhex(c["to_root"].as_str().unwrap()),
@@ -282,12 +267,7 @@ async fn proofs_verify_independently_and_the_subject_sees_who_queried_it() {
     assert!(verify_checkpoint_signature(cp), "{p}");
     assert_eq!(p["tree_size"], cp["tree_size"]);
     assert!(cp["tree_size"].as_u64().unwrap() >= n, "{p}");
-    let proof: Vec<_> = p["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| unhex(x.as_str().unwrap()))
-        .collect();
+    let proof = hexes(&p["proof"]);
     assert!(verify_inclusion(
         1,
         cp["tree_size"].as_u64().unwrap(),
@@ -309,6 +289,15 @@ async fn proofs_verify_independently_and_the_subject_sees_who_queried_it() {
         .json();
     assert!(verify_checkpoint_signature(&p["checkpoint"]), "{p}");
     assert!(p["tree_size"].as_u64().unwrap() >= newest, "{p}");
+}
+
+/// A JSON array of hex strings, decoded.
+fn hexes(v: &Value) -> Vec<super::rfc9162::H> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| unhex(x.as_str().unwrap()))
+        .collect()
 }
 
 fn verify_checkpoint_signature(cp: &Value) -> bool {

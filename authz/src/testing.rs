@@ -77,6 +77,37 @@ pub struct TlsFiles {
     pub auth_clients: bool,
 }
 
+// === impl TlsFiles ===
+
+impl TlsFiles {
+    /// The dev PKI's server certificate and key (`credgate certs dev`, in
+    /// `certs`), accepting client certificates that chain to `ca` (a path
+    /// under `certs`, e.g. `ca.crt`).
+    pub fn dev(certs: &Path, ca: &str, auth_clients: bool) -> Self {
+        Self {
+            cert: certs.join("server.crt"),
+            key: certs.join("server.key"),
+            ca: certs.join(ca),
+            auth_clients,
+        }
+    }
+}
+
+/// Writes a fresh dev PKI (`credgate certs dev`) to `dir/certs` and
+/// returns that directory.
+pub fn dev_pki(dir: &Path) -> Result<PathBuf, TestingError> {
+    let certs = dir.join("certs");
+    credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
+        out: certs.clone(),
+        force: false,
+    })
+    .map_err(|e| TestingError::Start {
+        port: 0,
+        detail: format!("dev PKI: {e}"),
+    })?;
+    Ok(certs)
+}
+
 // === impl RedisServer ===
 
 impl RedisServer {

@@ -317,20 +317,10 @@ async fn two_clients_share_revocations_and_use_counts_on_a_redis_cluster() {
 #[tokio::test]
 async fn a_redis_cluster_over_tls_is_verified_and_shared() {
     let pki = tempfile::tempdir().unwrap();
-    let certs = pki.path().join("certs");
-    credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
-        out: certs.clone(),
-        force: false,
-    })
-    .unwrap();
+    let certs = credgate_authz::testing::dev_pki(pki.path()).unwrap();
     let cluster = credgate_authz::testing::RedisCluster::start_tls(
         3,
-        credgate_authz::testing::TlsFiles {
-            cert: certs.join("server.crt"),
-            key: certs.join("server.key"),
-            ca: certs.join("ca.crt"),
-            auth_clients: false,
-        },
+        credgate_authz::testing::TlsFiles::dev(&certs, "ca.crt", false),
         (
             certs.join("clients/dept-nb.crt"),
             certs.join("clients/dept-nb.key"),
@@ -463,19 +453,9 @@ async fn a_sentinel_requiring_a_password_is_reached_only_with_it() {
 async fn through_sentinel_over_tls_a_failover_is_followed_and_verified() {
     use credgate_authz::testing::{RedisSentinel, TlsFiles};
     let pki = tempfile::tempdir().unwrap();
-    let certs = pki.path().join("certs");
-    credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
-        out: certs.clone(),
-        force: false,
-    })
-    .unwrap();
+    let certs = credgate_authz::testing::dev_pki(pki.path()).unwrap();
     let mut set_up = RedisSentinel::start_tls(
-        TlsFiles {
-            cert: certs.join("server.crt"),
-            key: certs.join("server.key"),
-            ca: certs.join("ca.crt"),
-            auth_clients: true,
-        },
+        TlsFiles::dev(&certs, "ca.crt", true),
         (
             certs.join("clients/dept-nb.crt"),
             certs.join("clients/dept-nb.key"),

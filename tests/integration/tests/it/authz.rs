@@ -451,23 +451,13 @@ async fn fails_closed_without_redis(h: &Harness) {
 #[tokio::test]
 async fn redis_over_tls_checks_the_server_and_presents_a_client_certificate() {
     let pki = tempfile::tempdir().unwrap();
-    let certs = pki.path().join("certs");
-    credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
-        out: certs.clone(),
-        force: false,
-    })
-    .unwrap();
-    let redis =
-        match credgate_authz::testing::RedisServer::start_tls(credgate_authz::testing::TlsFiles {
-            cert: certs.join("server.crt"),
-            key: certs.join("server.key"),
-            // Client certificates: credgate's upstream identity and its CA.
-            ca: certs.join("upstream/ca.crt"),
-            auth_clients: true,
-        }) {
-            Ok(r) => r,
-            Err(e) => panic!("{e} (scripts/test installs redis-server)"),
-        };
+    let certs = credgate_authz::testing::dev_pki(pki.path()).unwrap();
+    // Client certificates: credgate's upstream identity and its CA.
+    let files = credgate_authz::testing::TlsFiles::dev(&certs, "upstream/ca.crt", true);
+    let redis = match credgate_authz::testing::RedisServer::start_tls(files) {
+        Ok(r) => r,
+        Err(e) => panic!("{e} (scripts/test installs redis-server)"),
+    };
     let start = |ca: &str| {
         let extra = format!(
             "ca_file = {:?}\nclient_cert_file = {:?}\nclient_key_file = {:?}\n",

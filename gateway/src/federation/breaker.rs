@@ -8,6 +8,7 @@
 //! state to `/readyz` and metrics; it is a small state machine under a mutex
 //! that is held for a few instructions, never across an await.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -97,6 +98,8 @@ enum Inner {
     },
     HalfOpen {
         in_flight: u32,
+        /// Which half-open period this is (probe tickets name theirs).
+        period: u64,
     },
 }
 
@@ -105,6 +108,8 @@ enum Inner {
 pub struct Breaker {
     cfg: BreakerConfig,
     inner: Mutex<Inner>,
+    /// Half-open periods begun so far (changed under `inner`'s lock).
+    periods: AtomicU64,
 }
 
 /// Permission to make one call; report its outcome with [`Breaker::record`].
@@ -116,14 +121,20 @@ pub struct Breaker {
 #[must_use]
 pub struct Ticket<'a> {
     breaker: &'a Breaker,
-    probe: bool,
+    /// The half-open period a probe was let through in.
+    probe: Option<u64>,
     reported: bool,
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        if self.probe && !self.reported {
-            if let Inner::HalfOpen { in_flight } = &mut *self.breaker.lock() {
+        let Some(mine) = self.probe.filter(|_| !self.reported) else {
+            return;
+        };
+        // Only into the period it was taken from: a later period counts
+        // its own probes.
+        if let Inner::HalfOpen { in_flight, period } = &mut *self.breaker.lock() {
+            if *period == mine {
                 *in_flight = in_flight.saturating_sub(1);
             }
         }
@@ -143,6 +154,7 @@ impl Breaker {
                 recent: 0,
                 seen: 0,
             }),
+            periods: AtomicU64::new(0),
         }
     }
 
@@ -161,19 +173,23 @@ impl Breaker {
         };
         let mut g = self.lock();
         match &mut *g {
-            Inner::Closed { .. } => Some(ticket(false)),
+            Inner::Closed { .. } => Some(ticket(None)),
             Inner::Open { until } => {
                 if Instant::now() >= *until {
-                    *g = Inner::HalfOpen { in_flight: 1 };
-                    Some(ticket(true))
+                    let period = self.periods.fetch_add(1, Ordering::Relaxed) + 1;
+                    *g = Inner::HalfOpen {
+                        in_flight: 1,
+                        period,
+                    };
+                    Some(ticket(Some(period)))
                 } else {
                     None
                 }
             }
-            Inner::HalfOpen { in_flight } => {
+            Inner::HalfOpen { in_flight, period } => {
                 if *in_flight < self.cfg.half_open_probes {
                     *in_flight += 1;
-                    Some(ticket(true))
+                    Some(ticket(Some(*period)))
                 } else {
                     None
                 }
@@ -184,7 +200,7 @@ impl Breaker {
     /// Records a call's outcome.
     pub fn record(&self, mut ticket: Ticket<'_>, success: bool) {
         ticket.reported = true;
-        let probe = ticket.probe;
+        let probe = ticket.probe.is_some();
         drop(ticket);
         let mut g = self.lock();
         let open = Inner::Open {
@@ -306,6 +322,30 @@ mod tests {
         // A dropped ticket of a closed breaker changes nothing.
         drop(b.try_acquire().unwrap());
         assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_stale_probe_ticket_does_not_free_a_later_periods_slot() {
+        let b = Breaker::new(cfg(0));
+        for _ in 0..3 {
+            let t = b.try_acquire().unwrap();
+            b.record(t, false);
+        }
+        let stale = b.try_acquire().unwrap();
+        let failing = b.try_acquire();
+        assert!(failing.is_none());
+        // Another probe path reopens the breaker: a new half-open period.
+        *b.lock() = Inner::Open {
+            until: Instant::now(),
+        };
+        let current = b.try_acquire().unwrap();
+        drop(stale);
+        assert!(
+            b.try_acquire().is_none(),
+            "the current probe still holds the slot"
+        );
+        drop(current);
+        assert!(b.try_acquire().is_some());
     }
 
     #[test]

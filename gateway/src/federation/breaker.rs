@@ -270,6 +270,16 @@ mod tests {
         }
     }
 
+    /// A breaker opened by three failures, ready to probe at once.
+    fn tripped() -> Breaker {
+        let b = Breaker::new(cfg(0));
+        for _ in 0..3 {
+            let t = b.try_acquire().unwrap();
+            b.record(t, false);
+        }
+        b
+    }
+
     #[test]
     fn opens_after_consecutive_failures_and_fails_fast() {
         let b = Breaker::new(cfg(60_000));
@@ -307,11 +317,7 @@ mod tests {
 
     #[test]
     fn a_probe_dropped_without_an_outcome_lets_another_probe() {
-        let b = Breaker::new(cfg(0));
-        for _ in 0..3 {
-            let t = b.try_acquire().unwrap();
-            b.record(t, false);
-        }
+        let b = tripped();
         let probe = b.try_acquire().unwrap();
         assert!(b.try_acquire().is_none(), "one probe at a time");
         drop(probe);
@@ -326,11 +332,7 @@ mod tests {
 
     #[test]
     fn a_stale_probe_ticket_does_not_free_a_later_periods_slot() {
-        let b = Breaker::new(cfg(0));
-        for _ in 0..3 {
-            let t = b.try_acquire().unwrap();
-            b.record(t, false);
-        }
+        let b = tripped();
         let stale = b.try_acquire().unwrap();
         let failing = b.try_acquire();
         assert!(failing.is_none());
@@ -350,11 +352,7 @@ mod tests {
 
     #[test]
     fn half_open_probe_closes_on_success_and_reopens_on_failure() {
-        let b = Breaker::new(cfg(0));
-        for _ in 0..3 {
-            let t = b.try_acquire().unwrap();
-            b.record(t, false);
-        }
+        let b = tripped();
         // open_ms = 0: the next acquire is a probe; only one at a time.
         let probe = b.try_acquire().unwrap();
         assert!(b.try_acquire().is_none(), "one probe at a time");

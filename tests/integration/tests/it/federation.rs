@@ -11,6 +11,20 @@ use std::time::{Duration, Instant};
 const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 const JSON: (&str, &str) = ("content-type", "application/json");
 
+/// dept-nb's sanctions check of `subjects`, which must answer 200 with
+/// every platform heard (`partial` false); its JSON.
+async fn complete_batch(h: &Harness, subjects: &[String]) -> Value {
+    let body = json!({ "subjects": subjects }).to_string();
+    let r = h
+        .client("dept-nb")
+        .post("/v1/sanctions/check", &[APPROVAL, JSON], body)
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["partial"], false, "{v}");
+    v
+}
+
 /// Which platforms the demo configuration asks about a subject: the city
 /// or province owning its region, and the peers (which publish lists
 /// covering anyone).
@@ -91,14 +105,7 @@ async fn sanctions_batch_matches_the_platforms_own_data() {
     subjects.push("91330203MA2AXXXXXX".into()); // bad check character
     subjects.push("hello".into());
     subjects.push(subjects[0].to_lowercase()); // duplicate after normalisation
-    let body = json!({ "subjects": subjects }).to_string();
-    let r = h
-        .client("dept-nb")
-        .post("/v1/sanctions/check", &[APPROVAL, JSON], body)
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let v = r.json();
-    assert_eq!(v["partial"], false, "{v}");
+    let v = complete_batch(&h, &subjects).await;
     assert_eq!(v["failed_platforms"], json!([]));
     let results = v["results"].as_array().unwrap();
     assert_eq!(results.len(), subjects.len());
@@ -529,14 +536,7 @@ async fn one_batch_keeps_at_most_calls_per_platform_calls_in_flight_to_a_platfor
                 .to_owned()
         })
         .collect();
-    let body = json!({ "subjects": subjects }).to_string();
-    let r = h
-        .client("dept-nb")
-        .post("/v1/sanctions/check", &[APPROVAL, JSON], body)
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let v = r.json();
-    assert_eq!(v["partial"], false, "{v}");
+    let v = complete_batch(&h, &subjects).await;
     let calls = h.sim_requests("hangzhou").await;
     assert_eq!(calls.len(), 12, "one call per subject");
     let most = calls

@@ -203,6 +203,15 @@ impl RedisServer {
             .map(|(port, _)| format!("rediss://127.0.0.1:{port}/"))
     }
 
+    /// Its data directory (`--dir`), removed on drop.
+    fn data_dir(&self) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "credgate-redis-{}-{}",
+            std::process::id(),
+            self.port
+        ))
+    }
+
     /// Kills the server (SIGKILL) and waits for it to exit. Idempotent.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -222,8 +231,14 @@ impl RedisServer {
         let port = self.port;
         let err = |detail: String| TestingError::Start { port, detail };
         let mut cmd = Command::new(&self.binary);
+        // Its own data directory: a replica's full sync writes the RDB it
+        // receives there (not into the test's working directory).
+        let dir = self.data_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| err(format!("create {}: {e}", dir.display())))?;
         cmd.args(["--port", &port.to_string()])
             .args(["--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(&dir)
             .args(["--save", "", "--appendonly", "no"])
             .args(["--protected-mode", "no"]);
         if let Some(pw) = &self.password {
@@ -298,6 +313,7 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_dir_all(self.data_dir());
     }
 }
 

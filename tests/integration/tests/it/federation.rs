@@ -536,7 +536,7 @@ async fn one_batch_keeps_at_most_calls_per_platform_calls_in_flight_to_a_platfor
                 .to_owned()
         })
         .collect();
-    let v = complete_batch(&h, &subjects).await;
+    complete_batch(&h, &subjects).await;
     let calls = h.sim_requests("hangzhou").await;
     assert_eq!(calls.len(), 12, "one call per subject");
     let most = calls

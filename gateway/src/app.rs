@@ -77,6 +77,22 @@ impl Running {
     }
 }
 
+/// Shortest pseudonym key accepted: a short key makes the pseudonyms of a
+/// small identifier space (ID numbers) recoverable by brute force.
+const MIN_PSEUDONYM_KEY_BYTES: usize = 32;
+
+/// Whether the pseudonym key read from `path` is long enough (start-up and
+/// `serve --check` alike).
+pub(crate) fn check_pseudonym_key(path: &std::path::Path, key: &[u8]) -> Result<(), String> {
+    if key.len() < MIN_PSEUDONYM_KEY_BYTES {
+        return Err(format!(
+            "pseudonym key {}: at least {MIN_PSEUDONYM_KEY_BYTES} bytes",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Builds and starts the gateway.
 pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     let tls = Arc::new(TlsStore::load(ServerTlsPaths {
@@ -85,10 +101,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         client_ca: cfg.server.client_ca.clone(),
         crls: cfg.server.crls.clone(),
     })?);
-    let policy = Arc::new(PolicyStore::load(
-        &cfg.policy.file,
-        cfg.score_schemes.iter().map(|s| s.id.clone()).collect(),
-    )?);
+    let policy = Arc::new(PolicyStore::load(&cfg.policy.file, cfg.score_scheme_ids())?);
     let federation = Arc::new(Federation::from_config(&cfg.upstreams)?);
     let pseudonym_key: Vec<u8> = match &cfg.privacy.pseudonym_key_file {
         Some(p) => {
@@ -96,15 +109,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
                 what: format!("pseudonym key {}", p.display()),
                 source,
             })?;
-            // A short key makes the pseudonyms of a small identifier space
-            // (ID numbers) recoverable by brute force. `serve --check` says
-            // the same.
-            if key.len() < 32 {
-                return Err(StartError::Config(format!(
-                    "pseudonym key {}: at least 32 bytes",
-                    p.display()
-                )));
-            }
+            check_pseudonym_key(p, &key).map_err(StartError::Config)?;
             key
         }
         None => {

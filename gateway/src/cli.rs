@@ -175,8 +175,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             client_ca: cfg.server.client_ca.clone(),
             crls: cfg.server.crls.clone(),
         })?;
-        let schemes: Vec<String> = cfg.score_schemes.iter().map(|s| s.id.clone()).collect();
-        let p = crate::policy_store::load_policy_for(&cfg.policy.file, &schemes)?;
+        let p = crate::policy_store::load_policy_for(&cfg.policy.file, &cfg.score_scheme_ids())?;
         crate::federation::Federation::from_config(&cfg.upstreams)?;
         check_files(&cfg)?;
         println!(
@@ -272,11 +271,7 @@ fn check_files(cfg: &crate::config::Config) -> anyhow::Result<()> {
     }
     if let Some(f) = &cfg.privacy.pseudonym_key_file {
         let key = std::fs::read(f).with_context(|| format!("pseudonym key {}", f.display()))?;
-        anyhow::ensure!(
-            key.len() >= 32,
-            "pseudonym key {}: at least 32 bytes",
-            f.display()
-        );
+        crate::app::check_pseudonym_key(f, &key).map_err(anyhow::Error::msg)?;
     }
     if let Some(f) = &cfg.authorization.revocation_file {
         // `Path::parent` of a bare file name is "", which is the current directory.

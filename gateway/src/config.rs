@@ -144,6 +144,11 @@ pub struct ServerConfig {
 }
 
 impl Config {
+    /// The ids of the configured `[[score_schemes]]`.
+    pub fn score_scheme_ids(&self) -> Vec<String> {
+        self.score_schemes.iter().map(|s| s.id.clone()).collect()
+    }
+
     /// Reads, parses and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -106,6 +106,23 @@ fn workspace_members() -> Vec<String> {
         .collect()
 }
 
+/// The local paths cargo must read besides the members: every
+/// `[patch.<registry>]` entry with a `path` (vendor/hyper).
+fn patch_paths() -> Vec<String> {
+    let root = toml_file(&repo().join("Cargo.toml"));
+    let mut out = Vec::new();
+    if let Some(patch) = root.get("patch").and_then(|p| p.as_table()) {
+        for registry in patch.values() {
+            for dep in registry.as_table().expect("[patch.x] table").values() {
+                if let Some(path) = dep.get("path").and_then(|p| p.as_str()) {
+                    out.push(path.trim_end_matches('/').to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Dockerfile instructions with line continuations joined and comments dropped.
 fn dockerfile_instructions(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -172,6 +189,17 @@ const PROPOSED_SUBCOMMANDS: &[&str] = &[];
 fn compose_services_reference_files_that_exist() {
     let dir = deploy();
     let compose = yaml_one(&dir.join("compose.yaml"));
+    // Debian 12's docker-compose (1.29) refuses top-level keys other than
+    // `version`, `services`, `volumes`, `networks`, `secrets`, `configs` and
+    // `x-…` (a `name:` stops it); the project name goes in `-p`.
+    for key in compose.as_mapping().expect("compose mapping").keys() {
+        let key = key.as_str().expect("string key");
+        assert!(
+            ["version", "services", "volumes", "networks", "secrets", "configs"].contains(&key)
+                || key.starts_with("x-"),
+            "compose.yaml: top-level `{key}` is refused by docker-compose 1.29"
+        );
+    }
     let services = compose["services"].as_mapping().expect("services");
     let names: BTreeSet<String> = services
         .keys()
@@ -487,12 +515,35 @@ fn dockerfile_copies_the_workspace_and_runs_as_non_root() {
             sources.push(src.trim_end_matches('/').to_owned());
         }
     }
+    let copied = |path: &str| {
+        sources
+            .iter()
+            .any(|s| path == s || path.starts_with(&format!("{s}/")))
+    };
     for member in workspace_members() {
         assert!(
-            sources.iter().any(|s| member == *s || member.starts_with(&format!("{s}/"))),
+            copied(&member),
             "workspace member {member} is not copied by deploy/Dockerfile: add `COPY {member} {member}`"
         );
     }
+    // Without the patched crates cargo stops at "failed to read
+    // `/src/vendor/hyper/Cargo.toml`" (found by building the image).
+    let patches = patch_paths();
+    assert!(patches.contains(&"vendor/hyper".to_owned()), "{patches:?}");
+    for path in patches {
+        assert!(
+            copied(&path),
+            "[patch] path {path} is not copied by deploy/Dockerfile: add `COPY {path} {path}`"
+        );
+    }
+    // A `# syntax=` directive makes BuildKit fetch its frontend image from
+    // Docker Hub first, which an air-gapped build host cannot do.
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.trim_start().starts_with("# syntax=")),
+        "no `# syntax=` line: the built-in frontend has everything the Dockerfile uses"
+    );
     for f in ["Cargo.toml", "Cargo.lock"] {
         assert!(
             sources.iter().any(|s| s == f),

@@ -208,9 +208,17 @@ pub(super) async fn handle(
             .cloned()
             .unwrap_or_default();
         let any_failed = cands.iter().any(|c| failed.contains(c));
+        // `no_hit` is a statement that the subject was checked: some platform
+        // asked must answer for it, either because the subject's region is
+        // its own or because it knows the subject. A platform asked about
+        // every subject (`sanctions = "all"`) that has never heard of a
+        // Shanghai enterprise vouches for nothing.
+        let code = division::current(subject.division());
+        let vouched = cands.iter().any(|&c| covers(&upstreams[c], code))
+            || answers.iter().any(|(_, a)| a.known);
         let status = if !sources.is_empty() {
             "hit"
-        } else if any_failed || cands.is_empty() {
+        } else if any_failed || !vouched {
             "unknown"
         } else {
             "no_hit"

@@ -144,6 +144,47 @@ async fn sanctions_batch_matches_the_platforms_own_data() {
     );
 }
 
+/// Subjects of regions no platform serves are `unknown`, not `no_hit`:
+/// the peer platforms asked about every subject do not know them, so no
+/// answer vouches for them. Subjects a serving platform does not hold are
+/// still `no_hit` (their region's platform answered for them).
+#[tokio::test]
+async fn sanctions_unserved_subjects_are_unknown_not_clean() {
+    let h = Harness::start().await;
+    let ids = |key: &str| -> Vec<String> {
+        h.samples[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                s.get("uscc")
+                    .or(s.get("id"))
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let unserved = ids("unserved");
+    let not_held = ids("not_held");
+    assert!(!unserved.is_empty() && !not_held.is_empty());
+    let subjects: Vec<String> = unserved.iter().chain(&not_held).cloned().collect();
+    let v = complete_batch(&h, &subjects).await;
+    assert_eq!(v["failed_platforms"], json!([]));
+    assert_eq!(v["partial"], false);
+    let results = v["results"].as_array().unwrap();
+    for (i, s) in subjects.iter().enumerate() {
+        let want = if i < unserved.len() {
+            "unknown"
+        } else {
+            "no_hit"
+        };
+        assert_eq!(results[i]["status"], want, "{s}");
+        assert_eq!(results[i]["sources"], json!([]), "{s}");
+    }
+}
+
 #[tokio::test]
 async fn sanctions_body_and_size_are_checked() {
     let h = Harness::start().await;

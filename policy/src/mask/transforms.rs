@@ -25,8 +25,14 @@ pub fn mask_id(s: &str) -> String {
 ///   and with spaces or dashes): first 3 and last 4 (`138****5678`), the
 ///   prefix kept and separators dropped;
 /// - landline with area code (`0574-87654321`, `021 12345678`,
-///   `057487654321`): area code and last 4 (`0574-****4321`), any
-///   extension dropped;
+///   `057487654321`, `(0574)87654321`, local digits grouped as in
+///   `0574 8765 4321`): area code and last 4 (`0574-****4321`), any
+///   extension dropped; the area code must have a valid shape (`010`,
+///   `02x`, or four digits `03xx`–`09xx`);
+/// - landline after a `+86`, `0086` or `86` country prefix
+///   (`+86-574-87654321`, `+86 574 8765 4321`, `0086 21 12345678`): the
+///   prefix is dropped and the trunk `0` supplied (`0574-****4321`); an
+///   area code is then required;
 /// - a bare local number of 7–8 digits: last 4 (`****4321`);
 /// - anything else: one `*` per character.
 pub fn mask_phone(s: &str) -> String {
@@ -108,27 +114,74 @@ fn mobile(s: &str) -> Option<String> {
     Some(format!("{prefix}{}****{}", &digits[..3], &digits[7..]))
 }
 
+/// Country prefixes of China, longest first where one is a suffix of
+/// another.
+const COUNTRY_PREFIXES: [&str; 3] = ["+86", "0086", "86"];
+
+/// A landline, written domestically or after a country prefix. The
+/// domestic reading goes first: a bare `86…` of 7–8 digits is a local
+/// number, not a prefixed one.
 fn landline(s: &str) -> Option<String> {
-    let parts: Vec<&str> = s.split(['-', ' ']).filter(|p| !p.is_empty()).collect();
-    let (area, sep, local) = match parts.as_slice() {
-        [area, local] | [area, local, _] if area.starts_with('0') => {
-            let sep = if s.contains('-') { "-" } else { " " };
-            (*area, sep, *local)
-        }
-        [all] if all.starts_with('0') && all_digits(all) && (10..=12).contains(&all.len()) => {
-            let area_len = if matches!(all.as_bytes().get(1), Some(b'1' | b'2')) {
-                3
-            } else {
-                4
-            };
-            let (area, local) = all.split_at(area_len);
-            (area, "", local)
-        }
-        [local] => ("", "", *local),
-        _ => return None,
+    domestic(s, false).or_else(|| international(s))
+}
+
+/// A landline after a country prefix: the prefix is dropped and the trunk
+/// `0` supplied (`+86-574-…` → `0574-…`; `+86 (0)574 …` and `+86 0574 …`
+/// already hold it), then read as a domestic number with an area code.
+fn international(s: &str) -> Option<String> {
+    let rest = COUNTRY_PREFIXES.iter().find_map(|p| s.strip_prefix(p))?;
+    let rest = rest.trim_start_matches([' ', '-']);
+    let national = if let Some(r) = rest.strip_prefix("(0)") {
+        format!("0{}", r.trim_start_matches([' ', '-']))
+    } else if let Some(r) = rest.strip_prefix('(') {
+        let r = r.strip_prefix('0').unwrap_or(r);
+        format!("(0{r}")
+    } else if rest.starts_with('0') {
+        rest.to_owned()
+    } else if rest.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("0{rest}")
+    } else {
+        return None;
     };
-    let area_ok = area.is_empty() || ((3..=4).contains(&area.len()) && all_digits(area));
-    if !area_ok || !(7..=8).contains(&local.len()) || !all_digits(local) {
+    domestic(&national, true)
+}
+
+/// A domestic landline: `(area)local`, `area local [extension]`, `area
+/// grouped local digits`, all digits with the area code, or (unless
+/// `need_area`) a bare local number.
+fn domestic(s: &str, need_area: bool) -> Option<String> {
+    let (area, sep, local) = if let Some(r) = s.strip_prefix('(') {
+        let (area, rest) = r.split_once(')')?;
+        if !valid_area(area) {
+            return None;
+        }
+        (area, "-", local_number(&groups(rest))?)
+    } else {
+        let parts = groups(s);
+        match parts.as_slice() {
+            [all] if all.starts_with('0') && all_digits(all) && (10..=12).contains(&all.len()) => {
+                let area_len = if matches!(all.as_bytes().get(1), Some(b'1' | b'2')) {
+                    3
+                } else {
+                    4
+                };
+                let (area, local) = all.split_at(area_len);
+                (area, "", local.to_owned())
+            }
+            [local] if !need_area => ("", "", (*local).to_owned()),
+            [area, rest @ ..] if area.starts_with('0') && !rest.is_empty() => {
+                let sep = if s.contains('-') { "-" } else { " " };
+                (*area, sep, local_number(rest)?)
+            }
+            _ => return None,
+        }
+    };
+    let area_ok = if area.is_empty() {
+        !need_area
+    } else {
+        valid_area(area)
+    };
+    if !area_ok || !(7..=8).contains(&local.len()) || !all_digits(&local) {
         return None;
     }
     Some(format!(
@@ -136,6 +189,41 @@ fn landline(s: &str) -> Option<String> {
         stars(local.len() - 4),
         &local[local.len() - 4..]
     ))
+}
+
+/// The local number from the groups after an area code: one group of 7–8
+/// digits, optionally followed by an extension (`87654321-808`), or
+/// groups of digits that join to 7–8 digits (`8765 4321`, `123 4567`).
+/// Anything else (grouped digits with an extension, too many digits) is
+/// not read.
+fn local_number(groups: &[&str]) -> Option<String> {
+    match groups {
+        [local] | [local, _] if (7..=8).contains(&local.len()) => Some((*local).to_owned()),
+        _ => {
+            let joined: String = groups.concat();
+            (groups.iter().all(|g| all_digits(g)) && (7..=8).contains(&joined.len()))
+                .then_some(joined)
+        }
+    }
+}
+
+/// The groups of `s` between spaces and dashes.
+fn groups(s: &str) -> Vec<&str> {
+    s.split(['-', ' ']).filter(|p| !p.is_empty()).collect()
+}
+
+/// Whether `area` is shaped like a Chinese area code: `010`, `02x`, or
+/// `0` and three digits starting with 3–9.
+fn valid_area(area: &str) -> bool {
+    if !all_digits(area) || !area.starts_with('0') {
+        return false;
+    }
+    match area.as_bytes().get(1) {
+        Some(b'1') => area == "010",
+        Some(b'2') => area.len() == 3,
+        Some(b'3'..=b'9') => area.len() == 4,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +254,61 @@ mod tests {
         assert_eq!(mask_phone("23812345678"), "***********");
         assert_eq!(mask_phone("call me"), "*******");
         assert_eq!(mask_phone("电话13812345678"), "*************");
+    }
+
+    #[test]
+    fn landlines_after_a_country_prefix_keep_area_code_and_last_4() {
+        assert_eq!(mask_phone("+86-574-87654321"), "0574-****4321");
+        assert_eq!(mask_phone("+86 574 8765 4321"), "0574 ****4321");
+        assert_eq!(mask_phone("0086-574-87654321"), "0574-****4321");
+        assert_eq!(mask_phone("86-574-87654321"), "0574-****4321");
+        assert_eq!(mask_phone("+8657487654321"), "0574****4321");
+        assert_eq!(mask_phone("+86 21 1234 5678"), "021 ****5678");
+        assert_eq!(mask_phone("+86-10-12345678-808"), "010-****5678");
+        assert_eq!(mask_phone("+86 (0)574 87654321"), "0574 ****4321");
+        assert_eq!(mask_phone("+86 0574 87654321"), "0574 ****4321");
+        assert_eq!(mask_phone("+86(574)87654321"), "0574-****4321");
+        // Mobiles after a prefix are unchanged.
+        assert_eq!(mask_phone("+86 138 1234 5678"), "+86138****5678");
+        assert_eq!(mask_phone("0086-138-1234-5678"), "0086138****5678");
+    }
+
+    #[test]
+    fn parenthesised_and_grouped_landlines_keep_area_code_and_last_4() {
+        assert_eq!(mask_phone("(0574)87654321"), "0574-****4321");
+        assert_eq!(mask_phone("(0574) 8765-4321"), "0574-****4321");
+        assert_eq!(mask_phone("(021)1234567"), "021-***4567");
+        assert_eq!(mask_phone("0574 8765 4321"), "0574 ****4321");
+        assert_eq!(mask_phone("021 123 4567"), "021 ***4567");
+        assert_eq!(mask_phone("0574-8765-4321"), "0574-****4321");
+        // A bare 86… of 7–8 digits is a local number, not a prefix.
+        assert_eq!(mask_phone("86123456"), "****3456");
+    }
+
+    #[test]
+    fn landlines_that_do_not_parse_stay_fully_starred() {
+        for s in [
+            // A country prefix needs an area code.
+            "+86 87654321",
+            "+86-8765-4321",
+            // Invalid area codes (01x other than 010; 5 digits; 3 digits 03–09).
+            "+86-12-12345678",
+            "+86-5748-7654321",
+            "(1234)87654321",
+            "(057)87654321",
+            "0123-87654321",
+            "0574-87654",
+            // Grouped digits joining to too many, or with an extension.
+            "0574 8765 4321 808",
+            "+86 574 8765 43210",
+            // Unclosed or empty parentheses, other prefixes.
+            "(0574 87654321",
+            "()87654321",
+            "+87-574-87654321",
+            "+86-574-8765432a",
+        ] {
+            assert_eq!(mask_phone(s), stars(s.chars().count()), "{s}");
+        }
     }
 
     #[test]

@@ -469,7 +469,20 @@ fn check_mask_functions(s: &str) {
     assert!(kept(&id) <= 10, "mask_id keeps at most 6 + 4 characters");
 
     let name = mask::mask_name(s);
-    assert_eq!(name.chars().count(), chars, "mask_name keeps the length");
+    // Han names keep their length (`欧阳**`); others get a fixed-width mask
+    // (the same ranges as `policy/src/mask/name.rs`).
+    let han = s.chars().next().is_some_and(|c| {
+        matches!(c,
+            '\u{4E00}'..='\u{9FFF}'
+            | '\u{3400}'..='\u{4DBF}'
+            | '\u{F900}'..='\u{FAFF}'
+            | '\u{20000}'..='\u{2FA1F}')
+    });
+    if han || chars == 0 {
+        assert_eq!(name.chars().count(), chars, "mask_name keeps a Han name's length");
+    } else {
+        assert_eq!(name.chars().count(), 4, "mask_name: fixed width for other names");
+    }
     assert!(
         kept(&name) <= 2,
         "mask_name keeps at most a compound surname"

@@ -122,14 +122,26 @@ fn string(claims: &JsonObject, name: &'static str) -> Result<String, ClaimError>
 }
 
 /// A required integer NumericDate claim.
+/// Within 1970-01-01 .. 9999-12-31 (UTC): a date outside it is no real
+/// issue or expiry time, and Redis refuses it as an expiry, which used to
+/// leave a use count behind with no expiry and answer 503.
 pub(crate) fn numeric_date(claims: &JsonObject, name: &'static str) -> Result<i64, ClaimError> {
     match claims.get(name) {
         None => Err(bad(name, "is missing")),
-        Some(v) => v
-            .as_i64()
-            .ok_or(bad(name, "must be an integer number of seconds")),
+        Some(v) => match v.as_i64() {
+            None => Err(bad(name, "must be an integer number of seconds")),
+            Some(t) if !(0..=MAX_NUMERIC_DATE).contains(&t) => Err(bad(
+                name,
+                "must lie between 1970-01-01 and 9999-12-31 (UTC)",
+            )),
+            Some(t) => Ok(t),
+        },
     }
 }
+
+/// 9999-12-31T23:59:59Z, the latest NumericDate a token may carry; also
+/// what a revocation without an end is kept until.
+pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
 
 fn audience(claims: &JsonObject) -> Result<String, ClaimError> {
     const PROBLEM: &str = "must be a non-empty string or an array of exactly one";

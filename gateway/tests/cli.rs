@@ -315,6 +315,20 @@ async fn authz_keygen_issue_inspect_and_revoke() {
     revoke("abc123", &cfg);
     let file = std::fs::read_to_string(dir.path().join("revocations.jsonl")).unwrap();
     assert!(file.contains("\"abc123\""), "{file}");
+    // Without --until a revocation is kept for good: one that lapsed before
+    // its token expired would make the token valid again.
+    assert!(
+        file.contains(&format!("\"exp\":{}", credgate_authz::MAX_NUMERIC_DATE)),
+        "{file}"
+    );
+    let out = credgate()
+        .args([
+            "authz", "revoke", "--jti", "old1", "--until", "1000", "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "an --until in the past is refused");
 
     // Revoke through the config's Redis (SPEC §6: every replica at once).
     let redis = credgate_authz::testing::RedisServer::start()
@@ -336,6 +350,20 @@ async fn authz_keygen_issue_inspect_and_revoke() {
         credgate_authz::RedisState::new(&credgate_authz::RedisOptions::new(redis.url())).unwrap();
     assert!(state.is_revoked("def456").await.unwrap());
     assert!(!state.is_revoked("abc123").await.unwrap());
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(credgate_authz::state::redis::revoked_key("def456"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 7_000 * 365 * 86_400,
+        "kept until 9999, not for 400 days: TTL {ttl}"
+    );
 }
 
 #[tokio::test]

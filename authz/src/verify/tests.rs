@@ -301,6 +301,21 @@ fn claim_shapes() {
         json!("1750003600")
     ))));
     assert!(bad_claims("exp")(&ok(claims_with("exp", json!(NOW)))));
+    // Dates outside 1970..=9999: no real token carries them, and Redis
+    // refuses such an expiry (which left a use count behind with no TTL).
+    assert!(bad_claims("exp")(&ok(claims_with(
+        "exp",
+        json!(100_000_000_000_000_000_i64)
+    ))));
+    assert!(bad_claims("exp")(&ok(claims_with(
+        "exp",
+        json!(crate::MAX_NUMERIC_DATE + 1)
+    ))));
+    assert!(bad_claims("iat")(&ok(claims_with("iat", json!(-1)))));
+    assert!(bad_claims("nbf")(&ok(claims_with(
+        "nbf",
+        json!(-100_000_000_000_000_000_i64)
+    ))));
     assert!(bad_claims("max_uses")(&ok(claims_with(
         "max_uses",
         json!(0)

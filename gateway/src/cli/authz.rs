@@ -56,7 +56,9 @@ pub enum AuthzCommand {
         /// The gateway configuration (to find Redis or the revocation file).
         #[arg(long)]
         config: PathBuf,
-        /// Keep the revocation until this Unix time (default: 400 days).
+        /// Keep the revocation until this Unix time, e.g. the token's `exp`
+        /// (default: for good — a revocation that lapsed before its token
+        /// expired would make the token valid again).
         #[arg(long)]
         until: Option<i64>,
     },
@@ -147,7 +149,10 @@ pub fn run(cmd: AuthzCommand) -> anyhow::Result<ExitCode> {
                 bail!("--jti: not a valid token id");
             }
             let cfg = crate::config::Config::load(&config)?;
-            let until = until.unwrap_or_else(|| now() + 400 * 86_400);
+            let until = until.unwrap_or(credgate_authz::MAX_NUMERIC_DATE);
+            if !(now()..=credgate_authz::MAX_NUMERIC_DATE).contains(&until) {
+                bail!("--until: must be a Unix time from now to 9999-12-31");
+            }
             if let Some(r) = &cfg.redis {
                 let o = r.authz_options(std::time::Duration::from_millis(
                     r.call_timeout_ms.max(1000),

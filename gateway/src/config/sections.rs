@@ -96,7 +96,7 @@ pub struct AuthorizationConfig {
     /// Clock-skew allowance for `nbf`, `iat` and `exp`.
     #[serde(default = "defaults::clock_skew_secs")]
     pub clock_skew_secs: u64,
-    /// Largest accepted token; larger is `413 payload_too_large`.
+    /// Largest accepted token; larger is `401 authorization_invalid`.
     #[serde(default = "defaults::max_token_bytes")]
     pub max_token_bytes: usize,
     /// Revocation file (one JSON line per revoked `jti`), watched while the

@@ -112,7 +112,10 @@ async fn bank_reads_with_a_valid_token_and_every_mismatch_is_refused() {
             "record {seq} ({code})"
         );
     }
-    // A huge token is a 413 (after the header bound, which is larger).
+    // A huge token (within the header bound, which is larger) is an
+    // authorization problem: 401 `authorization_invalid`, not the
+    // request-shape code `payload_too_large`, which SPEC §4 ranks before
+    // purpose and scope.
     let huge = "a".repeat(8 * 1024);
     let r = bank
         .get(
@@ -122,7 +125,7 @@ async fn bank_reads_with_a_valid_token_and_every_mismatch_is_refused() {
         .await;
     assert_eq!(
         (r.status.as_u16(), r.code().as_str()),
-        (413, "payload_too_large")
+        (401, "authorization_invalid")
     );
     assert_eq!(
         h.total_sim_requests().await,
@@ -145,7 +148,12 @@ fn tamper(token: &str) -> String {
 
 #[tokio::test]
 async fn revocation_through_the_file_applies_to_the_very_next_request() {
-    let h = Harness::start().await;
+    file_revocation_applies_at_once(&Harness::start().await).await;
+}
+
+/// A token revoked in `authorization.revocation_file` is refused on the
+/// next request, whether or not the gateway also uses Redis.
+async fn file_revocation_applies_at_once(h: &Harness) {
     let bank = h.client("bank-nb");
     let nb = h.enterprise_of("xinyong-ningbo");
     let token = h.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
@@ -351,6 +359,9 @@ async fn two_gateways_share_revocations_and_use_counts_through_redis() {
         credgate_authz::RedisOptions::new(redis.url()),
     )
     .await;
+    // The revocation file still counts beside Redis (a gateway moved from
+    // the file to Redis keeps the file's revocations).
+    file_revocation_applies_at_once(&a).await;
     let nb = a.enterprise_of("xinyong-ningbo");
     let path = format!("/v1/enterprises/{nb}/report?sections=basic");
     // Redis gone: authorization checks fail closed with 503, never open.

@@ -120,6 +120,12 @@ pub fn adapter_error(name: &str, e: &adapters::AdapterError) -> ApiError {
             Code::SubjectNotFound,
             format!("platform {name} holds no record of the subject"),
         ),
+        AdapterError::NoScores => ApiError::new(
+            Code::SubjectNotFound,
+            format!(
+                "platform {name} issues no personal scores: the subject's region has no score of its own"
+            ),
+        ),
         AdapterError::Upstream { status } => {
             tracing::warn!(upstream = name, status, "upstream reported an error");
             ApiError::new(

@@ -38,6 +38,10 @@ pub enum AdapterError {
     /// The platform does not hold this subject.
     #[error("subject not found on the platform")]
     NotFound,
+    /// The platform issues no personal scores (信用浙江 for its cities
+    /// without a platform of their own): not the person's absence.
+    #[error("the platform issues no personal scores")]
+    NoScores,
     /// The platform answered with an error status or an error envelope.
     #[error("platform reported an error (status {status})")]
     Upstream {

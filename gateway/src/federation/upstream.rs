@@ -447,7 +447,7 @@ impl Upstream {
 fn outcome_of<T>(r: &Result<T, CallError>) -> &'static str {
     match r {
         Ok(_) => "ok",
-        Err(CallError::Adapter(AdapterError::NotFound)) => "not_found",
+        Err(CallError::Adapter(AdapterError::NotFound | AdapterError::NoScores)) => "not_found",
         Err(CallError::Adapter(AdapterError::Upstream { .. })) => "error_status",
         Err(CallError::Adapter(AdapterError::Malformed(_))) => "malformed",
         Err(CallError::Upstream(e)) => e.kind(),

@@ -267,11 +267,23 @@ pub(super) fn fen_amount(v: Option<i64>, path: &str) -> Result<Option<f64>, Adap
     }
 }
 
-/// A score value given as text.
+/// A score value given as text (`"612"`, `"612.5"`), read as it is:
+/// never rounded, since rounding `"549.995"` to 550 would move it across a
+/// tier boundary. Plain decimal notation only (no sign, exponent or
+/// grouping), at most 24 characters.
 pub(super) fn score_value(v: Option<String>, path: &str) -> Result<f64, AdapterError> {
     let s = req(v, path)?;
-    decimal_units(&s, false, 2)
-        .map(fen_to_yuan)
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let plain = s.len() <= 24
+        && !int.is_empty()
+        && digits(int)
+        && digits(frac)
+        && !(s.contains('.') && frac.is_empty());
+    plain
+        .then(|| s.parse::<f64>().ok())
+        .flatten()
+        .filter(|v| v.is_finite())
         .ok_or_else(|| malformed("invalid score in", path))
 }
 
@@ -321,6 +333,18 @@ pub(super) fn assemble(
     let mut out = Vec::new();
     for s in Section::ALL.into_iter().filter(|s| sections.contains(s)) {
         if let Some(data) = get(s)? {
+            // The registration section names its enterprise: one naming
+            // another is that enterprise's data, whatever the envelope says
+            // (some formats put the code in the envelope too, and may leave
+            // it out).
+            if let SectionData::Basic(b) = &data {
+                if !b.uscc.eq_ignore_ascii_case(uscc) {
+                    return Err(malformed(
+                        "registration section is for another subject in",
+                        "basic.uscc",
+                    ));
+                }
+            }
             out.push((s, as_of.to_owned(), data));
         }
     }

@@ -195,7 +195,8 @@ fn open<T>(status: u16, env: Envelope<T>) -> Result<T, AdapterError> {
         (Some(true), _) => env
             .result
             .ok_or_else(|| malformed("missing field", "result")),
-        (Some(false), Some("E1004" | "E2001")) => Err(AdapterError::NotFound),
+        (Some(false), Some("E1004")) => Err(AdapterError::NotFound),
+        (Some(false), Some("E2001")) => Err(AdapterError::NoScores),
         (Some(false), Some(c)) if c.starts_with("E4") => {
             Err(AdapterError::Upstream { status: 400 })
         }
@@ -438,7 +439,7 @@ impl Adapter for ZhejiangV2 {
     }
 
     /// The province issues no personal scores: its answers are `E2001`
-    /// (no score service) or `E1004` (unknown person), both `NotFound`.
+    /// (no score service: `NoScores`) or `E1004` (unknown person: `NotFound`).
     fn parse_score(
         &self,
         _id_number: &str,

@@ -144,3 +144,28 @@ fn a_subject_answered_twice_keeps_every_listing() {
     let err = match_subjects(&asked, vec![answer("91330100MA2CGQ2X1B", true, vec![])]);
     assert!(matches!(err, Err(AdapterError::Malformed(_))));
 }
+
+#[test]
+fn score_text_is_read_exactly_never_rounded() {
+    let v = |s: &str| score_value(Some(s.to_owned()), "x");
+    assert_eq!(v("612"), Ok(612.0));
+    assert_eq!(v("612.5"), Ok(612.5));
+    // Rounding to two decimals would put these on the next tier.
+    assert!(v("549.995").unwrap() < 550.0);
+    assert!(v("749.999").unwrap() < 750.0);
+    for bad in [
+        "",
+        "-1",
+        "+5",
+        "1e3",
+        "5.",
+        ".5",
+        "1,000",
+        " 5",
+        "NaN",
+        "inf",
+        &"9".repeat(25),
+    ] {
+        assert!(v(bad).is_err(), "{bad:?}");
+    }
+}

@@ -236,6 +236,40 @@ fn malformed_bodies_are_reported_without_values() {
         report(&[Basic], &other),
         Err(AdapterError::Malformed(_))
     ));
+    // The registration section of another enterprise, under an envelope
+    // naming the one asked for (or naming none).
+    let inner_other = REPORT
+        .replacen(
+            "\"tyshxydm\": \"91330203MA2H3K4L5P\"",
+            "\"tyshxydm\": \"@\"",
+            1,
+        )
+        .replacen(
+            "\"tyshxydm\": \"91330203MA2H3K4L5P\"",
+            "\"tyshxydm\": \"91330203354933879K\"",
+            1,
+        )
+        .replacen(
+            "\"tyshxydm\": \"@\"",
+            "\"tyshxydm\": \"91330203MA2H3K4L5P\"",
+            1,
+        );
+    assert_ne!(inner_other, REPORT);
+    assert_eq!(
+        report(&[Basic], &inner_other),
+        Err(AdapterError::Malformed(
+            "registration section is for another subject in `basic.uscc`".into()
+        ))
+    );
+    let no_envelope_code = inner_other.replacen("\"tyshxydm\": \"91330203MA2H3K4L5P\",", "", 1);
+    assert!(matches!(
+        report(&[Basic], &no_envelope_code),
+        Err(AdapterError::Malformed(_))
+    ));
+    assert!(
+        report(&[Penalties], &inner_other).is_ok(),
+        "only basic names its subject"
+    );
     let e = report(&[Basic], &REPORT.replace("\"欧阳明华\"", "42"))
         .unwrap_err()
         .to_string();

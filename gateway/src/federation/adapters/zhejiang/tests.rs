@@ -96,6 +96,12 @@ fn full_report_maps_every_section() {
 fn score_is_not_offered_and_sanctions_batch() {
     assert_eq!(
         ZhejiangV2.parse_score("330302197803120027", 200, SCORE.as_bytes()),
+        Err(AdapterError::NoScores)
+    );
+    let unknown = SCORE.replace("E2001", "E1004");
+    assert_ne!(unknown, SCORE);
+    assert_eq!(
+        ZhejiangV2.parse_score("330302197803120027", 200, unknown.as_bytes()),
         Err(AdapterError::NotFound)
     );
     let subjects: Vec<String> = [
@@ -177,6 +183,19 @@ fn malformed_bodies_are_reported_without_values() {
     assert!(
         e.contains("legal_person.name") && !e.contains("330302197803120027"),
         "{e}"
+    );
+    // Another enterprise's registration section under an envelope naming
+    // the one asked for.
+    let other = REPORT.replace(
+        "\"credit_code\": \"91330302MA2ABCDE1X\"",
+        "\"credit_code\": \"91330203354933879K\"",
+    );
+    assert_ne!(other, REPORT);
+    assert_eq!(
+        report(&[Basic], &other),
+        Err(AdapterError::Malformed(
+            "registration section is for another subject in `basic.uscc`".into()
+        ))
     );
 }
 

@@ -14,6 +14,14 @@
 //! - **retry after** (refused: when the next request would pass, exactly) is
 //!   `TAT − τ − now`.
 //!
+//! **Impossible state.** An allowed request stores `max(TAT, now) + T` with
+//! `max(TAT, now) ≤ now + τ`, so a TAT written at time `w` is at most `w + τ + T`: a stored
+//! TAT later than `now + τ + T` cannot have been written by this GCRA at or before `now`.
+//! It appears when the clock the TAT was measured on has been stepped back (or when the
+//! limit has been lowered since). Such a TAT is treated as no state (a full bucket, TAT =
+//! `now`), in [`Gcra::decide`], [`Gcra::peek`], the in-process backend and the Redis
+//! script alike, rather than refusing the client for the length of the step.
+//!
 //! Burst convention: `burst` is the number of requests allowed at once from a full bucket
 //! (governor's `Quota::allow_burst`), hence `τ = T · (burst − 1)`.
 //!
@@ -139,10 +147,25 @@ impl Gcra {
         self.tau / self.t + 1
     }
 
+    /// The latest TAT this GCRA can hold at `now`: `now + τ + T` (see the module docs).
+    pub fn latest_possible_tat(&self, now: u64) -> u64 {
+        now.saturating_add(self.tau).saturating_add(self.t)
+    }
+
+    /// The TAT in force at `now` given the stored one: `now` for no state, an old TAT
+    /// (a full bucket) or an impossible one (later than
+    /// [`latest_possible_tat`](Self::latest_possible_tat)); the stored TAT otherwise.
+    pub fn current_tat(&self, tat: Option<u64>, now: u64) -> u64 {
+        match tat {
+            Some(tat) if tat <= self.latest_possible_tat(now) => tat.max(now),
+            _ => now,
+        }
+    }
+
     /// Decides one request at `now` given the stored TAT (`None`: no state, a full
-    /// bucket).
+    /// bucket; an impossible TAT is no state too).
     pub fn decide(&self, tat: Option<u64>, now: u64) -> Outcome {
-        let tat = tat.map_or(now, |tat| tat.max(now));
+        let tat = self.current_tat(tat, now);
         let earliest = tat.saturating_sub(self.tau);
         if now < earliest {
             return Outcome {
@@ -167,8 +190,8 @@ impl Gcra {
     /// Remaining capacity and time to full at `now` without taking a request (used when
     /// the daily quota refuses before the rate is consulted): `(remaining, reset_after)`.
     pub fn peek(&self, tat: Option<u64>, now: u64) -> (u64, u64) {
-        let tat = tat.map_or(now, |tat| tat.max(now));
-        let room = now.saturating_add(self.tau).saturating_add(self.t);
+        let tat = self.current_tat(tat, now);
+        let room = self.latest_possible_tat(now);
         (
             (room.saturating_sub(tat) / self.t).min(self.burst()),
             tat - now,
@@ -235,5 +258,35 @@ mod tests {
             (3, 0),
             "an old TAT is a full bucket"
         );
+        assert_eq!(
+            g.peek(Some(1301), 1000),
+            (3, 0),
+            "an impossible TAT is a full bucket"
+        );
+    }
+
+    #[test]
+    fn a_tat_beyond_now_plus_tau_plus_t_is_a_fresh_bucket() {
+        // 10/s, burst 20: T = 100 ms, τ = 1.9 s, in µs. A clock stepped back 60 s after
+        // the bucket was in use leaves a TAT ~60 s in the future.
+        let g = Params::new(&Limit::new(10.0, 20)).unwrap().micros();
+        let now = 1_000_000_000;
+        assert_eq!(g.latest_possible_tat(now), now + 2_000_000);
+        let stepped = g.decide(Some(now + 61_400_000), now);
+        assert!(stepped.allowed, "{stepped:?}");
+        assert_eq!(stepped.remaining, 19, "a full bucket");
+        assert_eq!(stepped.tat, now + 100_000, "reset to now, then one taken");
+        assert_eq!(stepped.retry_after, None);
+        // The most a GCRA can legitimately hold (an empty bucket right after a request)
+        // is kept: refused, exactly one T to wait.
+        let full = g.decide(Some(now + 2_000_000), now);
+        assert!(!full.allowed);
+        assert_eq!(full.retry_after, Some(100_000));
+        assert_eq!(full.tat, now + 2_000_000);
+        // One microsecond beyond is impossible.
+        assert!(g.decide(Some(now + 2_000_001), now).allowed);
+        // Near the top of the range nothing overflows.
+        let top = g.decide(Some(u64::MAX), u64::MAX - 1);
+        assert!(top.allowed && top.tat == u64::MAX, "{top:?}");
     }
 }

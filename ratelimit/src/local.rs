@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use dashmap::DashMap;
 use time::UtcOffset;
 
-use crate::clock::{unix_nanos, Clock};
+use crate::clock::{nanos, Clock};
 use crate::day::Day;
 use crate::decision::{Decision, Info, QuotaInfo, Why};
 use crate::error::LimiterError;
@@ -60,8 +60,9 @@ impl LocalBackend {
         }
     }
 
-    /// Decides one request for `key` under `limit` (validated into `params`) at `now` (a
-    /// reading of this backend's clock).
+    /// Decides one request for `key` under `limit` (validated into `params`). `now` is a
+    /// wall-clock reading of this backend's clock, for the quota's calendar day; the GCRA
+    /// reads the clock's monotonic time.
     pub fn check(
         &self,
         key: &Key<'_>,
@@ -70,7 +71,8 @@ impl LocalBackend {
         now: SystemTime,
     ) -> Result<Decision, LimiterError> {
         let slot = self.slot(key, limit, params);
-        let now_ns = unix_nanos(now);
+        // The GCRA runs on the monotonic clock, the calendar day on the wall clock.
+        let now_ns = nanos(self.clock.monotonic());
         let mut reserved = None;
         if let Some(quota) = limit.daily_quota {
             let day = Day::containing(now, self.zone)?;

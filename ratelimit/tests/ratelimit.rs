@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod ratelimit {
+    mod clock_step;
     mod cluster;
     pub mod common;
     mod failover;

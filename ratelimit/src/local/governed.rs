@@ -4,14 +4,19 @@
 //! `remaining_burst_capacity()`, or `Err(NotUntil)` with the exact earliest conforming
 //! time). Two things are plugged in:
 //!
-//! - [`GovClock`], reading the limiter's [`Clock`] as nanoseconds since the Unix epoch, so
-//!   tests drive governor with a manual clock;
+//! - [`GovClock`], reading the limiter's [`Clock`]'s *monotonic* time in nanoseconds, so a
+//!   wall-clock step does not move any bucket, and tests drive governor with a manual
+//!   clock;
 //! - [`TatStore`], a governor [`StateStore`] that keeps the theoretical arrival time where
 //!   this crate can read it. governor's snapshot does not expose the TAT, and the "reset
 //!   after" of an allowed request (time until the bucket is full, for the `RateLimit`
 //!   header's `t`) and the remaining capacity when the *quota* refuses (governor is then
 //!   not asked, so nothing is taken) are computed from it with [`crate::gcra`]. The store
 //!   is a mutex over one integer rather than governor's CAS loop: no unbounded retry loop.
+//!
+//! Before governor decides, a stored TAT later than `now + τ + T` (impossible for this
+//! GCRA, see [`crate::gcra`]; on the monotonic clock it arises only when the key was
+//! rebuilt for a lower limit) is dropped, as the Redis script does.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -22,13 +27,13 @@ use governor::nanos::Nanos;
 use governor::state::{NotKeyed, StateStore};
 use governor::{Quota, RateLimiter};
 
-use crate::clock::{unix_nanos, Clock};
+use crate::clock::{nanos, Clock};
 use crate::gcra::{Gcra, Params};
 
 /// A governor direct limiter over a [`TatStore`] and a [`GovClock`].
 type Governed = RateLimiter<NotKeyed, TatStore, GovClock, StateInformationMiddleware>;
 
-/// The rate part of one key's decision, in nanoseconds since the Unix epoch.
+/// The rate part of one key's decision, in nanoseconds of the monotonic clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RateOutcome {
     /// Allowed: capacity left after this request, and the (absolute) TAT now stored.
@@ -37,7 +42,7 @@ pub(crate) enum RateOutcome {
     Refused { earliest: u64 },
 }
 
-/// governor's view of the limiter's clock: nanoseconds since the Unix epoch.
+/// governor's view of the limiter's clock: its monotonic reading, in nanoseconds.
 #[derive(Debug)]
 pub(crate) struct GovClock {
     source: Arc<dyn Clock>,
@@ -92,6 +97,9 @@ impl GovernedRate {
 
     /// Takes one request at governor's reading of the clock.
     pub fn check(&self) -> RateOutcome {
+        let now = self.limiter.clock().now().as_u64();
+        let latest = self.gcra.latest_possible_tat(now);
+        self.tat.forget_after(latest.saturating_sub(self.start()));
         match self.limiter.check() {
             Ok(snapshot) => RateOutcome::Allowed {
                 remaining: u64::from(snapshot.remaining_burst_capacity()),
@@ -128,7 +136,7 @@ impl GovernorClock for GovClock {
     type Instant = Nanos;
 
     fn now(&self) -> Nanos {
-        let now = unix_nanos(self.source.now());
+        let now = nanos(self.source.monotonic());
         let _ = self.start.get_or_init(|| now);
         Nanos::from(now)
     }
@@ -143,6 +151,15 @@ impl TatStore {
 
     fn set(&self, value: u64) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = value;
+    }
+
+    /// Drops a TAT later than `latest` (relative): no state, a full bucket. Checked and
+    /// cleared under the lock, so a TAT another request just stored is kept.
+    fn forget_after(&self, latest: u64) {
+        let mut tat = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if *tat > latest {
+            *tat = 0;
+        }
     }
 }
 

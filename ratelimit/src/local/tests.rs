@@ -103,3 +103,61 @@ fn concurrent_first_uses_share_one_bucket() {
     let allowed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
     assert_eq!(allowed, 50, "exactly the burst, clock standing still");
 }
+
+/// Limit 10/s, burst 20 (T = 100 ms, τ = 1.9 s).
+fn ten_per_second() -> Limit {
+    Limit::new(10.0, 20)
+}
+
+#[test]
+fn a_backward_wall_clock_step_does_not_block_an_active_client() {
+    let (b, clock) = backend();
+    let key = Key::client("bank-nb");
+    for _ in 0..5 {
+        assert!(check(&b, &clock, key, ten_per_second()).is_allowed());
+    }
+    clock.set(clock.now() - Duration::from_secs(60));
+    let d = check(&b, &clock, key, ten_per_second());
+    assert!(d.is_allowed(), "{d:?}");
+    assert_eq!(
+        d.info().remaining,
+        14,
+        "the bucket as it was: 5 + this one taken"
+    );
+    assert_eq!(d.info().reset_after, Duration::from_millis(600));
+}
+
+#[test]
+fn a_backward_step_leaves_an_empty_bucket_one_interval_away() {
+    let (b, clock) = backend();
+    let key = Key::client("bank-nb");
+    for _ in 0..20 {
+        assert!(check(&b, &clock, key, ten_per_second()).is_allowed());
+    }
+    clock.set(clock.now() - Duration::from_secs(60));
+    let refused = check(&b, &clock, key, ten_per_second());
+    assert_eq!(refused.info().why, Some(Why::Rate));
+    assert_eq!(
+        refused.info().retry_after,
+        Some(Duration::from_millis(100)),
+        "one emission interval, not the 60 s of the step"
+    );
+    clock.advance(Duration::from_millis(100));
+    assert!(check(&b, &clock, key, ten_per_second()).is_allowed());
+}
+
+#[test]
+fn a_lowered_limit_drops_a_tat_it_could_never_hold() {
+    let (b, clock) = backend();
+    let key = Key::client("bank-nb");
+    let wide = Limit::new(1.0, 100);
+    for _ in 0..100 {
+        assert!(check(&b, &clock, key, wide).is_allowed());
+    }
+    // TAT = now + 100 s; burst 3 at 1/s can hold at most now + 3 s: a fresh bucket, as in
+    // Redis (whose script sees only the TAT, not the limit it was written under).
+    let narrow = Limit::new(1.0, 3);
+    let d = check(&b, &clock, key, narrow);
+    assert!(d.is_allowed(), "{d:?}");
+    assert_eq!(d.info().remaining, 2);
+}

@@ -26,10 +26,13 @@ else
   now = tonumber(ARGV[3])
 end
 
+-- A stored TAT later than now + tau + t cannot have been written by this GCRA (an allowed
+-- request stores at most now + tau + t): the clock was stepped back since (or the limit
+-- lowered). It is no state, a full bucket, rather than a refusal for the length of the step.
 local tat = now
-local stored = redis.call('GET', KEYS[1])
-if stored then
-  tat = math.max(tonumber(stored), now)
+local stored = tonumber(redis.call('GET', KEYS[1]))
+if stored and stored <= now + tau + t then
+  tat = math.max(stored, now)
 end
 
 -- Quota first, without counting: a quota refusal takes no rate token.

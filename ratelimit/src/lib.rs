@@ -29,6 +29,7 @@ mod limit;
 mod limiter;
 mod local;
 mod redis;
+mod seen;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decision::{Decision, Info, QuotaInfo, Why};

@@ -59,6 +59,10 @@ impl Limit {
     /// (Redis unreachable, `fail_open_local`): the rate divided by `replicas`, the burst
     /// and the daily quota divided and rounded down but at least 1 (a quota of 0 stays
     /// 0). `replicas` 0 is taken as 1.
+    ///
+    /// The share's quota is what a replica may count on a day Redis never reported on
+    /// to it. When Redis did report the day's count, the replica's count starts at
+    /// [`share_counted`](Self::share_counted) instead.
     pub fn share(&self, replicas: u32) -> Self {
         let n = replicas.max(1);
         Self {
@@ -69,6 +73,18 @@ impl Limit {
                 .map(|q| if q == 0 { 0 } else { (q / u64::from(n)).max(1) }),
         }
     }
+}
+
+/// Where one replica's count of the day starts in the fallback, out of the share's quota
+/// `share_quota`, when Redis last reported `used` of `quota` and `replicas` share what is
+/// left: so that `⌊(quota − used) / replicas⌋` requests remain to it.
+///
+/// Rounded **down**: the replicas together never admit more than the quota left (with 3
+/// left and 2 replicas, each admits 1; with 1 left, none). The one or more requests the
+/// rounding withholds are the price of never over-admitting without coordination.
+pub(crate) fn share_counted(quota: u64, used: u64, replicas: u32, share_quota: u64) -> u64 {
+    let left = quota.saturating_sub(used) / u64::from(replicas.max(1));
+    share_quota.saturating_sub(left)
 }
 
 // === impl Key ===
@@ -109,6 +125,22 @@ mod tests {
             Some(0)
         );
         assert_eq!(limit.share(0), limit);
+    }
+
+    #[test]
+    fn the_fallback_counts_from_what_redis_reported_rounding_the_rest_down() {
+        // Quota 10, 2 replicas, share 5.
+        let left = |used| 5 - share_counted(10, used, 2, 5);
+        assert_eq!(left(0), 5);
+        assert_eq!(left(4), 3);
+        assert_eq!(left(3), 3, "7 left: 3 each, not 4");
+        assert_eq!(left(9), 0, "1 left: none each");
+        assert_eq!(left(10), 0);
+        assert_eq!(left(12), 0, "over-counted by a lost reply");
+        // Quota 1, 2 replicas: the share is 1 (at least 1), but nothing is left to split.
+        assert_eq!(share_counted(1, 0, 2, 1), 1);
+        assert_eq!(share_counted(1000, 1, 3, 333), 0, "999 / 3 = 333 left");
+        assert_eq!(share_counted(7, 2, 0, 7), 2, "replicas 0 is 1");
     }
 
     #[test]

@@ -14,9 +14,10 @@ use crate::decision::Decision;
 use crate::error::LimiterError;
 use crate::gcra::Params;
 use crate::health::{Health, Route, Transition};
-use crate::limit::{Key, Limit};
+use crate::limit::{share_counted, Key, Limit};
 use crate::local::LocalBackend;
 use crate::redis::RedisBackend;
+use crate::seen::QuotaSeen;
 
 /// Settings common to both backends.
 #[derive(Debug, Clone)]
@@ -141,6 +142,9 @@ struct Shared {
     replicas: u32,
     /// This replica's share of each limit while Redis is down (`fail_open_local`).
     fallback: LocalBackend,
+    /// The day's quota count Redis last reported for each key: where the fallback's
+    /// count starts.
+    seen: QuotaSeen,
 }
 
 #[derive(Debug, Default)]
@@ -243,6 +247,7 @@ impl Limiter {
             failure_mode: redis.failure_mode,
             replicas: redis.replicas,
             fallback: LocalBackend::new(Arc::clone(&config.clock), config.time_zone),
+            seen: QuotaSeen::new(),
         }));
         Ok(Self::with_backend(config, backend))
     }
@@ -291,6 +296,12 @@ impl Limiter {
                         if let Some(t) = shared.health.succeeded(route) {
                             self.transition(shared, t, None);
                         }
+                        if let (Some(day), Some(quota)) = (&day, decision.info().quota) {
+                            // `remaining` is `limit − used`, floored at 0: `used` exactly,
+                            // or the whole quota when Redis counted beyond it.
+                            let used = quota.limit.saturating_sub(quota.remaining);
+                            shared.seen.record(key, day.number, used);
+                        }
                         decision
                     }
                     Some(Err(e)) => {
@@ -303,9 +314,9 @@ impl Limiter {
                         } else {
                             tracing::debug!(error = %e, "rate limiter: Redis call failed");
                         }
-                        self.without_redis(shared, key, limit, now)?
+                        self.without_redis(shared, key, limit, now, day.as_ref())?
                     }
-                    None => self.without_redis(shared, key, limit, now)?,
+                    None => self.without_redis(shared, key, limit, now, day.as_ref())?,
                 }
             }
         };
@@ -353,12 +364,17 @@ impl Limiter {
     }
 
     /// The decision while Redis is down: this replica's share in process, or none.
+    ///
+    /// The share's daily count starts from what Redis last reported for the key today
+    /// (if it did), so that this replica admits at most `⌊(quota − used) / replicas⌋` more
+    /// today ([`share_counted`]).
     fn without_redis(
         &self,
         shared: &Shared,
         key: &Key<'_>,
         limit: &Limit,
         now: std::time::SystemTime,
+        day: Option<&Day>,
     ) -> Result<Decision, LimiterError> {
         self.inner.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
         match shared.failure_mode {
@@ -366,7 +382,17 @@ impl Limiter {
             FailureMode::FailOpenLocal => {
                 let share = limit.share(shared.replicas);
                 let params = Params::new(&share)?;
-                shared.fallback.check(key, &share, &params, now)
+                let seen =
+                    day.and_then(|day| Some((day.number, shared.seen.used(key, day.number)?)));
+                let counted = |number: i64| match (seen, limit.daily_quota, share.daily_quota) {
+                    (Some((day, used)), Some(quota), Some(share_quota)) if day == number => {
+                        share_counted(quota, used, shared.replicas, share_quota)
+                    }
+                    _ => 0,
+                };
+                shared
+                    .fallback
+                    .check_counting_from(key, &share, &params, now, counted)
             }
         }
     }

@@ -29,7 +29,7 @@ use crate::gcra::Params;
 use crate::limit::{Key, Limit};
 
 use self::governed::{GovernedRate, RateOutcome};
-use self::key::{KeyParts, SlotKey};
+pub(crate) use self::key::{KeyParts, SlotKey};
 use self::quota::DayCounter;
 
 /// In-process limiters for every key seen.
@@ -70,13 +70,26 @@ impl LocalBackend {
         params: &Params,
         now: SystemTime,
     ) -> Result<Decision, LimiterError> {
+        self.check_counting_from(key, limit, params, now, |_| 0)
+    }
+
+    /// [`check`](Self::check), with the day's count of `key` raised first to at least
+    /// `counted(day number)` (the fallback's starting point: what Redis reported).
+    pub fn check_counting_from(
+        &self,
+        key: &Key<'_>,
+        limit: &Limit,
+        params: &Params,
+        now: SystemTime,
+        counted: impl FnOnce(i64) -> u64,
+    ) -> Result<Decision, LimiterError> {
         let slot = self.slot(key, limit, params);
         // The GCRA runs on the monotonic clock, the calendar day on the wall clock.
         let now_ns = nanos(self.clock.monotonic());
         let mut reserved = None;
         if let Some(quota) = limit.daily_quota {
             let day = Day::containing(now, self.zone)?;
-            match slot.quota.reserve(day.number, quota) {
+            match slot.quota.reserve(day.number, quota, counted(day.number)) {
                 Ok(used) => reserved = Some((day, quota, used)),
                 Err(used) => {
                     let (remaining, reset) = slot.rate.gcra().peek(slot.rate.tat_abs(), now_ns);

@@ -10,6 +10,7 @@ mod ratelimit {
     mod cluster;
     pub mod common;
     mod failover;
+    mod fallback_quota;
     mod hung;
     mod quota;
     mod script;

@@ -19,12 +19,14 @@ struct Count {
 
 impl DayCounter {
     /// Counts one request on `day` if fewer than `quota` were counted: `Ok(used after)`,
-    /// or `Err(used)` when the quota is spent. A new day starts from zero.
-    pub fn reserve(&self, day: i64, quota: u64) -> Result<u64, u64> {
+    /// or `Err(used)` when the quota is spent. A new day starts from zero. The count is
+    /// first raised to `at_least` if lower (never lowered).
+    pub fn reserve(&self, day: i64, quota: u64, at_least: u64) -> Result<u64, u64> {
         let mut count = self.lock();
         if count.day != day {
             *count = Count { day, used: 0 };
         }
+        count.used = count.used.max(at_least);
         if count.used >= quota {
             return Err(count.used);
         }
@@ -53,14 +55,24 @@ mod tests {
     #[test]
     fn counts_up_to_the_quota_and_restarts_on_a_new_day() {
         let c = DayCounter::default();
-        assert_eq!(c.reserve(10, 2), Ok(1));
-        assert_eq!(c.reserve(10, 2), Ok(2));
-        assert_eq!(c.reserve(10, 2), Err(2));
+        assert_eq!(c.reserve(10, 2, 0), Ok(1));
+        assert_eq!(c.reserve(10, 2, 0), Ok(2));
+        assert_eq!(c.reserve(10, 2, 0), Err(2));
         c.release(10);
-        assert_eq!(c.reserve(10, 2), Ok(2));
+        assert_eq!(c.reserve(10, 2, 0), Ok(2));
         c.release(9); // a stale release does not touch today's count
-        assert_eq!(c.reserve(10, 2), Err(2));
-        assert_eq!(c.reserve(11, 2), Ok(1));
-        assert_eq!(c.reserve(11, 0), Err(1));
+        assert_eq!(c.reserve(10, 2, 0), Err(2));
+        assert_eq!(c.reserve(11, 2, 0), Ok(1));
+        assert_eq!(c.reserve(11, 0, 0), Err(1));
+    }
+
+    #[test]
+    fn a_count_can_start_above_zero_and_is_never_lowered() {
+        let c = DayCounter::default();
+        assert_eq!(c.reserve(10, 5, 3), Ok(4));
+        assert_eq!(c.reserve(10, 5, 2), Ok(5), "not lowered to 2");
+        assert_eq!(c.reserve(10, 5, 0), Err(5));
+        assert_eq!(c.reserve(11, 5, 4), Ok(5), "a new day from its own floor");
+        assert_eq!(c.reserve(12, 5, 9), Err(9));
     }
 }

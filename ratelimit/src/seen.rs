@@ -1,0 +1,129 @@
+//! The day's quota count Redis last reported, per key, kept by each replica for its
+//! `fail_open_local` fallback.
+//!
+//! Every Redis decision under a daily quota returns the day's count (`used`) for the key.
+//! Each replica remembers the latest one for every key it has seen, for the current
+//! calendar day only. When Redis becomes unreachable, the fallback starts the key's local
+//! count from there, so it admits at most this replica's share of what is *left* of the
+//! quota, not a fresh share of the whole quota (which let a fleet spend the quota once in
+//! Redis and once more in the fallback).
+//!
+//! Memory: one entry (two integers) per key this replica has decided in Redis with a
+//! quota, for the current day: entries of earlier days are dropped when the day changes.
+//! The keys are bounded by the policy (clients × scopes).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use dashmap::DashMap;
+
+use crate::limit::Key;
+use crate::local::{KeyParts, SlotKey};
+
+/// The last count Redis reported for each key today.
+#[derive(Debug)]
+pub(crate) struct QuotaSeen {
+    entries: DashMap<SlotKey, Seen>,
+    /// The latest day recorded (days since 1970-01-01 in the limiter's zone).
+    today: AtomicI64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    day: i64,
+    used: u64,
+}
+
+// === impl QuotaSeen ===
+
+impl QuotaSeen {
+    /// Nothing seen yet.
+    pub fn new() -> Self {
+        Self {
+            entries: DashMap::new(),
+            today: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Records that Redis counted `used` requests of `key` on `day`. Counts only grow
+    /// within a day: a reply overtaken by a later one does not lower it. A reply for a
+    /// day before the latest one recorded is ignored.
+    pub fn record(&self, key: &Key<'_>, day: i64, used: u64) {
+        let today = self.today.fetch_max(day, Ordering::Relaxed);
+        if day < today {
+            return;
+        }
+        if day > today {
+            // A new day: yesterday's counts are of no use any more.
+            self.entries.retain(|_, seen| seen.day >= day);
+        }
+        if let Some(mut seen) = self.entries.get_mut(key as &dyn KeyParts) {
+            if seen.day < day {
+                *seen = Seen { day, used };
+            } else if seen.day == day {
+                seen.used = seen.used.max(used);
+            }
+            return;
+        }
+        self.entries
+            .entry(SlotKey::new(key))
+            .and_modify(|seen| {
+                if seen.day < day {
+                    *seen = Seen { day, used };
+                } else if seen.day == day {
+                    seen.used = seen.used.max(used);
+                }
+            })
+            .or_insert(Seen { day, used });
+    }
+
+    /// The count Redis last reported for `key` on `day`, if any.
+    pub fn used(&self, key: &Key<'_>, day: i64) -> Option<u64> {
+        self.entries
+            .get(key as &dyn KeyParts)
+            .filter(|seen| seen.day == day)
+            .map(|seen| seen.used)
+    }
+
+    /// The number of entries held.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_highest_count_of_the_day_per_key() {
+        let seen = QuotaSeen::new();
+        let (a, b) = (Key::client("a"), Key::scoped("a", "report"));
+        assert_eq!(seen.used(&a, 10), None);
+        seen.record(&a, 10, 3);
+        seen.record(&a, 10, 5);
+        seen.record(&a, 10, 4); // overtaken by the reply of 5
+        seen.record(&b, 10, 1);
+        assert_eq!(seen.used(&a, 10), Some(5));
+        assert_eq!(seen.used(&b, 10), Some(1));
+        assert_eq!(seen.used(&Key::client("b"), 10), None);
+        assert_eq!(seen.used(&a, 11), None, "another day");
+    }
+
+    #[test]
+    fn a_new_day_drops_the_counts_of_earlier_days() {
+        let seen = QuotaSeen::new();
+        let keys = [Key::client("a"), Key::client("b"), Key::client("c")];
+        for key in &keys {
+            seen.record(key, 10, 7);
+        }
+        assert_eq!(seen.len(), 3);
+        seen.record(&keys[0], 11, 1);
+        assert_eq!(seen.len(), 1, "only today's entries are kept");
+        assert_eq!(seen.used(&keys[0], 11), Some(1));
+        assert_eq!(seen.used(&keys[1], 10), None);
+        seen.record(&keys[1], 10, 9); // a late reply of yesterday
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen.used(&keys[1], 10), None);
+    }
+}

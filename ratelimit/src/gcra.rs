@@ -38,7 +38,11 @@ use crate::limit::Limit;
 
 /// Longest accepted refill window (`T · burst`): 100 years in microseconds, far below
 /// 2⁵³ (exact in a Lua double) even added to a Unix time in microseconds.
-const MAX_WINDOW_MICROS: u64 = 100 * 365 * 24 * 3600 * 1_000_000;
+///
+/// The policy validator (`credgate-policy`, `validate/checks.rs`) applies the same bound
+/// with the same arithmetic, so `credgate policy check` refuses what this crate refuses;
+/// `tests/ratelimit/policy_bound.rs` checks that they agree.
+pub(crate) const MAX_WINDOW_MICROS: u64 = 100 * 365 * 24 * 3600 * 1_000_000;
 
 /// The validated, discretised parameters of a [`Limit`]'s rate part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! What is limited ([`Key`]) and by how much ([`Limit`]).
 
 use crate::error::LimitError;
-use crate::gcra::Params;
+use crate::gcra::{Params, MAX_WINDOW_MICROS};
 
 /// A client's limit, as the policy states it (the gateway converts the policy crate's
 /// `RateLimit` into this one, keeping this crate independent of the policy model).
@@ -63,15 +63,27 @@ impl Limit {
     /// The share's quota is what a replica may count on a day Redis never reported on
     /// to it. When Redis did report the day's count, the replica's count starts at
     /// [`share_counted`](Self::share_counted) instead.
+    ///
+    /// The share of a valid limit is valid: where the division would make the refill
+    /// window longer than the limiter accepts (a burst smaller than `replicas` stays 1
+    /// while the rate is divided, or rounding at the bound), the share's rate is raised
+    /// just enough to refill its burst within the bound.
     pub fn share(&self, replicas: u32) -> Self {
         let n = replicas.max(1);
-        Self {
+        let mut share = Self {
             per_second: self.per_second / f64::from(n),
             burst: (self.burst / n).max(1),
             daily_quota: self
                 .daily_quota
                 .map(|q| if q == 0 { 0 } else { (q / u64::from(n)).max(1) }),
+        };
+        if share.validate() == Err(LimitError::WindowTooLong) && self.validate().is_ok() {
+            // The longest emission interval that fits the burst in the bound, at least
+            // 1 µs; below 2⁵³, so exact in an f64 and back.
+            let emission = (MAX_WINDOW_MICROS / u64::from(share.burst)).max(1);
+            share.per_second = 1e6 / emission as f64;
         }
+        share
     }
 }
 
@@ -125,6 +137,41 @@ mod tests {
             Some(0)
         );
         assert_eq!(limit.share(0), limit);
+    }
+
+    #[test]
+    fn the_share_of_a_valid_limit_is_valid() {
+        // Refills its burst in exactly the longest window accepted (100 years).
+        let longest = |burst: u32| {
+            let t = MAX_WINDOW_MICROS / u64::from(burst);
+            Limit::new(1e6 / t as f64, burst)
+        };
+        let mut limits = vec![
+            Limit::new(10.0, 20),
+            Limit::new(3.0, 4),
+            Limit::new(5e6, 1),
+            Limit::new(1e-7, 300),
+            Limit::new(1e-9, 3),
+        ];
+        for burst in [1, 2, 3, 5, 7, 1000, 65_537, u32::MAX] {
+            limits.push(longest(burst));
+            limits.push(Limit::new(longest(burst).per_second * 1.000_001, burst));
+        }
+        for limit in limits {
+            assert_eq!(limit.validate(), Ok(()), "{limit:?}");
+            for n in [1, 2, 3, 7, 1000, u32::MAX] {
+                let share = limit.share(n);
+                assert_eq!(share.validate(), Ok(()), "{limit:?} / {n}: {share:?}");
+                assert!(share.per_second >= limit.per_second / f64::from(n));
+                assert_eq!(share.burst, (limit.burst / n).max(1));
+            }
+        }
+        // Burst 1 once per 100 years, 2 replicas: each at most once per 100 years.
+        let share = longest(1).share(2);
+        assert_eq!(
+            Params::new(&share).map(|p| p.window().as_micros()),
+            Ok(u128::from(MAX_WINDOW_MICROS))
+        );
     }
 
     #[test]

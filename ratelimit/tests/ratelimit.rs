@@ -12,6 +12,7 @@ mod ratelimit {
     mod failover;
     mod fallback_quota;
     mod hung;
+    mod policy_bound;
     mod quota;
     mod script;
     mod shared;

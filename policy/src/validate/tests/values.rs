@@ -72,6 +72,50 @@ fn rate_limits_must_be_positive() {
 }
 
 #[test]
+fn rate_limits_must_refill_within_100_years() {
+    // 4000 requests at one per 10⁷ s: 1268 years to refill; the limiter refuses it.
+    let src = BASE.replace(
+        "kind = \"bank\"\n",
+        "kind = \"bank\"\nrate_limit = { per_second = 1e-7, burst = 4000 }\n",
+    );
+    let e = assert_one(
+        &src,
+        ErrorKind::InvalidRateLimit,
+        "rate_limit =",
+        "clients[0].rate_limit",
+    );
+    assert!(e.message.contains("100 years"), "{e}");
+    // Per scope too.
+    let src = BASE.replace(
+        "  authorization = \"required\"\n",
+        "  authorization = \"required\"\n  rate_limit = { per_second = 1e-9, burst = 10 }\n",
+    );
+    assert_one(
+        &src,
+        ErrorKind::InvalidRateLimit,
+        "per_second = 1e-9",
+        "clients[0].grants[0].rate_limit",
+    );
+    // Slow but within the bound: one a year, a burst of 50.
+    let src = BASE.replace(
+        "kind = \"bank\"\n",
+        "kind = \"bank\"\nrate_limit = { per_second = 3.2e-8, burst = 50 }\n",
+    );
+    assert_eq!(errors(&src), []);
+    // An invalid number is reported once, not again as a window.
+    let src = BASE.replace(
+        "kind = \"bank\"\n",
+        "kind = \"bank\"\nrate_limit = { per_second = 0, burst = 4000 }\n",
+    );
+    assert_one(
+        &src,
+        ErrorKind::InvalidRateLimit,
+        "rate_limit =",
+        "clients[0].rate_limit.per_second",
+    );
+}
+
+#[test]
 fn peer_platform_needs_home_scheme() {
     let src = BASE.replace("kind = \"bank\"", "kind = \"peer_platform\"");
     assert_one(

@@ -240,6 +240,29 @@ impl Gateway {
                 return Err(e);
             }
         }
+        // The client × scope limit too, before the request shape (SPEC §4
+        // ranks rate limits first): the scope is the one the policy
+        // decision will take, the client's grant for this endpoint that
+        // allows the declared purpose. Without one the decision refuses
+        // the request anyway (purpose or scope), and only the client's own
+        // limit applies.
+        if let Ok(r) = &route {
+            if let Some(grant) = decision::scope_grant(client, r.endpoint(), &parts.headers) {
+                let checked = self
+                    .ratelimit
+                    .check(client.id(), Some(&grant.scope), grant.rate_limit.as_ref())
+                    .await;
+                match checked {
+                    Ok(headers) => {
+                        crate::ratelimit::merge_headers(&mut trail.ratelimit_headers, headers)
+                    }
+                    Err((e, headers)) => {
+                        crate::ratelimit::merge_headers(&mut trail.ratelimit_headers, headers);
+                        return Err(e);
+                    }
+                }
+            }
+        }
         // Request shape: head bound, route, then body bound. The
         // connection's codec admits heads up to twice the bound, so that
         // one over it still gets a problem document (and a record), not

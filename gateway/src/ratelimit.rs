@@ -86,8 +86,11 @@ impl RateLimiter {
             return Ok(Vec::new());
         };
         let key = Key { client, scope };
+        // A client × scope limit names its policies after the scope, so
+        // that they share the RateLimit fields with the client's own.
+        let prefix = scope.map(|s| format!("{s}/")).unwrap_or_default();
         match self.limiter.check(&key, &limit_of(limit)).await {
-            Ok(Decision::Allowed(info)) => Ok(info.headers()),
+            Ok(Decision::Allowed(info)) => Ok(info.headers_named(&prefix)),
             Ok(Decision::Limited(info)) => {
                 let secs = info.retry_after_secs().unwrap_or(1);
                 let what = match info.why {
@@ -97,7 +100,7 @@ impl RateLimiter {
                 Err((
                     ApiError::new(Code::RateLimited, format!("{what}; retry after {secs} s"))
                         .retry_after(secs),
-                    info.headers(),
+                    info.headers_named(&prefix),
                 ))
             }
             Err(e) if e.is_unavailable() => Err((
@@ -126,6 +129,35 @@ impl RateLimiter {
     /// Decision counters (Redis errors, mode switches, fallbacks).
     pub fn stats(&self) -> LimiterStats {
         self.limiter.stats()
+    }
+}
+
+/// Adds the headers of a second limit check to those of the first: the
+/// `RateLimit-Policy` and `RateLimit` lists are joined (their policy
+/// names differ, see [`RateLimiter::check`]), `Retry-After` keeps the
+/// longer wait.
+pub fn merge_headers(
+    into: &mut Vec<(HeaderName, HeaderValue)>,
+    more: Vec<(HeaderName, HeaderValue)>,
+) {
+    for (name, value) in more {
+        let Some(slot) = into.iter_mut().find(|(n, _)| *n == name) else {
+            into.push((name, value));
+            continue;
+        };
+        let merged = if name == http::header::RETRY_AFTER {
+            let secs = |v: &HeaderValue| v.to_str().ok().and_then(|s| s.parse::<u64>().ok());
+            match (secs(&slot.1), secs(&value)) {
+                (Some(a), Some(b)) if b > a => Some(value),
+                _ => None,
+            }
+        } else {
+            let joined = [slot.1.as_bytes(), b", ", value.as_bytes()].concat();
+            HeaderValue::from_bytes(&joined).ok()
+        };
+        if let Some(v) = merged {
+            slot.1 = v;
+        }
     }
 }
 

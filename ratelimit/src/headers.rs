@@ -46,30 +46,48 @@ pub fn ceil_secs(d: Duration) -> u64 {
 impl Info {
     /// The `RateLimit-Policy` field value.
     pub fn policy_header(&self) -> String {
+        self.policy_header_named("")
+    }
+
+    /// The `RateLimit-Policy` field value with each policy name prefixed
+    /// (`"enterprise.report/burst"`), so that a second limit (client ×
+    /// scope) can share the field with the client's own.
+    fn policy_header_named(&self, prefix: &str) -> String {
         // A validated limit always converts; a hand-made `Info` with a nonsensical rate
         // gets the smallest window rather than a panic.
         let window =
             Duration::try_from_secs_f64(f64::from(self.limit.burst) / self.limit.per_second)
                 .map_or(1, ceil_secs)
                 .max(1);
-        let mut out = format!("\"{BURST_POLICY}\";q={};w={window}", self.limit.burst);
+        let mut out = format!(
+            "\"{prefix}{BURST_POLICY}\";q={};w={window}",
+            self.limit.burst
+        );
         if let Some(quota) = &self.quota {
-            let _ = write!(out, ", \"{DAILY_POLICY}\";q={};w=86400", quota.limit);
+            let _ = write!(
+                out,
+                ", \"{prefix}{DAILY_POLICY}\";q={};w=86400",
+                quota.limit
+            );
         }
         out
     }
 
     /// The `RateLimit` field value.
     pub fn ratelimit_header(&self) -> String {
+        self.ratelimit_header_named("")
+    }
+
+    fn ratelimit_header_named(&self, prefix: &str) -> String {
         let mut out = format!(
-            "\"{BURST_POLICY}\";r={};t={}",
+            "\"{prefix}{BURST_POLICY}\";r={};t={}",
             self.remaining,
             ceil_secs(self.reset_after)
         );
         if let Some(quota) = &self.quota {
             let _ = write!(
                 out,
-                ", \"{DAILY_POLICY}\";r={};t={}",
+                ", \"{prefix}{DAILY_POLICY}\";r={};t={}",
                 quota.remaining,
                 ceil_secs(quota.resets_after)
             );
@@ -85,13 +103,28 @@ impl Info {
     /// The headers for the response: `RateLimit-Policy` and `RateLimit` always,
     /// `Retry-After` when limited.
     pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        self.headers_named("")
+    }
+
+    /// [`Info::headers`] with the policy names prefixed by `prefix`, which
+    /// must not hold `"` or `\` (they would end the name early); such a
+    /// prefix is dropped.
+    pub fn headers_named(&self, prefix: &str) -> Vec<(HeaderName, HeaderValue)> {
+        let prefix = if prefix
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        {
+            prefix
+        } else {
+            ""
+        };
         let mut headers = Vec::with_capacity(3);
         // The values are built from ASCII digits, letters, quotes, `;`, `=`, `,` and
         // spaces only, which `HeaderValue::from_str` always accepts.
-        if let Ok(v) = HeaderValue::from_str(&self.policy_header()) {
+        if let Ok(v) = HeaderValue::from_str(&self.policy_header_named(prefix)) {
             headers.push((RATELIMIT_POLICY, v));
         }
-        if let Ok(v) = HeaderValue::from_str(&self.ratelimit_header()) {
+        if let Ok(v) = HeaderValue::from_str(&self.ratelimit_header_named(prefix)) {
             headers.push((RATELIMIT, v));
         }
         if let Some(secs) = self.retry_after_secs() {

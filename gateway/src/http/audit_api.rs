@@ -161,7 +161,7 @@ pub(super) async fn handle(
     route: AuditRoute,
 ) -> JsonResult {
     let request = parse_request(gw, req, trail, route)?;
-    super::decision::decide(gw, req, trail, Endpoint::AuditRead, None).await?;
+    super::decision::decide(req, trail, Endpoint::AuditRead, None)?;
     let log = log_of(gw)?;
     match request {
         AuditRequest::Records(q) => {
@@ -260,7 +260,7 @@ pub(super) async fn access_log(
     trail.subject_pseudonym = Some(pseudonym.clone());
     trail.subject_region = Some(subject.division().to_string());
     let params = query_params(req.parts.uri.query())?;
-    let grant = super::decision::decide(gw, req, trail, Endpoint::SubjectAccessLog, None).await?;
+    let grant = super::decision::decide(req, trail, Endpoint::SubjectAccessLog, None)?;
     super::decision::authorize(gw, req, trail, &grant, subject.as_str()).await?;
     let log = log_of(gw)?;
     let mut q = Query {

@@ -1,16 +1,17 @@
 //! The policy steps every endpoint takes after the request shape: purpose,
-//! decision (scope, sections, purpose), the client × scope rate limit, and
-//! the subject's authorization.
+//! decision (scope, sections, purpose) and the subject's authorization; and
+//! the grant whose client × scope rate limit is checked before the shape.
 
 use super::problem::{ApiError, Code};
 use super::request::purpose;
 use super::{Gateway, Req, Trail};
 
 /// The steps every endpoint takes after the request shape, in the SPEC's
-/// order: the purpose, the policy decision (scope, sections, purpose), the
-/// profile digest for the audit record, and the client × scope limit.
-pub(super) async fn decide(
-    gw: &Gateway,
+/// order: the purpose, the policy decision (scope, sections, purpose) and
+/// the profile digest for the audit record. (The client × scope limit of
+/// the grant this returns was checked before the request shape, with the
+/// client's own: see [`scope_grant`].)
+pub(super) fn decide(
     req: &Req<'_>,
     trail: &mut Trail,
     endpoint: credgate_policy::Endpoint,
@@ -29,7 +30,6 @@ pub(super) async fn decide(
         )
         .map_err(deny_error)?;
     trail.profile_digest = Some(grant.profile.digest_hex());
-    scope_limit(gw, req, &grant, trail).await?;
     Ok(grant)
 }
 
@@ -64,33 +64,26 @@ pub(super) async fn authorize(
     }
 }
 
-/// The client × scope rate limit, when the grant sets one; checked once
-/// the scope is known and before any upstream call.
-async fn scope_limit(
-    gw: &Gateway,
-    req: &Req<'_>,
-    grant: &credgate_policy::Grant,
-    trail: &mut Trail,
-) -> Result<(), ApiError> {
-    match gw
-        .ratelimit
-        .check(
-            req.client.id(),
-            Some(&grant.scope),
-            grant.rate_limit.as_ref(),
-        )
-        .await
-    {
-        Ok(headers) => {
-            if !headers.is_empty() {
-                trail.ratelimit_headers = headers;
-            }
-            Ok(())
+/// The grant whose client × scope limit a request counts against, known
+/// from the route and the declared purpose alone: the client's grant for
+/// the endpoint that allows the purpose (the choice `Policy::decide`
+/// makes), or, when no purpose picks one, the client's only grant for the
+/// endpoint. `None` when the client has several and the purpose picks
+/// none (the decision refuses such a request) or has none (likewise).
+pub(super) fn scope_grant<'c>(
+    client: &'c credgate_policy::Client,
+    endpoint: credgate_policy::Endpoint,
+    headers: &http::HeaderMap,
+) -> Option<&'c credgate_policy::ScopeGrant> {
+    let mut for_endpoint = client.grants().iter().filter(|g| g.endpoint == endpoint);
+    if let Some(purpose) = purpose(headers).ok().flatten() {
+        if let Some(g) = for_endpoint.clone().find(|g| g.allows_purpose(&purpose)) {
+            return Some(g);
         }
-        Err((e, headers)) => {
-            trail.ratelimit_headers = headers;
-            Err(e)
-        }
+    }
+    match (for_endpoint.next(), for_endpoint.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
     }
 }
 

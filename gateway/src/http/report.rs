@@ -23,14 +23,8 @@ pub(super) async fn handle(
     trail.subject_pseudonym = Some(gw.audit.pseudonym(uscc.as_str()));
     trail.subject_region = Some(uscc.division().to_string());
     let sections = parse_sections(req.parts.uri.query())?;
-    let grant = super::decision::decide(
-        gw,
-        req,
-        trail,
-        Endpoint::EnterpriseReport,
-        sections.as_deref(),
-    )
-    .await?;
+    let grant =
+        super::decision::decide(req, trail, Endpoint::EnterpriseReport, sections.as_deref())?;
     super::decision::authorize(gw, req, trail, &grant, uscc.as_str()).await?;
     answer(gw, req, trail, &uscc, &grant).await
 }

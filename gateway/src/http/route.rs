@@ -81,6 +81,18 @@ impl Route {
 
     /// The endpoint template (for logs, metrics and audit records; never
     /// the concrete path, which holds a subject identifier).
+    /// The policy endpoint the route is decided as.
+    pub(super) fn endpoint(&self) -> credgate_policy::Endpoint {
+        use credgate_policy::Endpoint;
+        match self {
+            Route::EnterpriseReport { .. } => Endpoint::EnterpriseReport,
+            Route::PersonScore { .. } => Endpoint::PersonScore,
+            Route::SanctionsCheck => Endpoint::SanctionsCheck,
+            Route::AccessLog { .. } => Endpoint::SubjectAccessLog,
+            Route::Audit(_) => Endpoint::AuditRead,
+        }
+    }
+
     pub fn template(&self) -> &'static str {
         match self {
             Route::EnterpriseReport { .. } => "/v1/enterprises/{uscc}/report",

@@ -78,7 +78,7 @@ pub(super) async fn handle(
         .collect();
     pseudonyms.sort_unstable();
     trail.subject_pseudonyms = pseudonyms;
-    let grant = super::decision::decide(gw, req_, trail, Endpoint::SanctionsCheck, None).await?;
+    let grant = super::decision::decide(req_, trail, Endpoint::SanctionsCheck, None)?;
     if grant.authorization_required {
         // One subject's authorization cannot cover a batch of subjects.
         return Err(ApiError::new(

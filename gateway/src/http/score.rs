@@ -25,7 +25,7 @@ pub(super) async fn handle(
     super::request::no_query(req.parts)?;
     trail.subject_pseudonym = Some(gw.audit.pseudonym(id.as_str()));
     trail.subject_region = Some(id.division().to_string());
-    let grant = super::decision::decide(gw, req, trail, Endpoint::PersonScore, None).await?;
+    let grant = super::decision::decide(req, trail, Endpoint::PersonScore, None)?;
     super::decision::authorize(gw, req, trail, &grant, id.as_str()).await?;
     let division = id.division();
     let upstream = gw.federation.route(division).ok_or_else(|| {

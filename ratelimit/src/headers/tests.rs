@@ -55,6 +55,27 @@ fn daily_quota_is_a_second_policy_item() {
 }
 
 #[test]
+fn named_policies_carry_the_prefix_and_a_bad_prefix_is_dropped() {
+    let mut i = info(Limit::new(50.0, 100).with_daily_quota(10_000));
+    i.quota = Some(QuotaInfo {
+        limit: 10_000,
+        remaining: 9_000,
+        resets_at_unix: 1_740_844_800,
+        resets_after: Duration::from_millis(3_600_001),
+    });
+    let headers = i.headers_named("sanctions.check/");
+    assert_eq!(
+        value(&headers, "ratelimit-policy"),
+        Some("\"sanctions.check/burst\";q=100;w=2, \"sanctions.check/daily\";q=10000;w=86400")
+    );
+    assert_eq!(
+        value(&headers, "ratelimit"),
+        Some("\"sanctions.check/burst\";r=5;t=2, \"sanctions.check/daily\";r=9000;t=3601")
+    );
+    assert_eq!(i.headers_named("a\"b"), i.headers());
+}
+
+#[test]
 fn retry_after_rounds_up_to_whole_seconds() {
     let mut i = info(Limit::new(5.0, 10));
     i.remaining = 0;

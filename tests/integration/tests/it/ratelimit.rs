@@ -196,3 +196,69 @@ async fn two_replicas_share_one_limit_through_redis_and_fail_as_configured() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A client × scope limit is checked with the client's own, before the
+/// request shape (SPEC §4: the rate limit comes first once the certificate
+/// identified the client): a spent scope limit answers 429 even to a
+/// malformed request. Both limits show in the RateLimit fields, the
+/// scope's under its own names.
+#[tokio::test]
+async fn a_scope_limit_comes_before_the_request_shape_and_shares_the_fields() {
+    let policy = credgate_policy::DEMO_POLICY.replacen(
+        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n",
+        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n  rate_limit = { per_second = 0.01, burst = 1 }\n",
+        1,
+    );
+    assert_ne!(policy, credgate_policy::DEMO_POLICY);
+    let h = Harness::start_with(Options {
+        policy: Some(policy),
+        ..Options::default()
+    })
+    .await;
+    let dept = h.client("dept-nb");
+    let json = ("content-type", "application/json");
+    let uscc = h.enterprise_of("xinyong-ningbo");
+    let body = format!("{{\"subjects\": [\"{uscc}\"]}}");
+    let r = dept
+        .post("/v1/sanctions/check", &[APPROVAL, json], body.clone())
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let field =
+        |r: &credgate_integration::Reply, name: &str| r.headers[name].to_str().unwrap().to_owned();
+    assert_eq!(
+        field(&r, "ratelimit-policy"),
+        "\"burst\";q=100;w=2, \"sanctions.check/burst\";q=1;w=100"
+    );
+    assert!(
+        field(&r, "ratelimit").contains(", \"sanctions.check/burst\";r=0;"),
+        "{}",
+        field(&r, "ratelimit")
+    );
+    // The scope's limit is spent: a malformed body and a missing purpose
+    // are refused for the rate, not for their shape.
+    for (headers, body) in [
+        (vec![APPROVAL, json], "{".to_owned()),
+        (vec![json], body.clone()),
+        (vec![APPROVAL, json], body.clone()),
+    ] {
+        let r = dept
+            .post("/v1/sanctions/check", &headers, body.clone())
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.code().as_str()),
+            (429, "rate_limited"),
+            "{body}"
+        );
+        let retry: u64 = field(&r, "retry-after").parse().unwrap();
+        assert!((90..=100).contains(&retry), "Retry-After {retry}");
+    }
+    // Another scope of the same client is not limited by it.
+    let r = dept
+        .get(
+            &format!("/v1/enterprises/{uscc}/report?sections=basic"),
+            &[APPROVAL],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(field(&r, "ratelimit-policy"), "\"burst\";q=100;w=2");
+}

@@ -127,7 +127,10 @@ pub async fn enforce<S: AuthzState>(
 }
 
 fn unavailable(err: StateError) -> AuthzError {
-    tracing::warn!(error = %err, "authorization state unavailable; refusing (fail closed)");
+    // Per request at debug: the caller logs the switch to and from
+    // "unavailable" once (a down store would otherwise log a warning for
+    // every request it refuses).
+    tracing::debug!(error = %err, "authorization state unavailable; refusing (fail closed)");
     AuthzError::Unavailable
 }
 

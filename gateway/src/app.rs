@@ -173,6 +173,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         policy.clone(),
         ratelimit.clone(),
         tls.clone(),
+        gateway.authorizer.store_health(),
     );
     let mut tasks = Vec::new();
     tasks.push(crate::reload::spawn(

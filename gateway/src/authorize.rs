@@ -13,6 +13,7 @@ use credgate_authz::{
     RedisState, Reservation, StateBackend, VerifyOptions,
 };
 use credgate_policy::Grant;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why the authorization machinery could not start.
@@ -32,6 +33,41 @@ pub struct Authorizer {
     state: StateBackend,
     opts: VerifyOptions,
     file: Option<WatchedFile>,
+    store: Arc<StoreHealth>,
+}
+
+/// Whether the revocation / use-count store answered last time: the
+/// switch to "unavailable" and back is logged once each, not per request.
+#[derive(Debug, Default)]
+pub struct StoreHealth {
+    down: std::sync::atomic::AtomicBool,
+    failures: std::sync::atomic::AtomicU64,
+}
+
+impl StoreHealth {
+    /// Notes a store failure; true when the store was answering until now.
+    fn failed(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        !self.down.swap(true, Ordering::Relaxed)
+    }
+
+    /// Authorization checks refused because the store did not answer,
+    /// since start.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the store failed the last check.
+    pub fn is_down(&self) -> bool {
+        self.down.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Notes an answer; true when the store was failing until now.
+    fn answered(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.down.load(Ordering::Relaxed) && self.down.swap(false, Ordering::Relaxed)
+    }
 }
 
 /// The revocation file, re-checked on every authorization: the watcher
@@ -128,7 +164,12 @@ impl Authorizer {
                 StateBackend::Memory(MemoryState::new(MemoryOptions::default()))
             }
         };
-        Ok(Authorizer { state, opts, file })
+        Ok(Authorizer {
+            state,
+            opts,
+            file,
+            store: Arc::default(),
+        })
     }
 
     /// Checks the subject's authorization when the grant requires it, in
@@ -181,7 +222,22 @@ impl Authorizer {
                 });
             }
         }
-        let reservation = enforce(&auth, &self.state).await.map_err(|e| Refused {
+        let enforced = enforce(&auth, &self.state).await;
+        match &enforced {
+            Err(AuthzError::Unavailable) => {
+                if self.store.failed() {
+                    tracing::warn!(
+                        "authorization state store unavailable: refusing authorized queries with 503 until it answers (fail closed)"
+                    );
+                }
+            }
+            _ => {
+                if self.store.answered() {
+                    tracing::info!("authorization state store answers again");
+                }
+            }
+        }
+        let reservation = enforced.map_err(|e| Refused {
             error: refusal(&e),
             jti: Some(auth.jti.clone()),
         })?;
@@ -189,6 +245,11 @@ impl Authorizer {
             jti: auth.jti,
             reservation,
         }))
+    }
+
+    /// The store's health, for metrics.
+    pub fn store_health(&self) -> Arc<StoreHealth> {
+        Arc::clone(&self.store)
     }
 
     /// Settles a reserved use: kept when the query was answered, given
@@ -260,4 +321,21 @@ fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreHealth;
+
+    #[test]
+    fn store_health_reports_each_switch_once() {
+        let h = StoreHealth::default();
+        assert!(!h.answered(), "up from the start: no recovery to report");
+        assert!(h.failed(), "the first failure is a switch");
+        assert!(!h.failed() && !h.failed(), "later failures are not");
+        assert!(h.answered(), "the first answer after failures is a switch");
+        assert!(!h.answered());
+        assert!(h.failed());
+        assert_eq!(h.failures.load(std::sync::atomic::Ordering::Relaxed), 4);
+    }
 }

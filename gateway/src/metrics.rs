@@ -138,6 +138,7 @@ impl Metrics {
         policy: Arc<PolicyStore>,
         ratelimit: crate::ratelimit::RateLimiter,
         tls: Arc<crate::tls::TlsStore>,
+        authz: Arc<crate::authorize::StoreHealth>,
     ) {
         let _ = self.state.set(StateCollector {
             federation,
@@ -145,6 +146,7 @@ impl Metrics {
             policy,
             ratelimit,
             tls,
+            authz,
         });
     }
 
@@ -211,6 +213,7 @@ struct StateCollector {
     policy: Arc<PolicyStore>,
     ratelimit: crate::ratelimit::RateLimiter,
     tls: Arc<crate::tls::TlsStore>,
+    authz: Arc<crate::authorize::StoreHealth>,
 }
 
 impl std::fmt::Debug for StateCollector {
@@ -390,6 +393,20 @@ impl Collector for StateCollector {
                 ConstGauge::new(i64::from(mode == now)).encode(m.encode_family(&labels)?)?;
             }
         }
+        let m = encoder.encode_descriptor(
+            "credgate_authz_store_failures",
+            "Authorization checks refused (503) because the revocation / use-count store did not answer",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(self.authz.failures()).encode(m)?;
+        let m = encoder.encode_descriptor(
+            "credgate_authz_store_up",
+            "0 while the revocation / use-count store fails authorization checks, else 1",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(i64::from(!self.authz.is_down())).encode(m)?;
         Ok(())
     }
 }

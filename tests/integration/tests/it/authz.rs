@@ -451,8 +451,24 @@ async fn a_single_use_is_spent_in_redis(h: &Harness) {
 /// With Redis out of reach, a read that needs a use count is refused (503).
 async fn fails_closed_without_redis(h: &Harness) {
     let (path, once) = single_use_report(h);
-    let r = h.client("bank-nb").get(&path, &[LOAN, auth(&once)]).await;
-    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    for _ in 0..2 {
+        let r = h.client("bank-nb").get(&path, &[LOAN, auth(&once)]).await;
+        assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    }
+    // Counted, and shown as down (logged once, not per refusal).
+    let (_, body) = plain(
+        h.gw().admin_addr.unwrap(),
+        http::Method::GET,
+        "/metrics",
+        None,
+    )
+    .await;
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        text.contains("\ncredgate_authz_store_failures_total 2\n"),
+        "{text}"
+    );
+    assert!(text.contains("\ncredgate_authz_store_up 0\n"), "{text}");
 }
 
 /// `rediss://`: revocations and use counts (and the rate limiter) reach

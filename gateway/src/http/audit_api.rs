@@ -312,6 +312,9 @@ pub(super) async fn access_log(
     }
     trail.sections.push("access_log".to_owned());
     Ok(json!({
+        // Each replica keeps its own log (SPEC §8) and answers from it
+        // alone: with several replicas the subject's platform asks each.
+        "replica": cp.replica,
         "entries": entries,
         "checkpoint": checkpoint_json(&cp, log),
         "next_cursor": page.next_cursor,

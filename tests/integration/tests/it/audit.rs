@@ -185,6 +185,9 @@ async fn proofs_verify_independently_and_the_subject_sees_who_queried_it() {
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let v = r.json();
+    // The answer names the replica whose log it covers.
+    assert_eq!(v["replica"], v["checkpoint"]["replica"]);
+    assert!(v["replica"].as_str().is_some_and(|r| !r.is_empty()), "{v}");
     let entries = v["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 3, "{v}");
     let who: Vec<&str> = entries

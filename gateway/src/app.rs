@@ -95,6 +95,15 @@ pub(crate) fn check_pseudonym_key(path: &std::path::Path, key: &[u8]) -> Result<
 
 /// Builds and starts the gateway.
 pub async fn start(cfg: &Config) -> Result<Running, StartError> {
+    if let Some(fd) = crate::fdlimit::raise(cfg.server.max_connections) {
+        match fd.warning() {
+            Some(w) => tracing::warn!("{w}"),
+            None if fd.now > fd.before => {
+                tracing::debug!(from = fd.before, to = fd.now, "open-file limit raised")
+            }
+            None => {}
+        }
+    }
     let tls = Arc::new(TlsStore::load(ServerTlsPaths {
         cert: cfg.server.cert.clone(),
         key: cfg.server.key.clone(),

@@ -19,6 +19,7 @@ pub mod authorize;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod fdlimit;
 pub mod federation;
 pub mod http;
 pub mod logging;

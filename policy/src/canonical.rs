@@ -327,6 +327,11 @@ pub struct EnterpriseRecord {
     pub uscc: String,
     /// Sections, each with the platform's as-of time (RFC 3339 UTC).
     pub sections: Vec<(Section, String, SectionData)>,
+    /// Sections the platform sent but that could not be read (e.g. a code
+    /// this build does not know), each with a value-free reason: reported
+    /// as unavailable rather than failing the whole report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<(Section, String)>,
 }
 
 /// A person's native score as the home platform issued it (SPEC §7). The

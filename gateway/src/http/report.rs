@@ -57,6 +57,14 @@ async fn answer(
         .await;
     trail.note_upstream(&upstream.name, &info);
     let record = record.map_err(|e| call_error(&upstream.name, &e))?;
+    for (section, reason) in &record.unreadable {
+        tracing::warn!(
+            upstream = %upstream.name,
+            section = section.as_str(),
+            reason = %reason,
+            "a report section could not be read; answered as unavailable"
+        );
+    }
 
     // Canonical → JSON, only the granted sections, then the profile.
     let mut doc = Map::new();

@@ -138,6 +138,7 @@ impl SimEnterprise {
                 .filter(|s| sections.contains(s))
                 .map(|s| (s, AS_OF.to_owned(), self.section(s)))
                 .collect(),
+            unreadable: Vec::new(),
         }
     }
 

@@ -331,8 +331,22 @@ pub(super) fn assemble(
     mut get: impl FnMut(Section) -> Result<Option<SectionData>, AdapterError>,
 ) -> Result<EnterpriseRecord, AdapterError> {
     let mut out = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut first_error = None;
     for s in Section::ALL.into_iter().filter(|s| sections.contains(s)) {
-        if let Some(data) = get(s)? {
+        // One section the gateway cannot read (a code a platform added,
+        // say) costs that section, not the report; a body none of whose
+        // sections reads is the platform's fault as a whole.
+        let got = match get(s) {
+            Ok(got) => got,
+            Err(AdapterError::Malformed(reason)) => {
+                first_error.get_or_insert_with(|| AdapterError::Malformed(reason.clone()));
+                unreadable.push((s, reason));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(data) = got {
             // The registration section names its enterprise: one naming
             // another is that enterprise's data, whatever the envelope says
             // (some formats put the code in the envelope too, and may leave
@@ -348,9 +362,15 @@ pub(super) fn assemble(
             out.push((s, as_of.to_owned(), data));
         }
     }
+    if out.is_empty() {
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+    }
     Ok(EnterpriseRecord {
         uscc: uscc.to_owned(),
         sections: out,
+        unreadable,
     })
 }
 

@@ -178,6 +178,21 @@ fn malformed_bodies_are_reported_without_values() {
     let code = REPORT.replace("\"FULFILLED\"", "\"MAYBE\"");
     let e = report(&[Commitments], &code).unwrap_err().to_string();
     assert!(e.contains("fulfil_status") && !e.contains("MAYBE"), "{e}");
+    // With other sections that read, the unknown code costs only its own
+    // section, which the report then lists as unavailable.
+    let partial = report(&[Basic, Penalties, Commitments], &code).unwrap();
+    let read: Vec<Section> = partial.sections.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(read, vec![Basic, Penalties]);
+    assert_eq!(partial.unreadable.len(), 1);
+    assert_eq!(partial.unreadable[0].0, Commitments);
+    assert!(
+        partial.unreadable[0].1.contains("fulfil_status")
+            && !partial.unreadable[0].1.contains("MAYBE"),
+        "{:?}",
+        partial.unreadable
+    );
+    let whole = report(&[Basic, Penalties, Commitments], REPORT).unwrap();
+    assert!(whole.unreadable.is_empty());
     let no_name = REPORT.replace("\"name\": \"司马晨\", ", "");
     let e = report(&[Basic], &no_name).unwrap_err().to_string();
     assert!(

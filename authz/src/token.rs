@@ -16,8 +16,9 @@ use serde_json::Value;
 use crate::{Ed25519PublicKey, InvalidReason};
 
 /// Header parameters that point at or carry a key, or demand extensions we do not
-/// implement. A token naming any of them is refused: the key is chosen by `iss`.
-pub(crate) const FORBIDDEN_HEADERS: [&str; 5] = ["jku", "x5u", "jwk", "x5c", "crit"];
+/// implement. A token naming any of them is refused: the key is chosen by `iss`,
+/// and `b64` (RFC 7797 unencoded payloads) would change what was signed.
+pub(crate) const FORBIDDEN_HEADERS: [&str; 6] = ["jku", "x5u", "jwk", "x5c", "crit", "b64"];
 
 /// A JSON object whose top-level members are unique.
 pub(crate) type JsonObject = BTreeMap<String, Value>;
@@ -78,6 +79,13 @@ pub(crate) fn header_problems(header: &JsonObject) -> Vec<InvalidReason> {
     }
     if !matches!(header.get("kid"), None | Some(Value::String(_))) {
         problems.push(InvalidReason::Malformed("kid not a string"));
+    }
+    // An authorization token is a JWT: a header declaring another type
+    // (`at+jwt`, `dpop+jwt`, …) is some other token signed by the same key.
+    match header.get("typ") {
+        None => {}
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("JWT") => {}
+        Some(_) => problems.push(InvalidReason::Malformed("typ is not JWT")),
     }
     problems
 }

@@ -168,10 +168,11 @@ fn refuses_key_carrying_and_critical_headers() {
         json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
         json!(["MIIB"]),
         json!(["exp"]),
+        json!(false),
     ];
     assert_eq!(
         crate::token::FORBIDDEN_HEADERS,
-        ["jku", "x5u", "jwk", "x5c", "crit"]
+        ["jku", "x5u", "jwk", "x5c", "crit", "b64"]
     );
     for (name, value) in crate::token::FORBIDDEN_HEADERS.into_iter().zip(values) {
         let mut header = eddsa_header();
@@ -183,6 +184,30 @@ fn refuses_key_carrying_and_critical_headers() {
             invalid(InvalidReason::ForbiddenHeader(name))
         );
     }
+    // `typ`: absent or JWT (any case); another token type is refused.
+    for (typ, ok) in [
+        (json!("JWT"), true),
+        (json!("jwt"), true),
+        (json!("at+jwt"), false),
+        (json!("dpop+jwt"), false),
+        (json!(1), false),
+    ] {
+        let mut header = eddsa_header();
+        header["typ"] = typ.clone();
+        let token = sign(&header, &claims(), &f.pair);
+        if ok {
+            assert!(f.check(&token).is_ok(), "{typ}");
+        } else {
+            assert_eq!(
+                f.check(&token),
+                invalid(InvalidReason::Malformed("typ is not JWT")),
+                "{typ}"
+            );
+        }
+    }
+    let mut header = eddsa_header();
+    header.as_object_mut().unwrap().remove("typ");
+    assert!(f.check(&sign(&header, &claims(), &f.pair)).is_ok());
 }
 
 #[test]

@@ -384,4 +384,8 @@ pub struct SanctionAnswer {
     pub known: bool,
     /// The subject's current listings on this platform (empty = no hit).
     pub listings: Vec<Listing>,
+    /// The platform's as-of time for the check (RFC 3339 UTC), when its
+    /// answer states one (provenance, SPEC §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
 }

@@ -200,6 +200,7 @@ pub(super) async fn handle(
                     "basis": l.basis,
                     "authority": l.authority,
                     "listed_on": l.listed_on,
+                    "as_of": a.as_of,
                 }));
             }
         }

@@ -142,6 +142,7 @@ pub const FIELDS: &[(&str, FieldKind)] = &[
     ("sanctions.sources[].basis", Text),
     ("sanctions.sources[].authority", Text),
     ("sanctions.sources[].listed_on", Date),
+    ("sanctions.sources[].as_of", Date),
 ];
 
 /// The kind of a canonical path, or `None` if the path is not canonical.

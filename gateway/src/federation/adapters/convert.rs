@@ -429,9 +429,13 @@ pub(super) fn match_subjects(
                 subject: s.to_ascii_uppercase(),
                 known: false,
                 listings: Vec::new(),
+                as_of: None,
             };
             for a in found {
                 merged.known |= a.known;
+                if merged.as_of.is_none() {
+                    merged.as_of.clone_from(&a.as_of);
+                }
                 merged.listings.extend(a.listings.iter().cloned());
             }
             Ok(merged)

@@ -416,6 +416,7 @@ impl Adapter for HangzhouV1 {
                     subject,
                     known: false,
                     listings: vec![],
+                    as_of: None,
                 }])
             }
             other => other?,
@@ -432,10 +433,15 @@ impl Adapter for HangzhouV1 {
                 })
             })
             .collect::<Result<Vec<_>, AdapterError>>()?;
+        let as_of = match &env.gxsj {
+            Some(_) => Some(date_as_instant(env.gxsj.clone(), Slash, "gxsj")?),
+            None => None,
+        };
         Ok(vec![SanctionAnswer {
             subject,
             known: true,
             listings,
+            as_of,
         }])
     }
 }

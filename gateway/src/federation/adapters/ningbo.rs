@@ -468,7 +468,8 @@ impl Adapter for NingboV1 {
         body: &[u8],
     ) -> Result<Vec<SanctionAnswer>, AdapterError> {
         let env: Envelope<Batch> = from_json(body)?;
-        let (data, _) = open(status, env)?;
+        let (data, ts) = open(status, env)?;
+        let as_of = ts.map(|t| epoch_ms_instant(Some(t), "ts")).transpose()?;
         let items = data
             .and_then(|d| d.jg_list)
             .ok_or_else(|| malformed("missing field", "data.jgList"))?;
@@ -496,6 +497,7 @@ impl Adapter for NingboV1 {
                 subject,
                 known,
                 listings,
+                as_of: as_of.clone(),
             });
         }
         match_subjects(subjects, answers)

@@ -132,10 +132,15 @@ fn sanctions_batches_read_back() {
                 .iter()
                 .map(|s| {
                     let l = ds.sanctions_on(p, s);
+                    // Every format states the check's as-of time, except
+                    // Hangzhou's answer for a subject it does not hold.
+                    let as_of = (l.is_some() || p != PlatformId::Hangzhou)
+                        .then(|| credgate_sim::dataset::AS_OF.to_owned());
                     SanctionAnswer {
                         subject: s.clone(),
                         known: l.is_some(),
                         listings: l.unwrap_or_default(),
+                        as_of,
                     }
                 })
                 .collect();

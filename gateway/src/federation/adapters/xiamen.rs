@@ -358,7 +358,11 @@ impl Adapter for XiamenV1 {
         status: u16,
         body: &[u8],
     ) -> Result<Vec<SanctionAnswer>, AdapterError> {
-        let (_, b) = open(status, body)?;
+        let (head, b) = open(status, body)?;
+        let as_of = match head.as_of {
+            Some(d) => Some(date_as_instant(Some(d), Chinese, "Head.AsOf")?),
+            None => None,
+        };
         let mut answers = Vec::with_capacity(b.results.len());
         for r in b.results {
             let listings = r
@@ -386,6 +390,7 @@ impl Adapter for XiamenV1 {
                 subject: req(r.code, "Result.Code")?,
                 known,
                 listings,
+                as_of: as_of.clone(),
             });
         }
         match_subjects(subjects, answers)

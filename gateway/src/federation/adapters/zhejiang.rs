@@ -167,6 +167,7 @@ struct EvaluationItem {
 
 #[derive(Deserialize)]
 struct Batch {
+    check_time: Option<String>,
     items: Option<Vec<BatchItem>>,
 }
 
@@ -468,7 +469,12 @@ impl Adapter for ZhejiangV2 {
         body: &[u8],
     ) -> Result<Vec<SanctionAnswer>, AdapterError> {
         let env: Envelope<Batch> = from_json(body)?;
-        let items = open(status, env)?
+        let batch = open(status, env)?;
+        let as_of = match batch.check_time {
+            Some(t) => Some(shanghai_instant(Some(t), "result.check_time")?),
+            None => None,
+        };
+        let items = batch
             .items
             .ok_or_else(|| malformed("missing field", "result.items"))?;
         let mut answers = Vec::with_capacity(items.len());
@@ -494,6 +500,7 @@ impl Adapter for ZhejiangV2 {
                     .found
                     .ok_or_else(|| malformed("missing field", "result.items[].found"))?,
                 listings,
+                as_of: as_of.clone(),
             });
         }
         match_subjects(subjects, answers)

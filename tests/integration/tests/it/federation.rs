@@ -126,6 +126,10 @@ async fn sanctions_batch_matches_the_platforms_own_data() {
         let want = truth(&ds, subject, division);
         let got = sources_of(&results[i]);
         assert_eq!(got, want, "sources of item {i}");
+        // Provenance: every source names its platform's as-of time.
+        for src in results[i]["sources"].as_array().unwrap() {
+            assert_eq!(src["as_of"], credgate_sim::dataset::AS_OF, "{src}");
+        }
         let status = if want.is_empty() { "no_hit" } else { "hit" };
         hits += usize::from(!want.is_empty());
         assert_eq!(results[i]["status"], status, "item {i}");

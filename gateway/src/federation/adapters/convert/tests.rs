@@ -113,6 +113,7 @@ fn a_subject_answered_twice_keeps_every_listing() {
         subject: subject.into(),
         known,
         listings,
+        as_of: None,
     };
     let asked = [
         "91330203354933879K".to_owned(),

@@ -146,7 +146,8 @@ fn score_on_the_boundary_and_single_subject_sanctions() {
         vec![SanctionAnswer {
             subject: USCC.into(),
             known: false,
-            listings: vec![]
+            listings: vec![],
+            as_of: None,
         }]
     );
     let two = vec![USCC.to_owned(), "X".to_owned()];

@@ -185,10 +185,18 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         gateway.authorizer.store_health(),
     );
     let mut tasks = Vec::new();
+    let redis_tls = cfg.redis.as_ref().and_then(|r| {
+        let conns = [
+            gateway.ratelimit.redis_conn(),
+            gateway.authorizer.redis_conn(),
+        ];
+        crate::reload::RedisTls::new(r, conns.into_iter().flatten().collect())
+    });
     tasks.push(crate::reload::spawn(
         tls.clone(),
         policy.clone(),
         federation.clone(),
+        redis_tls,
         shutdown_rx.clone(),
     )?);
     let upstreams = federation.clone();

@@ -247,6 +247,14 @@ impl Authorizer {
         }))
     }
 
+    /// The Redis connection, when revocations and use counts live in Redis.
+    pub fn redis_conn(&self) -> Option<credgate_redisconn::RedisConn> {
+        match &self.state {
+            StateBackend::Redis(r) => Some(r.conn().clone()),
+            StateBackend::Memory(_) => None,
+        }
+    }
+
     /// The store's health, for metrics.
     pub fn store_health(&self) -> Arc<StoreHealth> {
         Arc::clone(&self.store)

@@ -527,7 +527,7 @@ fn seeds_with_credentials(r: &RedisConfig) -> Result<Vec<String>, ConfigError> {
 /// The TLS material of a `rediss://` connection, read once and checked now
 /// so that a missing or unusable file fails the load (and `serve --check`),
 /// not the first Redis call; the bytes checked are the bytes used.
-fn redis_tls(r: &RedisConfig) -> Result<Option<redis::TlsCertificates>, ConfigError> {
+pub(crate) fn redis_tls(r: &RedisConfig) -> Result<Option<redis::TlsCertificates>, ConfigError> {
     if !r.url.starts_with("rediss://") {
         return Ok(None);
     }

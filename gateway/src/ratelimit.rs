@@ -121,6 +121,11 @@ impl RateLimiter {
         }
     }
 
+    /// The Redis connection, when limits are shared through Redis.
+    pub fn redis_conn(&self) -> Option<credgate_redisconn::RedisConn> {
+        self.limiter.redis_conn()
+    }
+
     /// Where decisions are made now.
     pub fn mode(&self) -> Mode {
         self.limiter.mode()

@@ -1,6 +1,7 @@
 //! Hot reload: SIGHUP, or a change to any watched file — server
 //! certificate, key, CA bundle, CRLs, the policy and the issuer keys it
-//! names, each upstream's CA, client certificate and key — re-reads the
+//! names, each upstream's CA, client certificate and key, and a `rediss://`
+//! Redis' CA, client certificate and key — re-reads the
 //! material off the request path. Each store swaps atomically or keeps the
 //! old material and logs why.
 //!
@@ -37,15 +38,73 @@ fn fingerprints(paths: &[PathBuf]) -> Vec<Fingerprint> {
     paths.iter().map(|p| fingerprint(p)).collect()
 }
 
+/// The TLS files of a `rediss://` Redis and the connections that use them
+/// (the rate limiter's and the authorization store's).
+pub struct RedisTls {
+    config: crate::config::RedisConfig,
+    conns: Vec<credgate_redisconn::RedisConn>,
+}
+
+impl RedisTls {
+    /// `None` unless Redis is reached over TLS with files to watch.
+    pub fn new(
+        config: &crate::config::RedisConfig,
+        conns: Vec<credgate_redisconn::RedisConn>,
+    ) -> Option<RedisTls> {
+        let tls = RedisTls {
+            config: config.clone(),
+            conns,
+        };
+        (config.url.starts_with("rediss://") && !tls.files().is_empty() && !tls.conns.is_empty())
+            .then_some(tls)
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        [
+            &self.config.ca_file,
+            &self.config.client_cert_file,
+            &self.config.client_key_file,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
+    }
+
+    /// Reads and checks the files again; on success every connection
+    /// switches to the new material, else the old one stays.
+    fn reload(&self) -> Result<(), String> {
+        let tls = crate::config::redis_tls(&self.config).map_err(|e| e.to_string())?;
+        for conn in &self.conns {
+            conn.set_tls(tls.clone()).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for RedisTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTls")
+            .field("files", &self.files())
+            .field("conns", &self.conns.len())
+            .finish()
+    }
+}
+
 /// Starts watching; returns once the watcher is installed, so a change made
 /// after this returns is seen.
 pub fn spawn(
     tls: Arc<TlsStore>,
     policy: Arc<PolicyStore>,
     federation: Arc<Federation>,
+    redis: Option<RedisTls>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, notify::Error> {
     let (tx, mut rx) = mpsc::channel::<()>(1);
+    let redis_files: Vec<PathBuf> = redis
+        .as_ref()
+        .map(|r| r.files().iter().map(|p| normalise(p)).collect())
+        .unwrap_or_default();
     let tls_files: Vec<PathBuf> = tls.paths().files().iter().map(|p| normalise(p)).collect();
     let upstream_files: Vec<PathBuf> = federation
         .tls_files()
@@ -63,6 +122,7 @@ pub fn spawn(
     for f in tls_files
         .iter()
         .chain(upstream_files.iter())
+        .chain(redis_files.iter())
         .chain(policy_files().iter())
     {
         if let Some(d) = f.parent() {
@@ -80,6 +140,7 @@ pub fn spawn(
     }
     let mut tls_seen = fingerprints(&tls_files);
     let mut upstream_seen = fingerprints(&upstream_files);
+    let mut redis_seen = fingerprints(&redis_files);
     let mut policy_seen = fingerprints(&policy_files());
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     Ok(tokio::spawn(async move {
@@ -116,6 +177,19 @@ pub fn spawn(
                     tracing::error!(error = %e, "upstream TLS reload failed; previous material stays in force for it");
                 }
                 upstream_seen = upstream_now;
+            }
+            if let Some(r) = &redis {
+                let redis_now = fingerprints(&redis_files);
+                if forced || redis_now != redis_seen {
+                    match r.reload() {
+                        Ok(()) => tracing::info!("Redis TLS material reloaded"),
+                        Err(e) => tracing::error!(
+                            error = %e,
+                            "Redis TLS reload failed; previous material stays in force"
+                        ),
+                    }
+                    redis_seen = redis_now;
+                }
             }
             let files = policy
                 .watched_files()

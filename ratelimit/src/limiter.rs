@@ -339,6 +339,16 @@ impl Limiter {
         }
     }
 
+    /// The Redis connection, when limits are shared through Redis: a
+    /// handle for [`credgate_redisconn::RedisConn::set_tls`] after a
+    /// certificate rotation.
+    pub fn redis_conn(&self) -> Option<credgate_redisconn::RedisConn> {
+        match &self.inner.backend {
+            Backend::Local(_) => None,
+            Backend::Redis(shared) => Some(shared.redis.conn().clone()),
+        }
+    }
+
     /// How decisions are being made now.
     pub fn mode(&self) -> Mode {
         match &self.inner.backend {

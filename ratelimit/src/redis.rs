@@ -97,6 +97,11 @@ impl RedisBackend {
         })
     }
 
+    /// The connection (a handle: a TLS reload through it reaches this backend).
+    pub(crate) fn conn(&self) -> &RedisConn {
+        &self.conn
+    }
+
     /// Loads the script (`SCRIPT LOAD`): readiness, and no `NOSCRIPT` on the first decision.
     pub async fn load(&self) -> Result<(), RedisFailure> {
         let mut conn = self.conn.clone();

@@ -108,10 +108,26 @@ pub struct Tuning {
     pub max_delay: Duration,
 }
 
-/// A lazily connected Redis: one server or a cluster. Cheap to clone (the
-/// clones share the connection).
+/// A lazily connected Redis: one server, a cluster, or the primary
+/// Sentinel names. Cheap to clone: the clones share the connection, and
+/// [`RedisConn::set_tls`] (new TLS files after a certificate rotation)
+/// switches every clone to a new connection at once; calls in flight
+/// finish on the old one.
 #[derive(Clone)]
-pub enum RedisConn {
+pub struct RedisConn {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    current: arc_swap::ArcSwap<Kind>,
+    /// What [`RedisConn::set_tls`] rebuilds from.
+    target: Mutex<Target>,
+    tuning: Tuning,
+}
+
+/// The connection proper.
+#[derive(Clone)]
+enum Kind {
     /// One server, reconnected on failure.
     Single(ConnectionManager),
     /// A Redis Cluster: one multiplexed connection per node, routed by slot.
@@ -238,10 +254,10 @@ impl SentinelConn {
 
 impl std::fmt::Debug for RedisConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Single(_) => "RedisConn::Single",
-            Self::Cluster(_) => "RedisConn::Cluster",
-            Self::Sentinel(_) => "RedisConn::Sentinel",
+        f.write_str(match **self.shared.current.load() {
+            Kind::Single(_) => "RedisConn::Single",
+            Kind::Cluster(_) => "RedisConn::Cluster",
+            Kind::Sentinel(_) => "RedisConn::Sentinel",
         })
     }
 }
@@ -250,10 +266,45 @@ impl std::fmt::Debug for RedisConn {
 /// URL or TLS setting the client cannot use. Must be called within a Tokio
 /// runtime.
 pub fn connect_lazy(target: &Target, tuning: &Tuning) -> RedisResult<RedisConn> {
+    let kind = connect_kind(target, tuning)?;
+    Ok(RedisConn {
+        shared: Arc::new(Shared {
+            current: arc_swap::ArcSwap::from_pointee(kind),
+            target: Mutex::new(target.clone()),
+            tuning: *tuning,
+        }),
+    })
+}
+
+impl RedisConn {
+    /// Replaces the TLS trust anchors and client certificate (read again
+    /// after a rotation): later calls, on every clone, go over a new
+    /// connection made with them; calls in flight finish on the old one.
+    /// On an error (unusable material) the current connection stays.
+    /// Must be called within a Tokio runtime.
+    pub fn set_tls(&self, tls: Option<redis::TlsCertificates>) -> RedisResult<()> {
+        let mut target = self
+            .shared
+            .target
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut next = target.clone();
+        next.tls = tls;
+        let kind = connect_kind(&next, &self.shared.tuning)?;
+        self.shared.current.store(Arc::new(kind));
+        *target = next;
+        Ok(())
+    }
+
+    /// The current connection (a cheap clone).
+    fn kind(&self) -> Kind {
+        Kind::clone(&self.shared.current.load())
+    }
+}
+
+fn connect_kind(target: &Target, tuning: &Tuning) -> RedisResult<Kind> {
     if let Some(sentinel) = &target.sentinel {
-        return Ok(RedisConn::Sentinel(SentinelConn::new(
-            target, sentinel, tuning,
-        )?));
+        return Ok(Kind::Sentinel(SentinelConn::new(target, sentinel, tuning)?));
     }
     if !target.cluster {
         let client = match &target.tls {
@@ -266,7 +317,7 @@ pub fn connect_lazy(target: &Target, tuning: &Tuning) -> RedisResult<RedisConn> 
             .set_number_of_retries(tuning.retries)
             .set_min_delay(tuning.min_delay)
             .set_max_delay(tuning.max_delay);
-        return Ok(RedisConn::Single(ConnectionManager::new_lazy_with_config(
+        return Ok(Kind::Single(ConnectionManager::new_lazy_with_config(
             client, config,
         )?));
     }
@@ -286,7 +337,7 @@ pub fn connect_lazy(target: &Target, tuning: &Tuning) -> RedisResult<RedisConn> 
     let config = ClusterConfig::new()
         .set_connection_timeout(tuning.call_timeout)
         .set_response_timeout(tuning.call_timeout);
-    Ok(RedisConn::Cluster(
+    Ok(Kind::Cluster(
         client.get_pending_async_connection_with_config(config),
     ))
 }
@@ -297,18 +348,21 @@ fn millis(d: Duration) -> u64 {
 
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
-            Self::Sentinel(s) => Box::pin(async move {
-                let mut conn = s.connection().await?;
-                let reply = conn.req_packed_command(cmd).await;
-                if let Err(e) = &reply {
-                    s.after_error(e);
+        let kind = self.kind();
+        Box::pin(async move {
+            match kind {
+                Kind::Single(mut c) => c.req_packed_command(cmd).await,
+                Kind::Cluster(mut c) => c.req_packed_command(cmd).await,
+                Kind::Sentinel(s) => {
+                    let mut conn = s.connection().await?;
+                    let reply = conn.req_packed_command(cmd).await;
+                    if let Err(e) = &reply {
+                        s.after_error(e);
+                    }
+                    reply
                 }
-                reply
-            }),
-        }
+            }
+        })
     }
 
     fn req_packed_commands<'a>(
@@ -317,25 +371,28 @@ impl ConnectionLike for RedisConn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Sentinel(s) => Box::pin(async move {
-                let mut conn = s.connection().await?;
-                let reply = conn.req_packed_commands(pipeline, offset, count).await;
-                if let Err(e) = &reply {
-                    s.after_error(e);
+        let kind = self.kind();
+        Box::pin(async move {
+            match kind {
+                Kind::Single(mut c) => c.req_packed_commands(pipeline, offset, count).await,
+                Kind::Cluster(mut c) => c.req_packed_commands(pipeline, offset, count).await,
+                Kind::Sentinel(s) => {
+                    let mut conn = s.connection().await?;
+                    let reply = conn.req_packed_commands(pipeline, offset, count).await;
+                    if let Err(e) = &reply {
+                        s.after_error(e);
+                    }
+                    reply
                 }
-                reply
-            }),
-        }
+            }
+        })
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
-            Self::Sentinel(s) => s.inner.db,
+        match &**self.shared.current.load() {
+            Kind::Single(c) => c.get_db(),
+            Kind::Cluster(c) => c.get_db(),
+            Kind::Sentinel(s) => s.inner.db,
         }
     }
 }

@@ -75,6 +75,14 @@ pub struct RedisState {
     scripts: Arc<Scripts>,
 }
 
+impl RedisState {
+    /// The connection (a handle for [`RedisConn::set_tls`] after a
+    /// certificate rotation).
+    pub fn conn(&self) -> &RedisConn {
+        &self.conn
+    }
+}
+
 /// When [`RedisState::call`] may send a failed call again.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Resend {

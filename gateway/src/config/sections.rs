@@ -159,8 +159,10 @@ pub struct RedisConfig {
     #[serde(default = "defaults::redis_call_timeout_ms")]
     pub call_timeout_ms: u64,
     /// For `rediss://`: the CA certificates (PEM) Redis' server certificate
-    /// must chain to. Without it, the system's trust store. Either is read
-    /// when the configuration is loaded (not on each connect).
+    /// must chain to. Without it, the system's trust store. Read when the
+    /// configuration is loaded (not on each connect), and again when the
+    /// file changes: the Redis connections then switch to the new material
+    /// (the system's store is not watched).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
     /// For `rediss://` to a Redis that asks for client certificates

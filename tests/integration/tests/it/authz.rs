@@ -521,3 +521,104 @@ async fn redis_over_tls_checks_the_server_and_presents_a_client_certificate() {
     // A Redis whose certificate does not chain to ca_file is not Redis.
     fails_closed_without_redis(&start("rogue/ca.crt").await).await;
 }
+
+/// Certificate rotation on a `rediss://` Redis without a restart: Redis
+/// moves to another PKI (server certificate and client CA); the gateway's
+/// old material then reaches nothing (fail closed), and once its
+/// `ca_file` / client certificate files are replaced it reconnects with
+/// the new ones by itself (the file watcher), for the authorization store
+/// and the rate limiter alike.
+#[tokio::test]
+async fn redis_tls_files_are_reloaded_after_a_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = credgate_authz::testing::dev_pki(&dir.path().join("old")).unwrap();
+    let new = credgate_authz::testing::dev_pki(&dir.path().join("new")).unwrap();
+    let redis_side = dir.path().join("redis-side");
+    let gw_side = dir.path().join("gateway-side");
+    std::fs::create_dir_all(&redis_side).unwrap();
+    std::fs::create_dir_all(&gw_side).unwrap();
+    // Redis: the PKI's server certificate; clients must chain to its
+    // upstream CA. The gateway: that PKI's CA and its upstream identity.
+    let install = |pki: &std::path::Path| {
+        for (from, to) in [
+            ("server.crt", redis_side.join("server.crt")),
+            ("server.key", redis_side.join("server.key")),
+            ("upstream/ca.crt", redis_side.join("client-ca.crt")),
+        ] {
+            std::fs::copy(pki.join(from), to).unwrap();
+        }
+    };
+    let present = |pki: &std::path::Path| {
+        // Written beside and renamed into place, as a Secret update does.
+        for (from, to) in [
+            ("ca.crt", "ca.crt"),
+            ("upstream/gateway.crt", "client.crt"),
+            ("upstream/gateway.key", "client.key"),
+        ] {
+            let tmp = gw_side.join(format!(".{to}.tmp"));
+            std::fs::copy(pki.join(from), &tmp).unwrap();
+            std::fs::rename(&tmp, gw_side.join(to)).unwrap();
+        }
+    };
+    install(&old);
+    present(&old);
+    let files = credgate_authz::testing::TlsFiles {
+        cert: redis_side.join("server.crt"),
+        key: redis_side.join("server.key"),
+        ca: redis_side.join("client-ca.crt"),
+        auth_clients: true,
+    };
+    let mut redis = match credgate_authz::testing::RedisServer::start_tls(files) {
+        Ok(r) => r,
+        Err(e) => panic!("{e} (scripts/test installs redis-server)"),
+    };
+    let h = Harness::start_with(Options {
+        redis_url: redis.tls_url(),
+        redis_extra: format!(
+            "ca_file = {:?}\nclient_cert_file = {:?}\nclient_key_file = {:?}\n",
+            gw_side.join("ca.crt").display().to_string(),
+            gw_side.join("client.crt").display().to_string(),
+            gw_side.join("client.key").display().to_string(),
+        ),
+        ..Options::default()
+    })
+    .await;
+    a_single_use_is_spent_in_redis(&h).await;
+
+    // Redis rotates to the new PKI (same port): the gateway's material no
+    // longer fits, and authorized reads fail closed.
+    install(&new);
+    redis.restart().unwrap();
+    let (path, once) = single_use_report(&h);
+    let bank = h.client("bank-nb");
+    credgate_integration::eventually("the old material reaches nothing", async || {
+        bank.get(&path, &[LOAN, auth(&once)]).await.status == 503
+    })
+    .await;
+
+    // The gateway's files rotate too: it reconnects with them.
+    present(&new);
+    credgate_integration::eventually("the new material is used", async || {
+        bank.get(&path, &[LOAN, auth(&once)]).await.status == 200
+    })
+    .await;
+    let r = bank.get(&path, &[LOAN, auth(&once)]).await;
+    assert_eq!(
+        r.code(),
+        "authorization_exhausted",
+        "counted in the new Redis"
+    );
+    // The rate limiter's connection followed as well.
+    let admin = h.gw().admin_addr.unwrap();
+    let dept = h.client("dept-nb");
+    let report = h.basic_report_path("xinyong-ningbo");
+    credgate_integration::eventually("rate limits decided in Redis again", async || {
+        dept.get(&report, &[("x-credit-purpose", "administrative_approval")])
+            .await;
+        let (_, body) =
+            credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
+        let ready: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        ready["ratelimit"]["mode"] == "redis" && ready["redis"]["reachable"] == true
+    })
+    .await;
+}

@@ -14,7 +14,7 @@
 //! The Redis backend's GCRA runs on Redis' own `TIME` by default (see
 //! [`TimeSource`](crate::TimeSource)); the script treats a stored theoretical arrival
 //! time that no GCRA could have written (later than `now + τ + T`, as after a backward
-//! step of that clock) as a full bucket.
+//! step of that clock) as `now + τ + T`: an empty bucket, one interval from its next token.
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -18,9 +18,10 @@
 //! `max(TAT, now) ≤ now + τ`, so a TAT written at time `w` is at most `w + τ + T`: a stored
 //! TAT later than `now + τ + T` cannot have been written by this GCRA at or before `now`.
 //! It appears when the clock the TAT was measured on has been stepped back (or when the
-//! limit has been lowered since). Such a TAT is treated as no state (a full bucket, TAT =
-//! `now`), in [`Gcra::decide`], [`Gcra::peek`], the in-process backend and the Redis
-//! script alike, rather than refusing the client for the length of the step.
+//! limit has been lowered since). Such a TAT is clamped to `now + τ + T` (an empty
+//! bucket, one interval from its next token), in [`Gcra::decide`], [`Gcra::peek`], the
+//! in-process backend and the Redis script alike: neither a refusal for the length of
+//! the step nor a fresh burst.
 //!
 //! Burst convention: `burst` is the number of requests allowed at once from a full bucket
 //! (governor's `Quota::allow_burst`), hence `τ = T · (burst − 1)`.
@@ -156,18 +157,22 @@ impl Gcra {
         now.saturating_add(self.tau).saturating_add(self.t)
     }
 
-    /// The TAT in force at `now` given the stored one: `now` for no state, an old TAT
-    /// (a full bucket) or an impossible one (later than
-    /// [`latest_possible_tat`](Self::latest_possible_tat)); the stored TAT otherwise.
+    /// The TAT in force at `now` given the stored one: `now` for no state or an old
+    /// TAT (a full bucket); an impossible one (later than
+    /// [`latest_possible_tat`](Self::latest_possible_tat): a clock stepped back, a
+    /// lowered limit) is clamped to it, an empty bucket one interval from its next
+    /// token, never a fresh burst; the stored TAT otherwise.
     pub fn current_tat(&self, tat: Option<u64>, now: u64) -> u64 {
         match tat {
-            Some(tat) if tat <= self.latest_possible_tat(now) => tat.max(now),
-            _ => now,
+            Some(tat) => tat.max(now).min(self.latest_possible_tat(now)),
+            None => now,
         }
     }
 
     /// Decides one request at `now` given the stored TAT (`None`: no state, a full
-    /// bucket; an impossible TAT is no state too).
+    /// bucket; an impossible TAT is clamped, see [`current_tat`](Self::current_tat)).
+    /// When the stored TAT was clamped, the caller stores [`Outcome::tat`] even for a
+    /// refusal, or the next decision clamps the same far value again.
     pub fn decide(&self, tat: Option<u64>, now: u64) -> Outcome {
         let tat = self.current_tat(tat, now);
         let earliest = tat.saturating_sub(self.tau);
@@ -264,31 +269,37 @@ mod tests {
         );
         assert_eq!(
             g.peek(Some(1301), 1000),
-            (3, 0),
-            "an impossible TAT is a full bucket"
+            (0, 300),
+            "an impossible TAT is clamped: an empty bucket, never a fresh burst"
         );
     }
 
     #[test]
-    fn a_tat_beyond_now_plus_tau_plus_t_is_a_fresh_bucket() {
+    fn a_tat_beyond_now_plus_tau_plus_t_is_clamped_to_it() {
         // 10/s, burst 20: T = 100 ms, τ = 1.9 s, in µs. A clock stepped back 60 s after
         // the bucket was in use leaves a TAT ~60 s in the future.
         let g = Params::new(&Limit::new(10.0, 20)).unwrap().micros();
         let now = 1_000_000_000;
         assert_eq!(g.latest_possible_tat(now), now + 2_000_000);
         let stepped = g.decide(Some(now + 61_400_000), now);
-        assert!(stepped.allowed, "{stepped:?}");
-        assert_eq!(stepped.remaining, 19, "a full bucket");
-        assert_eq!(stepped.tat, now + 100_000, "reset to now, then one taken");
-        assert_eq!(stepped.retry_after, None);
+        assert!(!stepped.allowed, "{stepped:?}");
+        assert_eq!(stepped.remaining, 0, "an empty bucket, not a fresh burst");
+        assert_eq!(
+            stepped.retry_after,
+            Some(100_000),
+            "one T, not the 60 s step"
+        );
+        assert_eq!(stepped.tat, now + 2_000_000, "clamped");
+        // The caller stores the clamped TAT: one T later the next token is there.
+        assert!(g.decide(Some(stepped.tat), now + 100_000).allowed);
         // The most a GCRA can legitimately hold (an empty bucket right after a request)
         // is kept: refused, exactly one T to wait.
         let full = g.decide(Some(now + 2_000_000), now);
         assert!(!full.allowed);
         assert_eq!(full.retry_after, Some(100_000));
         assert_eq!(full.tat, now + 2_000_000);
-        // One microsecond beyond is impossible.
-        assert!(g.decide(Some(now + 2_000_001), now).allowed);
+        // One microsecond beyond is impossible: the same as the most it can hold.
+        assert_eq!(g.decide(Some(now + 2_000_001), now), full);
         // Near the top of the range nothing overflows.
         let top = g.decide(Some(u64::MAX), u64::MAX - 1);
         assert!(top.allowed && top.tat == u64::MAX, "{top:?}");

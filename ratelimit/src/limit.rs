@@ -91,9 +91,9 @@ impl Limit {
 /// `share_quota`, when Redis last reported `used` of `quota` and `replicas` share what is
 /// left: so that `⌊(quota − used) / replicas⌋` requests remain to it.
 ///
-/// Rounded **down**: the replicas together never admit more than the quota left (with 3
-/// left and 2 replicas, each admits 1; with 1 left, none). The one or more requests the
-/// rounding withholds are the price of never over-admitting without coordination.
+/// Rounded **down** (with 3 left and 2 replicas, each admits 1; with 1 left, none): at
+/// most `⌊(quota − used) / replicas⌋` per replica, `used` being the count *this* replica
+/// last saw (a replica that saw an older count admits its share of that).
 pub(crate) fn share_counted(quota: u64, used: u64, replicas: u32, share_quota: u64) -> u64 {
     let left = quota.saturating_sub(used) / u64::from(replicas.max(1));
     share_quota.saturating_sub(left)

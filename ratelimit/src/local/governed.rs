@@ -16,7 +16,7 @@
 //!
 //! Before governor decides, a stored TAT later than `now + τ + T` (impossible for this
 //! GCRA, see [`crate::gcra`]; on the monotonic clock it arises only when the key was
-//! rebuilt for a lower limit) is dropped, as the Redis script does.
+//! rebuilt for a lower limit) is clamped to `now + τ + T`, as the Redis script does.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -99,7 +99,7 @@ impl GovernedRate {
     pub fn check(&self) -> RateOutcome {
         let now = self.limiter.clock().now().as_u64();
         let latest = self.gcra.latest_possible_tat(now);
-        self.tat.forget_after(latest.saturating_sub(self.start()));
+        self.tat.clamp_to(latest.saturating_sub(self.start()));
         match self.limiter.check() {
             Ok(snapshot) => RateOutcome::Allowed {
                 remaining: u64::from(snapshot.remaining_burst_capacity()),
@@ -153,12 +153,13 @@ impl TatStore {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = value;
     }
 
-    /// Drops a TAT later than `latest` (relative): no state, a full bucket. Checked and
-    /// cleared under the lock, so a TAT another request just stored is kept.
-    fn forget_after(&self, latest: u64) {
+    /// Clamps a TAT later than `latest` (relative) to it: an empty bucket one interval
+    /// from its next token, never a fresh burst. Checked and set under the lock, so a
+    /// TAT another request just stored is kept.
+    fn clamp_to(&self, latest: u64) {
         let mut tat = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if *tat > latest {
-            *tat = 0;
+            *tat = latest;
         }
     }
 }

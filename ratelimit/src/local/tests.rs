@@ -147,17 +147,23 @@ fn a_backward_step_leaves_an_empty_bucket_one_interval_away() {
 }
 
 #[test]
-fn a_lowered_limit_drops_a_tat_it_could_never_hold() {
+fn a_lowered_limit_clamps_a_tat_it_could_never_hold() {
     let (b, clock) = backend();
     let key = Key::client("bank-nb");
     let wide = Limit::new(1.0, 100);
     for _ in 0..100 {
         assert!(check(&b, &clock, key, wide).is_allowed());
     }
-    // TAT = now + 100 s; burst 3 at 1/s can hold at most now + 3 s: a fresh bucket, as in
-    // Redis (whose script sees only the TAT, not the limit it was written under).
+    // TAT = now + 100 s; burst 3 at 1/s can hold at most now + 3 s: clamped to that, an
+    // empty bucket one second from its next token, as in Redis (whose script sees only
+    // the TAT, not the limit it was written under). Lowering a spent client's limit
+    // never hands it a fresh burst.
     let narrow = Limit::new(1.0, 3);
     let d = check(&b, &clock, key, narrow);
+    assert!(!d.is_allowed(), "{d:?}");
+    assert_eq!(d.info().retry_after, Some(Duration::from_secs(1)));
+    clock.advance(Duration::from_secs(1));
+    let d = check(&b, &clock, key, narrow);
     assert!(d.is_allowed(), "{d:?}");
-    assert_eq!(d.info().remaining, 2);
+    assert_eq!(d.info().remaining, 0);
 }

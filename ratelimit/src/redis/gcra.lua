@@ -27,12 +27,20 @@ else
 end
 
 -- A stored TAT later than now + tau + t cannot have been written by this GCRA (an allowed
--- request stores at most now + tau + t): the clock was stepped back since (or the limit
--- lowered). It is no state, a full bucket, rather than a refusal for the length of the step.
+-- request stores at most now + tau + t): the clock was stepped back since, or the limit
+-- lowered. It is clamped to now + tau + t, an empty bucket one interval from its next
+-- token: neither a refusal for the length of the step nor a fresh burst. The clamp is
+-- stored at once (a refusal writes nothing else), or the next call would clamp the same
+-- far value again and the client would wait out the whole step after all.
 local tat = now
 local stored = tonumber(redis.call('GET', KEYS[1]))
-if stored and stored <= now + tau + t then
+if stored then
   tat = math.max(stored, now)
+  if tat > now + tau + t then
+    tat = now + tau + t
+    local clamp_ttl_ms = math.floor((tat - now) / 1000) + 1 + tonumber(ARGV[6])
+    redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', string.format('%.0f', clamp_ttl_ms))
+  end
 end
 
 -- Quota first, without counting: a quota refusal takes no rate token.

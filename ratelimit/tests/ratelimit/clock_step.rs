@@ -1,6 +1,7 @@
 //! A wall clock stepped back does not block clients that were active: in process the GCRA
 //! runs on the monotonic clock; in Redis a stored TAT later than `now + τ + T` (which no
-//! GCRA can write) is a full bucket.
+//! GCRA can write) is clamped to it: an empty bucket one interval from its next token —
+//! neither a wait for the length of the step nor a fresh burst.
 
 use std::time::Duration;
 
@@ -45,26 +46,29 @@ async fn in_process_a_60_s_step_back_changes_nothing() {
 }
 
 #[tokio::test]
-async fn in_redis_a_60_s_step_back_of_the_gcra_clock_is_a_full_bucket() {
+async fn in_redis_a_60_s_step_back_of_the_gcra_clock_costs_one_interval() {
     let redis = RedisServer::start().unwrap();
     let clock = clock_at(NOON_SHANGHAI);
     let limiter = redis_limiter(&redis.url(), &clock);
     let key = Key::client("bank-nb");
     take(&limiter, &key, 6).await;
     clock.set(clock.now() - Duration::from_secs(60));
+    let refused = limiter.check(&key, &limit()).await.unwrap();
+    assert_eq!(refused.info().why, Some(Why::Rate), "{refused:?}");
+    assert_eq!(
+        refused.info().retry_after,
+        Some(Duration::from_millis(100)),
+        "one emission interval, not the 60 s of the step"
+    );
+    // From there on, the GCRA as usual on the stepped clock: one token per T.
+    clock.advance(Duration::from_millis(100));
     let d = limiter.check(&key, &limit()).await.unwrap();
     assert!(d.is_allowed(), "{d:?}");
-    assert_eq!(d.info().remaining, 19, "a fresh bucket");
-    assert_eq!(d.info().reset_after, Duration::from_millis(100));
-    // From there on, the GCRA as usual on the stepped clock.
-    take(&limiter, &key, 19).await;
-    let refused = limiter.check(&key, &limit()).await.unwrap();
-    assert_eq!(refused.info().why, Some(Why::Rate));
-    assert_eq!(refused.info().retry_after, Some(Duration::from_millis(100)));
+    assert_eq!(d.info().remaining, 0, "no fresh burst");
 }
 
 #[tokio::test]
-async fn in_redis_a_far_future_tat_is_reset_to_now() {
+async fn in_redis_a_far_future_tat_is_clamped_to_an_empty_bucket() {
     let redis = RedisServer::start().unwrap();
     let clock = clock_at(NOON_SHANGHAI);
     let limiter = redis_limiter(&redis.url(), &clock);
@@ -83,7 +87,8 @@ async fn in_redis_a_far_future_tat_is_reset_to_now() {
     let refused = limiter.check(&key, &limit()).await.unwrap();
     assert_eq!(refused.info().retry_after, Some(Duration::from_millis(100)));
 
-    // One microsecond more is impossible: a full bucket, TAT reset to now + T.
+    // One microsecond more is impossible: clamped to that, an empty bucket one T from
+    // its next token (refused, TAT unchanged at now + τ + T), never a fresh burst.
     for far in [
         now_us + 2_000_001,
         now_us + 61_400_000,
@@ -96,14 +101,18 @@ async fn in_redis_a_far_future_tat_is_reset_to_now() {
             .await
             .unwrap();
         let d = limiter.check(&key, &limit()).await.unwrap();
-        assert!(d.is_allowed(), "TAT {far}: {d:?}");
-        assert_eq!(d.info().remaining, 19, "TAT {far}");
+        assert!(!d.is_allowed(), "TAT {far}: {d:?}");
+        assert_eq!(
+            d.info().retry_after,
+            Some(Duration::from_millis(100)),
+            "TAT {far}"
+        );
         let tat: u64 = redis::cmd("GET")
             .arg(&name)
             .query_async(&mut conn)
             .await
             .unwrap();
-        assert_eq!(tat, now_us + 100_000, "TAT {far}");
+        assert!(tat <= now_us + 2_000_000, "TAT {far} left at {tat}");
         let _: () = redis::cmd("DEL")
             .arg(&name)
             .query_async(&mut conn)
@@ -112,9 +121,9 @@ async fn in_redis_a_far_future_tat_is_reset_to_now() {
     }
 }
 
-/// On Redis' own clock (the default): a TAT far beyond Redis `TIME` is a full bucket.
+/// On Redis' own clock (the default): a TAT far beyond Redis `TIME` costs one interval.
 #[tokio::test]
-async fn on_redis_time_a_far_future_tat_is_a_full_bucket() {
+async fn on_redis_time_a_far_future_tat_costs_one_interval() {
     let redis = RedisServer::start().unwrap();
     let limiter = Limiter::redis(
         credgate_ratelimit::LimiterConfig::default(),
@@ -132,6 +141,7 @@ async fn on_redis_time_a_far_future_tat_is_a_full_bucket() {
         .await
         .unwrap();
     let d = limiter.check(&key, &limit()).await.unwrap();
-    assert!(d.is_allowed(), "{d:?}");
-    assert_eq!(d.info().remaining, 19);
+    assert!(!d.is_allowed(), "{d:?}");
+    let wait = d.info().retry_after.unwrap();
+    assert!(wait <= Duration::from_millis(100), "{wait:?}, not the 60 s");
 }

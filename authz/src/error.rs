@@ -135,7 +135,8 @@ impl AuthzError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Required => "authorization_required",
-            Self::TooLarge { .. } => "payload_too_large",
+            // The token, not the request body: an authorization code.
+            Self::TooLarge { .. } => "authorization_invalid",
             Self::Invalid(_) => "authorization_invalid",
             Self::Expired(_) => "authorization_expired",
             Self::Mismatch(_) => "authorization_mismatch",
@@ -148,8 +149,11 @@ impl AuthzError {
     /// The HTTP status SPEC §4 assigns to [`AuthzError::code`].
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::Required | Self::Invalid(_) | Self::Expired(_) | Self::Revoked => 401,
-            Self::TooLarge { .. } => 413,
+            Self::Required
+            | Self::TooLarge { .. }
+            | Self::Invalid(_)
+            | Self::Expired(_)
+            | Self::Revoked => 401,
             Self::Mismatch(_) | Self::Exhausted => 403,
             Self::Unavailable => 503,
         }
@@ -170,7 +174,11 @@ mod tests {
     fn codes_and_statuses_follow_the_spec() {
         let cases = [
             (AuthzError::Required, "authorization_required", 401),
-            (AuthzError::TooLarge { max: 1 }, "payload_too_large", 413),
+            (
+                AuthzError::TooLarge { max: 1 },
+                "authorization_invalid",
+                401,
+            ),
             (
                 AuthzError::Invalid(InvalidReason::BadSignature),
                 "authorization_invalid",

@@ -164,7 +164,8 @@ pub fn issue(key_pem: &str, claims: &IssueClaims) -> Result<String, IssueError> 
     let exp = claims
         .now_unix
         .checked_add(ttl)
-        .ok_or(invalid("exp", "out of range"))?;
+        .filter(|exp| *exp <= crate::MAX_NUMERIC_DATE)
+        .ok_or(invalid("exp", "past 9999-12-31, which no verifier accepts"))?;
     let pair = load_private_key(key_pem)?;
     let jti = random_jti()?;
 

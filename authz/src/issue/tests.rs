@@ -102,13 +102,15 @@ fn pkcs8_v1_keys_sign_too() {
 fn refuses_bad_claims_and_keys() {
     let (private, public) = pem_pair();
     type Edit = fn(&mut IssueClaims);
-    let cases: [(&str, Edit); 7] = [
+    let cases: [(&str, Edit); 8] = [
         ("iss", |c| c.iss.clear()),
         ("sub", |c| c.sub.clear()),
         ("aud", |c| c.aud.clear()),
         ("scope", |c| c.scope.clear()),
         ("max_uses", |c| c.max_uses = Some(0)),
         ("exp", |c| c.ttl = Duration::from_millis(500)),
+        // An exp after 9999 would be refused by every verifier.
+        ("exp", |c| c.ttl = Duration::from_secs(3_000_000 * 86_400)),
         ("kid", |c| c.kid = Some(String::new())),
     ];
     for (claim, edit) in cases {

@@ -57,6 +57,12 @@ async fn answer(
         .await;
     trail.note_upstream(&upstream.name, &info);
     let record = record.map_err(|e| call_error(&upstream.name, &e))?;
+    let unreadable: Vec<&'static str> = record
+        .unreadable
+        .iter()
+        .filter(|(s, _)| grant.sections.contains(s))
+        .map(|(s, _)| s.as_str())
+        .collect();
     for (section, reason) in &record.unreadable {
         tracing::warn!(
             upstream = %upstream.name,
@@ -119,6 +125,10 @@ async fn answer(
         ("purpose", Value::from(grant.purpose.as_str())),
         ("sections", Value::Object(out)),
         ("unavailable_sections", json!(missing)),
+        // The subset of those the platform sent but this build could not
+        // read: "not held" and "could not read" are different answers for
+        // a blacklist.
+        ("unreadable_sections", json!(unreadable)),
     ]))
 }
 

@@ -6,9 +6,9 @@
 //! `旗`). A run containing a digit, a letter, whitespace, punctuation or a
 //! street-level character (`街`, `号`, `弄`, `巷`, `室`, `栋`, `幢`) is not a
 //! unit, so street details never pass for one. `路` and `楼` are street-level
-//! too, except in a two-character county-level name (`鼓楼区`, `钟楼区`,
+//! too, except in the five county-level names that hold one (`鼓楼区`, `钟楼区`,
 //! `路北区`, `路南区`, `路桥区`): a run holding one is a unit only when it
-//! is exactly two characters and `区`, `县` or `旗`, so `江北路东区` or
+//! is one of those, so `大楼区`, `江北路东区` or
 //! `中山路市场` is not. Runs that name a place that is not an administrative
 //! unit stop the reading too:
 //! - zones ending in `小区`, `社区`, `景区`, `园区`, `核心区`, `开发区`,
@@ -57,6 +57,10 @@ const STREET_CHARS: &str = "街号弄巷室栋幢";
 /// road or building (`江北路东区`), and `市` is left out because
 /// `鼓楼市场`-like runs are markets, not cities.
 const SHORT_NAME_STREET_CHARS: &str = "路楼";
+
+/// The county-level units whose names hold `路` or `楼`, all of them: any
+/// other run holding one (`大楼区`) is a building or a road, however short.
+const STREET_CHAR_DISTRICTS: &[&str] = &["鼓楼区", "钟楼区", "路北区", "路南区", "路桥区"];
 
 /// Markers a run holding a [`SHORT_NAME_STREET_CHARS`] character may end in.
 const SHORT_NAME_MARKERS: &str = "区县旗";
@@ -219,7 +223,9 @@ fn is_name_char(c: char) -> bool {
 fn is_administrative(unit: &str, previous: &str, next: Option<char>) -> bool {
     let n = unit.chars().count();
     if unit.contains(|c| SHORT_NAME_STREET_CHARS.contains(c))
-        && !(n == 3 && unit.ends_with(|c| SHORT_NAME_MARKERS.contains(c)))
+        && !(n == 3
+            && unit.ends_with(|c| SHORT_NAME_MARKERS.contains(c))
+            && STREET_CHAR_DISTRICTS.contains(&unit))
     {
         return false;
     }
@@ -362,6 +368,9 @@ mod tests {
             ("宁波市江北路东区", "宁波市"),
             ("宁波市中山路区政府", "宁波市"),
             ("宁波市科技楼区", "宁波市"),
+            // Two characters, but no such district.
+            ("宁波市大楼区5号", "宁波市"),
+            ("宁波市新路县", "宁波市"),
             // 市 is no marker for them.
             ("宁波市鼓楼市", "宁波市"),
             // Estates and markets.

@@ -270,12 +270,16 @@ pub(super) fn fen_amount(v: Option<i64>, path: &str) -> Result<Option<f64>, Adap
 /// A score value given as text (`"612"`, `"612.5"`), read as it is:
 /// never rounded, since rounding `"549.995"` to 550 would move it across a
 /// tier boundary. Plain decimal notation only (no sign, exponent or
-/// grouping), at most 24 characters.
+/// grouping), at most 9 integer and 6 fraction digits: within 15
+/// significant digits an f64 keeps every such value on its side of any
+/// boundary written with as many digits (`"549.99999999999999"` would
+/// parse to 550.0).
 pub(super) fn score_value(v: Option<String>, path: &str) -> Result<f64, AdapterError> {
     let s = req(v, path)?;
     let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
     let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    let plain = s.len() <= 24
+    let plain = int.len() <= 9
+        && frac.len() <= 6
         && !int.is_empty()
         && digits(int)
         && digits(frac)

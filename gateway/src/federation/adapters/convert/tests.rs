@@ -154,6 +154,7 @@ fn score_text_is_read_exactly_never_rounded() {
     // Rounding to two decimals would put these on the next tier.
     assert!(v("549.995").unwrap() < 550.0);
     assert!(v("749.999").unwrap() < 750.0);
+    assert!(v("549.999999").unwrap() < 550.0);
     for bad in [
         "",
         "-1",
@@ -165,7 +166,9 @@ fn score_text_is_read_exactly_never_rounded() {
         " 5",
         "NaN",
         "inf",
-        &"9".repeat(25),
+        &"9".repeat(10),
+        // 17 significant digits: an f64 would round it to 550.0.
+        "549.99999999999999",
     ] {
         assert!(v(bad).is_err(), "{bad:?}");
     }

@@ -84,7 +84,9 @@ pub(crate) fn header_problems(header: &JsonObject) -> Vec<InvalidReason> {
     // (`at+jwt`, `dpop+jwt`, …) is some other token signed by the same key.
     match header.get("typ") {
         None => {}
-        Some(Value::String(t)) if t.eq_ignore_ascii_case("JWT") => {}
+        // RFC 7519 §5.1: "JWT", or its media type in full.
+        Some(Value::String(t))
+            if t.eq_ignore_ascii_case("JWT") || t.eq_ignore_ascii_case("application/jwt") => {}
         Some(_) => problems.push(InvalidReason::Malformed("typ is not JWT")),
     }
     problems

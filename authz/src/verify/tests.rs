@@ -188,6 +188,7 @@ fn refuses_key_carrying_and_critical_headers() {
     for (typ, ok) in [
         (json!("JWT"), true),
         (json!("jwt"), true),
+        (json!("application/jwt"), true),
         (json!("at+jwt"), false),
         (json!("dpop+jwt"), false),
         (json!(1), false),

@@ -34,8 +34,8 @@ fn allowed_without_quota_has_burst_policy_and_no_retry_after() {
     assert_eq!(value(&headers, "Retry-After"), None);
 }
 
-#[test]
-fn daily_quota_is_a_second_policy_item() {
+/// 50/s, burst 100, a daily quota of 10,000 with 9,000 left and an hour to go.
+fn with_quota() -> Info {
     let mut i = info(Limit::new(50.0, 100).with_daily_quota(10_000));
     i.quota = Some(QuotaInfo {
         limit: 10_000,
@@ -43,7 +43,12 @@ fn daily_quota_is_a_second_policy_item() {
         resets_at_unix: 1_740_844_800,
         resets_after: Duration::from_millis(3_600_001),
     });
-    let headers = i.headers();
+    i
+}
+
+#[test]
+fn daily_quota_is_a_second_policy_item() {
+    let headers = with_quota().headers();
     assert_eq!(
         value(&headers, "ratelimit-policy"),
         Some("\"burst\";q=100;w=2, \"daily\";q=10000;w=86400")
@@ -56,13 +61,7 @@ fn daily_quota_is_a_second_policy_item() {
 
 #[test]
 fn named_policies_carry_the_prefix_and_a_bad_prefix_is_dropped() {
-    let mut i = info(Limit::new(50.0, 100).with_daily_quota(10_000));
-    i.quota = Some(QuotaInfo {
-        limit: 10_000,
-        remaining: 9_000,
-        resets_at_unix: 1_740_844_800,
-        resets_after: Duration::from_millis(3_600_001),
-    });
+    let i = with_quota();
     let headers = i.headers_named("sanctions.check/");
     assert_eq!(
         value(&headers, "ratelimit-policy"),

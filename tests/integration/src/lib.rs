@@ -194,6 +194,13 @@ impl Harness {
         self.gateway.as_ref().unwrap()
     }
 
+    /// One scrape of the gateway's `/metrics` (admin listener), as text.
+    pub async fn metrics_text(&self) -> String {
+        let admin = self.gw().admin_addr.expect("an admin listener");
+        let (_, body) = plain(admin, http::Method::GET, "/metrics", None).await;
+        String::from_utf8(body.to_vec()).expect("UTF-8 metrics")
+    }
+
     /// The gateway's client-facing address.
     pub fn addr(&self) -> SocketAddr {
         self.gw().addr

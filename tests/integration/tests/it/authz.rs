@@ -2,7 +2,7 @@
 //! every refusal has its code, revocation and use counts take effect at
 //! once, across replicas through Redis; refusals never reach a platform.
 
-use credgate_integration::{jti_of, plain, Harness, Options};
+use credgate_integration::{jti_of, Harness, Options};
 use std::time::Duration;
 
 const LOAN: (&str, &str) = ("x-credit-purpose", "loan_underwriting");
@@ -236,7 +236,6 @@ async fn max_uses_counts_only_answered_queries() {
 #[tokio::test]
 async fn a_client_that_goes_away_before_the_answer_does_not_spend_its_use() {
     let h = Harness::start().await;
-    let admin = h.gw().admin_addr.unwrap();
     let (path, once) = single_use_report(&h);
     // The platform holds the answer for 2 s (the upstream timeout is 3 s, so
     // a gateway that did not notice the client leave would answer, and
@@ -263,8 +262,7 @@ async fn a_client_that_goes_away_before_the_answer_does_not_spend_its_use() {
     // The gateway notices the closed connection and drops the request.
     let closed = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            let (_, body) = plain(admin, http::Method::GET, "/metrics", None).await;
-            let text = String::from_utf8(body.to_vec()).unwrap();
+            let text = h.metrics_text().await;
             let n = text
                 .lines()
                 .filter(|l| l.starts_with("credgate_requests_total{"))
@@ -456,14 +454,7 @@ async fn fails_closed_without_redis(h: &Harness) {
         assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
     }
     // Counted, and shown as down (logged once, not per refusal).
-    let (_, body) = plain(
-        h.gw().admin_addr.unwrap(),
-        http::Method::GET,
-        "/metrics",
-        None,
-    )
-    .await;
-    let text = String::from_utf8(body.to_vec()).unwrap();
+    let text = h.metrics_text().await;
     assert!(
         text.contains("\ncredgate_authz_store_failures_total 2\n"),
         "{text}"

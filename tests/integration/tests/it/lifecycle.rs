@@ -117,14 +117,7 @@ async fn silent_connections_cannot_hold_every_slot() {
         .handshake_evicted
         .load(std::sync::atomic::Ordering::Relaxed);
     assert!(evicted >= 1, "{evicted}");
-    let (_, body) = credgate_integration::plain(
-        h.gw().admin_addr.unwrap(),
-        http::Method::GET,
-        "/metrics",
-        None,
-    )
-    .await;
-    let text = String::from_utf8(body.to_vec()).unwrap();
+    let text = h.metrics_text().await;
     assert!(
         text.lines().any(|l| l
             .starts_with("credgate_tls_handshake_failures_total{reason=\"evicted\"}")

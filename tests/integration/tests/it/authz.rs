@@ -492,22 +492,8 @@ async fn redis_over_tls_checks_the_server_and_presents_a_client_certificate() {
     // Only possible when the TLS connection to Redis works.
     let h = start("ca.crt").await;
     a_single_use_is_spent_in_redis(&h).await;
-    // Rate-limit decisions go to Redis over TLS too. (A first decision may
-    // time out while the connection is set up on a busy machine: the
-    // limiter then decides locally and tries Redis again shortly.)
-    let admin = h.gw().admin_addr.unwrap();
-    let dept = h.client("dept-nb");
-    let path = h.basic_report_path("xinyong-ningbo");
-    credgate_integration::eventually("rate limits decided in Redis", async || {
-        dept.get(&path, &[("x-credit-purpose", "administrative_approval")])
-            .await;
-        let (_, body) =
-            credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
-        let ready: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        ready["ratelimit"]["mode"] == "redis"
-            && ready["redis"] == serde_json::json!({ "topology": "single", "reachable": true })
-    })
-    .await;
+    // Rate-limit decisions go to Redis over TLS too.
+    rate_limits_are_decided_in_redis(&h).await;
     drop(h);
     // A Redis whose certificate does not chain to ca_file is not Redis.
     fails_closed_without_redis(&start("rogue/ca.crt").await).await;
@@ -600,16 +586,24 @@ async fn redis_tls_files_are_reloaded_after_a_rotation() {
         "counted in the new Redis"
     );
     // The rate limiter's connection followed as well.
+    rate_limits_are_decided_in_redis(&h).await;
+}
+
+/// Rate-limit decisions reach Redis (over TLS where configured). A first
+/// decision may time out while the connection is set up on a busy machine:
+/// the limiter then decides locally and tries Redis again shortly.
+async fn rate_limits_are_decided_in_redis(h: &Harness) {
     let admin = h.gw().admin_addr.unwrap();
     let dept = h.client("dept-nb");
-    let report = h.basic_report_path("xinyong-ningbo");
-    credgate_integration::eventually("rate limits decided in Redis again", async || {
-        dept.get(&report, &[("x-credit-purpose", "administrative_approval")])
+    let path = h.basic_report_path("xinyong-ningbo");
+    credgate_integration::eventually("rate limits decided in Redis", async || {
+        dept.get(&path, &[("x-credit-purpose", "administrative_approval")])
             .await;
         let (_, body) =
             credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
         let ready: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        ready["ratelimit"]["mode"] == "redis" && ready["redis"]["reachable"] == true
+        ready["ratelimit"]["mode"] == "redis"
+            && ready["redis"] == serde_json::json!({ "topology": "single", "reachable": true })
     })
     .await;
 }

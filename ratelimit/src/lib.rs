@@ -28,6 +28,7 @@ mod health;
 mod limit;
 mod limiter;
 mod local;
+mod owed;
 mod redis;
 mod seen;
 

@@ -145,6 +145,9 @@ struct Shared {
     /// The day's quota count Redis last reported for each key: where the fallback's
     /// count starts.
     seen: QuotaSeen,
+    /// What the fallback admitted under daily quotas: added to Redis' counts when it
+    /// answers again.
+    owed: crate::owed::Owed,
 }
 
 #[derive(Debug, Default)]
@@ -248,6 +251,7 @@ impl Limiter {
             replicas: redis.replicas,
             fallback: LocalBackend::new(Arc::clone(&config.clock), config.time_zone),
             seen: QuotaSeen::new(),
+            owed: crate::owed::Owed::default(),
         }));
         Ok(Self::with_backend(config, backend))
     }
@@ -295,6 +299,9 @@ impl Limiter {
                     Some(Ok(decision)) => {
                         if let Some(t) = shared.health.succeeded(route) {
                             self.transition(shared, t, None);
+                            if t == Transition::CameBack {
+                                self.repay_owed();
+                            }
                         }
                         if let (Some(day), Some(quota)) = (&day, decision.info().quota) {
                             // `remaining` is `limit − used`, floored at 0: `used` exactly,
@@ -400,11 +407,67 @@ impl Limiter {
                     }
                     _ => 0,
                 };
-                shared
+                let decision = shared
                     .fallback
-                    .check_counting_from(key, &share, &params, now, counted)
+                    .check_counting_from(key, &share, &params, now, counted)?;
+                if let (Some(day), true) = (day, decision.is_allowed()) {
+                    if limit.daily_quota.is_some() {
+                        shared.owed.add(
+                            &crate::redis::keys::quota_key(key, day.label),
+                            day.number,
+                            1,
+                            RedisBackend::quota_lifetime_secs(day, now),
+                        );
+                    }
+                }
+                Ok(decision)
             }
         }
+    }
+
+    /// After Redis came back: adds what the fallback admitted today to Redis' counts, on
+    /// a task of its own (the request that saw the recovery does not wait for it). What
+    /// cannot be added is kept for the next recovery.
+    fn repay_owed(&self) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let limiter = self.clone();
+        rt.spawn(async move {
+            let Backend::Redis(shared) = &limiter.inner.backend else {
+                return;
+            };
+            let Ok(today) = Day::containing(limiter.inner.clock.now(), limiter.inner.zone) else {
+                return;
+            };
+            let mut owed = shared.owed.take(today.number).into_iter();
+            let mut repaid = 0u64;
+            for (key, entry) in owed.by_ref() {
+                if let Err(e) = shared
+                    .redis
+                    .add_quota(&key, entry.count, entry.lifetime_secs)
+                    .await
+                {
+                    tracing::warn!(
+                        error = %e,
+                        "rate limiter: could not add the fallback's quota counts to Redis; \
+                         kept for the next recovery"
+                    );
+                    shared.owed.give_back(key, entry);
+                    for (key, entry) in owed {
+                        shared.owed.give_back(key, entry);
+                    }
+                    return;
+                }
+                repaid = repaid.saturating_add(entry.count);
+            }
+            if repaid > 0 {
+                tracing::info!(
+                    requests = repaid,
+                    "rate limiter: the fallback's quota counts of today were added to Redis"
+                );
+            }
+        });
     }
 
     /// Logs and counts a change of availability, once per change.

@@ -37,6 +37,12 @@ use crate::limiter::TimeSource;
 /// The decision script.
 const SCRIPT: &str = include_str!("redis/gcra.lua");
 
+/// Adds what the fallback admitted to a day's quota count; sets the key's lifetime when
+/// the add created it. One key: a single slot on a Cluster.
+const ADD_QUOTA_SCRIPT: &str = "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) \
+    if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end \
+    return v";
+
 /// How long a quota counter outlives its day (clock skew between replicas, late
 /// requests): one hour. The lifetime is sent relative (`EXPIRE`, seconds until the day
 /// ends on the gateway's clock, plus this margin) rather than as an `EXPIREAT`, so a Redis
@@ -53,6 +59,7 @@ const GCRA_SLACK_GATEWAY_TIME_MS: u64 = 60_000;
 pub(crate) struct RedisBackend {
     conn: RedisConn,
     script: Script,
+    add_quota: Script,
     call_timeout: Duration,
     time_source: TimeSource,
 }
@@ -92,6 +99,7 @@ impl RedisBackend {
         Ok(Self {
             conn,
             script: Script::new(SCRIPT),
+            add_quota: Script::new(ADD_QUOTA_SCRIPT),
             call_timeout,
             time_source,
         })
@@ -135,9 +143,7 @@ impl RedisBackend {
             .arg(params.burst())
             .arg(now_arg)
             .arg(quota.map_or_else(String::new, |(q, _)| q.to_string()))
-            .arg(quota.map_or(0, |(_, day)| {
-                ceil_secs(day.until_next(now)).saturating_add(QUOTA_KEY_MARGIN_SECS)
-            }))
+            .arg(quota.map_or(0, |(_, day)| Self::quota_lifetime_secs(day, now)))
             .arg(slack);
         let mut conn = self.conn.clone();
         let reply: Vec<i64> = self
@@ -187,6 +193,29 @@ impl RedisBackend {
         } else {
             Decision::Limited(info)
         })
+    }
+
+    /// The lifetime of a quota key of `day` created at `now` (as the decision script
+    /// sets it).
+    pub(crate) fn quota_lifetime_secs(day: &Day, now: SystemTime) -> u64 {
+        ceil_secs(day.until_next(now)).saturating_add(QUOTA_KEY_MARGIN_SECS)
+    }
+
+    /// Adds `n` to the quota count under `quota_key` (what the fallback admitted while
+    /// Redis was down). One call, under the call timeout; not resent (an add that may
+    /// have run must not run twice).
+    pub(crate) async fn add_quota(
+        &self,
+        quota_key: &str,
+        n: u64,
+        lifetime_secs: u64,
+    ) -> Result<(), RedisFailure> {
+        let mut invocation = self.add_quota.key(quota_key);
+        invocation.arg(n).arg(lifetime_secs.max(1));
+        let mut conn = self.conn.clone();
+        self.bounded(async move { invocation.invoke_async::<i64>(&mut conn).await })
+            .await
+            .map(drop)
     }
 
     /// Runs `fut` under the call timeout.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use credgate_authz::testing::RedisServer;
 use credgate_ratelimit::{Key, Limit, Limiter, Mode, RedisLimiterConfig, Why};
 
-use super::common::{clock_at, config, redis_config, until_mode, NOON_SHANGHAI};
+use super::common::{clock_at, config, connection, redis_config, until_mode, NOON_SHANGHAI};
 
 /// A generous rate with a daily quota of 10: only the quota ever refuses.
 fn limit() -> Limit {
@@ -133,11 +133,83 @@ async fn a_new_day_during_the_outage_starts_from_the_full_share() {
         let _ = a.check(&Key::client("probe"), &limit()).await;
     })
     .await;
-    assert_eq!(until_quota_refuses(&a, &key, 20).await, 10);
+    // The 5 the fallback admitted today are added to Redis' count of today once it is
+    // back, so 5 are left, not 10.
+    let mut conn = connection(&redis.url()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("*bank-nb*quota*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if keys.len() == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{keys:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(until_quota_refuses(&a, &key, 20).await, 5);
     redis.stop();
     assert_eq!(
         until_quota_refuses(&a, &key, 20).await,
         0,
         "spent in Redis today"
     );
+}
+
+/// What a replica's fallback admitted under the daily quota while Redis was down is added
+/// to Redis' count once Redis answers again: the fleet's count of the day includes it.
+#[tokio::test]
+async fn the_fallbacks_admissions_are_added_to_redis_when_it_is_back() {
+    let mut redis = RedisServer::start().unwrap();
+    let (a, b, _clock) = replicas(&redis);
+    let key = Key::client("bank-nb");
+    // 4 of 10 used; a last saw 3.
+    assert_eq!(alternate(&a, &b, &key, 4).await, [2, 2]);
+    let mut conn = connection(&redis.url()).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*bank-nb*quota*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let [quota_key] = keys.as_slice() else {
+        panic!("one quota key: {keys:?}")
+    };
+
+    redis.stop();
+    // a: ⌊(10 − 3) / 2⌋ = 3 in its fallback.
+    assert_eq!(until_quota_refuses(&a, &key, 20).await, 3);
+
+    // Redis back with its data (as a persistent Redis would be).
+    redis.restart().unwrap();
+    let mut conn = connection(&redis.url()).await;
+    let _: () = redis::cmd("SET")
+        .arg(quota_key)
+        .arg(4)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    until_mode(&a, Mode::Redis, Duration::from_secs(5), || async {
+        let _ = a.check(&Key::client("probe"), &limit()).await;
+    })
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let n: i64 = redis::cmd("GET")
+            .arg(quota_key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if n == 7 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis' count {n}, not 4 + the fallback's 3"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // So the other replica, on Redis, finds 3 left, not 6.
+    assert_eq!(until_quota_refuses(&b, &key, 20).await, 3);
 }

@@ -110,7 +110,9 @@ pub struct ServerConfig {
     /// Longest a TLS handshake may take.
     #[serde(default = "defaults::handshake_timeout_ms")]
     pub handshake_timeout_ms: u64,
-    /// Longest a client may take to send a request's headers (HTTP/1.1).
+    /// Longest a client may take to send a request's headers (HTTP/1.1),
+    /// counted from the head's first byte; a keep-alive connection waiting
+    /// for its next request is bounded by `idle_timeout_ms` instead.
     #[serde(default = "defaults::header_read_timeout_ms")]
     pub header_read_timeout_ms: u64,
     /// A connection with no request in flight for this long since its last

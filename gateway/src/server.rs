@@ -119,6 +119,10 @@ pub async fn serve(
             tcp, remote, tls, limits, gateway, stats, shutdown, permit, pending,
         ));
     }
+    // Stop listening at once: a new connection is refused (and a TCP load
+    // balancer tries another replica) instead of waiting in the accept
+    // queue for the whole drain, then being reset.
+    drop(listener);
     // Drain: every connection task holds one permit until it ends.
     let max = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let drained = tokio::time::timeout(limits.drain_timeout, slots.acquire_many(max)).await;

@@ -121,19 +121,29 @@ pub fn read_crls(
 /// `serve --check` and a reload keeps the previous material. A CRL past its
 /// `nextUpdate` still loads (an old list is better than none) with a
 /// warning.
+///
+/// And with CRLs configured, every CA of the bundle must have one: rustls
+/// refuses a certificate whose revocation status is unknown, so a CA added
+/// without its CRL (a CA rotation) would refuse every client it issued while
+/// the reload reported success.
 fn check_crl_issuers(paths: &[PathBuf], cas: &[CertificateDer<'_>]) -> Result<(), TlsError> {
     let cas: Vec<_> = cas
         .iter()
         .filter_map(|c| x509_parser::parse_x509_certificate(c.as_ref()).ok())
         .map(|(_, c)| c)
         .collect();
+    let mut covered = vec![false; cas.len()];
     for path in paths {
         for der in read_crls(std::slice::from_ref(path))? {
             let (_, crl) = x509_parser::parse_x509_crl(der.as_ref())
                 .map_err(|e| file_err("CRL", path, format!("unparsable CRL: {e}")))?;
-            let signed = cas.iter().any(|ca| {
-                ca.subject() == crl.issuer() && crl.verify_signature(ca.public_key()).is_ok()
-            });
+            let mut signed = false;
+            for (i, ca) in cas.iter().enumerate() {
+                if ca.subject() == crl.issuer() && crl.verify_signature(ca.public_key()).is_ok() {
+                    signed = true;
+                    covered[i] = true;
+                }
+            }
             if !signed {
                 return Err(file_err(
                     "CRL",
@@ -150,6 +160,18 @@ fn check_crl_issuers(paths: &[PathBuf], cas: &[CertificateDer<'_>]) -> Result<()
                 }
             }
         }
+    }
+    if let (Some(first), Some(i)) = (paths.first(), covered.iter().position(|c| !c)) {
+        return Err(file_err(
+            "CRL",
+            first,
+            format!(
+                "no CRL of {} (in the client CA bundle) among the configured CRLs: \
+                 every client it issued would be refused (revocation status unknown); \
+                 add its CRL",
+                cas[i].subject()
+            ),
+        ));
     }
     Ok(())
 }
@@ -201,6 +223,12 @@ pub fn build_server_config(paths: &ServerTlsPaths) -> Result<Arc<ServerConfig>, 
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // No session resumption: a resumed session is not verified again, so a
+    // client certificate that expired since the first handshake (or a CA no
+    // longer trusted) would keep working for the ticket's lifetime. Every
+    // connection makes a full handshake; clients keep connections alive.
+    cfg.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    cfg.send_tls13_tickets = 0;
     Ok(Arc::new(cfg))
 }
 

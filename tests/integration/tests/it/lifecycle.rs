@@ -4,7 +4,7 @@
 use credgate_integration::{eventually, Harness, Options};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 
@@ -14,7 +14,7 @@ async fn shutdown_drains_in_flight_requests_and_stops_accepting() {
     let nb = h.enterprise_of("xinyong-ningbo");
     h.fault(
         "xinyong-ningbo",
-        json!({ "mode": "latency", "latency_ms": 600 }),
+        json!({ "mode": "latency", "latency_ms": 1500 }),
     )
     .await;
     let client = h.client("dept-nb");
@@ -28,6 +28,13 @@ async fn shutdown_drains_in_flight_requests_and_stops_accepting() {
     let addr = h.addr();
     let gw = h.gateway.take().unwrap();
     let shutdown = tokio::spawn(gw.shutdown());
+    // The listener closes at once: new connections are refused during the
+    // drain (a TCP load balancer moves on) rather than queued, then reset.
+    eventually("refusing connections while draining", async || {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+    assert!(!in_flight.is_finished(), "still draining");
     let r = in_flight.await.unwrap();
     assert_eq!(
         r.status, 200,
@@ -483,4 +490,66 @@ async fn the_admin_listener_is_bounded_and_speaks_get_and_head() {
         .await
         .expect("a freed slot serves the waiting client");
     assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+}
+
+/// HTTP/1.1 keep-alive: an idle connection lasts `idle_timeout_ms`, not
+/// `header_read_timeout_ms` (which bounds a head once its first byte came):
+/// a client pool that keeps connections for less than the idle timeout never
+/// sends on a connection the server is closing; a slow head is still cut at
+/// the header timeout.
+#[tokio::test]
+async fn http1_keep_alive_lasts_the_idle_timeout_and_slow_heads_the_header_timeout() {
+    let h = Harness::start_with(Options {
+        server_extra: "header_read_timeout_ms = 300\nidle_timeout_ms = 3000".into(),
+        ..Options::default()
+    })
+    .await;
+    let mut tls = h.client("auditor").connect().await.unwrap();
+    let request = b"GET /v1/nope HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    for _ in 0..2 {
+        tls.write_all(request).await.unwrap();
+        assert_eq!(&read_status(&mut tls).await, b"HTTP/1.1 404");
+        // Idle for three header timeouts: still open.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+    }
+    // A head that stops half-way is cut at the header timeout.
+    tls.write_all(b"GET /v1/nope HTTP/1.1\r\nHo").await.unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut rest))
+        .await
+        .expect("the server closed the connection");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(2500),
+        "cut at the header timeout, not the idle timeout: {took:?}"
+    );
+}
+
+/// Reads one whole answer (head and `Content-Length` body); returns its
+/// status line prefix (`HTTP/1.1 NNN`).
+async fn read_status(tls: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(n > 0, "closed mid-answer");
+        got.extend_from_slice(&buf[..n]);
+        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0);
+        if got.len() >= end + 4 + length {
+            got.truncate(12);
+            return got;
+        }
+    }
 }

@@ -176,7 +176,7 @@ async fn server_certificate_and_crl_reload_without_restart() {
     let revoked = std::fs::read_to_string(certs.join("clients/revoked.crt")).unwrap();
     let crl = make_crl(&ca, &ca_key, &[&dept, &revoked]).unwrap();
     let gen = tls.generation();
-    std::fs::write(certs.join("crl.pem"), crl).unwrap();
+    std::fs::write(certs.join("crl.pem"), &crl).unwrap();
     eventually("new CRL in force", async || tls.generation() > gen).await;
     assert!(
         h.client("dept-nb").try_get(&path).await.is_err(),
@@ -210,4 +210,64 @@ async fn server_certificate_and_crl_reload_without_restart() {
         h.client("dept-nb").try_get(&path).await.is_err(),
         "still revoked by the CRL in force"
     );
+
+    // A second CA added to the bundle without a CRL of its own is refused:
+    // with CRLs configured, rustls would refuse every client it issued
+    // (revocation status unknown), a silent outage of a CA rotation.
+    let second = credgate_certs::new_ca("credgate second client CA").unwrap();
+    let bundle = format!("{ca}{}", second.cert_pem);
+    let failed = tls.reloads_failed();
+    let gen = tls.generation();
+    std::fs::write(certs.join("ca.crt"), &bundle).unwrap();
+    eventually("a CA without a CRL is refused", async || {
+        tls.reloads_failed() > failed
+    })
+    .await;
+    assert_eq!(tls.generation(), gen);
+    // With its CRL beside the first one, the bundle loads and its clients
+    // are served.
+    let second_crl = make_crl(&second.cert_pem, &second.key_pem, &[]).unwrap();
+    std::fs::write(certs.join("crl.pem"), format!("{crl}{second_crl}")).unwrap();
+    eventually("the second CA in force", async || tls.generation() > gen).await;
+    let auditor2 = issue_client_cert(
+        &second.cert_pem,
+        &second.key_pem,
+        "auditor",
+        Validity::Normal,
+    )
+    .unwrap();
+    let (cert, key) = (certs.join("auditor2.crt"), certs.join("auditor2.key"));
+    std::fs::write(&cert, &auditor2.cert_pem).unwrap();
+    std::fs::write(&key, &auditor2.key_pem).unwrap();
+    let r = h
+        .client_with(&cert, &key)
+        .try_get("/v1/nope")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404, "a client of the second CA is served");
+    assert!(
+        h.client("dept-nb").try_get(&path).await.is_err(),
+        "still revoked by the first CA's CRL"
+    );
+}
+
+/// No TLS session resumption: a resumed session is not verified again, so a
+/// client certificate that expired (or whose CA is no longer trusted) since
+/// the first handshake would keep working. Every connection of a client
+/// that holds the server's resumption data still makes a full handshake.
+#[tokio::test]
+async fn every_connection_makes_a_full_handshake() {
+    let h = Harness::start().await;
+    for client in [h.client("auditor"), h.client("auditor").http2()] {
+        // A round trip: the client takes in whatever the server sends after
+        // the handshake (TLS 1.3 session tickets among it).
+        assert_eq!(client.try_get("/v1/nope").await.unwrap().status, 404);
+        for _ in 0..2 {
+            let conn = client.connect().await.unwrap();
+            assert_eq!(
+                conn.get_ref().1.handshake_kind(),
+                Some(rustls::HandshakeKind::Full)
+            );
+        }
+    }
 }

@@ -213,14 +213,10 @@ where
         read_buf.len() >= 24 && read_buf[..24] == *H2_PREFACE
     }
 
-    pub(super) fn poll_read_head(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<crate::Result<(MessageHead<T::Incoming>, DecodedLength, Wants)>>> {
-        debug_assert!(self.can_read_head());
-        trace!("Conn::read_head");
-
-        #[cfg(feature = "server")]
+    /// Starts the header read timeout unless it runs already (credgate
+    /// patch, CREDGATE-PATCH.md: moved here from `poll_read_head`, unchanged).
+    #[cfg(feature = "server")]
+    fn arm_header_read_timeout(&mut self) {
         if !self.state.h1_header_read_timeout_running {
             if let Some(h1_header_read_timeout) = self.state.h1_header_read_timeout {
                 let deadline = self.state.timer.now() + h1_header_read_timeout;
@@ -237,6 +233,23 @@ where
                     }
                 }
             }
+        }
+    }
+
+    pub(super) fn poll_read_head(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<crate::Result<(MessageHead<T::Incoming>, DecodedLength, Wants)>>> {
+        debug_assert!(self.can_read_head());
+        trace!("Conn::read_head");
+
+        // credgate patch (CREDGATE-PATCH.md): the header read timeout starts
+        // with the first byte of a head, not while a keep-alive connection
+        // waits for its next request (that wait is the server's idle
+        // timeout, not a slow head).
+        #[cfg(feature = "server")]
+        if !self.io.read_buf().is_empty() {
+            self.arm_header_read_timeout();
         }
 
         let msg = match self.io.parse::<T>(
@@ -258,6 +271,11 @@ where
             Poll::Ready(Ok(msg)) => msg,
             Poll::Ready(Err(e)) => return self.on_read_head_error(e),
             Poll::Pending => {
+                // credgate patch (CREDGATE-PATCH.md): bytes of a head arrived.
+                #[cfg(feature = "server")]
+                if !self.io.read_buf().is_empty() {
+                    self.arm_header_read_timeout();
+                }
                 #[cfg(feature = "server")]
                 if self.state.h1_header_read_timeout_running {
                     if let Some(h1_header_read_timeout_fut) =

@@ -211,6 +211,13 @@ impl Gateway {
         let head = head_bytes(&parts);
         strip_identity_headers(&mut parts.headers);
         let policy = self.policy.current();
+        // What the record of any refusal from here on names: the endpoint
+        // (for an unmatched certificate too: the auditor sees what it tried)
+        // and, once the client is known, the declared purpose.
+        let route = Route::parse(&parts.method, parts.uri.path());
+        if let Ok(r) = &route {
+            trail.endpoint = Some(r.template());
+        }
         // Identity comes only from the verified certificate. A valid
         // certificate that no client entry matches gets no data.
         let client = policy.identify(&conn.peer).ok_or_else(|| {
@@ -220,12 +227,6 @@ impl Gateway {
             )
         })?;
         trail.client = Some(client.id().to_owned());
-        // What the record of any refusal from here on names: the endpoint
-        // and the declared purpose (refused or not, checked below).
-        let route = Route::parse(&parts.method, parts.uri.path());
-        if let Ok(r) = &route {
-            trail.endpoint = Some(r.template());
-        }
         trail.purpose = recorded_purpose(&policy, &parts.headers);
         // Rate limit first, once the certificate has identified the client.
         let limit = client.rate_limit();

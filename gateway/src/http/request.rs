@@ -20,6 +20,9 @@ const IDENTITY_HEADERS: &[&str] = &[
     "x-ssl-client-s-dn",
     "x-ssl-client-verify",
     "x-credgate-client",
+    // RFC 9440, what a TLS-terminating proxy would pass on.
+    "client-cert",
+    "client-cert-chain",
     "forwarded",
     "x-forwarded-for",
 ];

@@ -37,8 +37,11 @@ fn identity_headers_are_stripped() {
         "x-forwarded-client-cert",
         HeaderValue::from_static("By=spiffe://x"),
     );
+    h.insert("client-cert", HeaderValue::from_static(":MIIB:"));
+    h.insert("client-cert-chain", HeaderValue::from_static(":MIIB:"));
     h.insert("x-credit-purpose", HeaderValue::from_static("p"));
     strip_identity_headers(&mut h);
     assert!(h.get("x-forwarded-client-cert").is_none());
+    assert!(h.get("client-cert").is_none() && h.get("client-cert-chain").is_none());
     assert!(h.get("x-credit-purpose").is_some());
 }

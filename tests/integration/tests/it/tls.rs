@@ -84,6 +84,12 @@ async fn a_valid_but_unmatched_certificate_gets_no_data_and_headers_cannot_claim
     assert!(r.headers.contains_key("x-request-id"));
     assert!(!String::from_utf8_lossy(&r.body).contains("sections"));
     assert_eq!(h.total_sim_requests().await, 0, "no platform contacted");
+    // The refusal's record names what was tried.
+    let seq: u64 = r.headers["x-audit-seq"].to_str().unwrap().parse().unwrap();
+    let records = h.audit_records("decision=deny").await;
+    let rec = records.iter().find(|r| r["seq"] == seq).unwrap();
+    assert_eq!(rec["endpoint"], "/v1/enterprises/{uscc}/report", "{rec}");
+    assert_eq!(rec["client_id"], "-", "{rec}");
 }
 
 #[tokio::test]

@@ -163,6 +163,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         audit: audit.clone(),
         metrics: metrics.clone(),
         ratelimit: ratelimit.clone(),
+        tls: tls.clone(),
     });
     let listener = TcpListener::bind(cfg.server.listen)
         .await

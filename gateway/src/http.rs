@@ -58,6 +58,9 @@ pub struct Gateway {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Rate limits and quotas.
     pub ratelimit: crate::ratelimit::RateLimiter,
+    /// The client-facing TLS material (for rechecking established
+    /// connections' certificates).
+    pub tls: Arc<crate::tls::TlsStore>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -218,6 +221,11 @@ impl Gateway {
         if let Ok(r) = &route {
             trail.endpoint = Some(r.template());
         }
+        // A certificate revoked by a CRL loaded since this connection's
+        // handshake, or expired since, no longer identifies anyone.
+        conn.cert
+            .check(unix_now(), self.tls.generation(), || self.tls.revoked())
+            .map_err(|why| ApiError::new(Code::ScopeDenied, why))?;
         // Identity comes only from the verified certificate. A valid
         // certificate that no client entry matches gets no data.
         let client = policy.identify(&conn.peer).ok_or_else(|| {
@@ -426,6 +434,15 @@ fn json_response(v: &serde_json::Value) -> Response<Full<Bytes>> {
         HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// Seconds since the Unix epoch (0 before it: a clock that far off refuses
+/// nothing it should not).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

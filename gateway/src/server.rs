@@ -64,6 +64,9 @@ pub struct ConnInfo {
     pub peer: CertIdentity,
     /// Whether HTTP/2 was negotiated.
     pub h2: bool,
+    /// Its certificate, rechecked by each request against reloaded CRLs
+    /// and its expiry.
+    pub cert: crate::tls::recheck::CertStatus,
 }
 
 /// Counters the listener keeps (exported by the admin listener).
@@ -110,13 +113,16 @@ pub async fn serve(
             break;
         };
         let pending = handshakes.enter();
+        // The generation first: material newer than it only makes the
+        // first request recheck the certificate.
+        let generation = tls.generation();
         let tls = tls.current();
         let limits = limits.clone();
         let gateway = gateway.clone();
         let stats = stats.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(handshake(
-            tcp, remote, tls, limits, gateway, stats, shutdown, permit, pending,
+            tcp, remote, tls, generation, limits, gateway, stats, shutdown, permit, pending,
         ));
     }
     // Stop listening at once: a new connection is refused (and a TCP load
@@ -193,6 +199,7 @@ async fn handshake(
     tcp: TcpStream,
     remote: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
+    generation: u64,
     limits: Arc<Limits>,
     gateway: Arc<Gateway>,
     stats: Arc<ConnStats>,
@@ -224,11 +231,14 @@ async fn handshake(
     drop(pending);
     let (_, session) = stream.get_ref();
     let h2 = session.alpn_protocol() == Some(b"h2");
-    let peer = match session.peer_certificates().and_then(|c| c.first()) {
-        Some(der) => match peer_identity(der.as_ref()) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(%remote, error = %e, "verified certificate unreadable");
+    let (peer, cert) = match session.peer_certificates().and_then(|c| c.first()) {
+        Some(der) => match (
+            peer_identity(der.as_ref()),
+            crate::tls::recheck::CertStatus::of(der, generation),
+        ) {
+            (Ok(p), Some(c)) => (p, c),
+            _ => {
+                tracing::warn!(%remote, "verified certificate unreadable");
                 return;
             }
         },
@@ -238,7 +248,12 @@ async fn handshake(
     };
     stats.open.fetch_add(1, Ordering::Relaxed);
     let ctx = ConnCtx {
-        conn: Arc::new(ConnInfo { remote, peer, h2 }),
+        conn: Arc::new(ConnInfo {
+            remote,
+            peer,
+            h2,
+            cert,
+        }),
         limits,
         gateway,
         stats,

@@ -1,6 +1,8 @@
 //! Server-side TLS: the client-facing rustls configuration (mutual TLS
 //! required, CA bundle and CRLs), loaded from files and swapped atomically on
-//! reload. Established connections keep the configuration they started with.
+//! reload. Established connections keep the configuration they started with,
+//! but each request checks its connection's certificate against the current
+//! CRLs and its expiry ([`recheck`]).
 
 use arc_swap::ArcSwap;
 use rustls::server::WebPkiClientVerifier;
@@ -12,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub mod identity;
+pub mod recheck;
 
 /// Why TLS material could not be loaded. Never carries key material.
 #[derive(Debug, thiserror::Error)]
@@ -203,9 +206,15 @@ fn file_err(what: &'static str, path: &Path, reason: String) -> TlsError {
 /// required and verified against the CA bundle and every CRL (end entity and
 /// intermediates); ALPN offers `h2` then `http/1.1`.
 pub fn build_server_config(paths: &ServerTlsPaths) -> Result<Arc<ServerConfig>, TlsError> {
+    build(paths).map(|(cfg, _)| cfg)
+}
+
+/// [`build_server_config`] and what its CRLs revoke.
+fn build(paths: &ServerTlsPaths) -> Result<(Arc<ServerConfig>, Arc<recheck::Revoked>), TlsError> {
     let provider = provider();
     let roots = read_roots("client CA bundle", &paths.client_ca)?;
     let crls = read_crls(&paths.crls)?;
+    let revoked = Arc::new(recheck::Revoked::from_crls(&crls));
     check_crl_issuers(
         &paths.crls,
         &read_certs("client CA bundle", &paths.client_ca)?,
@@ -229,7 +238,7 @@ pub fn build_server_config(paths: &ServerTlsPaths) -> Result<Arc<ServerConfig>, 
     // connection makes a full handshake; clients keep connections alive.
     cfg.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     cfg.send_tls13_tickets = 0;
-    Ok(Arc::new(cfg))
+    Ok((Arc::new(cfg), revoked))
 }
 
 /// The current client-facing TLS configuration, replaceable at run time.
@@ -237,6 +246,7 @@ pub fn build_server_config(paths: &ServerTlsPaths) -> Result<Arc<ServerConfig>, 
 pub struct TlsStore {
     paths: ServerTlsPaths,
     current: ArcSwap<ServerConfig>,
+    revoked: ArcSwap<recheck::Revoked>,
     generation: AtomicU64,
     reloads_failed: AtomicU64,
 }
@@ -244,10 +254,11 @@ pub struct TlsStore {
 impl TlsStore {
     /// Loads the material; fails if any file is unusable.
     pub fn load(paths: ServerTlsPaths) -> Result<TlsStore, TlsError> {
-        let cfg = build_server_config(&paths)?;
+        let (cfg, revoked) = build(&paths)?;
         Ok(TlsStore {
             paths,
             current: ArcSwap::new(cfg),
+            revoked: ArcSwap::new(revoked),
             generation: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
         })
@@ -261,8 +272,11 @@ impl TlsStore {
     /// Re-reads every file; on success new connections use the new material,
     /// on failure the old material stays in force and the error says why.
     pub fn reload(&self) -> Result<(), TlsError> {
-        match build_server_config(&self.paths) {
-            Ok(cfg) => {
+        match build(&self.paths) {
+            Ok((cfg, revoked)) => {
+                // The revocations first: a request that sees the new
+                // generation checks against them.
+                self.revoked.store(revoked);
                 self.current.store(cfg);
                 self.generation.fetch_add(1, Ordering::Release);
                 Ok(())
@@ -272,6 +286,11 @@ impl TlsStore {
                 Err(e)
             }
         }
+    }
+
+    /// What the CRLs in force revoke (for established connections).
+    pub fn revoked(&self) -> Arc<recheck::Revoked> {
+        self.revoked.load_full()
     }
 
     /// How many times new material was put in force since start.

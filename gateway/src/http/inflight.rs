@@ -180,6 +180,7 @@ mod tests {
                 remote: "127.0.0.1:4000".parse().unwrap(),
                 peer: credgate_policy::CertIdentity::default(),
                 h2: false,
+                cert: crate::tls::recheck::CertStatus::for_tests(),
             },
             auditor: Auditor::disabled_for_tests(),
         }

@@ -477,6 +477,37 @@ impl Reply {
     }
 }
 
+/// Reads one whole answer (head and `Content-Length` body); returns its
+/// status line prefix (`HTTP/1.1 NNN`). For raw HTTP/1.1 keep-alive tests.
+pub async fn read_h1_status(tls: &mut tokio_rustls::client::TlsStream<TcpStream>) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(tls, &mut buf),
+        )
+        .await
+        .expect("an answer")
+        .unwrap();
+        assert!(n > 0, "closed mid-answer");
+        got.extend_from_slice(&buf[..n]);
+        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0);
+        if got.len() >= end + 4 + length {
+            got.truncate(12);
+            return got;
+        }
+    }
+}
+
 /// An mTLS client for the gateway.
 #[derive(Clone)]
 pub struct TestClient {

@@ -1,7 +1,7 @@
 //! Connection and process lifecycle: graceful drain on shutdown, the
 //! handshake and idle timeouts, and reload on SIGHUP.
 
-use credgate_integration::{eventually, Harness, Options};
+use credgate_integration::{eventually, read_h1_status, Harness, Options};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -508,7 +508,7 @@ async fn http1_keep_alive_lasts_the_idle_timeout_and_slow_heads_the_header_timeo
     let request = b"GET /v1/nope HTTP/1.1\r\nHost: localhost\r\n\r\n";
     for _ in 0..2 {
         tls.write_all(request).await.unwrap();
-        assert_eq!(&read_status(&mut tls).await, b"HTTP/1.1 404");
+        assert_eq!(&read_h1_status(&mut tls).await, b"HTTP/1.1 404");
         // Idle for three header timeouts: still open.
         tokio::time::sleep(Duration::from_millis(900)).await;
     }
@@ -524,32 +524,4 @@ async fn http1_keep_alive_lasts_the_idle_timeout_and_slow_heads_the_header_timeo
         took >= Duration::from_millis(250) && took < Duration::from_millis(2500),
         "cut at the header timeout, not the idle timeout: {took:?}"
     );
-}
-
-/// Reads one whole answer (head and `Content-Length` body); returns its
-/// status line prefix (`HTTP/1.1 NNN`).
-async fn read_status(tls: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> Vec<u8> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
-            .await
-            .expect("an answer")
-            .unwrap();
-        assert!(n > 0, "closed mid-answer");
-        got.extend_from_slice(&buf[..n]);
-        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .map(|v| v.trim().parse().unwrap())
-            .unwrap_or(0);
-        if got.len() >= end + 4 + length {
-            got.truncate(12);
-            return got;
-        }
-    }
 }

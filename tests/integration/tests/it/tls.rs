@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 use credgate_certs::{issue_client_cert, issue_server_cert, make_crl, Validity};
-use credgate_integration::{eventually, Harness};
+use credgate_integration::{eventually, read_h1_status, Harness};
 use http::Method;
+use tokio::io::AsyncWriteExt;
 
 const PURPOSE: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 
@@ -177,7 +178,14 @@ async fn server_certificate_and_crl_reload_without_restart() {
     let r = h.client("dept-nb").get(&path, &[PURPOSE]).await;
     assert_eq!(r.status, 200, "new material serves");
 
-    // A new CRL revoking dept-nb takes effect for new handshakes.
+    // A new CRL revoking dept-nb takes effect for new handshakes, and on a
+    // connection dept-nb opened before it.
+    let mut held = h.client("dept-nb").connect().await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nX-Credit-Purpose: administrative_approval\r\n\r\n"
+    );
+    held.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(&read_h1_status(&mut held).await, b"HTTP/1.1 200");
     let dept = std::fs::read_to_string(certs.join("clients/dept-nb.crt")).unwrap();
     let revoked = std::fs::read_to_string(certs.join("clients/revoked.crt")).unwrap();
     let crl = make_crl(&ca, &ca_key, &[&dept, &revoked]).unwrap();
@@ -187,6 +195,12 @@ async fn server_certificate_and_crl_reload_without_restart() {
     assert!(
         h.client("dept-nb").try_get(&path).await.is_err(),
         "revoked by new CRL"
+    );
+    held.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(
+        &read_h1_status(&mut held).await,
+        b"HTTP/1.1 403",
+        "the connection it already held no longer identifies it"
     );
     assert_eq!(
         h.client("auditor")

@@ -340,7 +340,14 @@ async fn sources_come_in_platform_order_whichever_answers_first() {
 
 #[tokio::test]
 async fn fan_out_costs_the_slowest_platform_not_the_sum() {
-    let h = Harness::start().await;
+    // Hangzhou answers one subject per call: with the default of 8 calls in
+    // flight per platform its dozen calls would come in two waves (2 × its
+    // delay), which is not what this measures.
+    let h = Harness::start_with(Options {
+        sanctions_calls_per_platform: Some(100),
+        ..Options::default()
+    })
+    .await;
     let (subjects, _) = batch_from_samples(&h);
     let body = json!({ "subjects": subjects }).to_string();
     // Warm the connection pools so the measurement is the fan-out itself.

@@ -407,7 +407,20 @@ pub async fn revoke_in_redis(mut options: credgate_authz::RedisOptions, token: &
         .unwrap()
         .as_secs() as i64
         + 86_400;
-    state.revoke(&jti_of(token), tomorrow).await.unwrap();
+    // Right after a Sentinel failover the Sentinel may briefly not name the
+    // master (`MasterNameNotFoundBySentinel`): an operator would run
+    // `authz revoke` again, and so does this (bounded).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match state.revoke(&jti_of(token), tomorrow).await {
+            Ok(()) => return,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("revoke through Redis failed, trying again: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("revoke through Redis: {e}"),
+        }
+    }
 }
 
 /// A plain-HTTP request to a control address.

@@ -324,7 +324,8 @@ pub fn refusal(e: &AuthzError) -> ApiError {
     }
 }
 
-fn unix_now() -> i64 {
+/// Seconds since the Unix epoch (0 before it), as token times are counted.
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

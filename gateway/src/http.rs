@@ -224,7 +224,9 @@ impl Gateway {
         // A certificate revoked by a CRL loaded since this connection's
         // handshake, or expired since, no longer identifies anyone.
         conn.cert
-            .check(unix_now(), self.tls.generation(), || self.tls.revoked())
+            .check(crate::authorize::unix_now(), self.tls.generation(), || {
+                self.tls.revoked()
+            })
             .map_err(|why| ApiError::new(Code::ScopeDenied, why))?;
         // Identity comes only from the verified certificate. A valid
         // certificate that no client entry matches gets no data.
@@ -434,15 +436,6 @@ fn json_response(v: &serde_json::Value) -> Response<Full<Bytes>> {
         HeaderValue::from_static("application/json"),
     );
     resp
-}
-
-/// Seconds since the Unix epoch (0 before it: a clock that far off refuses
-/// nothing it should not).
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -117,6 +117,9 @@ pub fn read_crls(
     Ok(out)
 }
 
+/// Reads the CRLs (each file once) for rustls and for the rechecks of
+/// established connections ([`recheck::Revoked`]), and checks them.
+///
 /// Every CRL must be signed by a certificate of the client CA bundle.
 /// rustls accepts any well-formed CRL at build time and only fails when a
 /// handshake needs it, so a CRL from another CA would refuse every client
@@ -129,7 +132,12 @@ pub fn read_crls(
 /// refuses a certificate whose revocation status is unknown, so a CA added
 /// without its CRL (a CA rotation) would refuse every client it issued while
 /// the reload reported success.
-fn check_crl_issuers(paths: &[PathBuf], cas: &[CertificateDer<'_>]) -> Result<(), TlsError> {
+fn load_crls(
+    paths: &[PathBuf],
+    cas: &[CertificateDer<'_>],
+) -> Result<(Vec<CertificateRevocationListDer<'static>>, recheck::Revoked), TlsError> {
+    let mut out = Vec::new();
+    let mut revoked = recheck::Revoked::default();
     let cas: Vec<_> = cas
         .iter()
         .filter_map(|c| x509_parser::parse_x509_certificate(c.as_ref()).ok())
@@ -140,6 +148,7 @@ fn check_crl_issuers(paths: &[PathBuf], cas: &[CertificateDer<'_>]) -> Result<()
         for der in read_crls(std::slice::from_ref(path))? {
             let (_, crl) = x509_parser::parse_x509_crl(der.as_ref())
                 .map_err(|e| file_err("CRL", path, format!("unparsable CRL: {e}")))?;
+            revoked.insert(&crl);
             let mut signed = false;
             for (i, ca) in cas.iter().enumerate() {
                 if ca.subject() == crl.issuer() && crl.verify_signature(ca.public_key()).is_ok() {
@@ -162,6 +171,7 @@ fn check_crl_issuers(paths: &[PathBuf], cas: &[CertificateDer<'_>]) -> Result<()
                     tracing::warn!(crl = %path.display(), next_update = %next, "CRL past its nextUpdate: publish a fresh one");
                 }
             }
+            out.push(der);
         }
     }
     if let (Some(first), Some(i)) = (paths.first(), covered.iter().position(|c| !c)) {
@@ -176,7 +186,7 @@ fn check_crl_issuers(paths: &[PathBuf], cas: &[CertificateDer<'_>]) -> Result<()
             ),
         ));
     }
-    Ok(())
+    Ok((out, revoked))
 }
 
 /// A root store from a CA bundle file.
@@ -213,12 +223,11 @@ pub fn build_server_config(paths: &ServerTlsPaths) -> Result<Arc<ServerConfig>, 
 fn build(paths: &ServerTlsPaths) -> Result<(Arc<ServerConfig>, Arc<recheck::Revoked>), TlsError> {
     let provider = provider();
     let roots = read_roots("client CA bundle", &paths.client_ca)?;
-    let crls = read_crls(&paths.crls)?;
-    let revoked = Arc::new(recheck::Revoked::from_crls(&crls));
-    check_crl_issuers(
+    let (crls, revoked) = load_crls(
         &paths.crls,
         &read_certs("client CA bundle", &paths.client_ca)?,
     )?;
+    let revoked = Arc::new(revoked);
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .with_crls(crls)
         .build()

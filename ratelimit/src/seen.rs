@@ -56,23 +56,21 @@ impl QuotaSeen {
             // A new day: yesterday's counts are of no use any more.
             self.entries.retain(|_, seen| seen.day >= day);
         }
-        if let Some(mut seen) = self.entries.get_mut(key as &dyn KeyParts) {
+        let update = |seen: &mut Seen| {
             if seen.day < day {
                 *seen = Seen { day, used };
             } else if seen.day == day {
                 seen.used = seen.used.max(used);
             }
+        };
+        // A key seen before needs no owned copy of its name.
+        if let Some(mut seen) = self.entries.get_mut(key as &dyn KeyParts) {
+            update(&mut seen);
             return;
         }
         self.entries
             .entry(SlotKey::new(key))
-            .and_modify(|seen| {
-                if seen.day < day {
-                    *seen = Seen { day, used };
-                } else if seen.day == day {
-                    seen.used = seen.used.max(used);
-                }
-            })
+            .and_modify(update)
             .or_insert(Seen { day, used });
     }
 

@@ -9,8 +9,10 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
-use x509_parser::prelude::{FromDer, X509Certificate};
+use rustls_pki_types::CertificateDer;
+#[cfg(test)]
+use rustls_pki_types::CertificateRevocationListDer;
+use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
 
 /// What the current CRLs revoke: (issuer name DER, serial) pairs.
 #[derive(Debug, Default)]
@@ -19,19 +21,25 @@ pub struct Revoked {
 }
 
 impl Revoked {
-    /// From CRLs that already loaded (unparsable ones are refused earlier,
-    /// by the issuer check; one that fails here revokes nothing more).
-    pub fn from_crls(crls: &[CertificateRevocationListDer<'_>]) -> Revoked {
-        let mut entries = HashSet::new();
+    /// Adds what `crl` revokes (called as each CRL is loaded and checked).
+    pub fn insert(&mut self, crl: &CertificateRevocationList<'_>) {
+        let issuer = crl.issuer().as_raw().to_vec();
+        for r in crl.iter_revoked_certificates() {
+            self.entries
+                .insert((issuer.clone(), r.raw_serial().to_vec()));
+        }
+    }
+
+    /// From CRL files' contents (tests).
+    #[cfg(test)]
+    fn from_crls(crls: &[CertificateRevocationListDer<'_>]) -> Revoked {
+        let mut revoked = Revoked::default();
         for der in crls {
             if let Ok((_, crl)) = x509_parser::parse_x509_crl(der.as_ref()) {
-                let issuer = crl.issuer().as_raw().to_vec();
-                for r in crl.iter_revoked_certificates() {
-                    entries.insert((issuer.clone(), r.raw_serial().to_vec()));
-                }
+                revoked.insert(&crl);
             }
         }
-        Revoked { entries }
+        revoked
     }
 
     fn contains(&self, cert: &CertStatus) -> bool {

@@ -131,7 +131,6 @@ async fn silent_connections_cannot_hold_every_slot() {
             && !l.ends_with(" 0")),
         "{text}"
     );
-    use tokio::io::AsyncWriteExt;
     established
         .write_all(
             format!(
@@ -422,7 +421,6 @@ async fn read_head(tcp: &mut tokio::net::TcpStream) -> String {
 
 /// Sends one raw HTTP/1.1 request on `tcp` and reads the answer's head.
 async fn admin_exchange(tcp: &mut tokio::net::TcpStream, request: &str) -> String {
-    use tokio::io::AsyncWriteExt;
     tcp.write_all(request.as_bytes()).await.unwrap();
     read_head(tcp).await
 }
@@ -473,7 +471,6 @@ async fn the_admin_listener_is_bounded_and_speaks_get_and_head() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     silent.push(probe);
     let mut waiting = connect().await.unwrap();
-    use tokio::io::AsyncWriteExt;
     waiting
         .write_all(b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n")
         .await

@@ -13,6 +13,7 @@ use credgate_authz::{
     RedisState, Reservation, StateBackend, VerifyOptions,
 };
 use credgate_policy::Grant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,14 +41,13 @@ pub struct Authorizer {
 /// switch to "unavailable" and back is logged once each, not per request.
 #[derive(Debug, Default)]
 pub struct StoreHealth {
-    down: std::sync::atomic::AtomicBool,
-    failures: std::sync::atomic::AtomicU64,
+    down: AtomicBool,
+    failures: AtomicU64,
 }
 
 impl StoreHealth {
     /// Notes a store failure; true when the store was answering until now.
     fn failed(&self) -> bool {
-        use std::sync::atomic::Ordering;
         self.failures.fetch_add(1, Ordering::Relaxed);
         !self.down.swap(true, Ordering::Relaxed)
     }
@@ -55,17 +55,16 @@ impl StoreHealth {
     /// Authorization checks refused because the store did not answer,
     /// since start.
     pub fn failures(&self) -> u64 {
-        self.failures.load(std::sync::atomic::Ordering::Relaxed)
+        self.failures.load(Ordering::Relaxed)
     }
 
     /// Whether the store failed the last check.
     pub fn is_down(&self) -> bool {
-        self.down.load(std::sync::atomic::Ordering::Relaxed)
+        self.down.load(Ordering::Relaxed)
     }
 
     /// Notes an answer; true when the store was failing until now.
     fn answered(&self) -> bool {
-        use std::sync::atomic::Ordering;
         self.down.load(Ordering::Relaxed) && self.down.swap(false, Ordering::Relaxed)
     }
 }
@@ -213,9 +212,9 @@ impl Authorizer {
             })?;
         if let Some(f) = &self.file {
             f.refresh();
-            // Checked here as well as by the store (which, without Redis,
-            // reads the same file), so that it holds with Redis too.
-            if f.revocations.is_revoked(&auth.jti) {
+            // Without Redis the store reads this file itself; with Redis
+            // it is checked here, so that it holds there too.
+            if matches!(self.state, StateBackend::Redis(_)) && f.revocations.is_revoked(&auth.jti) {
                 return Err(Refused {
                     error: refusal(&AuthzError::Revoked),
                     jti: Some(auth.jti),
@@ -345,6 +344,6 @@ mod tests {
         assert!(h.answered(), "the first answer after failures is a switch");
         assert!(!h.answered());
         assert!(h.failed());
-        assert_eq!(h.failures.load(std::sync::atomic::Ordering::Relaxed), 4);
+        assert_eq!(h.failures(), 4);
     }
 }

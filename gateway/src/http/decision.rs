@@ -76,15 +76,17 @@ pub(super) fn scope_grant<'c>(
     headers: &http::HeaderMap,
 ) -> Option<&'c credgate_policy::ScopeGrant> {
     let mut for_endpoint = client.grants().iter().filter(|g| g.endpoint == endpoint);
-    if let Some(purpose) = purpose(headers).ok().flatten() {
-        if let Some(g) = for_endpoint.clone().find(|g| g.allows_purpose(&purpose)) {
-            return Some(g);
-        }
+    let first = for_endpoint.next()?;
+    if for_endpoint.next().is_none() {
+        // The only grant: whatever the purpose (the usual case; the purpose
+        // header is not read twice).
+        return Some(first);
     }
-    match (for_endpoint.next(), for_endpoint.next()) {
-        (Some(only), None) => Some(only),
-        _ => None,
-    }
+    let purpose = purpose(headers).ok().flatten()?;
+    client
+        .grants()
+        .iter()
+        .find(|g| g.endpoint == endpoint && g.allows_purpose(&purpose))
 }
 
 /// A policy refusal as a problem document.

@@ -143,6 +143,13 @@ pub struct ServerConfig {
     /// On shutdown, how long in-flight requests may take to finish.
     #[serde(default = "defaults::drain_timeout_ms")]
     pub drain_timeout_ms: u64,
+    /// Connections a certificate the CA issued but no policy entry matches
+    /// may open per minute (and at once). Each gets one request, refused
+    /// with `403 scope_denied` and audited, then is closed; beyond the
+    /// allowance its connections are closed before any HTTP. 0: closed at
+    /// once, without a refusal the certificate's holder could read.
+    #[serde(default = "defaults::unidentified_connections_per_minute")]
+    pub unidentified_connections_per_minute: u32,
 }
 
 impl Config {

@@ -363,6 +363,13 @@ fn finish(
         h.insert(name.clone(), value.clone());
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if trail.client.is_none() {
+        // The connection's certificate identifies no client (no policy
+        // entry matches it, or it was revoked or expired since the
+        // handshake): nothing more is answered on this connection (see
+        // `server::unidentified`).
+        resp.extensions_mut().insert(crate::server::CloseConnection);
+    }
     let code = if resp.status().is_success() {
         "ok"
     } else {

@@ -322,6 +322,10 @@ impl Collector for StateCollector {
                     "evicted",
                     self.stats.handshake_evicted.load(Ordering::Relaxed),
                 ),
+                (
+                    "unidentified",
+                    self.stats.unidentified_closed.load(Ordering::Relaxed),
+                ),
             ] {
                 let labels = ReasonLabels {
                     reason: reason.to_owned(),

@@ -3,6 +3,9 @@
 //! HTTP/2 by ALPN, closes idle connections, and drains gracefully.
 
 mod handshakes;
+mod unidentified;
+
+pub use unidentified::CloseConnection;
 
 use crate::http::Gateway;
 use crate::tls::identity::{peer_identity, CertIdentity};
@@ -38,6 +41,9 @@ pub struct Limits {
     pub max_concurrent_streams: u32,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// Connections per minute for a certificate no policy entry matches
+    /// (see `server::unidentified`).
+    pub unidentified_per_minute: u32,
 }
 
 impl Limits {
@@ -51,6 +57,7 @@ impl Limits {
             max_connections: s.max_connections,
             max_concurrent_streams: s.max_concurrent_streams,
             drain_timeout: Duration::from_millis(s.drain_timeout_ms),
+            unidentified_per_minute: s.unidentified_connections_per_minute,
         }
     }
 }
@@ -81,6 +88,10 @@ pub struct ConnStats {
     /// Handshakes closed to give their slot to a newcomer while every
     /// connection slot was taken (see `server::handshakes`).
     pub handshake_evicted: AtomicU64,
+    /// Connections of certificates no policy entry matches, closed after
+    /// the handshake because the certificate spent its allowance (see
+    /// `server::unidentified`).
+    pub unidentified_closed: AtomicU64,
 }
 
 /// Runs the accept loop until `shutdown` turns true, then stops accepting,
@@ -96,6 +107,9 @@ pub async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let handshakes = Arc::new(handshakes::Handshakes::default());
+    let unidentified = Arc::new(unidentified::Unidentified::new(
+        limits.unidentified_per_minute,
+    ));
     let limits = Arc::new(limits);
     loop {
         let (tcp, remote) = tokio::select! {
@@ -117,13 +131,15 @@ pub async fn serve(
         // first request recheck the certificate.
         let generation = tls.generation();
         let tls = tls.current();
-        let limits = limits.clone();
-        let gateway = gateway.clone();
-        let stats = stats.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(handshake(
-            tcp, remote, tls, generation, limits, gateway, stats, shutdown, permit, pending,
-        ));
+        let conn = NewConn {
+            limits: limits.clone(),
+            gateway: gateway.clone(),
+            stats: stats.clone(),
+            unidentified: unidentified.clone(),
+            shutdown: shutdown.clone(),
+            permit,
+        };
+        tokio::spawn(handshake(tcp, remote, tls, generation, conn, pending));
     }
     // Stop listening at once: a new connection is refused (and a TCP load
     // balancer tries another replica) instead of waiting in the accept
@@ -175,6 +191,11 @@ async fn slot_for_newcomer(
     }
 }
 
+/// Connections closed for a certificate over its allowance: one log line
+/// per window (each is counted in `credgate_tls_handshake_failures`).
+static UNIDENTIFIED_LOG: credgate_audit::Throttle =
+    credgate_audit::Throttle::new(Duration::from_secs(10));
+
 /// A client connection once its handshake completed.
 type ClientStream = tokio_rustls::server::TlsStream<TcpStream>;
 
@@ -189,24 +210,38 @@ struct ConnCtx {
     _permit: OwnedSemaphorePermit,
 }
 
+/// What a connection being handshaken needs from the listener.
+struct NewConn {
+    limits: Arc<Limits>,
+    gateway: Arc<Gateway>,
+    stats: Arc<ConnStats>,
+    unidentified: Arc<unidentified::Unidentified>,
+    shutdown: watch::Receiver<bool>,
+    /// The connection slot, held until the connection ends.
+    permit: OwnedSemaphorePermit,
+}
+
 /// Completes the TLS handshake, then hands the connection to a task of
 /// its own for HTTP/1.1 or HTTP/2. Separate tasks keep an established
 /// connection's task (which lives as long as the connection) sized for
 /// its own protocol, without the handshake's or the other protocol's
 /// state (SPEC §13 memory at 10k idle connections).
-#[allow(clippy::too_many_arguments)]
 async fn handshake(
     tcp: TcpStream,
     remote: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
     generation: u64,
-    limits: Arc<Limits>,
-    gateway: Arc<Gateway>,
-    stats: Arc<ConnStats>,
-    shutdown: watch::Receiver<bool>,
-    permit: OwnedSemaphorePermit,
+    new: NewConn,
     mut pending: handshakes::Pending,
 ) {
+    let NewConn {
+        limits,
+        gateway,
+        stats,
+        unidentified,
+        shutdown,
+        permit,
+    } = new;
     let _ = tcp.set_nodelay(true);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let accepted = tokio::select! {
@@ -246,6 +281,17 @@ async fn handshake(
         // has already failed. Fail closed regardless.
         None => return,
     };
+    // A certificate the CA issued that no policy entry matches: within its
+    // allowance the connection may send one request (refused, audited,
+    // then closed); beyond it, it is closed here.
+    if gateway.policy.current().identify(&peer).is_none() && !unidentified.admit(&peer.sha256) {
+        stats.unidentified_closed.fetch_add(1, Ordering::Relaxed);
+        if let Some(suppressed) = UNIDENTIFIED_LOG.allow() {
+            tracing::warn!(%remote, fingerprint = %hex::encode(peer.sha256), suppressed,
+                "connection closed after the handshake: a certificate no policy entry matches, over its allowance");
+        }
+        return;
+    }
     stats.open.fetch_add(1, Ordering::Relaxed);
     let ctx = ConnCtx {
         conn: Arc::new(ConnInfo {
@@ -358,7 +404,21 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
             // Counted out on completion and when hyper drops the future
             // (an HTTP/2 stream reset by the client).
             let _request = activity.begin_request();
-            Ok(gateway.handle(&conn, req).await)
+            let mut resp = gateway.handle(&conn, req).await;
+            if resp.extensions_mut().remove::<CloseConnection>().is_some() {
+                // HTTP/1.1 closes after this answer; HTTP/2 (where
+                // `Connection` is not allowed) is shut down gracefully by
+                // the connection's task: GOAWAY, then the streams in
+                // flight finish.
+                if !conn.h2 {
+                    resp.headers_mut().insert(
+                        hyper::header::CONNECTION,
+                        hyper::header::HeaderValue::from_static("close"),
+                    );
+                }
+                activity.close.notify_one();
+            }
+            Ok(resp)
         })
     }
 }
@@ -438,6 +498,8 @@ struct Activity {
     epoch: Instant,
     last_ms: AtomicU64,
     inflight: AtomicUsize,
+    /// Notified when an answer asks for the connection to be closed.
+    close: tokio::sync::Notify,
 }
 
 impl Activity {
@@ -446,6 +508,7 @@ impl Activity {
             epoch: Instant::now(),
             last_ms: AtomicU64::new(0),
             inflight: AtomicUsize::new(0),
+            close: tokio::sync::Notify::new(),
         }
     }
     fn now_ms(&self) -> u64 {
@@ -469,12 +532,16 @@ impl Drop for RequestActivity {
     }
 }
 
-/// Resolves once the connection has been idle for `limit`.
+/// Resolves once the connection has been idle for `limit`, or an answer
+/// asked for it to be closed.
 async fn idle_watch(activity: Arc<Activity>, limit: Duration) {
     let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
     let mut wait = limit;
     loop {
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = activity.close.notified() => return,
+        }
         let idle_for = activity
             .now_ms()
             .saturating_sub(activity.last_ms.load(Ordering::Relaxed));

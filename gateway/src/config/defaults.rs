@@ -27,6 +27,9 @@ pub fn max_concurrent_streams() -> u32 {
 pub fn drain_timeout_ms() -> u64 {
     15_000
 }
+pub fn unidentified_connections_per_minute() -> u32 {
+    6
+}
 pub fn admin_listen() -> Option<SocketAddr> {
     None
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use credgate_certs::{issue_client_cert, issue_server_cert, make_crl, Validity};
-use credgate_integration::{eventually, read_h1_status, Harness};
+use credgate_integration::{eventually, read_h1_status, Harness, Options};
 use http::Method;
 use tokio::io::AsyncWriteExt;
 
@@ -91,6 +91,109 @@ async fn a_valid_but_unmatched_certificate_gets_no_data_and_headers_cannot_claim
     let rec = records.iter().find(|r| r["seq"] == seq).unwrap();
     assert_eq!(rec["endpoint"], "/v1/enterprises/{uscc}/report", "{rec}");
     assert_eq!(rec["client_id"], "-", "{rec}");
+}
+
+/// Waits for the server to close `tls` (EOF or a reset), failing after 5 s.
+async fn closed_by_server(tls: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>) {
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(tls, &mut buf),
+    )
+    .await
+    .expect("the server closes the connection");
+    assert!(
+        matches!(n, Ok(0) | Err(_)),
+        "closed, not more data: {:?}",
+        n.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    );
+}
+
+#[tokio::test]
+async fn an_unmatched_certificate_gets_one_refusal_per_connection_and_few_connections() {
+    let h = Harness::start_with(Options {
+        server_extra: "unidentified_connections_per_minute = 3\n".into(),
+        ..Options::default()
+    })
+    .await;
+    let certs = h.certs();
+    let ca = std::fs::read_to_string(certs.join("ca.crt")).unwrap();
+    let ca_key = std::fs::read_to_string(certs.join("ca.key")).unwrap();
+    let mut strangers = Vec::new();
+    for name in ["stranger-1", "stranger-2"] {
+        let pair = issue_client_cert(&ca, &ca_key, name, Validity::Normal).unwrap();
+        let (cert, key) = (
+            h.dir.path().join(format!("{name}.crt")),
+            h.dir.path().join(format!("{name}.key")),
+        );
+        std::fs::write(&cert, &pair.cert_pem).unwrap();
+        std::fs::write(&key, &pair.key_pem).unwrap();
+        strangers.push(h.client_with(&cert, &key));
+    }
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let request = format!(
+        "GET /v1/enterprises/{nb}/report HTTP/1.1\r\nHost: localhost\r\nX-Credit-Purpose: administrative_approval\r\n\r\n"
+    );
+    let denied_before = h.audit_records("decision=deny").await.len();
+    // Within its allowance (3 a minute) each connection gets one refusal,
+    // then is closed: a second request on it is never read.
+    for _ in 0..3 {
+        let mut tls = strangers[0].connect().await.unwrap();
+        tls.write_all(request.as_bytes()).await.unwrap();
+        assert_eq!(&read_h1_status(&mut tls).await, b"HTTP/1.1 403");
+        let _ = tls.write_all(request.as_bytes()).await;
+        closed_by_server(&mut tls).await;
+    }
+    // Over it, the connection is closed after the handshake, before HTTP.
+    let mut tls = strangers[0].connect().await.unwrap();
+    let _ = tls.write_all(request.as_bytes()).await;
+    closed_by_server(&mut tls).await;
+    let closed = h
+        .gw()
+        .stats
+        .unidentified_closed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(closed, 1);
+    assert!(
+        h.metrics_text()
+            .await
+            .contains("credgate_tls_handshake_failures_total{reason=\"unidentified\"} 1"),
+        "counted in the metrics"
+    );
+    // HTTP/2 gets the same refusal, then GOAWAY: the connection ends.
+    let tls = strangers[1].clone().http2().connect().await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get(format!("https://localhost/v1/enterprises/{nb}/report"))
+        .header(PURPOSE.0, PURPOSE.1)
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let r = send.send_request(req).await.unwrap();
+    assert_eq!(r.status(), 403);
+    tokio::time::timeout(std::time::Duration::from_secs(5), conn)
+        .await
+        .expect("the server ends the HTTP/2 connection")
+        .unwrap()
+        .unwrap();
+    // One audit record per refused request, none for the closed connection.
+    let denied = h.audit_records("decision=deny").await.len() - denied_before;
+    assert_eq!(denied, 4, "three HTTP/1.1 refusals and one HTTP/2");
+    // A client the policy knows is not affected.
+    let ok = h
+        .client("dept-nb")
+        .get(&format!("/v1/enterprises/{nb}/report"), &[PURPOSE])
+        .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(
+        h.total_sim_requests().await,
+        1,
+        "only dept-nb reached a platform"
+    );
 }
 
 #[tokio::test]
@@ -202,6 +305,8 @@ async fn server_certificate_and_crl_reload_without_restart() {
         b"HTTP/1.1 403",
         "the connection it already held no longer identifies it"
     );
+    // ... and is closed after that answer.
+    closed_by_server(&mut held).await;
     assert_eq!(
         h.client("auditor")
             .try_get("/v1/nope")

@@ -276,8 +276,8 @@ impl Gateway {
         }
         // Request shape: head bound, route, then body bound. The
         // connection's codec admits heads up to twice the bound, so that
-        // one over it still gets a problem document (and a record), not
-        // the codec's bare 431.
+        // one over it gets a record too, not only the codec's problem
+        // document.
         if head > self.max_header_bytes {
             return Err(ApiError::new(
                 Code::InvalidRequest,

@@ -324,9 +324,12 @@ fn serve_h1(stream: ClientStream, ctx: ConnCtx) -> impl std::future::Future<Outp
     b.timer(TokioTimer::new())
         .header_read_timeout(ctx.limits.header_read_timeout)
         // Twice the bound: the handler refuses a head over the bound with
-        // a problem document; only a head over twice the bound meets
-        // hyper's own bare 431 (hyper's minimum buffer is 8 KiB).
+        // a problem document and an audit record; a head over twice the
+        // bound is refused by the codec (hyper's minimum buffer is 8 KiB),
+        // with a problem document but no record.
         .max_buf_size(ctx.limits.max_header_bytes.saturating_mul(2).max(8192))
+        // What the codec answers by itself is a problem document too.
+        .parse_error_response(crate::http::problem::parse_error_response)
         .keep_alive(true);
     run(Box::pin(b.serve_connection(io, service)), idle, ctx)
 }

@@ -148,6 +148,28 @@ impl Code {
     }
 }
 
+/// The answer to an HTTP/1.1 request the connection's codec cannot parse
+/// (hyper calls it with the status it would send bare: `400` for a
+/// malformed request line or header field, `431` for a head over twice
+/// `max_header_bytes` or with over 100 fields, `414` for a target too long;
+/// see `vendor/hyper/CREDGATE-PATCH.md`). It is a problem document like
+/// every other error, `400 invalid_request` as for a head over the bound
+/// the handler refuses itself; the connection closes after it. No audit
+/// record: the request never reached policy evaluation (SPEC §8).
+pub fn parse_error_response(status: StatusCode) -> Response<Bytes> {
+    let detail = match status {
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            "the request head is too large or has too many header fields"
+        }
+        StatusCode::URI_TOO_LONG => "the request target is too long",
+        _ => "the request line or a header field is malformed",
+    };
+    let mut resp = ApiError::new(Code::InvalidRequest, detail).into_bytes_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 /// The authentication scheme a `401` challenge names: a subject's signed
 /// authorization (SPEC §6), sent in `X-Credit-Authorization`.
 pub const CHALLENGE_SCHEME: &str = "CreditAuthorization";
@@ -192,6 +214,11 @@ impl ApiError {
 
     /// The problem document as a response.
     pub fn into_response(self) -> Response<Full<Bytes>> {
+        self.into_bytes_response().map(Full::new)
+    }
+
+    /// The problem document as a response with its body in one buffer.
+    fn into_bytes_response(self) -> Response<Bytes> {
         #[derive(Serialize)]
         struct Problem<'a> {
             #[serde(rename = "type")]
@@ -211,7 +238,7 @@ impl ApiError {
         };
         // Serialising a struct of strings and an integer cannot fail.
         let body = serde_json::to_vec(&doc).unwrap_or_default();
-        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        let mut resp = Response::new(Bytes::from(body));
         *resp.status_mut() = status;
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -249,6 +276,24 @@ impl std::fmt::Display for ApiError {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn what_the_codec_refuses_is_a_problem_document() {
+        for (status, detail) in [
+            (StatusCode::BAD_REQUEST, "malformed"),
+            (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too large"),
+            (StatusCode::URI_TOO_LONG, "too long"),
+        ] {
+            let resp = parse_error_response(status);
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(resp.headers()["content-type"], "application/problem+json");
+            let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+            assert_eq!(v["code"], "invalid_request");
+            assert_eq!(v["status"], 400);
+            assert!(v["detail"].as_str().unwrap().contains(detail), "{v}");
+        }
+    }
+
     use super::*;
     use http_body_util::BodyExt;
 

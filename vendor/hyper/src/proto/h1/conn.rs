@@ -66,6 +66,8 @@ where
                 #[cfg(feature = "server")]
                 h1_header_read_timeout_running: false,
                 #[cfg(feature = "server")]
+                parse_error_response: None,
+                #[cfg(feature = "server")]
                 date_header: true,
                 #[cfg(feature = "server")]
                 timer: Time::Empty,
@@ -149,6 +151,12 @@ where
     #[cfg(feature = "server")]
     pub(crate) fn set_http1_header_read_timeout(&mut self, val: Duration) {
         self.state.h1_header_read_timeout = Some(val);
+    }
+
+    /// credgate patch (CREDGATE-PATCH.md).
+    #[cfg(feature = "server")]
+    pub(crate) fn set_parse_error_response(&mut self, hook: super::ParseErrorResponse) {
+        self.state.parse_error_response = Some(hook);
     }
 
     #[cfg(feature = "server")]
@@ -856,11 +864,26 @@ where
             if self.has_h2_prefix() {
                 return Err(crate::Error::new_version_h2());
             }
-            if let Some(msg) = T::on_error(&err) {
+            #[cfg(feature = "server")]
+            let hook = self.state.parse_error_response;
+            #[cfg(not(feature = "server"))]
+            let hook = None;
+            if let Some((msg, body)) = T::on_error_with_body(&err, hook) {
                 // Drop the cached headers so as to not trigger a debug
                 // assert in `write_head`...
                 self.state.cached_headers.take();
-                self.write_head(msg, None);
+                match body {
+                    // credgate patch (CREDGATE-PATCH.md): the body goes into
+                    // the buffer right after the head (it is not a `B`); the
+                    // connection closes after this answer, so nothing else
+                    // is written.
+                    Some(body) if !body.is_empty() => {
+                        self.write_head(msg, Some(BodyLength::Known(body.len() as u64)));
+                        self.io.headers_buf().extend_from_slice(&body);
+                        self.state.writing = Writing::Closed;
+                    }
+                    _ => self.write_head(msg, None),
+                }
                 self.state.error = Some(err);
                 return Ok(());
             }
@@ -977,6 +1000,10 @@ struct State {
     h1_header_read_timeout_fut: Option<Pin<Box<dyn Sleep>>>,
     #[cfg(feature = "server")]
     h1_header_read_timeout_running: bool,
+    /// credgate patch (CREDGATE-PATCH.md): makes the automatic response
+    /// to a parse error.
+    #[cfg(feature = "server")]
+    parse_error_response: Option<super::ParseErrorResponse>,
     #[cfg(feature = "server")]
     date_header: bool,
     #[cfg(feature = "server")]

@@ -27,6 +27,11 @@ cfg_server! {
     pub(crate) type ServerTransaction = role::Server;
 }
 
+/// credgate patch (CREDGATE-PATCH.md): makes the response a server sends by
+/// itself to a request it cannot parse from hyper's status for it (`400`,
+/// `414`, `431`): status, headers and body.
+pub type ParseErrorResponse = fn(http::StatusCode) -> http::Response<bytes::Bytes>;
+
 pub(crate) trait Http1Transaction {
     type Incoming;
     type Outgoing: Default;
@@ -36,6 +41,15 @@ pub(crate) trait Http1Transaction {
     fn encode(enc: Encode<'_, Self::Outgoing>, dst: &mut Vec<u8>) -> crate::Result<Encoder>;
 
     fn on_error(err: &crate::Error) -> Option<MessageHead<Self::Outgoing>>;
+
+    /// credgate patch (CREDGATE-PATCH.md): the automatic response to a
+    /// parse error, with the head and body `hook` makes of its status.
+    fn on_error_with_body(
+        err: &crate::Error,
+        _hook: Option<ParseErrorResponse>,
+    ) -> Option<(MessageHead<Self::Outgoing>, Option<bytes::Bytes>)> {
+        Self::on_error(err).map(|head| (head, None))
+    }
 
     fn is_client() -> bool {
         !Self::is_server()

@@ -510,6 +510,24 @@ impl Http1Transaction for Server {
         Some(msg)
     }
 
+    // credgate patch (CREDGATE-PATCH.md): the head and body from `hook`.
+    fn on_error_with_body(
+        err: &crate::Error,
+        hook: Option<super::ParseErrorResponse>,
+    ) -> Option<(MessageHead<Self::Outgoing>, Option<Bytes>)> {
+        let head = Self::on_error(err)?;
+        let Some(hook) = hook else {
+            return Some((head, None));
+        };
+        let (parts, body) = hook(head.subject).into_parts();
+        let head = MessageHead {
+            subject: parts.status,
+            headers: parts.headers,
+            ..Default::default()
+        };
+        Some((head, Some(body)))
+    }
+
     fn is_server() -> bool {
         true
     }

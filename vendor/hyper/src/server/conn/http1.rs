@@ -83,7 +83,16 @@ pub struct Builder {
     max_buf_size: Option<usize>,
     pipeline_flush: bool,
     date_header: bool,
+    /// credgate patch (CREDGATE-PATCH.md).
+    parse_error_response: Option<ParseErrorResponse>,
 }
+
+/// credgate patch (CREDGATE-PATCH.md): makes the response a server sends by
+/// itself to a request it cannot parse (a malformed request line or header
+/// field, a head over the buffer or with too many fields, a target too
+/// long), from the status hyper would send (`400`, `431`, `414`): status,
+/// headers and body. See [`Builder::parse_error_response`].
+pub type ParseErrorResponse = proto::h1::ParseErrorResponse;
 
 /// Deconstructed parts of a `Connection`.
 ///
@@ -255,7 +264,17 @@ impl Builder {
             max_buf_size: None,
             pipeline_flush: false,
             date_header: true,
+            parse_error_response: None,
         }
+    }
+
+    /// credgate patch (CREDGATE-PATCH.md): the response to a request the
+    /// connection cannot parse comes from `hook` (given the status hyper
+    /// would send with no body). The connection still closes after it.
+    /// Default: the bare status, no body.
+    pub fn parse_error_response(&mut self, hook: ParseErrorResponse) -> &mut Self {
+        self.parse_error_response = Some(hook);
+        self
     }
     /// Set whether HTTP/1 connections should support half-closures.
     ///
@@ -515,6 +534,9 @@ impl Builder {
         }
         if !self.date_header {
             conn.disable_date_header();
+        }
+        if let Some(hook) = self.parse_error_response {
+            conn.set_parse_error_response(hook);
         }
         let sd = proto::h1::dispatch::Server::new(service);
         let proto = proto::h1::Dispatcher::new(sd, conn);

@@ -222,10 +222,11 @@ impl Gateway {
             trail.endpoint = Some(r.template());
         }
         // A certificate revoked by a CRL loaded since this connection's
-        // handshake, or expired since, no longer identifies anyone.
+        // handshake, whose CA has left the bundle since, or expired since,
+        // no longer identifies anyone.
         conn.cert
             .check(crate::authorize::unix_now(), self.tls.generation(), || {
-                self.tls.revoked()
+                self.tls.in_force()
             })
             .map_err(|why| ApiError::new(Code::ScopeDenied, why))?;
         // Identity comes only from the verified certificate. A valid

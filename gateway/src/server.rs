@@ -266,10 +266,13 @@ async fn handshake(
     drop(pending);
     let (_, session) = stream.get_ref();
     let h2 = session.alpn_protocol() == Some(b"h2");
-    let (peer, cert) = match session.peer_certificates().and_then(|c| c.first()) {
+    let chain = session.peer_certificates().unwrap_or_default();
+    let (peer, cert) = match chain.first() {
+        // The recheck material in force now is that of `generation` or
+        // newer (a newer one makes the first request check again).
         Some(der) => match (
             peer_identity(der.as_ref()),
-            crate::tls::recheck::CertStatus::of(der, generation),
+            crate::tls::recheck::CertStatus::of(chain, generation, &gateway.tls.in_force()),
         ) {
             (Ok(p), Some(c)) => (p, c),
             _ => {

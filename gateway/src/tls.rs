@@ -2,7 +2,7 @@
 //! required, CA bundle and CRLs), loaded from files and swapped atomically on
 //! reload. Established connections keep the configuration they started with,
 //! but each request checks its connection's certificate against the current
-//! CRLs and its expiry ([`recheck`]).
+//! CRLs and CA bundle and its expiry ([`recheck`]).
 
 use arc_swap::ArcSwap;
 use rustls::server::WebPkiClientVerifier;
@@ -118,7 +118,8 @@ pub fn read_crls(
 }
 
 /// Reads the CRLs (each file once) for rustls and for the rechecks of
-/// established connections ([`recheck::Revoked`]), and checks them.
+/// established connections ([`recheck::InForce`], with the bundle's
+/// anchors), and checks them.
 ///
 /// Every CRL must be signed by a certificate of the client CA bundle.
 /// rustls accepts any well-formed CRL at build time and only fails when a
@@ -135,9 +136,12 @@ pub fn read_crls(
 fn load_crls(
     paths: &[PathBuf],
     cas: &[CertificateDer<'_>],
-) -> Result<(Vec<CertificateRevocationListDer<'static>>, recheck::Revoked), TlsError> {
+) -> Result<(Vec<CertificateRevocationListDer<'static>>, recheck::InForce), TlsError> {
     let mut out = Vec::new();
-    let mut revoked = recheck::Revoked::default();
+    let mut revoked = recheck::InForce::default();
+    for ca in cas {
+        revoked.add_anchor(ca);
+    }
     let cas: Vec<_> = cas
         .iter()
         .filter_map(|c| x509_parser::parse_x509_certificate(c.as_ref()).ok())
@@ -220,7 +224,7 @@ pub fn build_server_config(paths: &ServerTlsPaths) -> Result<Arc<ServerConfig>, 
 }
 
 /// [`build_server_config`] and what its CRLs revoke.
-fn build(paths: &ServerTlsPaths) -> Result<(Arc<ServerConfig>, Arc<recheck::Revoked>), TlsError> {
+fn build(paths: &ServerTlsPaths) -> Result<(Arc<ServerConfig>, Arc<recheck::InForce>), TlsError> {
     let provider = provider();
     let roots = read_roots("client CA bundle", &paths.client_ca)?;
     let (crls, revoked) = load_crls(
@@ -255,7 +259,7 @@ fn build(paths: &ServerTlsPaths) -> Result<(Arc<ServerConfig>, Arc<recheck::Revo
 pub struct TlsStore {
     paths: ServerTlsPaths,
     current: ArcSwap<ServerConfig>,
-    revoked: ArcSwap<recheck::Revoked>,
+    revoked: ArcSwap<recheck::InForce>,
     generation: AtomicU64,
     reloads_failed: AtomicU64,
 }
@@ -283,8 +287,8 @@ impl TlsStore {
     pub fn reload(&self) -> Result<(), TlsError> {
         match build(&self.paths) {
             Ok((cfg, revoked)) => {
-                // The revocations first: a request that sees the new
-                // generation checks against them.
+                // The recheck material first: a request that sees the new
+                // generation checks against it.
                 self.revoked.store(revoked);
                 self.current.store(cfg);
                 self.generation.fetch_add(1, Ordering::Release);
@@ -297,8 +301,9 @@ impl TlsStore {
         }
     }
 
-    /// What the CRLs in force revoke (for established connections).
-    pub fn revoked(&self) -> Arc<recheck::Revoked> {
+    /// What the material in force trusts and revokes (for established
+    /// connections).
+    pub fn in_force(&self) -> Arc<recheck::InForce> {
         self.revoked.load_full()
     }
 

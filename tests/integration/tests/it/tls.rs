@@ -374,6 +374,34 @@ async fn server_certificate_and_crl_reload_without_restart() {
         h.client("dept-nb").try_get(&path).await.is_err(),
         "still revoked by the first CA's CRL"
     );
+
+    // The second CA taken out of the bundle again (a compromised CA): its
+    // clients' new handshakes fail, and so does the next request on a
+    // connection one of them already holds.
+    let mut held = h.client_with(&cert, &key).connect().await.unwrap();
+    let nope = "GET /v1/nope HTTP/1.1\r\nHost: localhost\r\nX-Credit-Purpose: audit_review\r\n\r\n";
+    held.write_all(nope.as_bytes()).await.unwrap();
+    assert_eq!(&read_h1_status(&mut held).await, b"HTTP/1.1 404");
+    let gen = tls.generation();
+    std::fs::write(certs.join("crl.pem"), &crl).unwrap();
+    std::fs::write(certs.join("ca.crt"), &ca).unwrap();
+    eventually("the second CA out of force", async || {
+        tls.generation() > gen
+            && h.client_with(&cert, &key)
+                .try_get("/v1/nope")
+                .await
+                .is_err()
+    })
+    .await;
+    held.write_all(nope.as_bytes()).await.unwrap();
+    assert_eq!(
+        &read_h1_status(&mut held).await,
+        b"HTTP/1.1 403",
+        "the connection it held is no longer trusted"
+    );
+    closed_by_server(&mut held).await;
+    let r = h.client("auditor").try_get("/v1/nope").await.unwrap();
+    assert_eq!(r.status, 404, "the first CA's clients are still served");
 }
 
 /// No TLS session resumption: a resumed session is not verified again, so a

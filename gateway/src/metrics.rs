@@ -383,6 +383,14 @@ impl Collector for StateCollector {
                 MetricType::Counter,
             )?;
             ConstCounter::new(rl.mode_switches).encode(m)?;
+            let m = encoder.encode_descriptor(
+                "credgate_ratelimit_replicas",
+                "Replicas sharing the rate limits: counted alive in Redis, else configured; \
+                 each one's share while Redis is unreachable (fail_open_local) is 1 / this",
+                None,
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(i64::from(self.ratelimit.replicas())).encode(m)?;
             let mut m = encoder.encode_descriptor(
                 "credgate_ratelimit_mode",
                 "1 for the mode rate limits are decided in now",

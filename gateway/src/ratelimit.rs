@@ -63,6 +63,13 @@ impl RateLimiter {
                 rc.sentinel = r.sentinel_target();
                 rc.call_timeout = Duration::from_millis(cfg.ratelimit.call_timeout_ms);
                 rc.replicas = cfg.ratelimit.replicas;
+                // Counted alive in Redis under this name: the audit replica
+                // name (for an operator reading the set) and a random
+                // suffix (two replicas configured with one name still count
+                // as two).
+                let mut suffix = [0u8; 4];
+                rand::Rng::fill(&mut rand::thread_rng(), &mut suffix);
+                rc.replica_id = format!("{}/{}", cfg.audit.replica, hex::encode(suffix));
                 rc.failure_mode = match cfg.ratelimit.redis_failure_mode {
                     RedisFailureMode::FailOpenLocal => FailureMode::FailOpenLocal,
                     RedisFailureMode::FailClosed => FailureMode::FailClosed,
@@ -129,6 +136,12 @@ impl RateLimiter {
     /// Where decisions are made now.
     pub fn mode(&self) -> Mode {
         self.limiter.mode()
+    }
+
+    /// The replicas sharing the limits as counted (see
+    /// [`Limiter::replicas`]).
+    pub fn replicas(&self) -> u32 {
+        self.limiter.replicas()
     }
 
     /// Decision counters (Redis errors, mode switches, fallbacks).

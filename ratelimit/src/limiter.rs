@@ -51,8 +51,18 @@ pub struct RedisLimiterConfig {
     /// What to do when Redis cannot be reached (default [`FailureMode::FailOpenLocal`]).
     pub failure_mode: FailureMode,
     /// The number of gateway replicas sharing the limit; in the `fail_open_local` fallback
-    /// each replica enforces `1 / replicas` of it (default 1).
+    /// each replica enforces `1 / replicas` of it (default 1) — until it has counted the
+    /// replicas alive itself (see [`heartbeat_interval`](Self::heartbeat_interval)).
     pub replicas: u32,
+    /// This replica's name among the replicas (unique: e.g. the audit replica name and
+    /// a random suffix). Default: empty, no heartbeat.
+    pub replica_id: String,
+    /// How often this replica tells Redis it is alive and counts the replicas that did
+    /// within three intervals (default 5 s; zero: never). While Redis answers, the last
+    /// count is the divisor of each share in the `fail_open_local` fallback, so a
+    /// deployment scaled beyond `replicas` (an autoscaler) does not admit more than the
+    /// limit when Redis goes away; before the first count, `replicas` is.
+    pub heartbeat_interval: Duration,
     /// Whose clock the GCRA runs on (default [`TimeSource::RedisServer`]).
     pub time_source: TimeSource,
     /// After a failure, Redis is tried again after this long, doubling up to
@@ -139,7 +149,10 @@ struct Shared {
     redis: RedisBackend,
     health: Health,
     failure_mode: FailureMode,
+    /// The configured number of replicas.
     replicas: u32,
+    /// The replicas Redis last counted alive (0: not counted yet).
+    live: std::sync::atomic::AtomicU32,
     /// This replica's share of each limit while Redis is down (`fail_open_local`).
     fallback: LocalBackend,
     /// The day's quota count Redis last reported for each key: where the fallback's
@@ -200,6 +213,8 @@ impl RedisLimiterConfig {
             call_timeout: Duration::from_millis(50),
             failure_mode: FailureMode::FailOpenLocal,
             replicas: 1,
+            replica_id: String::new(),
+            heartbeat_interval: Duration::from_secs(5),
             time_source: TimeSource::RedisServer,
             min_retry_interval: Duration::from_millis(250),
             max_retry_interval: Duration::from_millis(750),
@@ -249,11 +264,20 @@ impl Limiter {
             health: Health::new(redis.min_retry_interval, redis.max_retry_interval),
             failure_mode: redis.failure_mode,
             replicas: redis.replicas,
+            live: std::sync::atomic::AtomicU32::new(0),
             fallback: LocalBackend::new(Arc::clone(&config.clock), config.time_zone),
             seen: QuotaSeen::new(),
             owed: crate::owed::Owed::default(),
         }));
-        Ok(Self::with_backend(config, backend))
+        let limiter = Self::with_backend(config, backend);
+        if !redis.heartbeat_interval.is_zero() && !redis.replica_id.is_empty() {
+            tokio::spawn(heartbeat(
+                Arc::downgrade(&limiter.inner),
+                redis.replica_id,
+                redis.heartbeat_interval,
+            ));
+        }
+        Ok(limiter)
     }
 
     fn with_backend(config: LimiterConfig, backend: Backend) -> Self {
@@ -356,6 +380,16 @@ impl Limiter {
         }
     }
 
+    /// The replicas sharing the limits as this replica counts them: Redis' last count
+    /// of the replicas alive, or the configured number before the first count (1 in
+    /// process). Each one's share in the `fail_open_local` fallback is `1 / this`.
+    pub fn replicas(&self) -> u32 {
+        match &self.inner.backend {
+            Backend::Local(_) => 1,
+            Backend::Redis(shared) => shared.divisor(),
+        }
+    }
+
     /// How decisions are being made now.
     pub fn mode(&self) -> Mode {
         match &self.inner.backend {
@@ -397,13 +431,14 @@ impl Limiter {
         match shared.failure_mode {
             FailureMode::FailClosed => Err(LimiterError::Unavailable),
             FailureMode::FailOpenLocal => {
-                let share = limit.share(shared.replicas);
+                let replicas = shared.divisor();
+                let share = limit.share(replicas);
                 let params = Params::new(&share)?;
                 let seen =
                     day.and_then(|day| Some((day.number, shared.seen.used(key, day.number)?)));
                 let counted = |number: i64| match (seen, limit.daily_quota, share.daily_quota) {
                     (Some((day, used)), Some(quota), Some(share_quota)) if day == number => {
-                        share_counted(quota, used, shared.replicas, share_quota)
+                        share_counted(quota, used, replicas, share_quota)
                     }
                     _ => 0,
                 };
@@ -492,7 +527,7 @@ impl Limiter {
                     FailureMode::FailOpenLocal => tracing::warn!(
                         %error,
                         failure_mode = mode,
-                        replicas = shared.replicas,
+                        replicas = shared.divisor(),
                         "rate limiter: Redis unreachable; each replica now limits with its \
                          share of every limit until Redis answers again"
                     ),
@@ -509,5 +544,49 @@ impl Limiter {
                 "rate limiter: Redis reachable again; limits are shared across replicas"
             ),
         }
+    }
+}
+
+impl Shared {
+    /// What each share divides the limits by: the replicas last counted alive, or the
+    /// configured number before the first count.
+    fn divisor(&self) -> u32 {
+        match self.live.load(Ordering::Relaxed) {
+            0 => self.replicas,
+            n => n,
+        }
+    }
+}
+
+/// Every `interval`, while the limiter exists: tells Redis this replica is alive and
+/// keeps Redis' count of the replicas alive within three intervals. A failed call keeps
+/// the last count (Redis is probably down: the count from before is the one to divide
+/// by).
+async fn heartbeat(inner: std::sync::Weak<Inner>, id: String, interval: Duration) {
+    let window = interval.saturating_mul(3);
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let Backend::Redis(shared) = &strong.backend else {
+            return;
+        };
+        match shared.redis.heartbeat(&id, window).await {
+            Ok(n) => {
+                let n = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+                let before = shared.live.swap(n, Ordering::Relaxed);
+                if before != n {
+                    tracing::info!(
+                        replicas = n,
+                        configured = shared.replicas,
+                        "rate limiter: replicas sharing the limits counted in Redis \
+                         (each one's share if Redis becomes unreachable)"
+                    );
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "rate limiter: heartbeat to Redis failed"),
+        }
+        drop(strong);
+        tokio::time::sleep(interval).await;
     }
 }

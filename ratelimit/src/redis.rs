@@ -43,6 +43,17 @@ const ADD_QUOTA_SCRIPT: &str = "local v = redis.call('INCRBY', KEYS[1], ARGV[1])
     if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end \
     return v";
 
+/// Records this replica in the set of replicas sharing the limits and counts those
+/// seen within the window, on Redis' clock (so replicas' clocks do not matter). One
+/// key: a single slot on a Cluster. `KEYS[1]` the set, `ARGV[1]` this replica's id,
+/// `ARGV[2]` the window (ms).
+const HEARTBEAT_SCRIPT: &str = "local t = redis.call('TIME') \
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+    redis.call('ZADD', KEYS[1], now, ARGV[1]) \
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2])) \
+    redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
+    return redis.call('ZCARD', KEYS[1])";
+
 /// How long a quota counter outlives its day (clock skew between replicas, late
 /// requests): one hour. The lifetime is sent relative (`EXPIRE`, seconds until the day
 /// ends on the gateway's clock, plus this margin) rather than as an `EXPIREAT`, so a Redis
@@ -60,6 +71,7 @@ pub(crate) struct RedisBackend {
     conn: RedisConn,
     script: Script,
     add_quota: Script,
+    heartbeat: Script,
     call_timeout: Duration,
     time_source: TimeSource,
 }
@@ -100,6 +112,7 @@ impl RedisBackend {
             conn,
             script: Script::new(SCRIPT),
             add_quota: Script::new(ADD_QUOTA_SCRIPT),
+            heartbeat: Script::new(HEARTBEAT_SCRIPT),
             call_timeout,
             time_source,
         })
@@ -216,6 +229,18 @@ impl RedisBackend {
         self.bounded(async move { invocation.invoke_async::<i64>(&mut conn).await })
             .await
             .map(drop)
+    }
+
+    /// Records replica `id` as alive and returns how many replicas were seen within
+    /// `window` (itself included). One call, under the call timeout.
+    pub(crate) async fn heartbeat(&self, id: &str, window: Duration) -> Result<u64, RedisFailure> {
+        let mut invocation = self.heartbeat.key(keys::REPLICAS_KEY);
+        invocation
+            .arg(id)
+            .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1));
+        let mut conn = self.conn.clone();
+        self.bounded(async move { invocation.invoke_async::<u64>(&mut conn).await })
+            .await
     }
 
     /// Runs `fut` under the call timeout.

@@ -301,7 +301,9 @@ pub struct RateLimitSettings {
     /// (each replica applies its share of the limit) or `fail_closed` (503).
     #[serde(default)]
     pub redis_failure_mode: RedisFailureMode,
-    /// Replicas sharing the limits (each one's share in `fail_open_local`).
+    /// Replicas sharing the limits (each one's share in `fail_open_local`)
+    /// until the replicas have counted themselves alive in Redis: from then
+    /// on the count, as of before Redis became unreachable, is the divisor.
     #[serde(default = "defaults::replicas")]
     pub replicas: u32,
     /// Bound on each Redis rate-limit decision, ms.

@@ -6,6 +6,9 @@
 //! - `credgate:{rl:<client>}:quota:<scope|*>:<YYYYMMDD>` — the day's count, expiring one
 //!   hour after the day ends.
 //!
+//! - `credgate:rl:replicas` — the replicas sharing the limits (a sorted set: replica id
+//!   → when it last said it is alive, on Redis' clock).
+//!
 //! `*` stands for "no scope". In client ids and scopes, `%`, `{`, `}`, `*`, `:` and bytes
 //! outside printable ASCII are percent-encoded, so no id can open or close a hash tag or
 //! collide with another key.
@@ -13,6 +16,9 @@
 use std::fmt::Write as _;
 
 use crate::limit::Key;
+
+/// The set of replicas sharing the limits (see `Limiter`'s heartbeat).
+pub const REPLICAS_KEY: &str = "credgate:rl:replicas";
 
 /// The GCRA state key of `key`.
 pub fn gcra_key(key: &Key<'_>) -> String {

@@ -230,3 +230,57 @@ async fn a_restart_between_two_requests_costs_no_decision() {
         assert_eq!(stats.fallbacks, 0, "{failure_mode:?}: {stats:?}");
     }
 }
+
+/// Polls `cond` every 10 ms until it holds, failing after 5 s.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{what}: not within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_fallback_share_divides_by_the_replicas_counted_alive() {
+    let mut redis = RedisServer::start().unwrap();
+    let clock = clock_at(NOON_SHANGHAI);
+    // Configured as one replica (an autoscaler added the second): without the count,
+    // each would admit the whole limit while Redis is down.
+    let replica = |id: &str| {
+        let cfg = RedisLimiterConfig {
+            replicas: 1,
+            replica_id: id.into(),
+            heartbeat_interval: Duration::from_millis(50),
+            ..redis_config(&redis.url())
+        };
+        Limiter::redis(config(&clock), cfg).unwrap()
+    };
+    let (a, b) = (replica("a"), replica("b"));
+    assert_eq!(
+        a.replicas(),
+        1,
+        "the configured number before the first count"
+    );
+    until("both count two replicas", || {
+        a.replicas() == 2 && b.replicas() == 2
+    })
+    .await;
+
+    redis.stop();
+    let key = Key::client("bank-nb");
+    // Burst 10: each of the two admits its share, 5.
+    let limit = Limit::new(5.0, 10);
+    assert_eq!(burst(&a, &key, &limit, 20).await, 5);
+    assert_eq!(burst(&b, &key, &limit, 20).await, 5);
+    assert_eq!(a.mode(), Mode::FallbackLocal);
+    assert_eq!(a.replicas(), 2, "the last count holds while Redis is down");
+
+    // A replica that is gone stops being counted once its entry is older than the
+    // window (three intervals).
+    redis.restart().unwrap();
+    drop(b);
+    until("one replica left", || a.replicas() == 1).await;
+}

@@ -3,7 +3,7 @@
 //! one limit across two replicas through Redis, the Redis failure modes,
 //! and the daily quota's reset at the next day start (UTC+8).
 
-use credgate_integration::{policy_with_limit, Harness, Options};
+use credgate_integration::{eventually, policy_with_limit, Harness, Options};
 use std::time::{Duration, Instant};
 
 const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
@@ -135,8 +135,10 @@ async fn two_replicas_share_one_limit_through_redis_and_fail_as_configured() {
         share_dir_with: share,
         ..Options::default()
     };
+    // A is configured as if alone (an autoscaler added B): its share
+    // while Redis is down comes from the replicas counted alive in Redis.
     let a = Harness::start_with(opts(
-        "[ratelimit]\nreplicas = 2\nredis_failure_mode = \"fail_open_local\"",
+        "[ratelimit]\nreplicas = 1\nredis_failure_mode = \"fail_open_local\"",
         None,
     ))
     .await;
@@ -162,7 +164,14 @@ async fn two_replicas_share_one_limit_through_redis_and_fail_as_configured() {
         (allowed as f64) <= expected + 5.0 && allowed >= 5,
         "allowed {allowed} over {elapsed:.2}s; one limit would allow ≈ {expected:.1} (± one burst)"
     );
-    // Redis gone: A falls back to its share, B refuses with 503.
+    eventually("A counts two replicas", async || {
+        a.metrics_text()
+            .await
+            .contains("credgate_ratelimit_replicas 2\n")
+    })
+    .await;
+    // Redis gone: A falls back to its share (half: two replicas counted),
+    // B refuses with 503.
     redis.stop();
     let mut a_ok = 0;
     for _ in 0..10 {

@@ -3,24 +3,22 @@
 //! HTTP/2 by ALPN, closes idle connections, and drains gracefully.
 
 mod handshakes;
+mod service;
 mod unidentified;
+
+use service::{idle_watch, Activity, RequestService};
 
 pub use unidentified::CloseConnection;
 
 use crate::http::Gateway;
 use crate::tls::identity::{peer_identity, CertIdentity};
 use crate::tls::TlsStore;
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
@@ -383,52 +381,6 @@ fn prepare(
     (io, service, idle_watch(activity, ctx.limits.idle_timeout))
 }
 
-/// Answers one connection's requests with [`Gateway::handle`], keeping its
-/// in-flight count and last activity.
-#[derive(Clone)]
-struct RequestService {
-    gateway: Arc<Gateway>,
-    conn: Arc<ConnInfo>,
-    activity: Arc<Activity>,
-}
-
-impl hyper::service::Service<Request<Incoming>> for RequestService {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    // Boxed: hyper keeps a slot for the service future for the whole life
-    // of the connection, sized for the future; boxing the (several KiB)
-    // request future makes an idle connection hold a pointer instead
-    // (SPEC §13 memory at 10k idle connections).
-    type Future =
-        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let gateway = self.gateway.clone();
-        let conn = self.conn.clone();
-        let activity = self.activity.clone();
-        Box::pin(async move {
-            // Counted out on completion and when hyper drops the future
-            // (an HTTP/2 stream reset by the client).
-            let _request = activity.begin_request();
-            let mut resp = gateway.handle(&conn, req).await;
-            if resp.extensions_mut().remove::<CloseConnection>().is_some() {
-                // HTTP/1.1 closes after this answer; HTTP/2 (where
-                // `Connection` is not allowed) is shut down gracefully by
-                // the connection's task: GOAWAY, then the streams in
-                // flight finish.
-                if !conn.h2 {
-                    resp.headers_mut().insert(
-                        hyper::header::CONNECTION,
-                        hyper::header::HeaderValue::from_static("close"),
-                    );
-                }
-                activity.close.notify_one();
-            }
-            Ok(resp)
-        })
-    }
-}
-
 /// A hyper connection that can be asked to finish gracefully.
 pub(crate) trait Graceful: std::future::Future<Output = Result<(), hyper::Error>> {
     fn begin_shutdown(self: Pin<&mut Self>);
@@ -493,68 +445,6 @@ pub(crate) async fn drive<C: Graceful>(
 fn log_conn_end(r: Result<(), hyper::Error>) {
     if let Err(e) = r {
         tracing::debug!(error = %e, "connection ended with error");
-    }
-}
-
-/// Last-activity clock and in-flight count of one connection. Activity is
-/// requests, not bytes: HTTP/2 PING frames (the server's own keep-alive
-/// pings included) and a trickle of partial frames do not keep an idle
-/// connection open.
-struct Activity {
-    epoch: Instant,
-    last_ms: AtomicU64,
-    inflight: AtomicUsize,
-    /// Notified when an answer asks for the connection to be closed.
-    close: tokio::sync::Notify,
-}
-
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            epoch: Instant::now(),
-            last_ms: AtomicU64::new(0),
-            inflight: AtomicUsize::new(0),
-            close: tokio::sync::Notify::new(),
-        }
-    }
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-    fn begin_request(self: &Arc<Self>) -> RequestActivity {
-        self.inflight.fetch_add(1, Ordering::Relaxed);
-        RequestActivity(self.clone())
-    }
-}
-
-/// One request in flight on a connection; its end is the connection's
-/// last activity.
-struct RequestActivity(Arc<Activity>);
-
-impl Drop for RequestActivity {
-    fn drop(&mut self) {
-        let a = &self.0;
-        a.last_ms.store(a.now_ms(), Ordering::Relaxed);
-        a.inflight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Resolves once the connection has been idle for `limit`, or an answer
-/// asked for it to be closed.
-async fn idle_watch(activity: Arc<Activity>, limit: Duration) {
-    let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
-    let mut wait = limit;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = activity.close.notified() => return,
-        }
-        let idle_for = activity
-            .now_ms()
-            .saturating_sub(activity.last_ms.load(Ordering::Relaxed));
-        if activity.inflight.load(Ordering::Relaxed) == 0 && idle_for >= limit_ms {
-            return;
-        }
-        wait = Duration::from_millis(limit_ms.saturating_sub(idle_for).max(10));
     }
 }
 

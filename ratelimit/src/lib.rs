@@ -25,6 +25,7 @@ mod error;
 pub mod gcra;
 mod headers;
 mod health;
+mod heartbeat;
 mod limit;
 mod limiter;
 mod local;

@@ -130,29 +130,29 @@ pub struct Limiter {
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     clock: Arc<dyn Clock>,
     zone: UtcOffset,
-    backend: Backend,
+    pub(crate) backend: Backend,
     stats: Counters,
 }
 
 #[derive(Debug)]
-enum Backend {
+pub(crate) enum Backend {
     Local(LocalBackend),
     Redis(Box<Shared>),
 }
 
 /// The Redis backend with its fallback.
 #[derive(Debug)]
-struct Shared {
-    redis: RedisBackend,
+pub(crate) struct Shared {
+    pub(crate) redis: RedisBackend,
     health: Health,
     failure_mode: FailureMode,
     /// The configured number of replicas.
-    replicas: u32,
-    /// The replicas Redis last counted alive (0: not counted yet).
-    live: std::sync::atomic::AtomicU32,
+    pub(crate) replicas: u32,
+    /// The replicas Redis last counted alive (0: not counted yet; see `heartbeat`).
+    pub(crate) live: std::sync::atomic::AtomicU32,
     /// This replica's share of each limit while Redis is down (`fail_open_local`).
     fallback: LocalBackend,
     /// The day's quota count Redis last reported for each key: where the fallback's
@@ -271,7 +271,7 @@ impl Limiter {
         }));
         let limiter = Self::with_backend(config, backend);
         if !redis.heartbeat_interval.is_zero() && !redis.replica_id.is_empty() {
-            tokio::spawn(heartbeat(
+            tokio::spawn(crate::heartbeat::run(
                 Arc::downgrade(&limiter.inner),
                 redis.replica_id,
                 redis.heartbeat_interval,
@@ -555,38 +555,5 @@ impl Shared {
             0 => self.replicas,
             n => n,
         }
-    }
-}
-
-/// Every `interval`, while the limiter exists: tells Redis this replica is alive and
-/// keeps Redis' count of the replicas alive within three intervals. A failed call keeps
-/// the last count (Redis is probably down: the count from before is the one to divide
-/// by).
-async fn heartbeat(inner: std::sync::Weak<Inner>, id: String, interval: Duration) {
-    let window = interval.saturating_mul(3);
-    loop {
-        let Some(strong) = inner.upgrade() else {
-            return;
-        };
-        let Backend::Redis(shared) = &strong.backend else {
-            return;
-        };
-        match shared.redis.heartbeat(&id, window).await {
-            Ok(n) => {
-                let n = u32::try_from(n).unwrap_or(u32::MAX).max(1);
-                let before = shared.live.swap(n, Ordering::Relaxed);
-                if before != n {
-                    tracing::info!(
-                        replicas = n,
-                        configured = shared.replicas,
-                        "rate limiter: replicas sharing the limits counted in Redis \
-                         (each one's share if Redis becomes unreachable)"
-                    );
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "rate limiter: heartbeat to Redis failed"),
-        }
-        drop(strong);
-        tokio::time::sleep(interval).await;
     }
 }

@@ -1,6 +1,10 @@
 //! Unit test of the patched hyper's HTTP/1 keep-alive over in-memory streams.
 use super::*;
+use bytes::Bytes;
 use http_body_util::BodyExt as _;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream, ReadHalf, WriteHalf};
 
 /// Reads until `n` complete responses (with `content-length` bodies)

@@ -1,0 +1,123 @@
+//! A connection's requests: the service hyper calls for each (answered by
+//! [`Gateway::handle`]), the connection's activity (requests in flight,
+//! when the last one ended) and the idle watch that closes it.
+
+use super::{CloseConnection, ConnInfo};
+use crate::http::Gateway;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Answers one connection's requests with [`Gateway::handle`], keeping its
+/// in-flight count and last activity.
+#[derive(Clone)]
+pub(super) struct RequestService {
+    pub(super) gateway: Arc<Gateway>,
+    pub(super) conn: Arc<ConnInfo>,
+    pub(super) activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for RequestService {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    // Boxed: hyper keeps a slot for the service future for the whole life
+    // of the connection, sized for the future; boxing the (several KiB)
+    // request future makes an idle connection hold a pointer instead
+    // (SPEC §13 memory at 10k idle connections).
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let gateway = self.gateway.clone();
+        let conn = self.conn.clone();
+        let activity = self.activity.clone();
+        Box::pin(async move {
+            // Counted out on completion and when hyper drops the future
+            // (an HTTP/2 stream reset by the client).
+            let _request = activity.begin_request();
+            let mut resp = gateway.handle(&conn, req).await;
+            if resp.extensions_mut().remove::<CloseConnection>().is_some() {
+                // HTTP/1.1 closes after this answer; HTTP/2 (where
+                // `Connection` is not allowed) is shut down gracefully by
+                // the connection's task: GOAWAY, then the streams in
+                // flight finish.
+                if !conn.h2 {
+                    resp.headers_mut().insert(
+                        hyper::header::CONNECTION,
+                        hyper::header::HeaderValue::from_static("close"),
+                    );
+                }
+                activity.close.notify_one();
+            }
+            Ok(resp)
+        })
+    }
+}
+
+/// Last-activity clock and in-flight count of one connection. Activity is
+/// requests, not bytes: HTTP/2 PING frames (the server's own keep-alive
+/// pings included) and a trickle of partial frames do not keep an idle
+/// connection open.
+pub(super) struct Activity {
+    epoch: Instant,
+    last_ms: AtomicU64,
+    inflight: AtomicUsize,
+    /// Notified when an answer asks for the connection to be closed.
+    close: tokio::sync::Notify,
+}
+
+impl Activity {
+    pub(super) fn new() -> Activity {
+        Activity {
+            epoch: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            inflight: AtomicUsize::new(0),
+            close: tokio::sync::Notify::new(),
+        }
+    }
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+    fn begin_request(self: &Arc<Self>) -> RequestActivity {
+        self.inflight.fetch_add(1, Ordering::Relaxed);
+        RequestActivity(self.clone())
+    }
+}
+
+/// One request in flight on a connection; its end is the connection's
+/// last activity.
+struct RequestActivity(Arc<Activity>);
+
+impl Drop for RequestActivity {
+    fn drop(&mut self) {
+        let a = &self.0;
+        a.last_ms.store(a.now_ms(), Ordering::Relaxed);
+        a.inflight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Resolves once the connection has been idle for `limit`, or an answer
+/// asked for it to be closed.
+pub(super) async fn idle_watch(activity: Arc<Activity>, limit: Duration) {
+    let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+    let mut wait = limit;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = activity.close.notified() => return,
+        }
+        let idle_for = activity
+            .now_ms()
+            .saturating_sub(activity.last_ms.load(Ordering::Relaxed));
+        if activity.inflight.load(Ordering::Relaxed) == 0 && idle_for >= limit_ms {
+            return;
+        }
+        wait = Duration::from_millis(limit_ms.saturating_sub(idle_for).max(10));
+    }
+}

@@ -101,12 +101,46 @@ fn route(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
         "/readyz" => readyz(state),
-        "/metrics" => text(
+        "/metrics" => metrics(state, req),
+        _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+    }
+}
+
+/// The metrics in the Prometheus text format (SPEC §4), or in OpenMetrics
+/// when the scraper asks for it (Prometheus does, first, in its `Accept`).
+fn metrics(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let openmetrics = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|media| {
+            let mut params = media.split(';').map(str::trim);
+            let wanted = params
+                .next()
+                .is_some_and(|t| t.eq_ignore_ascii_case("application/openmetrics-text"));
+            // `q=0` declines it.
+            let declined = params.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            wanted && !declined
+        });
+    let rendered = state.metrics.render();
+    if openmetrics {
+        text(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            state.metrics.render(),
-        ),
-        _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+            rendered,
+        )
+    } else {
+        text(
+            StatusCode::OK,
+            crate::metrics::text004::CONTENT_TYPE,
+            crate::metrics::text004::from_openmetrics(&rendered),
+        )
     }
 }
 

@@ -1,7 +1,10 @@
-//! Prometheus metrics (SPEC §10) in the OpenMetrics text format, served by
-//! the admin listener. Label values come from bounded sets only — client
+//! Prometheus metrics (SPEC §10), served by the admin listener in the
+//! Prometheus text format, or OpenMetrics to a scraper that asks for it
+//! ([`text004`]). Label values come from bounded sets only — client
 //! ids from the policy (or `-`), endpoint templates, decision codes,
 //! upstream names, outcome labels — never a subject, a path or free text.
+
+pub mod text004;
 
 use crate::federation::breaker::BreakerState;
 use crate::federation::Federation;

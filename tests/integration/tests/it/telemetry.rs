@@ -206,3 +206,80 @@ async fn metrics_count_a_known_mix_and_the_breaker_gauge_moves() {
         Some(2.0)
     );
 }
+
+/// `/metrics` with `accept` (if any): the content type and the body.
+async fn scrape_accepting(admin: std::net::SocketAddr, accept: Option<&str>) -> (String, String) {
+    use http_body_util::BodyExt as _;
+    let tcp = tokio::net::TcpStream::connect(admin).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = http::Request::get("/metrics").header("host", "localhost");
+    if let Some(a) = accept {
+        req = req.header("accept", a);
+    }
+    let resp = send
+        .send_request(
+            req.body(http_body_util::Empty::<bytes::Bytes>::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (ct, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// SPEC §4: `/metrics` is in the Prometheus text format; a scraper that
+/// asks for OpenMetrics (Prometheus does) gets OpenMetrics.
+#[tokio::test]
+async fn metrics_are_prometheus_text_unless_openmetrics_is_asked_for() {
+    let h = Harness::start().await;
+    let admin = h.gw().admin_addr.unwrap();
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    assert_eq!(
+        h.client("dept-nb").get(&path, &[APPROVAL]).await.status,
+        200
+    );
+    for accept in [None, Some("text/plain;version=0.0.4"), Some("*/*")] {
+        let (ct, text) = scrape_accepting(admin, accept).await;
+        assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8", "{accept:?}");
+        assert!(
+            text.contains("# TYPE credgate_requests_total counter\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE credgate_request_duration_seconds histogram\n"));
+        assert!(!text.contains("# EOF"));
+        assert_eq!(
+            metric(
+                &text,
+                "credgate_requests_total",
+                &[
+                    ("client", "dept-nb"),
+                    ("endpoint", "/v1/enterprises/{uscc}/report"),
+                    ("decision", "ok")
+                ]
+            ),
+            Some(1.0)
+        );
+    }
+    // What Prometheus sends.
+    let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let (ct, text) = scrape_accepting(admin, Some(prometheus)).await;
+    assert_eq!(
+        ct,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(
+        text.contains("# TYPE credgate_requests counter\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"));
+    // Declined with q=0: the Prometheus text.
+    let (ct, _) =
+        scrape_accepting(admin, Some("application/openmetrics-text;q=0, text/plain")).await;
+    assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+}

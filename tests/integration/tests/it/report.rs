@@ -229,6 +229,30 @@ async fn bodies_over_the_limit_get_413() {
     assert_eq!(h.total_sim_requests().await, 0);
 }
 
+/// Over HTTP/2 too, however large the body: the client gets its 413
+/// (the stream is ended after the answer, not reset before it).
+#[tokio::test]
+async fn bodies_over_the_limit_get_413_over_http2() {
+    let h = Harness::start().await;
+    let dept = h.client("dept-nb").http2();
+    for size in [70 * 1024, 300 * 1024, 2 * 1024 * 1024] {
+        for _ in 0..3 {
+            let r = dept
+                .try_request(
+                    http::Method::POST,
+                    "/v1/sanctions/check",
+                    &[PURPOSE, ("content-type", "application/json")],
+                    vec![b' '; size].into(),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{size} bytes: {e}"));
+            assert_eq!(r.status, 413, "{size} bytes");
+            assert_eq!(r.code(), "payload_too_large");
+        }
+    }
+    assert_eq!(h.total_sim_requests().await, 0);
+}
+
 /// A report request carrying `padding` in an extra header.
 async fn padded_report(h: &Harness, padding: &str) -> Result<credgate_integration::Reply, String> {
     let nb = h.enterprise_of("xinyong-ningbo");

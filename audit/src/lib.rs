@@ -55,7 +55,7 @@ pub use config::{validate_replica, AuditConfig, BatchObserver, BatchReport};
 pub use error::{AuditError, Corruption, Location, ProblemKind, VerifyFailure};
 pub use index::{Page, Query, MAX_QUERY_LIMIT};
 pub use keys::{generate_signing_key_pem, AuditPublicKey, AuditSigner};
-pub use log::{Appended, AuditLog};
+pub use log::{Appended, AuditLog, LOCK_FILE};
 pub use merkle::{leaf_hash, node_hash, Hash, EMPTY_ROOT};
 pub use offline::{latest_checkpoint_dir, query_dir};
 pub use proof::{verify_consistency, verify_inclusion};

@@ -457,6 +457,105 @@ async fn audit_verify_query_and_checkpoint() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Its checkpoints removed: nothing proves the records any more. The
+    // default still passes (a crash leaves a tail like this) but says the
+    // records are not verified; --max-uncovered bounds such a tail.
+    let bare = dir.path().join("bare");
+    std::fs::create_dir(&bare).unwrap();
+    for e in std::fs::read_dir(&audit).unwrap() {
+        let e = e.unwrap();
+        // Files only: no subdirectory holds records or checkpoints.
+        if e.file_type().unwrap().is_file() && e.file_name() != "checkpoints.log" {
+            std::fs::copy(e.path(), bare.join(e.file_name())).unwrap();
+        }
+    }
+    let b = bare.to_str().unwrap();
+    let out = run(&["audit", "verify", "--dir", b, "--pubkey", pk]);
+    succeeded(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "the last 3 records are covered by no signed checkpoint and are NOT verified"
+        ),
+        "{stderr}"
+    );
+    let out = run(&[
+        "audit",
+        "verify",
+        "--dir",
+        b,
+        "--pubkey",
+        pk,
+        "--max-uncovered",
+        "2",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FAILED (--max-uncovered 2): 3 records"));
+    let out = run(&[
+        "audit",
+        "verify",
+        "--dir",
+        b,
+        "--pubkey",
+        pk,
+        "--max-uncovered",
+        "3",
+    ]);
+    succeeded(&out);
+    // A checkpoint held outside the log covers them again.
+    std::fs::write(&held, run(&["audit", "checkpoint", "--dir", a]).stdout).unwrap();
+    let out = run(&[
+        "audit",
+        "verify",
+        "--dir",
+        b,
+        "--pubkey",
+        pk,
+        "--checkpoint",
+        h,
+        "--max-uncovered",
+        "0",
+    ]);
+    succeeded(&out);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A log a gateway is writing: its newest records await their checkpoint.
+    let live = dir.path().join("live");
+    let signer = credgate_audit::AuditSigner::from_pkcs8_pem(&private).unwrap();
+    let mut cfg = credgate_audit::AuditConfig::new(&live, "cli-live", signer);
+    cfg.checkpoint_every_records = 1000;
+    cfg.checkpoint_every = std::time::Duration::from_secs(3600);
+    let log = credgate_audit::AuditLog::open(cfg).await.unwrap();
+    for i in 0..2 {
+        log.append(credgate_audit::NewRecord {
+            request_id: format!("l{i}"),
+            client_id: "dept-nb".into(),
+            decision: credgate_audit::Decision::Allow,
+            reason: "ok".into(),
+            status: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let out = run(&[
+        "audit",
+        "verify",
+        "--dir",
+        live.to_str().unwrap(),
+        "--pubkey",
+        pk,
+    ]);
+    succeeded(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("covered by no checkpoint yet: a gateway is writing this log"),
+        "{stderr}"
+    );
+    log.shutdown().await.unwrap();
     // Not an audit log: a failure, not "ok, 0 records".
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();

@@ -35,6 +35,15 @@ pub enum AuditCommand {
         /// last checkpoint, a torn tail.
         #[arg(long)]
         strict: bool,
+        /// Fail (exit 1) when more than N records are covered by no signed
+        /// checkpoint (in the log or given with --checkpoint). A gateway
+        /// checkpoints every `checkpoint_every_records` records and every
+        /// `checkpoint_every_secs` while records arrive, so a crash leaves at
+        /// most about that many uncovered; many more means checkpoints were
+        /// removed, and with them the proof of the records they covered.
+        /// Suggested: twice `checkpoint_every_records`.
+        #[arg(long, value_name = "N")]
+        max_uncovered: Option<u64>,
     },
     /// Search the log offline; prints JSON lines, newest first.
     Query {
@@ -106,7 +115,16 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             pubkey,
             checkpoints,
             strict,
-        } => verify(&dir, pubkey.as_deref(), &checkpoints, strict),
+            max_uncovered,
+        } => verify(
+            &dir,
+            pubkey.as_deref(),
+            &checkpoints,
+            Bounds {
+                strict,
+                max_uncovered,
+            },
+        ),
         AuditCommand::Query {
             dir,
             client,
@@ -178,12 +196,32 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// What `audit verify` fails on besides a broken log.
+struct Bounds {
+    /// Any warning.
+    strict: bool,
+    /// More records than this covered by no signed checkpoint.
+    max_uncovered: Option<u64>,
+}
+
+/// Whether a gateway holds the directory's writer lock now (it is running:
+/// its newest records await their next checkpoint).
+fn writer_running(dir: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(dir.join(credgate_audit::LOCK_FILE)) else {
+        return false;
+    };
+    matches!(
+        file.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
+
 /// `audit verify`: the report on stdout, warnings and failures on stderr.
 fn verify(
     dir: &Path,
     pubkey: Option<&Path>,
     held: &[PathBuf],
-    strict: bool,
+    bounds: Bounds,
 ) -> anyhow::Result<ExitCode> {
     let pem = match pubkey {
         Some(p) => {
@@ -225,11 +263,25 @@ fn verify(
         if r.signatures_checked { "checked" } else { "NOT checked" },
         r.anchors_checked,
     );
-    let warnings = verify_warnings(&r);
+    // Records no signed checkpoint covers, in the log or held outside it.
+    let held_size = anchors.iter().map(|a| a.tree_size).max().unwrap_or(0);
+    let uncovered = r
+        .records_after_checkpoint
+        .min(r.tree_size.saturating_sub(held_size));
+    let warnings = verify_warnings(&r, uncovered, writer_running(dir));
     for w in &warnings {
         eprintln!("{}: WARNING: {w}", dir.display());
     }
-    if strict && !warnings.is_empty() {
+    if let Some(max) = bounds.max_uncovered.filter(|max| uncovered > *max) {
+        eprintln!(
+            "{}: FAILED (--max-uncovered {max}): {uncovered} records are covered by no signed \
+             checkpoint, more than a crash leaves: checkpoints were removed, and nothing proves \
+             those records unchanged",
+            dir.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if bounds.strict && !warnings.is_empty() {
         eprintln!(
             "{}: FAILED (--strict): {} warnings",
             dir.display(),
@@ -240,8 +292,9 @@ fn verify(
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a passing verification does not vouch for.
-fn verify_warnings(r: &credgate_audit::VerifyReport) -> Vec<String> {
+/// What a passing verification does not vouch for. `uncovered`: records no
+/// signed checkpoint covers; `running`: a gateway writes the log now.
+fn verify_warnings(r: &credgate_audit::VerifyReport, uncovered: u64, running: bool) -> Vec<String> {
     let mut out = Vec::new();
     if !r.signatures_checked {
         out.push(
@@ -250,12 +303,18 @@ fn verify_warnings(r: &credgate_audit::VerifyReport) -> Vec<String> {
                 .to_owned(),
         );
     }
-    if r.records_after_checkpoint > 0 {
+    if uncovered > 0 && running {
         out.push(format!(
-            "the last {} records are covered by no checkpoint: the gateway is running or \
-             stopped without its final checkpoint (a crash), or records and checkpoints were \
-             cut from the end; compare with a checkpoint held elsewhere (--checkpoint FILE)",
-            r.records_after_checkpoint
+            "the last {uncovered} records are covered by no checkpoint yet: a gateway is writing \
+             this log (they are checkpointed within checkpoint_every_secs)"
+        ));
+    } else if uncovered > 0 {
+        out.push(format!(
+            "the last {uncovered} records are covered by no signed checkpoint and are NOT \
+             verified: the gateway stopped without its final checkpoint (a crash), or records \
+             were changed, added or cut together with the checkpoints covering them; compare \
+             with a checkpoint held elsewhere (--checkpoint FILE), or bound them with \
+             --max-uncovered"
         ));
     }
     if let Some(at) = &r.torn_tail {

@@ -337,6 +337,17 @@ impl Collector for StateCollector {
             }
         }
         {
+            let m = encoder.encode_descriptor(
+                "credgate_closing_connection_refusals",
+                "Requests refused on a closing connection without reaching policy evaluation \
+                 (no audit record): after the first on a connection whose certificate \
+                 identifies no client",
+                None,
+                MetricType::Counter,
+            )?;
+            ConstCounter::new(self.stats.closing_refusals.load(Ordering::Relaxed)).encode(m)?;
+        }
+        {
             let mut m = encoder.encode_descriptor(
                 "credgate_policy_reloads",
                 "Policy reloads by result",

@@ -72,6 +72,9 @@ pub struct ConnInfo {
     /// Its certificate, rechecked by each request against reloaded CRLs
     /// and its expiry.
     pub cert: crate::tls::recheck::CertStatus,
+    /// No policy entry matched its certificate at the handshake: one
+    /// request reaches the handler, then the connection closes.
+    pub unidentified: bool,
 }
 
 /// Counters the listener keeps (exported by the admin listener).
@@ -90,6 +93,10 @@ pub struct ConnStats {
     /// the handshake because the certificate spent its allowance (see
     /// `server::unidentified`).
     pub unidentified_closed: AtomicU64,
+    /// Requests refused on a closing connection without reaching the
+    /// handler (no audit record): those after the first on a connection
+    /// whose certificate identifies no client.
+    pub closing_refusals: AtomicU64,
 }
 
 /// Runs the accept loop until `shutdown` turns true, then stops accepting,
@@ -284,8 +291,10 @@ async fn handshake(
     };
     // A certificate the CA issued that no policy entry matches: within its
     // allowance the connection may send one request (refused, audited,
-    // then closed); beyond it, it is closed here.
-    if gateway.policy.current().identify(&peer).is_none() && !unidentified.admit(&peer.sha256) {
+    // then closed; others on it are refused without the handler); beyond
+    // it, it is closed here.
+    let unmatched = gateway.policy.current().identify(&peer).is_none();
+    if unmatched && !unidentified.admit(&peer.sha256) {
         stats.unidentified_closed.fetch_add(1, Ordering::Relaxed);
         if let Some(suppressed) = UNIDENTIFIED_LOG.allow() {
             tracing::warn!(%remote, fingerprint = %hex::encode(peer.sha256), suppressed,
@@ -300,6 +309,7 @@ async fn handshake(
             peer,
             h2,
             cert,
+            unidentified: unmatched,
         }),
         limits,
         gateway,
@@ -377,6 +387,7 @@ fn prepare(
         gateway: ctx.gateway.clone(),
         conn: ctx.conn.clone(),
         activity: activity.clone(),
+        stats: ctx.stats.clone(),
     };
     (io, service, idle_watch(activity, ctx.limits.idle_timeout))
 }

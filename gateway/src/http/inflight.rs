@@ -181,6 +181,7 @@ mod tests {
                 peer: credgate_policy::CertIdentity::default(),
                 h2: false,
                 cert: crate::tls::recheck::CertStatus::for_tests(),
+                unidentified: false,
             },
             auditor: Auditor::disabled_for_tests(),
         }

@@ -2,7 +2,7 @@
 //! [`Gateway::handle`]), the connection's activity (requests in flight,
 //! when the last one ended) and the idle watch that closes it.
 
-use super::{CloseConnection, ConnInfo};
+use super::{CloseConnection, ConnInfo, ConnStats};
 use crate::http::Gateway;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,7 @@ pub(super) struct RequestService {
     pub(super) gateway: Arc<Gateway>,
     pub(super) conn: Arc<ConnInfo>,
     pub(super) activity: Arc<Activity>,
+    pub(super) stats: Arc<ConnStats>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for RequestService {
@@ -34,6 +35,17 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
         Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        // A connection that is closing, or whose certificate no policy
+        // entry matched at the handshake and which has had its one request,
+        // answers at once: its requests never reach the handler, so one
+        // such certificate writes one audit record per connection, however
+        // many HTTP/2 streams it opens at once (see `server::unidentified`).
+        let refused = self.activity.closing.load(Ordering::Acquire)
+            || (self.conn.unidentified && self.activity.admitted.swap(true, Ordering::AcqRel));
+        if refused {
+            self.stats.closing_refusals.fetch_add(1, Ordering::Relaxed);
+            return Box::pin(std::future::ready(Ok(closing_refusal(self.conn.h2))));
+        }
         let gateway = self.gateway.clone();
         let conn = self.conn.clone();
         let activity = self.activity.clone();
@@ -43,6 +55,7 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
             let _request = activity.begin_request();
             let mut resp = gateway.handle(&conn, req).await;
             if resp.extensions_mut().remove::<CloseConnection>().is_some() {
+                activity.closing.store(true, Ordering::Release);
                 // HTTP/1.1 closes after this answer; HTTP/2 (where
                 // `Connection` is not allowed) is shut down gracefully by
                 // the connection's task: GOAWAY, then the streams in
@@ -60,6 +73,24 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
     }
 }
 
+/// The answer to a request on a closing connection: the same refusal as the
+/// request that closed it, without an audit record (it never reached
+/// policy evaluation).
+fn closing_refusal(h2: bool) -> Response<Full<Bytes>> {
+    let mut resp = crate::http::problem::ApiError::new(
+        crate::http::problem::Code::ScopeDenied,
+        "the connection's client certificate identifies no client; the connection is closing",
+    )
+    .into_response();
+    if !h2 {
+        resp.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("close"),
+        );
+    }
+    resp
+}
+
 /// Last-activity clock and in-flight count of one connection. Activity is
 /// requests, not bytes: HTTP/2 PING frames (the server's own keep-alive
 /// pings included) and a trickle of partial frames do not keep an idle
@@ -70,6 +101,12 @@ pub(super) struct Activity {
     inflight: AtomicUsize,
     /// Notified when an answer asks for the connection to be closed.
     close: tokio::sync::Notify,
+    /// Set when an answer asked for the connection to be closed: later
+    /// requests are refused without the handler.
+    closing: AtomicBool,
+    /// Set once a request was let through (connections whose certificate
+    /// identifies no client get one).
+    admitted: AtomicBool,
 }
 
 impl Activity {
@@ -79,6 +116,8 @@ impl Activity {
             last_ms: AtomicU64::new(0),
             inflight: AtomicUsize::new(0),
             close: tokio::sync::Notify::new(),
+            closing: AtomicBool::new(false),
+            admitted: AtomicBool::new(false),
         }
     }
     fn now_ms(&self) -> u64 {

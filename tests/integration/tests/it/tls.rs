@@ -160,27 +160,55 @@ async fn an_unmatched_certificate_gets_one_refusal_per_connection_and_few_connec
             .contains("credgate_tls_handshake_failures_total{reason=\"unidentified\"} 1"),
         "counted in the metrics"
     );
-    // HTTP/2 gets the same refusal, then GOAWAY: the connection ends.
+    // HTTP/2: many streams at once on one connection reach the handler
+    // once (one audit record); the others are refused at the connection;
+    // then GOAWAY ends it.
     let tls = strangers[1].clone().http2().connect().await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http2::handshake(
+    let (send, conn) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
         hyper_util::rt::TokioIo::new(tls),
     )
     .await
     .unwrap();
     let conn = tokio::spawn(conn);
-    let req = http::Request::get(format!("https://localhost/v1/enterprises/{nb}/report"))
-        .header(PURPOSE.0, PURPOSE.1)
-        .body(http_body_util::Empty::<Bytes>::new())
-        .unwrap();
-    let r = send.send_request(req).await.unwrap();
-    assert_eq!(r.status(), 403);
+    let mut streams = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let mut send = send.clone();
+        let req = http::Request::get(format!("https://localhost/v1/enterprises/{nb}/report"))
+            .header(PURPOSE.0, PURPOSE.1)
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        streams.spawn(async move { send.send_request(req).await });
+    }
+    let answers = streams.join_all().await;
+    let statuses: Vec<_> = answers
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|r| r.status().as_u16()))
+        .collect();
+    assert!(!statuses.is_empty(), "{answers:?}");
+    assert!(statuses.iter().all(|s| *s == 403), "{statuses:?}");
+    let audited = answers
+        .iter()
+        .filter(|r| {
+            r.as_ref()
+                .is_ok_and(|r| r.headers().contains_key("x-audit-seq"))
+        })
+        .count();
+    assert_eq!(audited, 1, "one stream reached the handler");
+    drop(send);
     tokio::time::timeout(std::time::Duration::from_secs(5), conn)
         .await
         .expect("the server ends the HTTP/2 connection")
         .unwrap()
         .unwrap();
-    // One audit record per refused request, none for the closed connection.
+    assert!(
+        h.gw()
+            .stats
+            .closing_refusals
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    // One audit record per connection, none for the closed connection.
     let denied = h.audit_records("decision=deny").await.len() - denied_before;
     assert_eq!(denied, 4, "three HTTP/1.1 refusals and one HTTP/2");
     // A client the policy knows is not affected.

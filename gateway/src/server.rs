@@ -273,11 +273,9 @@ async fn handshake(
     let h2 = session.alpn_protocol() == Some(b"h2");
     let chain = session.peer_certificates().unwrap_or_default();
     let (peer, cert) = match chain.first() {
-        // The recheck material in force now is that of `generation` or
-        // newer (a newer one makes the first request check again).
         Some(der) => match (
             peer_identity(der.as_ref()),
-            crate::tls::recheck::CertStatus::of(chain, generation, &gateway.tls.in_force()),
+            crate::tls::recheck::CertStatus::of(gateway.tls.chain(chain), generation),
         ) {
             (Ok(p), Some(c)) => (p, c),
             _ => {

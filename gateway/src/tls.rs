@@ -117,9 +117,7 @@ pub fn read_crls(
     Ok(out)
 }
 
-/// Reads the CRLs (each file once) for rustls and for the rechecks of
-/// established connections ([`recheck::InForce`], with the bundle's
-/// anchors), and checks them.
+/// Reads the CRLs (each file once) and checks them.
 ///
 /// Every CRL must be signed by a certificate of the client CA bundle.
 /// rustls accepts any well-formed CRL at build time and only fails when a
@@ -136,12 +134,8 @@ pub fn read_crls(
 fn load_crls(
     paths: &[PathBuf],
     cas: &[CertificateDer<'_>],
-) -> Result<(Vec<CertificateRevocationListDer<'static>>, recheck::InForce), TlsError> {
+) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
     let mut out = Vec::new();
-    let mut revoked = recheck::InForce::default();
-    for ca in cas {
-        revoked.add_anchor(ca);
-    }
     let cas: Vec<_> = cas
         .iter()
         .filter_map(|c| x509_parser::parse_x509_certificate(c.as_ref()).ok())
@@ -152,7 +146,6 @@ fn load_crls(
         for der in read_crls(std::slice::from_ref(path))? {
             let (_, crl) = x509_parser::parse_x509_crl(der.as_ref())
                 .map_err(|e| file_err("CRL", path, format!("unparsable CRL: {e}")))?;
-            revoked.insert(&crl);
             let mut signed = false;
             for (i, ca) in cas.iter().enumerate() {
                 if ca.subject() == crl.issuer() && crl.verify_signature(ca.public_key()).is_ok() {
@@ -190,7 +183,7 @@ fn load_crls(
             ),
         ));
     }
-    Ok((out, revoked))
+    Ok(out)
 }
 
 /// A root store from a CA bundle file.
@@ -227,15 +220,16 @@ pub fn build_server_config(paths: &ServerTlsPaths) -> Result<Arc<ServerConfig>, 
 fn build(paths: &ServerTlsPaths) -> Result<(Arc<ServerConfig>, Arc<recheck::InForce>), TlsError> {
     let provider = provider();
     let roots = read_roots("client CA bundle", &paths.client_ca)?;
-    let (crls, revoked) = load_crls(
+    let crls = load_crls(
         &paths.crls,
         &read_certs("client CA bundle", &paths.client_ca)?,
     )?;
-    let revoked = Arc::new(revoked);
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .with_crls(crls)
         .build()
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    // Established connections are rechecked with the same verifier.
+    let in_force = Arc::new(recheck::InForce::new(verifier.clone()));
     let certs = read_certs("server certificate", &paths.cert)?;
     let key = read_key("server key", &paths.key)?;
     let mut cfg = ServerConfig::builder_with_provider(provider)
@@ -251,7 +245,7 @@ fn build(paths: &ServerTlsPaths) -> Result<(Arc<ServerConfig>, Arc<recheck::InFo
     // connection makes a full handshake; clients keep connections alive.
     cfg.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     cfg.send_tls13_tickets = 0;
-    Ok((Arc::new(cfg), revoked))
+    Ok((Arc::new(cfg), in_force))
 }
 
 /// The current client-facing TLS configuration, replaceable at run time.
@@ -259,7 +253,9 @@ fn build(paths: &ServerTlsPaths) -> Result<(Arc<ServerConfig>, Arc<recheck::InFo
 pub struct TlsStore {
     paths: ServerTlsPaths,
     current: ArcSwap<ServerConfig>,
-    revoked: ArcSwap<recheck::InForce>,
+    in_force: ArcSwap<recheck::InForce>,
+    /// The certificate chains of open connections (for their rechecks).
+    chains: recheck::Chains,
     generation: AtomicU64,
     reloads_failed: AtomicU64,
 }
@@ -267,11 +263,12 @@ pub struct TlsStore {
 impl TlsStore {
     /// Loads the material; fails if any file is unusable.
     pub fn load(paths: ServerTlsPaths) -> Result<TlsStore, TlsError> {
-        let (cfg, revoked) = build(&paths)?;
+        let (cfg, in_force) = build(&paths)?;
         Ok(TlsStore {
             paths,
             current: ArcSwap::new(cfg),
-            revoked: ArcSwap::new(revoked),
+            in_force: ArcSwap::new(in_force),
+            chains: recheck::Chains::default(),
             generation: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
         })
@@ -286,10 +283,10 @@ impl TlsStore {
     /// on failure the old material stays in force and the error says why.
     pub fn reload(&self) -> Result<(), TlsError> {
         match build(&self.paths) {
-            Ok((cfg, revoked)) => {
+            Ok((cfg, in_force)) => {
                 // The recheck material first: a request that sees the new
                 // generation checks against it.
-                self.revoked.store(revoked);
+                self.in_force.store(in_force);
                 self.current.store(cfg);
                 self.generation.fetch_add(1, Ordering::Release);
                 Ok(())
@@ -304,7 +301,12 @@ impl TlsStore {
     /// What the material in force trusts and revokes (for established
     /// connections).
     pub fn in_force(&self) -> Arc<recheck::InForce> {
-        self.revoked.load_full()
+        self.in_force.load_full()
+    }
+
+    /// The shared copy of a connection's certificate chain.
+    pub fn chain(&self, chain: &[CertificateDer<'_>]) -> Arc<recheck::Chain> {
+        self.chains.intern(chain)
     }
 
     /// How many times new material was put in force since start.

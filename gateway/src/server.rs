@@ -201,6 +201,10 @@ async fn slot_for_newcomer(
 static UNIDENTIFIED_LOG: credgate_audit::Throttle =
     credgate_audit::Throttle::new(Duration::from_secs(10));
 
+/// Verified certificates that could not be read: one log line per window.
+static UNREADABLE_LOG: credgate_audit::Throttle =
+    credgate_audit::Throttle::new(Duration::from_secs(10));
+
 /// A client connection once its handshake completed.
 type ClientStream = tokio_rustls::server::TlsStream<TcpStream>;
 
@@ -279,7 +283,13 @@ async fn handshake(
         ) {
             (Ok(p), Some(c)) => (p, c),
             _ => {
-                tracing::warn!(%remote, "verified certificate unreadable");
+                // A certificate webpki accepted that x509-parser cannot
+                // read: counted as a refused handshake, logged once per
+                // window (a client can repeat it at will).
+                stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
+                if let Some(suppressed) = UNREADABLE_LOG.allow() {
+                    tracing::warn!(%remote, suppressed, "verified certificate unreadable: connection closed");
+                }
                 return;
             }
         },

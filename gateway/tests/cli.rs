@@ -470,7 +470,10 @@ async fn audit_verify_query_and_checkpoint() {
         }
     }
     let b = bare.to_str().unwrap();
-    let out = run(&["audit", "verify", "--dir", b, "--pubkey", pk]);
+    let verify_bare = |extra: &[&str]| {
+        run(&[&["audit", "verify", "--dir", b, "--pubkey", pk][..], extra].concat())
+    };
+    let out = verify_bare(&[]);
     succeeded(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -479,43 +482,13 @@ async fn audit_verify_query_and_checkpoint() {
         ),
         "{stderr}"
     );
-    let out = run(&[
-        "audit",
-        "verify",
-        "--dir",
-        b,
-        "--pubkey",
-        pk,
-        "--max-uncovered",
-        "2",
-    ]);
+    let out = verify_bare(&["--max-uncovered", "2"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("FAILED (--max-uncovered 2): 3 records"));
-    let out = run(&[
-        "audit",
-        "verify",
-        "--dir",
-        b,
-        "--pubkey",
-        pk,
-        "--max-uncovered",
-        "3",
-    ]);
-    succeeded(&out);
+    succeeded(&verify_bare(&["--max-uncovered", "3"]));
     // A checkpoint held outside the log covers them again.
     std::fs::write(&held, run(&["audit", "checkpoint", "--dir", a]).stdout).unwrap();
-    let out = run(&[
-        "audit",
-        "verify",
-        "--dir",
-        b,
-        "--pubkey",
-        pk,
-        "--checkpoint",
-        h,
-        "--max-uncovered",
-        "0",
-    ]);
+    let out = verify_bare(&["--checkpoint", h, "--max-uncovered", "0"]);
     succeeded(&out);
     assert!(
         out.stderr.is_empty(),

@@ -44,6 +44,11 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
             || (self.conn.unidentified && self.activity.admitted.swap(true, Ordering::AcqRel));
         if refused {
             self.stats.closing_refusals.fetch_add(1, Ordering::Relaxed);
+            // Closing in any case: a certificate a policy reload has matched
+            // since the handshake gets a new connection (and handshake)
+            // rather than refusals on this one.
+            self.activity.closing.store(true, Ordering::Release);
+            self.activity.close.notify_one();
             return Box::pin(std::future::ready(Ok(closing_refusal(self.conn.h2))));
         }
         let gateway = self.gateway.clone();
@@ -67,6 +72,11 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
                     );
                 }
                 activity.close.notify_one();
+            } else if conn.unidentified {
+                // A policy reload has matched the certificate since the
+                // handshake: the connection serves on, one request at a
+                // time while unmatched at the handshake.
+                activity.admitted.store(false, Ordering::Release);
             }
             Ok(resp)
         })

@@ -452,3 +452,39 @@ async fn every_connection_makes_a_full_handshake() {
         }
     }
 }
+
+/// A certificate no policy entry matched at its handshake, matched by a
+/// policy reload since: its connection serves on (one request at a time),
+/// it is not refused for what the handshake saw.
+#[tokio::test]
+async fn a_connection_whose_certificate_a_reload_has_matched_serves_on() {
+    let h = Harness::start().await;
+    let certs = h.certs();
+    let ca = std::fs::read_to_string(certs.join("ca.crt")).unwrap();
+    let ca_key = std::fs::read_to_string(certs.join("ca.key")).unwrap();
+    let pair = issue_client_cert(&ca, &ca_key, "newcomer", Validity::Normal).unwrap();
+    let (cert, key) = (h.dir.path().join("n.crt"), h.dir.path().join("n.key"));
+    std::fs::write(&cert, &pair.cert_pem).unwrap();
+    std::fs::write(&key, &pair.key_pem).unwrap();
+    let mut held = h.client_with(&cert, &key).connect().await.unwrap();
+    // The policy now gives dept-nb's entry to the newcomer's certificate.
+    let path = h.dir.path().join("policy.toml");
+    let policy = std::fs::read_to_string(&path).unwrap();
+    let moved = policy.replace(
+        "spiffe://credgate.dev/client/dept-nb\"",
+        "spiffe://credgate.dev/client/newcomer\"",
+    );
+    assert_ne!(moved, policy);
+    let store = h.gw().policy.clone();
+    let ok_before = store.reloads_ok();
+    std::fs::write(&path, moved).unwrap();
+    eventually("reload applied", async || store.reloads_ok() > ok_before).await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let request = format!(
+        "GET /v1/enterprises/{nb}/report?sections=basic HTTP/1.1\r\nHost: localhost\r\nX-Credit-Purpose: administrative_approval\r\n\r\n"
+    );
+    for _ in 0..3 {
+        held.write_all(request.as_bytes()).await.unwrap();
+        assert_eq!(&read_h1_status(&mut held).await, b"HTTP/1.1 200");
+    }
+}

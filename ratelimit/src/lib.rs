@@ -19,6 +19,7 @@
 //! Redis key layout are described in `ratelimit/README.md`.
 
 mod clock;
+mod config;
 mod day;
 mod decision;
 mod error;
@@ -34,11 +35,10 @@ mod redis;
 mod seen;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{FailureMode, LimiterConfig, RedisLimiterConfig, TimeSource};
 pub use decision::{Decision, Info, QuotaInfo, Why};
 pub use error::{LimitError, LimiterError};
 pub use headers::{ceil_secs, BURST_POLICY, DAILY_POLICY};
 pub use limit::{Key, Limit};
-pub use limiter::{
-    FailureMode, Limiter, LimiterConfig, LimiterStats, Mode, RedisLimiterConfig, TimeSource,
-};
+pub use limiter::{Limiter, LimiterStats, Mode};
 pub use redis::keys::{gcra_key, quota_key};

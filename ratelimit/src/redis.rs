@@ -26,13 +26,13 @@ use credgate_redisconn::{RedisConn, Target, Tuning};
 use redis::{RedisError, Script};
 
 use crate::clock::unix_micros;
+use crate::config::TimeSource;
 use crate::day::Day;
 use crate::decision::{Decision, Info, QuotaInfo, Why};
 use crate::error::LimiterError;
 use crate::gcra::Params;
 use crate::headers::ceil_secs;
 use crate::limit::{Key, Limit};
-use crate::limiter::TimeSource;
 
 /// The decision script.
 const SCRIPT: &str = include_str!("redis/gcra.lua");

@@ -5,7 +5,7 @@
 use super::problem::{ApiError, Code};
 use bytes::Bytes;
 use http::{header, HeaderMap};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 /// Headers a client might send to claim an identity; credgate never reads
@@ -33,10 +33,22 @@ pub(super) fn strip_identity_headers(h: &mut HeaderMap) {
     }
 }
 
+/// How much of a body over the bound is still read (and thrown away)
+/// before the refusal is sent. A client still uploading when the answer
+/// comes sees its request stream reset (HTTP/2 `RST_STREAM(NO_ERROR)`,
+/// RFC 9113 §8.1; on HTTP/1.1 the connection is closed), and some clients
+/// (curl 7.x, over HTTP/2) then report a stream error instead of the 413.
+/// Reading up to this much first lets them finish and read it; a larger
+/// body is cut short. Bounded by the client's rate limit (checked before)
+/// and the request's deadline.
+const DRAIN_MAX_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Reads the whole body within the bound: `Content-Length` over the bound
 /// is refused before reading; a body that grows past it while streaming too.
+/// Either way the rest of a body of up to [`DRAIN_MAX_BYTES`] is read and
+/// dropped before the refusal goes out.
 pub(super) async fn read_body(
-    body: Incoming,
+    mut body: Incoming,
     headers: &HeaderMap,
     max: usize,
 ) -> Result<Bytes, ApiError> {
@@ -46,22 +58,43 @@ pub(super) async fn read_body(
             format!("request body exceeds {max} bytes"),
         )
     };
-    if let Some(len) = headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > max as u64 {
-            return Err(too_large());
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        drain(&mut body, declared).await;
+        return Err(too_large());
+    }
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|_| ApiError::new(Code::InvalidRequest, "request body could not be read"))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > max {
+                drain(&mut body, declared).await;
+                return Err(too_large());
+            }
+            out.extend_from_slice(&data);
         }
     }
-    match Limited::new(body, max).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(ApiError::new(
-            Code::InvalidRequest,
-            "request body could not be read",
-        )),
+    Ok(out.freeze())
+}
+
+/// Reads and drops the rest of `body` while it stays within
+/// [`DRAIN_MAX_BYTES`] (not at all when it declared more).
+async fn drain(body: &mut Incoming, declared: Option<u64>) {
+    if declared.is_some_and(|len| len > DRAIN_MAX_BYTES) {
+        return;
+    }
+    let mut read = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            read = read.saturating_add(data.len() as u64);
+            if read > DRAIN_MAX_BYTES {
+                return;
+            }
+        }
     }
 }
 

@@ -229,6 +229,40 @@ async fn bodies_over_the_limit_get_413() {
     assert_eq!(h.total_sim_requests().await, 0);
 }
 
+/// A body over the limit (within what is drained) is read to its end
+/// before the 413 goes out, so the client has finished sending when the
+/// answer comes, and an HTTP/1.1 connection stays usable.
+#[tokio::test]
+async fn a_body_over_the_limit_is_read_to_its_end_before_the_413() {
+    use tokio::io::AsyncWriteExt as _;
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let mut tls = h.client("dept-nb").connect().await.unwrap();
+    let body = vec![b' '; 512 * 1024];
+    let head = format!(
+        "POST /v1/sanctions/check HTTP/1.1\r\nHost: localhost\r\n\
+         X-Credit-Purpose: administrative_approval\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.write_all(&body).await.unwrap();
+    assert_eq!(
+        &credgate_integration::read_h1_status(&mut tls).await,
+        b"HTTP/1.1 413"
+    );
+    // The same connection serves the next request.
+    let next = format!(
+        "GET /v1/enterprises/{nb}/report?sections=basic HTTP/1.1\r\nHost: localhost\r\n\
+         X-Credit-Purpose: administrative_approval\r\n\r\n"
+    );
+    tls.write_all(next.as_bytes()).await.unwrap();
+    assert_eq!(
+        &credgate_integration::read_h1_status(&mut tls).await,
+        b"HTTP/1.1 200"
+    );
+}
+
 /// Over HTTP/2 too, however large the body: the client gets its 413
 /// (the stream is ended after the answer, not reset before it).
 #[tokio::test]

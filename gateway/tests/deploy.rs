@@ -906,3 +906,42 @@ fn readme_covers_every_deploy_file() {
         );
     }
 }
+
+/// The fuzz crate is a workspace of its own, where the root's
+/// `[patch.crates-io]` does not apply: it must patch the same crates to the
+/// same vendored copies, or the gateway it fuzzes does not build against
+/// stock hyper (`http1::Builder::parse_error_response` is the patch's).
+#[test]
+fn the_fuzz_workspace_patches_what_the_root_patches() {
+    let root = toml_file(&repo().join("Cargo.toml"));
+    let fuzz = toml_file(&repo().join("fuzz/Cargo.toml"));
+    let patches = |v: &toml::Value| -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (registry, deps) in v
+            .get("patch")
+            .and_then(|p| p.as_table())
+            .into_iter()
+            .flatten()
+        {
+            for (name, dep) in deps.as_table().into_iter().flatten() {
+                let path = dep.get("path").and_then(|p| p.as_str()).unwrap_or("-");
+                out.insert(format!("{registry}/{name}"), path.to_owned());
+            }
+        }
+        out
+    };
+    let (root, fuzz) = (patches(&root), patches(&fuzz));
+    assert!(!root.is_empty());
+    let from_fuzz: BTreeMap<String, String> = fuzz
+        .into_iter()
+        .map(|(k, path)| {
+            (
+                k,
+                path.strip_prefix("../")
+                    .unwrap_or("not relative to the root")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(from_fuzz, root, "fuzz/Cargo.toml [patch] vs the root's");
+}

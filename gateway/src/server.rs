@@ -69,8 +69,8 @@ pub struct ConnInfo {
     pub peer: CertIdentity,
     /// Whether HTTP/2 was negotiated.
     pub h2: bool,
-    /// Its certificate, rechecked by each request against reloaded CRLs
-    /// and its expiry.
+    /// Its certificate chain, checked again by the first request after a
+    /// TLS reload (CRLs, CA bundle) and for expiry by every request.
     pub cert: crate::tls::recheck::CertStatus,
     /// No policy entry matched its certificate at the handshake: one
     /// request reaches the handler, then the connection closes.
@@ -276,23 +276,24 @@ async fn handshake(
     let (_, session) = stream.get_ref();
     let h2 = session.alpn_protocol() == Some(b"h2");
     let chain = session.peer_certificates().unwrap_or_default();
-    let (peer, cert) = match chain.first() {
-        Some(der) => match (
-            peer_identity(der.as_ref()),
-            crate::tls::recheck::CertStatus::of(gateway.tls.chain(chain), generation),
-        ) {
-            (Ok(p), Some(c)) => (p, c),
-            _ => {
-                // A certificate webpki accepted that x509-parser cannot
-                // read: counted as a refused handshake, logged once per
-                // window (a client can repeat it at will).
-                stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
-                if let Some(suppressed) = UNREADABLE_LOG.allow() {
-                    tracing::warn!(%remote, suppressed, "verified certificate unreadable: connection closed");
-                }
-                return;
+    let (peer, cert) = match chain.first().map(|der| peer_identity(der.as_ref())) {
+        Some(Ok((peer, not_after))) => {
+            let chain = gateway.tls.chain(chain);
+            (
+                peer,
+                crate::tls::recheck::CertStatus::of(chain, not_after, generation),
+            )
+        }
+        Some(Err(_)) => {
+            // A certificate webpki accepted that x509-parser cannot read:
+            // counted as a refused handshake, logged once per window (a
+            // client can repeat it at will).
+            stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
+            if let Some(suppressed) = UNREADABLE_LOG.allow() {
+                tracing::warn!(%remote, suppressed, "verified certificate unreadable: connection closed");
             }
-        },
+            return;
+        }
         // The verifier requires a certificate; without one the handshake
         // has already failed. Fail closed regardless.
         None => return,

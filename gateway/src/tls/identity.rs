@@ -11,10 +11,11 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 #[error("unreadable client certificate: {0}")]
 pub struct IdentityError(String);
 
-/// Extracts identity facts from a DER certificate.
+/// Extracts identity facts from a DER certificate, and its `notAfter` (unix
+/// seconds, for the per-request expiry check): one parse for both.
 ///
 /// The fingerprint is recorded (as lower-case hex) in audit records.
-pub fn peer_identity(der: &[u8]) -> Result<CertIdentity, IdentityError> {
+pub fn peer_identity(der: &[u8]) -> Result<(CertIdentity, i64), IdentityError> {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
     let mut sha256 = [0u8; 32];
     sha256.copy_from_slice(digest.as_ref());
@@ -42,7 +43,7 @@ pub fn peer_identity(der: &[u8]) -> Result<CertIdentity, IdentityError> {
             }
         }
     }
-    Ok(id)
+    Ok((id, cert.validity().not_after.timestamp()))
 }
 
 #[cfg(test)]

@@ -21,7 +21,6 @@ use std::time::Duration;
 use rustls::server::danger::ClientCertVerifier;
 use rustls::{CertificateError, Error as TlsError};
 use rustls_pki_types::{CertificateDer, UnixTime};
-use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// What established connections are rechecked with: the client certificate
 /// verifier of the material in force.
@@ -98,18 +97,15 @@ pub struct CertStatus {
 }
 
 impl CertStatus {
-    /// From the chain the client sent (end entity first), verified by the
-    /// handshake under material `generation`; `None` if the end-entity
-    /// certificate cannot be read.
-    pub fn of(chain: Arc<Chain>, generation: u64) -> Option<CertStatus> {
-        let leaf = chain.0.first()?;
-        let (_, cert) = X509Certificate::from_der(leaf.as_ref()).ok()?;
-        let not_after_unix = cert.validity().not_after.timestamp();
-        Some(CertStatus {
+    /// From the chain the client sent (end entity first, expiring at
+    /// `not_after_unix`), verified by the handshake under material
+    /// `generation`.
+    pub fn of(chain: Arc<Chain>, not_after_unix: i64, generation: u64) -> CertStatus {
+        CertStatus {
             chain,
             not_after_unix,
             passed: AtomicU64::new(generation.saturating_add(1)),
-        })
+        }
     }
 
     /// A status for unit tests that build a connection by hand: valid for

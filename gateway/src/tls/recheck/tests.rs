@@ -35,7 +35,8 @@ fn in_force(cas: &[&str], crls: &[&str]) -> Arc<InForce> {
 
 fn status(chains: &Chains, pems: &[&str]) -> CertStatus {
     let chain: Vec<_> = pems.iter().map(|p| der(p)).collect();
-    CertStatus::of(chains.intern(&chain), 0).unwrap()
+    let (_, not_after) = crate::tls::identity::peer_identity(chain[0].as_ref()).unwrap();
+    CertStatus::of(chains.intern(&chain), not_after, 0)
 }
 
 fn pki() -> (

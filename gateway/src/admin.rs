@@ -81,7 +81,11 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut shutdown: watch
             // ADMIN_HEADER_TIMEOUT more.
             let lifetime = tokio::time::sleep(ADMIN_CONNECTION_TIMEOUT);
             tokio::pin!(lifetime);
-            crate::server::drive(conn, &mut lifetime, &mut shutdown, ADMIN_HEADER_TIMEOUT).await;
+            if let Some(Err(e)) =
+                crate::server::drive(conn, &mut lifetime, &mut shutdown, ADMIN_HEADER_TIMEOUT).await
+            {
+                tracing::debug!(error = %e, "admin connection ended with error");
+            }
         });
     }
 }

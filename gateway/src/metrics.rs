@@ -349,6 +349,23 @@ impl Collector for StateCollector {
         }
         {
             let mut m = encoder.encode_descriptor(
+                "credgate_http_codec_refusals",
+                "Requests the HTTP/1.1 codec refused before policy evaluation (no audit record), \
+                 by reason: malformed request line or field, head too large, head not complete \
+                 within header_read_timeout",
+                None,
+                MetricType::Counter,
+            )?;
+            for reason in crate::server::CodecRefusal::ALL {
+                let labels = ReasonLabels {
+                    reason: reason.label().to_owned(),
+                };
+                ConstCounter::new(self.stats.codec_refusals.get(reason))
+                    .encode(m.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let mut m = encoder.encode_descriptor(
                 "credgate_policy_reloads",
                 "Policy reloads by result",
                 None,

@@ -2,12 +2,14 @@
 //! completes the mutual-TLS handshake within a timeout, picks HTTP/1.1 or
 //! HTTP/2 by ALPN, closes idle connections, and drains gracefully.
 
+mod codec;
 mod handshakes;
 mod service;
 mod unidentified;
 
 use service::{idle_watch, Activity, RequestService};
 
+pub use codec::{CodecRefusal, CodecRefusals};
 pub use unidentified::CloseConnection;
 
 use crate::http::Gateway;
@@ -97,6 +99,9 @@ pub struct ConnStats {
     /// handler (no audit record): those after the first on a connection
     /// whose certificate identifies no client.
     pub closing_refusals: AtomicU64,
+    /// Requests the HTTP/1.1 codec refused by itself, by reason (no audit
+    /// record: they never reached policy evaluation).
+    pub codec_refusals: codec::CodecRefusals,
 }
 
 /// Runs the accept loop until `shutdown` turns true, then stops accepting,
@@ -377,7 +382,9 @@ async fn run<C: Graceful>(
 ) {
     tokio::pin!(idle);
     let grace = ctx.limits.idle_timeout;
-    drive(conn.as_mut(), &mut idle, &mut ctx.shutdown, grace).await;
+    if let Some(r) = drive(conn.as_mut(), &mut idle, &mut ctx.shutdown, grace).await {
+        codec::connection_ended(r, &ctx.conn, &ctx.stats.codec_refusals);
+    }
     ctx.stats.open.fetch_sub(1, Ordering::Relaxed);
 }
 
@@ -436,36 +443,31 @@ where
 /// server's drain timeout). An idle connection gets `grace` to finish the
 /// answers it is still writing, then it is dropped: a client that never
 /// reads its answer (a full socket buffer, an HTTP/2 window it never opens)
-/// cannot hold a connection slot.
+/// cannot hold a connection slot. Gives how the connection ended, or `None`
+/// when it was dropped that way.
 pub(crate) async fn drive<C: Graceful>(
     mut conn: Pin<&mut C>,
     idle: &mut Pin<&mut impl std::future::Future<Output = ()>>,
     shutdown: &mut watch::Receiver<bool>,
     grace: Duration,
-) {
+) -> Option<Result<(), hyper::Error>> {
     if *shutdown.borrow() {
         conn.as_mut().begin_shutdown();
     } else {
         tokio::select! {
-            r = conn.as_mut() => { log_conn_end(r); return; }
+            r = conn.as_mut() => return Some(r),
             _ = idle.as_mut() => {
                 conn.as_mut().begin_shutdown();
-                match tokio::time::timeout(grace, conn).await {
-                    Ok(r) => log_conn_end(r),
-                    Err(_) => tracing::debug!("idle connection still writing after the grace: closed"),
+                let r = tokio::time::timeout(grace, conn).await.ok();
+                if r.is_none() {
+                    tracing::debug!("idle connection still writing after the grace: closed");
                 }
-                return;
+                return r;
             }
             _ = shutdown.changed() => conn.as_mut().begin_shutdown(),
         }
     }
-    log_conn_end(conn.await);
-}
-
-fn log_conn_end(r: Result<(), hyper::Error>) {
-    if let Err(e) = r {
-        tracing::debug!(error = %e, "connection ended with error");
-    }
+    Some(conn.await)
 }
 
 /// Accepts one connection. On an error (out of file descriptors, say) it

@@ -1,6 +1,7 @@
 //! Connection and process lifecycle: graceful drain on shutdown, the
 //! handshake and idle timeouts, and reload on SIGHUP.
 
+use credgate::server::CodecRefusal;
 use credgate_integration::{eventually, read_h1_status, Harness, Options};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -520,5 +521,20 @@ async fn http1_keep_alive_lasts_the_idle_timeout_and_slow_heads_the_header_timeo
     assert!(
         took >= Duration::from_millis(250) && took < Duration::from_millis(2500),
         "cut at the header timeout, not the idle timeout: {took:?}"
+    );
+    // Counted as the codec's refusal (no audit record, no request reached
+    // the handler); the idle closes before it were not.
+    let stats = &h.gw().stats.codec_refusals;
+    eventually("the slow head counted", async || {
+        stats.get(CodecRefusal::HeaderTimeout) == 1
+    })
+    .await;
+    assert_eq!(stats.get(CodecRefusal::Malformed), 0);
+    assert_eq!(stats.get(CodecRefusal::TooLarge), 0);
+    assert!(
+        h.metrics_text()
+            .await
+            .contains("credgate_http_codec_refusals_total{reason=\"header_timeout\"} 1"),
+        "exported"
     );
 }

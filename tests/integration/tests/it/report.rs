@@ -3,7 +3,8 @@
 //! and no personal data in clear.
 
 use super::scan;
-use credgate_integration::Harness;
+use credgate::server::CodecRefusal;
+use credgate_integration::{eventually, Harness};
 use serde_json::Value;
 
 const PURPOSE: (&str, &str) = ("x-credit-purpose", "administrative_approval");
@@ -402,6 +403,22 @@ async fn requests_the_codec_cannot_parse_get_a_problem_document() {
         );
     }
     assert_eq!(h.total_sim_requests().await, 0);
+    // No audit record (nothing reached policy evaluation), but each is
+    // counted by reason.
+    assert!(h.audit_records("client=dept-nb").await.is_empty());
+    let stats = &h.gw().stats.codec_refusals;
+    eventually("the refusals counted", async || {
+        stats.get(CodecRefusal::Malformed) == 2 && stats.get(CodecRefusal::TooLarge) == 2
+    })
+    .await;
+    assert_eq!(stats.get(CodecRefusal::HeaderTimeout), 0);
+    let text = h.metrics_text().await;
+    for line in [
+        "credgate_http_codec_refusals_total{reason=\"malformed\"} 2",
+        "credgate_http_codec_refusals_total{reason=\"too_large\"} 2",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
     // The gateway serves on.
     let ok = padded_report(&h, "x").await.unwrap();
     assert_eq!(ok.status, 200);

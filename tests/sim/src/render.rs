@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use credgate_policy::canonical::Section;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::dataset::Dataset;
 use crate::platform::PlatformId;
@@ -157,6 +157,52 @@ pub fn batch_limit(platform: PlatformId) -> usize {
         PlatformId::Zhejiang => 100,
         PlatformId::Hangzhou => 1,
         PlatformId::Xiamen => 20,
+    }
+}
+
+/// The object key `platform`'s report puts `section` under, for the JSON
+/// formats that key sections (the others list them as rows or XML).
+pub fn section_key(platform: PlatformId, section: Section) -> Option<&'static str> {
+    let codes: &[(Section, &str)] = match platform {
+        PlatformId::Ningbo => &ningbo::CODES,
+        PlatformId::Zhejiang => &zhejiang::CODES,
+        PlatformId::Hangzhou | PlatformId::Xiamen => return None,
+    };
+    codes.iter().find(|(s, _)| *s == section).map(|(_, k)| *k)
+}
+
+/// `normal` with `section`'s entries stripped of their fields, the rest
+/// untouched (for the `malformed` fault with a `section`): the body keeps
+/// its shape, so the envelope still parses, but no entry of that section
+/// has the facts the format requires (an empty list gets one such entry).
+/// An answer without that section is returned as it is.
+pub fn spoil_section(platform: PlatformId, normal: &Rendered, section: Section) -> Rendered {
+    fn spoil(v: &mut Value, key: &str) -> bool {
+        match v {
+            Value::Object(m) => {
+                if let Some(x) = m.get_mut(key) {
+                    *x = match x {
+                        Value::Array(_) => Value::Array(vec![Value::Object(Map::new())]),
+                        _ => Value::Object(Map::new()),
+                    };
+                    return true;
+                }
+                m.values_mut().any(|x| spoil(x, key))
+            }
+            Value::Array(a) => a.iter_mut().any(|x| spoil(x, key)),
+            _ => false,
+        }
+    }
+    let Some(key) = section_key(platform, section) else {
+        return normal.clone();
+    };
+    let Ok(mut doc) = serde_json::from_slice::<Value>(&normal.body) else {
+        return normal.clone();
+    };
+    if spoil(&mut doc, key) {
+        Rendered::json(normal.status, &doc)
+    } else {
+        normal.clone()
     }
 }
 

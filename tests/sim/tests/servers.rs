@@ -326,6 +326,46 @@ async fn faults_and_request_log() {
     assert_eq!(status, 200);
     assert!(!body.is_empty() && serde_json::from_slice::<Value>(&body).is_err());
 
+    // One section spoiled: the body parses, that section's entries lost
+    // their fields, the others are as before.
+    let both = format!(
+        "/api/v1/enterprise/{}/credit?modules=jbxx,xycn",
+        owned_by(&ds, PlatformId::Ningbo)
+    );
+    control(r.control, "POST", "/_sim/faults", r#"{"mode":"none"}"#).await;
+    let (_, normal) = call(cfg.clone(), r.address, "GET", &both, "", None)
+        .await
+        .unwrap();
+    let normal: Value = serde_json::from_slice(&normal).unwrap();
+    let (s, v) = control(
+        r.control,
+        "POST",
+        "/_sim/faults",
+        r#"{"mode":"malformed","section":"commitments"}"#,
+    )
+    .await;
+    assert_eq!((s, v["section"].as_str()), (200, Some("commitments")));
+    let (status, body) = call(cfg.clone(), r.address, "GET", &both, "", None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let spoiled: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(spoiled["data"]["xycn"], serde_json::json!([{}]));
+    assert_eq!(spoiled["data"]["jbxx"], normal["data"]["jbxx"]);
+    // A section fault only where sections are keyed, only with malformed.
+    let hz = platform(&running, PlatformId::Hangzhou);
+    for (addr, body) in [
+        (
+            hz.control,
+            r#"{"mode":"malformed","section":"commitments"}"#,
+        ),
+        (r.control, r#"{"mode":"error","section":"commitments"}"#),
+        (r.control, r#"{"mode":"malformed","section":"nonsense"}"#),
+    ] {
+        let (s, _) = control(addr, "POST", "/_sim/faults", body).await;
+        assert_eq!(s, 400, "{body}");
+    }
+
     control(r.control, "POST", "/_sim/faults", r#"{"mode":"reset"}"#).await;
     assert!(get().await.is_err());
 

@@ -601,3 +601,50 @@ async fn one_batch_keeps_at_most_calls_per_platform_calls_in_flight_to_a_platfor
         "at most 3 at once, and concurrent: {most}"
     );
 }
+
+/// One section the gateway cannot read costs that section, not the report:
+/// it is answered as unavailable and named in `unreadable_sections` ("could
+/// not read" is not "not held"); a report of only that section fails whole.
+#[tokio::test]
+async fn a_section_the_gateway_cannot_read_is_named_unreadable() {
+    let h = Harness::start().await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let ask = |sections: &'static str| {
+        let (h, nb) = (&h, nb.clone());
+        async move {
+            h.client("dept-nb")
+                .get(
+                    &format!("/v1/enterprises/{nb}/report?sections={sections}"),
+                    &[APPROVAL],
+                )
+                .await
+        }
+    };
+    // Before the fault both sections read.
+    let r = ask("basic,commitments").await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let doc = r.json();
+    assert!(doc["sections"]["commitments"]["data"].is_array(), "{doc}");
+    assert_eq!(doc["unreadable_sections"], json!([]));
+
+    h.fault(
+        "xinyong-ningbo",
+        json!({ "mode": "malformed", "section": "commitments" }),
+    )
+    .await;
+    let r = ask("basic,commitments").await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let doc = r.json();
+    assert!(doc["sections"]["basic"]["data"].is_object(), "{doc}");
+    assert!(doc["sections"].get("commitments").is_none(), "{doc}");
+    assert_eq!(doc["unavailable_sections"], json!(["commitments"]));
+    assert_eq!(doc["unreadable_sections"], json!(["commitments"]));
+    // Only that section: nothing readable, the platform's answer fails.
+    let r = ask("commitments").await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (502, "upstream_unavailable"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+}

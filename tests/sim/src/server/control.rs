@@ -63,14 +63,15 @@ async fn handle(
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
             match serde_json::from_slice::<Fault>(&body) {
-                Ok(f) if f.is_valid() => {
-                    state.set_fault(f);
-                    reply(StatusCode::OK, fault_json(&f))
-                }
-                Ok(_) => reply(
-                    StatusCode::BAD_REQUEST,
-                    json!({"error": "error_rate must be within 0..=1"}).to_string(),
-                ),
+                Ok(f) => match f.refusal(state.platform()) {
+                    None => {
+                        state.set_fault(f);
+                        reply(StatusCode::OK, fault_json(&f))
+                    }
+                    Some(why) => {
+                        reply(StatusCode::BAD_REQUEST, json!({ "error": why }).to_string())
+                    }
+                },
                 Err(e) => reply(
                     StatusCode::BAD_REQUEST,
                     json!({ "error": e.to_string() }).to_string(),

@@ -22,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::state::{FaultMode, RequestRecord, State};
 use super::tls::identity;
-use crate::render::{self, Rendered};
+use crate::render::{self, Rendered, SimRequest};
 
 /// Longest a `hang` fault holds a request.
 const HANG_LIMIT: Duration = Duration::from_secs(120);
@@ -259,7 +259,17 @@ async fn handle(
             tokio::time::sleep(HANG_LIMIT).await;
             return Err(io::Error::new(io::ErrorKind::TimedOut, "simulated hang"));
         }
-        FaultMode::Malformed => return Ok(respond(render::malformed(&state.answer(&routed)))),
+        FaultMode::Malformed => {
+            let normal = state.answer(&routed);
+            let spoiled = match (fault.section, &routed) {
+                (Some(section), SimRequest::Report { .. }) => {
+                    render::spoil_section(state.platform(), &normal, section)
+                }
+                (Some(_), _) => normal,
+                (None, _) => render::malformed(&normal),
+            };
+            return Ok(respond(spoiled));
+        }
     }
     Ok(respond(state.answer(&routed)))
 }

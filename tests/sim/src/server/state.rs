@@ -44,6 +44,12 @@ pub struct Fault {
     /// Probability of an error answer for `error` (default 1.0).
     #[serde(default = "one")]
     pub error_rate: f64,
+    /// With `malformed`, for report answers: spoil only this section (its
+    /// entries lose every field, so none has what the format requires) and
+    /// answer the rest normally. Only for the JSON formats whose sections
+    /// sit under an object key (`ningbo-v1`, `zhejiang-v2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<Section>,
 }
 
 fn one() -> f64 {
@@ -104,6 +110,7 @@ impl Default for Fault {
             mode: FaultMode::None,
             latency_ms: 0,
             error_rate: 1.0,
+            section: None,
         }
     }
 }
@@ -112,6 +119,22 @@ impl Fault {
     /// Whether the values are in range.
     pub fn is_valid(&self) -> bool {
         (0.0..=1.0).contains(&self.error_rate) && self.latency_ms <= 600_000
+    }
+
+    /// Why this fault cannot apply to `platform`, if it cannot.
+    pub(crate) fn refusal(&self, platform: PlatformId) -> Option<&'static str> {
+        if !self.is_valid() {
+            return Some("error_rate must be within 0..=1 and latency_ms at most 600000");
+        }
+        match self.section {
+            Some(_) if self.mode != FaultMode::Malformed => {
+                Some("section applies to mode malformed only")
+            }
+            Some(s) if render::section_key(platform, s).is_none() => Some(
+                "section faults need a JSON format with keyed sections (ningbo-v1, zhejiang-v2)",
+            ),
+            _ => None,
+        }
     }
 }
 

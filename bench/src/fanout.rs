@@ -136,7 +136,7 @@ async fn measure(
                     FaultMode::Latency
                 },
                 latency_ms: ms,
-                error_rate: 1.0,
+                ..Fault::default()
             });
             names.insert(p.spec.name.to_owned(), ms);
         }
@@ -163,11 +163,7 @@ async fn measure(
         });
     }
     for p in platforms {
-        p.set_fault(Fault {
-            mode: FaultMode::None,
-            latency_ms: 0,
-            error_rate: 1.0,
-        });
+        p.set_fault(Fault::default());
     }
     drop(gw);
     Ok(FanoutResult {

@@ -58,9 +58,19 @@ impl Query {
         let text = text.trim();
         let digits = text.strip_prefix('-').unwrap_or(text);
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            return text
+            let ms: i64 = text
                 .parse()
-                .map_err(|_| AuditError::Query("time out of range".to_owned()));
+                .map_err(|_| AuditError::Query("time out of range".to_owned()))?;
+            // 9 or 10 digits are Unix *seconds* of 1973–2286; as
+            // milliseconds they would be January–April 1970 and silently
+            // match everything (or nothing). 0 and other small values stay
+            // valid ("from the beginning").
+            if (100_000_000..10_000_000_000).contains(&ms) {
+                return Err(AuditError::Query(
+                    "time looks like Unix seconds: give Unix milliseconds or RFC 3339".to_owned(),
+                ));
+            }
+            return Ok(ms);
         }
         parse_rfc3339_ms(text).ok_or_else(|| {
             AuditError::Query("time must be RFC 3339 or unix milliseconds".to_owned())

@@ -302,6 +302,10 @@ async fn authz_keygen_issue_inspect_and_revoke() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("problem"),
+        "the failure is said on stderr too"
+    );
 
     // Revoke through the config's revocation file.
     let cfg = dir.path().join("gateway.toml");
@@ -568,7 +572,24 @@ async fn audit_verify_query_and_checkpoint() {
         assert!(!out.status.success(), "{bad:?}");
         assert!(!out.stderr.is_empty(), "{bad:?}");
     }
-    // A legacy-shaped code is searched (offline there is no allow-list).
+    // A key the gateway would refuse (under 32 bytes) is refused here too.
+    let short = dir.path().join("short.key");
+    std::fs::write(&short, "hello").unwrap();
+    let out = run(&[
+        "audit",
+        "query",
+        "--dir",
+        a,
+        "--subject",
+        "91310110666007217T",
+        "--key",
+        short.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"));
+    // A legacy-shaped code is searched (offline there is no allow-list),
+    // and stderr says so; finding nothing for a subject says to check the
+    // key (a wrong key and an unqueried subject look alike).
     let out = run(&[
         "audit",
         "query",
@@ -580,6 +601,24 @@ async fn audit_verify_query_and_checkpoint() {
         k,
     ]);
     succeeded(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("legacy code"), "{err}");
+    assert!(err.contains("check that --key"), "{err}");
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, [7u8; 32]).unwrap();
+    let out = run(&[
+        "audit",
+        "query",
+        "--dir",
+        a,
+        "--subject",
+        "91310110666007217T",
+        "--key",
+        wrong.to_str().unwrap(),
+    ]);
+    succeeded(&out);
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check that --key"));
     // Tampering is detected and located.
     let seg = audit.join("segment-000001.log");
     let mut data = std::fs::read(&seg).unwrap();

@@ -181,6 +181,14 @@ fn time_bounds_parse_both_forms() {
     );
     assert!(Query::parse_time("May 1st").is_err());
     assert!(Query::parse_time("").is_err());
+    // Unix seconds are refused by name, not read as 1970 milliseconds.
+    for seconds in ["1714550400", "100000000", "9999999999"] {
+        let e = Query::parse_time(seconds).unwrap_err().to_string();
+        assert!(e.contains("Unix seconds"), "{seconds}: {e}");
+    }
+    assert_eq!(Query::parse_time("0").unwrap(), 0);
+    assert_eq!(Query::parse_time("99999999").unwrap(), 99_999_999);
+    assert_eq!(Query::parse_time("10000000000").unwrap(), 10_000_000_000);
 }
 
 /// A search in small steps (the live log releases its lock between them)

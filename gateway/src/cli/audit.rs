@@ -140,13 +140,27 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 limit,
                 ..Query::default()
             };
+            let mut subject_asked = false;
             if let (Some(raw), Some(key)) = (subject, key) {
                 let k =
                     std::fs::read(&key).with_context(|| format!("reading {}", key.display()))?;
-                let (normalised, _) = super::cli_subject(&raw).ok_or_else(|| {
+                // The gateway refuses such a key at start-up: none of its
+                // records can carry a pseudonym made with it.
+                crate::app::check_pseudonym_key(&key, &k).map_err(anyhow::Error::msg)?;
+                let (normalised, legacy) = super::cli_subject(&raw).ok_or_else(|| {
                     anyhow::anyhow!("--subject: not a valid USCC, ID number or legacy code")
                 })?;
+                if legacy {
+                    // The allow-list is the gateway's configuration, which
+                    // this command does not read: say what it searched for.
+                    eprintln!(
+                        "note: --subject fails the USCC and ID-number checks; searched as a \
+                         pre-standard legacy code (the gateway answers only those its \
+                         legacy allow-list names)"
+                    );
+                }
                 q.subject_pseudonym = Some(credgate_audit::pseudonym(&k, &normalised));
+                subject_asked = true;
             }
             if let Some(t) = from {
                 q.from = Some(Query::parse_time(&t).context("--from")?);
@@ -164,6 +178,13 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 Some(other) => anyhow::bail!("--decision: allow or deny, not {other:?}"),
             };
             let page = credgate_audit::query_dir(&dir, &q)?;
+            if subject_asked && page.records.is_empty() {
+                // Nothing found and a wrong key look alike: say so.
+                eprintln!(
+                    "no record of this subject matches the other filters; if one was expected, \
+                     check that --key is the replica's privacy.pseudonym_key_file"
+                );
+            }
             let mut out = std::io::stdout().lock();
             for r in &page.records {
                 writeln!(out, "{}", serde_json::to_string(r)?)?;

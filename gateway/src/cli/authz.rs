@@ -187,10 +187,16 @@ pub fn run(cmd: AuthzCommand) -> anyhow::Result<ExitCode> {
             };
             let report =
                 credgate_authz::inspect(&token, &issuers, &VerifyOptions::default(), now());
+            // The report is the command's output (stdout); a token with
+            // problems is also an error, said on stderr with the exit code.
             println!("{report}");
             Ok(if report.problems.is_empty() {
                 ExitCode::SUCCESS
             } else {
+                eprintln!(
+                    "credgate authz inspect: the token has {} problem(s), listed above",
+                    report.problems.len()
+                );
                 ExitCode::from(1)
             })
         }

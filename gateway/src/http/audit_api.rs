@@ -107,10 +107,10 @@ fn parse_request(
                 q.subject_pseudonym = Some(pseudonym);
             }
             if let Some(t) = get("from") {
-                q.from = Some(Query::parse_time(t).map_err(|_| bad("from: RFC 3339 or unix ms"))?);
+                q.from = Some(time_param("from", t)?);
             }
             if let Some(t) = get("to") {
-                q.to = Some(Query::parse_time(t).map_err(|_| bad("to: RFC 3339 or unix ms"))?);
+                q.to = Some(time_param("to", t)?);
             }
             if let (Some(from), Some(to)) = (q.from, q.to) {
                 if from > to {
@@ -273,7 +273,12 @@ pub(super) async fn access_log(
     for (k, v) in &params {
         match k.as_str() {
             "cursor" => q.cursor = Some(v.parse().map_err(|_| bad("cursor: from next_cursor"))?),
-            "limit" => q.limit = Some(v.parse::<usize>().map_err(|_| bad("limit"))?.clamp(1, 100)),
+            // As for /v1/audit/records: 0 is refused, more than a page is
+            // one page (the rest follows with next_cursor).
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if n > 0 => q.limit = Some(n.min(100)),
+                _ => return Err(bad("limit: a positive integer")),
+            },
             other => return Err(bad(&format!("unknown query parameter {other:?}"))),
         }
     }
@@ -337,4 +342,13 @@ fn checkpoint_json(cp: &SignedCheckpoint, log: &AuditLog) -> Value {
 fn internal_audit(e: &credgate_audit::AuditError) -> ApiError {
     tracing::error!(error = %e, "audit log read failed");
     ApiError::new(Code::AuditUnavailable, "the audit log could not be read")
+}
+
+/// A `from`/`to` bound: RFC 3339 or Unix milliseconds; the detail says
+/// what was wrong (Unix seconds are refused by name).
+fn time_param(key: &str, text: &str) -> Result<i64, ApiError> {
+    Query::parse_time(text).map_err(|e| match e {
+        credgate_audit::AuditError::Query(why) => bad(&format!("{key}: {why}")),
+        _ => bad(&format!("{key}: RFC 3339 or Unix milliseconds")),
+    })
 }

@@ -190,6 +190,38 @@ async fn proofs_verify_independently_and_the_subject_sees_who_queried_it() {
     assert!(v["replica"].as_str().is_some_and(|r| !r.is_empty()), "{v}");
     let entries = v["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 3, "{v}");
+    // Pages: limit=1 gives the newest and a cursor; limit=0 is refused, as
+    // on /v1/audit/records. (Reads of the access log are in it too.)
+    for (query, status, count) in [("limit=1", 200, Some(1)), ("limit=0", 400, None)] {
+        let r = h
+            .client("peer-hz")
+            .get(
+                &format!("/v1/subjects/{nb}/access-log?{query}"),
+                &[
+                    ("x-credit-purpose", "subject_request"),
+                    ("x-credit-authorization", &t),
+                ],
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            status,
+            "{query}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        if let Some(n) = count {
+            let page = r.json();
+            assert_eq!(page["entries"].as_array().unwrap().len(), n, "{page}");
+            // The newest: the access-log read just before this one.
+            assert_eq!(
+                page["entries"][0]["endpoint"],
+                "/v1/subjects/{id}/access-log"
+            );
+            assert!(page["next_cursor"].is_u64(), "{page}");
+        } else {
+            assert_eq!(r.code(), "invalid_request");
+        }
+    }
     let who: Vec<&str> = entries
         .iter()
         .map(|e| e["client"].as_str().unwrap())
@@ -449,6 +481,8 @@ async fn the_auditor_api_checks_the_request_shape_before_the_purpose_and_scope()
         ("/v1/audit/proof/3?size=2", "invalid_request"),
         ("/v1/audit/proof/0", "invalid_request"),
         ("/v1/audit/checkpoint?x=1", "invalid_request"),
+        // Unix seconds, which would read as January 1970 milliseconds.
+        ("/v1/audit/records?from=1795606140", "invalid_request"),
     ];
     // (Within the auditor's and the bank's burst of 20.)
     for (i, (path, code)) in malformed.into_iter().enumerate() {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-mod audit;
+pub(crate) mod audit;
 mod authz;
 mod health;
 

@@ -35,6 +35,15 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         .dir
         .canonicalize()
         .with_context(|| format!("resolving {}", a.dir.display()))?;
+    // A demo already running on this directory: refuse before writing
+    // anything (its platforms.json, gateway.toml and samples.json describe
+    // the running one; the audit lock alone would refuse only after they
+    // were overwritten).
+    anyhow::ensure!(
+        !crate::cli::audit::writer_running(&dir.join("audit")),
+        "{}: a running credgate (another demo?) holds its audit log; stop it or pick another --dir",
+        dir.display()
+    );
     let certs = dir.join("certs");
     if !certs.join("ca.crt").exists() {
         credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {

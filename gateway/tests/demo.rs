@@ -203,6 +203,30 @@ async fn every_command_the_demo_prints_answers_as_documented() {
         }
     }
 
+    // A second demo on the same directory is refused before it writes
+    // anything: the running demo's files stay as they are.
+    let files = ["platforms.json", "gateway.toml", "samples.json"];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(demo_dir.join(f)).unwrap())
+        .collect();
+    let second = Command::new(env!("CARGO_BIN_EXE_credgate"))
+        .args(["demo", "--dir"])
+        .arg(&demo_dir)
+        .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("holds its audit log"), "{err}");
+    for (f, b) in files.iter().zip(&before) {
+        assert_eq!(
+            &std::fs::read(demo_dir.join(f)).unwrap(),
+            b,
+            "{f} untouched"
+        );
+    }
+
     // SIGTERM drains and writes a final checkpoint; the log verifies.
     let pid = demo.0.as_ref().map(Child::id).unwrap();
     let killed = Command::new("sh")

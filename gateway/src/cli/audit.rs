@@ -227,7 +227,7 @@ struct Bounds {
 
 /// Whether a gateway holds the directory's writer lock now (it is running:
 /// its newest records await their next checkpoint).
-fn writer_running(dir: &Path) -> bool {
+pub(crate) fn writer_running(dir: &Path) -> bool {
     let Ok(file) = std::fs::File::open(dir.join(credgate_audit::LOCK_FILE)) else {
         return false;
     };

@@ -67,6 +67,9 @@ pub struct AuditConfig {
     /// are written and before fsync, as a failing disk would: the appends
     /// get [`AuditError::Io`] and the segment is rewound.
     pub danger_fail_writes_for_tests: Arc<AtomicBool>,
+    /// **Tests only.** While `true` (and for at most 60 s), the writer
+    /// holds its next batch before writing it, as a hung disk would.
+    pub danger_stall_writes_for_tests: Arc<AtomicBool>,
 }
 
 impl AuditConfig {
@@ -86,6 +89,7 @@ impl AuditConfig {
             retention: None,
             on_batch: None,
             danger_fail_writes_for_tests: Arc::new(AtomicBool::new(false)),
+            danger_stall_writes_for_tests: Arc::new(AtomicBool::new(false)),
         }
     }
 

@@ -21,6 +21,14 @@ pub enum AuditError {
     /// The log was shut down (or its writer thread is gone).
     #[error("audit log is closed")]
     Closed,
+    /// The record was not acknowledged within the caller's write timeout
+    /// (a stalled disk, say). It may still be written later; the caller
+    /// must treat it as not written and release nothing.
+    #[error("audit write not acknowledged within {millis} ms")]
+    TimedOut {
+        /// The timeout.
+        millis: u64,
+    },
     /// A file-system operation failed; for an append, the record is not in
     /// the log.
     #[error("audit I/O error: {op} {path}: {source}", path = .path.display())]

@@ -2,6 +2,11 @@
 //! [`crate::AuditLog::stats`] (the gateway exports them to Prometheus).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+/// The origin of [`Counters::busy_since`] (monotonic; 0 means idle).
+static ORIGIN: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 /// A snapshot of the writer's metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,6 +33,10 @@ pub struct AuditStats {
     pub checkpoint_failures: u64,
     /// Whether the last batch failed (the writer retries on the next append).
     pub failing: bool,
+    /// How long the write (+ fsync) in progress has taken so far; `None`
+    /// while the writer is not writing. A disk that hangs shows here, not
+    /// in `failing`, which only a returned error sets.
+    pub busy_for: Option<Duration>,
 }
 
 /// The writer's live counters.
@@ -44,9 +53,33 @@ pub(crate) struct Counters {
     pub failing: AtomicBool,
     /// Appends accepted into the queue and not yet taken by the writer.
     pub depth: AtomicUsize,
+    /// Microseconds after [`ORIGIN`] (plus one) at which the write in
+    /// progress began; 0 while none is.
+    busy_since: AtomicU64,
 }
 
 impl Counters {
+    /// Marks a write (+ fsync) as begun.
+    pub(crate) fn begin_write(&self) {
+        let micros = u64::try_from(ORIGIN.elapsed().as_micros()).unwrap_or(u64::MAX - 1);
+        self.busy_since.store(micros.saturating_add(1), Relaxed);
+    }
+
+    /// Marks the write as over.
+    pub(crate) fn end_write(&self) {
+        self.busy_since.store(0, Relaxed);
+    }
+
+    fn busy_for(&self) -> Option<Duration> {
+        match self.busy_since.load(Relaxed) {
+            0 => None,
+            since => {
+                let now = u64::try_from(ORIGIN.elapsed().as_micros()).unwrap_or(u64::MAX);
+                Some(Duration::from_micros(now.saturating_sub(since - 1)))
+            }
+        }
+    }
+
     /// A consistent-enough snapshot (each counter read once).
     pub(crate) fn snapshot(&self) -> AuditStats {
         let records = self.records.load(Relaxed);
@@ -67,6 +100,7 @@ impl Counters {
             checkpoints: self.checkpoints.load(Relaxed),
             checkpoint_failures: self.checkpoint_failures.load(Relaxed),
             failing: self.failing.load(Relaxed),
+            busy_for: self.busy_for(),
         }
     }
 }

@@ -240,6 +240,15 @@ impl Writer {
         }
     }
 
+    /// **Tests only**: holds the batch while the stall switch is set (at
+    /// most 60 s), as a hung disk would.
+    fn stall_for_tests(&self) {
+        let until = Instant::now() + Duration::from_secs(60);
+        while self.cfg.danger_stall_writes_for_tests.load(Relaxed) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Writes one batch and answers its waiters: in one write + fsync, or
     /// in several when its frames exceed [`MAX_BATCH_BYTES`].
     fn run_batch(&mut self, batch: Vec<(Box<NewRecord>, AppendReply)>) {
@@ -249,7 +258,10 @@ impl Writer {
         while !records.is_empty() {
             let started = Instant::now();
             let before = records.len();
+            self.shared.counters.begin_write();
+            self.stall_for_tests();
             let result = self.write_batch(&mut records);
+            self.shared.counters.end_write();
             if result.is_err() {
                 records.clear();
             }
@@ -423,7 +435,10 @@ impl Writer {
             .map_err(|e| AuditError::io("serialize", self.checkpoints.path(), e.into()))?;
         let mut framed = Vec::with_capacity(payload.len() + frame::HEADER_LEN);
         frame::encode(&payload, &mut framed);
-        if let Err(e) = self.checkpoints.append(&framed, false) {
+        self.shared.counters.begin_write();
+        let appended = self.checkpoints.append(&framed, false);
+        self.shared.counters.end_write();
+        if let Err(e) = appended {
             self.shared
                 .counters
                 .checkpoint_failures

@@ -175,7 +175,8 @@ fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
         })
         .collect();
     let all_open = !ups.is_empty() && ups.iter().all(|u| u.breaker_state() == BreakerState::Open);
-    let audit_failing = state.audit.log().is_some_and(|l| l.stats().failing);
+    // A failed batch, or a write hung for longer than the write timeout.
+    let audit_failing = state.audit.unavailable();
     let mode = state.ratelimit.mode();
     let rl = state.ratelimit.stats();
     // fail_closed with Redis down refuses every limited request: not ready.

@@ -35,6 +35,8 @@ pub struct Auditor {
     log: Option<AuditLog>,
     pseudonym_key: Arc<Vec<u8>>,
     fail_switch: Arc<std::sync::atomic::AtomicBool>,
+    stall_switch: Arc<std::sync::atomic::AtomicBool>,
+    write_timeout: Duration,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -60,6 +62,8 @@ impl Auditor {
                 log: None,
                 pseudonym_key,
                 fail_switch: Arc::default(),
+                stall_switch: Arc::default(),
+                write_timeout: Duration::from_millis(s.write_timeout_ms.max(1)),
             });
         }
         let key_err = |reason: String| AuditSetupError::Key {
@@ -73,28 +77,51 @@ impl Auditor {
         cfg.checkpoint_every_records = s.checkpoint_every_records;
         cfg.checkpoint_every = Duration::from_secs(s.checkpoint_every_secs.max(1));
         cfg.segment_max_bytes = s.segment_max_bytes;
-        cfg.retention = s.retention_days.map(|d| Duration::from_secs(d * 86_400));
+        // Validated to fit (config::validate); saturating all the same.
+        cfg.retention = s
+            .retention_days
+            .map(|d| Duration::from_secs(d.saturating_mul(86_400)));
         cfg.max_batch = s.max_batch;
         cfg.max_delay = Duration::from_micros(s.max_delay_us);
         cfg.preallocate_bytes = s.preallocate_bytes;
         cfg.queue_bound = s.queue_bound;
         cfg.on_batch = on_batch;
         let fail_switch = cfg.danger_fail_writes_for_tests.clone();
+        let stall_switch = cfg.danger_stall_writes_for_tests.clone();
         let log = AuditLog::open(cfg).await?;
         Ok(Auditor {
             log: Some(log),
             pseudonym_key,
             fail_switch,
+            stall_switch,
+            write_timeout: Duration::from_millis(s.write_timeout_ms.max(1)),
         })
     }
 
     /// Appends a record; `Ok(Some(seq))` once it is durable, `Ok(None)`
-    /// when auditing is disabled.
+    /// when auditing is disabled. Not acknowledged within the write timeout
+    /// (a hung disk): [`AuditError::TimedOut`], and the caller releases
+    /// nothing (the record may still be written later: the log then says
+    /// more was answered than was, never less).
     pub async fn append(&self, rec: NewRecord) -> Result<Option<u64>, AuditError> {
         match &self.log {
-            Some(log) => log.append(rec).await.map(|a| Some(a.seq)),
+            Some(log) => match tokio::time::timeout(self.write_timeout, log.append(rec)).await {
+                Ok(r) => r.map(|a| Some(a.seq)),
+                Err(_) => Err(AuditError::TimedOut {
+                    millis: u64::try_from(self.write_timeout.as_millis()).unwrap_or(u64::MAX),
+                }),
+            },
             None => Ok(None),
         }
+    }
+
+    /// Whether the log cannot take records now: its last batch failed, or
+    /// a write has been in progress for longer than the write timeout.
+    pub fn unavailable(&self) -> bool {
+        self.log.as_ref().is_some_and(|l| {
+            let st = l.stats();
+            st.failing || st.busy_for.is_some_and(|b| b > self.write_timeout)
+        })
     }
 
     /// An auditor that writes nothing (unit tests of the request path).
@@ -104,6 +131,8 @@ impl Auditor {
             log: None,
             pseudonym_key: Arc::new(vec![7; 32]),
             fail_switch: Arc::default(),
+            stall_switch: Arc::default(),
+            write_timeout: Duration::from_secs(5),
         }
     }
 
@@ -130,6 +159,13 @@ impl Auditor {
     /// would (the request then gets `503 audit_unavailable`).
     pub fn danger_fail_writes_for_tests(&self) -> &Arc<std::sync::atomic::AtomicBool> {
         &self.fail_switch
+    }
+
+    /// **Tests only**: while set, the writer holds its batches as a hung
+    /// disk would (requests then get `503 audit_unavailable` after the
+    /// write timeout, and `/readyz` turns not ready).
+    pub fn danger_stall_writes_for_tests(&self) -> &Arc<std::sync::atomic::AtomicBool> {
+        &self.stall_switch
     }
 
     /// Writes a final checkpoint.

@@ -398,6 +398,20 @@ impl Config {
         if credgate_audit::validate_replica(&self.audit.replica).is_err() {
             out.push("audit.replica: 1-64 characters from A-Z a-z 0-9 . _ -".into());
         }
+        if !(1..=600_000).contains(&self.audit.write_timeout_ms) {
+            out.push("audit.write_timeout_ms: must be within 1..=600000".into());
+        }
+        // A day count whose seconds overflow would wrap to a short
+        // retention and delete sealed segments early.
+        if self
+            .audit
+            .retention_days
+            .is_some_and(|d| !(1..=36_500).contains(&d))
+        {
+            out.push(
+                "audit.retention_days: must be within 1..=36500 (absent: keep forever)".into(),
+            );
+        }
         out
     }
 

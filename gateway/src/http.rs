@@ -159,7 +159,11 @@ impl Gateway {
         .await
         {
             Ok(result) => result,
-            Err(_) => Err(timed_out(&inflight.trail, self.request_timeout)),
+            Err(_) => {
+                // Calls cut off with the request are in its record too.
+                inflight.trail.abandon_calls("timeout");
+                Err(timed_out(&inflight.trail, self.request_timeout))
+            }
         };
         let (mut resp, code) = match result {
             Ok(v) => (json_response(&v), "ok"),
@@ -172,7 +176,6 @@ impl Gateway {
         trail.code = Some(code);
         let status = resp.status().as_u16();
         let record = trail.record(&ctx, conn, code, status);
-        self.metrics.observe_request(trail, code, started.elapsed());
         let authorized = trail.authorized.take();
         // From here the record exists even if the client goes away and this
         // future is dropped: the guard then only writes the log line.
@@ -182,6 +185,14 @@ impl Gateway {
         self.authorizer.settle(authorized, answered).await;
         inflight.done();
         let trail = &mut inflight.trail;
+        // Counted with the answer the client gets, the audit write included.
+        let answered_code = if appended.is_ok() {
+            code
+        } else {
+            Code::AuditUnavailable.as_str()
+        };
+        self.metrics
+            .observe_request(trail, answered_code, started.elapsed());
         match appended {
             Ok(seq) => finish(resp, &ctx, seq, trail, started),
             Err(e) => {

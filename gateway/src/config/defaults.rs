@@ -66,6 +66,9 @@ pub fn audit_preallocate_bytes() -> u64 {
 pub fn audit_queue_bound() -> usize {
     10_000
 }
+pub fn audit_write_timeout_ms() -> u64 {
+    5_000
+}
 pub fn clock_skew_secs() -> u64 {
     60
 }

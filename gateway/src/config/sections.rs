@@ -83,6 +83,12 @@ pub struct AuditSettings {
     /// `503 audit_unavailable` at once.
     #[serde(default = "defaults::audit_queue_bound")]
     pub queue_bound: usize,
+    /// Longest a request waits for its record to be acknowledged (queue,
+    /// write and fsync); beyond, it gets `503 audit_unavailable` and no
+    /// data, and `/readyz` reports the replica not ready while a write has
+    /// been in progress for longer (a hung disk). Milliseconds.
+    #[serde(default = "defaults::audit_write_timeout_ms")]
+    pub write_timeout_ms: u64,
     /// **Benchmarks only**: no audit record is written and responses carry
     /// no `X-Audit-Seq`. Never set this in a deployment.
     #[serde(default)]

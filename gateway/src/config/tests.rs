@@ -87,6 +87,34 @@ fn sanctions_batches_and_clock_skew_are_bounded() {
 }
 
 #[test]
+fn audit_write_timeout_and_retention_are_bounded() {
+    let cfg = Config::from_toml(MIN, Path::new("g.toml"), Path::new(".")).unwrap();
+    assert_eq!(cfg.audit.write_timeout_ms, 5_000);
+    for (line, key) in [
+        ("write_timeout_ms = 0", "audit.write_timeout_ms"),
+        ("write_timeout_ms = 600001", "audit.write_timeout_ms"),
+        ("retention_days = 0", "audit.retention_days"),
+        // Its seconds would overflow u64 and wrap to ≈ 17 hours.
+        ("retention_days = 213503982334602", "audit.retention_days"),
+    ] {
+        let text = MIN.replace("dir = \"audit\"\n", &format!("dir = \"audit\"\n{line}\n"));
+        let err = Config::from_toml(&text, Path::new("g.toml"), Path::new(".")).unwrap_err();
+        let ConfigError::Invalid { problems, .. } = err else {
+            panic!("expected Invalid for {line}")
+        };
+        assert!(
+            problems.iter().any(|p| p.starts_with(key)),
+            "{line}: {problems:?}"
+        );
+    }
+    let ok = MIN.replace(
+        "dir = \"audit\"\n",
+        "dir = \"audit\"\nwrite_timeout_ms = 250\nretention_days = 36500\n",
+    );
+    assert!(Config::from_toml(&ok, Path::new("g.toml"), Path::new(".")).is_ok());
+}
+
+#[test]
 fn an_audit_replica_that_cannot_name_files_is_a_problem() {
     for bad in ["@POD_NAME@", "a/b", "", "x y"] {
         let text = MIN.replace(

@@ -96,7 +96,13 @@ impl Drop for InFlight<'_> {
         let decision = "client_closed";
         let status = match self.stage {
             Stage::Done => return,
-            Stage::Committing(status) => status,
+            Stage::Committing(status) => {
+                // The record is committed (or being): counted as decided.
+                let code = self.trail.code.unwrap_or(decision);
+                self.metrics
+                    .observe_request(&self.trail, code, self.started.elapsed());
+                status
+            }
             Stage::Handling => {
                 self.trail.code = Some(decision);
                 // Nothing was released: the record names no returned or
@@ -105,7 +111,7 @@ impl Drop for InFlight<'_> {
                 self.trail.sections.clear();
                 self.trail.fields_returned.clear();
                 self.trail.fields_masked.clear();
-                self.trail.abandon_calls();
+                self.trail.abandon_calls("client_closed");
                 // Built before the use is given back: it names the
                 // authorization's jti.
                 let record = self

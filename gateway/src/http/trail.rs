@@ -61,13 +61,14 @@ impl Trail {
             .push((name.to_owned(), std::time::Instant::now()));
     }
 
-    /// The calls still under way when the request was abandoned, as
-    /// upstream outcomes `client_closed`.
-    pub fn abandon_calls(&mut self) {
+    /// The calls still under way when the request was abandoned (by its
+    /// client: `client_closed`; by `request_timeout_ms`: `timeout`), as
+    /// upstream outcomes: the record names every platform queried.
+    pub fn abandon_calls(&mut self, outcome: &str) {
         for (name, started) in self.calling.drain(..) {
             self.upstreams.push(UpstreamOutcome {
                 name,
-                outcome: "client_closed".to_owned(),
+                outcome: outcome.to_owned(),
                 latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             });
         }

@@ -62,6 +62,8 @@ pub struct Options {
     pub sanctions_calls_per_platform: Option<usize>,
     /// Extra top-level tables appended to the configuration.
     pub toml_extra: String,
+    /// Extra lines for the `[audit]` table.
+    pub audit_extra: String,
     /// Reuse this directory's certificates and policy (a second replica).
     pub share_dir_with: Option<PathBuf>,
 }
@@ -116,6 +118,9 @@ impl Harness {
                 "max_subjects = 100",
                 &format!("max_subjects = 100\ncalls_per_platform = {n}"),
             );
+        }
+        if !opts.audit_extra.is_empty() {
+            toml = toml.replace("[audit]\n", &format!("[audit]\n{}\n", opts.audit_extra));
         }
         if !opts.toml_extra.is_empty() {
             toml.push('\n');

@@ -4,9 +4,10 @@
 //! access log, and no raw identifier anywhere in the audit files.
 
 use super::rfc9162::{leaf, unhex, verify_consistency, verify_inclusion};
-use credgate_integration::Harness;
+use credgate_integration::{eventually, Harness, Options};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 const REVIEW: (&str, &str) = ("x-credit-purpose", "audit_review");
@@ -125,10 +126,71 @@ async fn no_data_leaves_when_the_record_cannot_be_written_and_service_recovers()
         !text.contains("sections") && !text.contains("legal_representative"),
         "no data: {text}"
     );
+    // Counted as what the client got, not as the handler's decision.
+    let text = h.metrics_text().await;
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("credgate_requests_total")
+                && l.contains("decision=\"audit_unavailable\"")
+                && l.ends_with(" 1")),
+        "{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("credgate_requests_total")
+                && l.contains("client=\"dept-nb\"")
+                && l.contains("decision=\"ok\"")),
+        "{text}"
+    );
     switch.store(false, Ordering::SeqCst);
     let r = dept.get(&path, &[APPROVAL]).await;
     assert_eq!(r.status, 200);
     assert!(seq(&r) >= 1);
+}
+
+/// A disk that hangs (no error, no answer) is a refusal too: after the
+/// write timeout the request gets `503 audit_unavailable` and no data, and
+/// `/readyz` says not ready while the write hangs; both recover with it.
+#[tokio::test]
+async fn a_hung_audit_write_times_out_closed_and_turns_the_replica_not_ready() {
+    let h = Harness::start_with(Options {
+        audit_extra: "write_timeout_ms = 300".into(),
+        ..Options::default()
+    })
+    .await;
+    let dept = h.client("dept-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let admin = h.gw().admin_addr.expect("an admin listener");
+    let ready = || async move {
+        let (status, body) =
+            credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
+        (status.as_u16(), String::from_utf8_lossy(&body).into_owned())
+    };
+    assert_eq!(ready().await.0, 200);
+    let stall = h.gw().audit.danger_stall_writes_for_tests().clone();
+    stall.store(true, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let r = dept.get(&path, &[APPROVAL]).await;
+    let took = started.elapsed();
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (503, "audit_unavailable"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(r.headers.get("x-audit-seq").is_none());
+    assert!(!String::from_utf8_lossy(&r.body).contains("sections"));
+    // The write is still hung: not ready, and says why.
+    let (status, body) = ready().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"failing\":true"), "{body}");
+    stall.store(false, Ordering::SeqCst);
+    eventually("ready again", async || ready().await.0 == 200).await;
+    let r = dept.get(&path, &[APPROVAL]).await;
+    assert_eq!(r.status, 200);
 }
 
 #[tokio::test]

@@ -585,4 +585,11 @@ async fn request_timeout_bounds_a_body_that_never_comes_and_a_stalled_platform()
     assert!(asked.elapsed() < std::time::Duration::from_millis(2500));
     assert_eq!(r.code(), "upstream_unavailable");
     assert!(r.headers.contains_key("x-audit-seq"));
+    // Its record names the platform it was waiting for.
+    let records = h.audit_records("client=dept-nb&limit=1").await;
+    assert_eq!(
+        records[0]["upstreams"][0]["name"], "xinyong-ningbo",
+        "{records:?}"
+    );
+    assert_eq!(records[0]["upstreams"][0]["outcome"], "timeout");
 }

@@ -350,10 +350,11 @@ impl Upstream {
         loop {
             attempts += 1;
             let result = match self.send(req, traceparent).await {
-                // A 5xx whose body is not the platform's error envelope is
-                // still the platform's error, not a malformed answer.
+                // A 4xx or 5xx whose body is not the platform's error
+                // envelope is still the platform's error status, not a
+                // malformed answer.
                 Ok(resp) => match parse(resp.status, &resp.body) {
-                    Err(AdapterError::Malformed(_)) if resp.status >= 500 => {
+                    Err(AdapterError::Malformed(_)) if resp.status >= 400 => {
                         Err(AdapterError::Upstream {
                             status: resp.status,
                         }
@@ -364,8 +365,22 @@ impl Upstream {
                 Err(e) => Err(e.into()),
             };
             let outcome = outcome_of(&result);
-            let healthy = matches!(outcome, "ok" | "not_found");
-            let retryable = matches!(outcome, "transport" | "error_status" | "malformed");
+            // Every adapter request is a read (some platforms take their
+            // queries as POST), so any may be retried (SPEC §7), but only
+            // for what another try can mend: a transport failure, a
+            // malformed answer, a 5xx. A 4xx is the request's fault, or
+            // (429) the platform asking for less: not retried, and only a
+            // 429 counts against the platform's breaker.
+            let status_4xx = match &result {
+                Err(CallError::Adapter(AdapterError::Upstream { status })) => {
+                    (400..500).contains(status).then_some(*status)
+                }
+                _ => None,
+            };
+            let healthy =
+                matches!(outcome, "ok" | "not_found") || status_4xx.is_some_and(|s| s != 429);
+            let retryable = status_4xx.is_none()
+                && matches!(outcome, "transport" | "error_status" | "malformed");
             if healthy || !retryable || attempts > self.max_retries || !self.budget.withdraw() {
                 self.stats.count(outcome);
                 if outcome != "overloaded" {

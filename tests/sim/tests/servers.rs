@@ -361,6 +361,8 @@ async fn faults_and_request_log() {
         ),
         (r.control, r#"{"mode":"error","section":"commitments"}"#),
         (r.control, r#"{"mode":"malformed","section":"nonsense"}"#),
+        (r.control, r#"{"mode":"none","status":400}"#),
+        (r.control, r#"{"mode":"error","status":200}"#),
     ] {
         let (s, _) = control(addr, "POST", "/_sim/faults", body).await;
         assert_eq!(s, 400, "{body}");

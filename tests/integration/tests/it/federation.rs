@@ -648,3 +648,52 @@ async fn a_section_the_gateway_cannot_read_is_named_unreadable() {
         String::from_utf8_lossy(&r.body)
     );
 }
+
+/// Retries only for what another try can mend (SPEC §7): a 5xx is tried
+/// again, a 4xx is not; a 4xx other than 429 is the request's fault and
+/// does not count against the platform's breaker, a 429 does.
+#[tokio::test]
+async fn a_4xx_is_not_retried_and_only_a_429_counts_against_the_breaker() {
+    let h = Harness::start_with(Options {
+        upstream_extra: "breaker = { failure_threshold = 3, open_ms = 60000 }".into(),
+        ..Options::default()
+    })
+    .await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let dept = h.client("dept-nb");
+    let ask_with = |status: u16| {
+        let (h, dept, path) = (&h, &dept, &path);
+        async move {
+            h.fault(
+                "xinyong-ningbo",
+                json!({ "mode": "error", "error_rate": 1.0, "status": status }),
+            )
+            .await;
+            h.clear_sim_requests().await;
+            let r = dept.get(path, &[APPROVAL]).await;
+            (r, h.sim_requests("xinyong-ningbo").await.len())
+        }
+    };
+    // A 503 is retried once (the default max_retries).
+    let (r, seen) = ask_with(503).await;
+    assert_eq!((r.status.as_u16(), seen), (502, 2), "{}", r.code());
+    // A 400 is not, however often; and the breaker stays closed.
+    for _ in 0..4 {
+        let (r, seen) = ask_with(400).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code().as_str()),
+            (502, "upstream_unavailable")
+        );
+        assert_eq!(seen, 1, "a 4xx is not retried");
+    }
+    // 429s are not retried either, but three open the breaker: the next
+    // request does not reach the platform.
+    for _ in 0..3 {
+        let (r, seen) = ask_with(429).await;
+        assert_eq!((r.status.as_u16(), seen), (502, 1));
+    }
+    let (r, seen) = ask_with(429).await;
+    assert_eq!(seen, 0, "the breaker is open");
+    assert_eq!(r.code(), "upstream_unavailable");
+}

@@ -242,7 +242,9 @@ async fn handle(
         FaultMode::Error => {
             let mut rng = rand::thread_rng();
             if rng.gen_bool(fault.error_rate.clamp(0.0, 1.0)) {
-                let status = if rng.gen_bool(0.5) { 500 } else { 503 };
+                let status = fault
+                    .status
+                    .unwrap_or(if rng.gen_bool(0.5) { 500 } else { 503 });
                 let body = Bytes::from_static(b"simulated platform failure");
                 return Ok(respond(Rendered {
                     status,

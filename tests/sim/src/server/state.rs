@@ -50,6 +50,10 @@ pub struct Fault {
     /// sit under an object key (`ningbo-v1`, `zhejiang-v2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section: Option<Section>,
+    /// With `error`: answer this status (400–599) instead of 500 or 503 at
+    /// random.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
 }
 
 fn one() -> f64 {
@@ -111,6 +115,7 @@ impl Default for Fault {
             latency_ms: 0,
             error_rate: 1.0,
             section: None,
+            status: None,
         }
     }
 }
@@ -125,6 +130,13 @@ impl Fault {
     pub(crate) fn refusal(&self, platform: PlatformId) -> Option<&'static str> {
         if !self.is_valid() {
             return Some("error_rate must be within 0..=1 and latency_ms at most 600000");
+        }
+        match self.status {
+            Some(_) if self.mode != FaultMode::Error => {
+                return Some("status applies to mode error only")
+            }
+            Some(s) if !(400..=599).contains(&s) => return Some("status must be within 400..=599"),
+            _ => {}
         }
         match self.section {
             Some(_) if self.mode != FaultMode::Malformed => {

@@ -440,7 +440,7 @@ pub(crate) struct Req<'a> {
     pub parts: &'a http::request::Parts,
 }
 
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     let mut b = [0u8; 16];
     rand::Rng::fill(&mut rand::thread_rng(), &mut b);
     hex::encode(b)

@@ -165,9 +165,18 @@ pub fn parse_error_response(status: StatusCode) -> Response<Bytes> {
         _ => "the request line or a header field is malformed",
     };
     let mut resp = ApiError::new(Code::InvalidRequest, detail).into_bytes_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    stamp_unrecorded(resp.headers_mut());
     resp
+}
+
+/// The headers every answer carries (SPEC §4: `X-Request-Id`; no caching),
+/// for the answers given without reaching the handler (no audit record, so
+/// no `X-Audit-Seq`).
+pub(crate) fn stamp_unrecorded(h: &mut http::HeaderMap) {
+    if let Ok(v) = HeaderValue::from_str(&super::new_request_id()) {
+        h.insert("x-request-id", v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// The authentication scheme a `401` challenge names: a subject's signed

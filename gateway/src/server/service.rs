@@ -92,6 +92,7 @@ fn closing_refusal(h2: bool) -> Response<Full<Bytes>> {
         "the connection's client certificate identifies no client; the connection is closing",
     )
     .into_response();
+    crate::http::problem::stamp_unrecorded(resp.headers_mut());
     if !h2 {
         resp.headers_mut().insert(
             hyper::header::CONNECTION,

@@ -386,6 +386,8 @@ async fn requests_the_codec_cannot_parse_get_a_problem_document() {
             head.contains("content-type: application/problem+json"),
             "{what}: {head}"
         );
+        assert!(head.contains("\r\nx-request-id: "), "{what}: {head}");
+        assert!(head.contains("cache-control: no-store"), "{what}: {head}");
         let length: usize = head
             .lines()
             .find_map(|l| l.strip_prefix("content-length:"))

@@ -195,6 +195,14 @@ async fn an_unmatched_certificate_gets_one_refusal_per_connection_and_few_connec
         })
         .count();
     assert_eq!(audited, 1, "one stream reached the handler");
+    // The others too carry a request id (SPEC §4), no audit sequence.
+    assert!(
+        answers
+            .iter()
+            .flatten()
+            .all(|r| r.headers().contains_key("x-request-id")),
+        "{answers:?}"
+    );
     drop(send);
     tokio::time::timeout(std::time::Duration::from_secs(5), conn)
         .await

@@ -308,6 +308,20 @@ impl Upstream {
         ctx: &crate::http::RequestCtx,
         parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
     ) -> (Result<T, CallError>, CallInfo) {
+        self.call_until(req, ctx, None, parse).await
+    }
+
+    /// [`Upstream::call`] that ends by `deadline` as well (a fan-out's):
+    /// each attempt's timeout is cut to what is left, so a platform still
+    /// silent at the deadline is a `timeout` the breaker and the metrics
+    /// see, not a call dropped unrecorded; no retry starts after it.
+    pub async fn call_until<T>(
+        &self,
+        req: &UpstreamRequest,
+        ctx: &crate::http::RequestCtx,
+        deadline: Option<Instant>,
+        parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
+    ) -> (Result<T, CallError>, CallInfo) {
         let span = tracing::info_span!(
             parent: &ctx.span,
             "upstream",
@@ -318,7 +332,7 @@ impl Upstream {
         );
         let traceparent = ctx.trace.child(&span);
         let (result, info) = self
-            .call_inner(req, Some(&traceparent), parse)
+            .call_inner(req, Some(&traceparent), deadline, parse)
             .instrument(span.clone())
             .await;
         span.record("outcome", info.outcome);
@@ -330,6 +344,7 @@ impl Upstream {
         &self,
         req: &UpstreamRequest,
         traceparent: Option<&HeaderValue>,
+        deadline: Option<Instant>,
         parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
     ) -> (Result<T, CallError>, CallInfo) {
         let started = Instant::now();
@@ -347,9 +362,15 @@ impl Upstream {
         };
         self.budget.deposit();
         let mut attempts = 0;
+        let left = || match deadline {
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .min(self.timeout),
+            None => self.timeout,
+        };
         loop {
             attempts += 1;
-            let result = match self.send(req, traceparent).await {
+            let result = match self.send_within(req, traceparent, left()).await {
                 // A 4xx or 5xx whose body is not the platform's error
                 // envelope is still the platform's error status, not a
                 // malformed answer.
@@ -381,7 +402,12 @@ impl Upstream {
                 matches!(outcome, "ok" | "not_found") || status_4xx.is_some_and(|s| s != 429);
             let retryable = status_4xx.is_none()
                 && matches!(outcome, "transport" | "error_status" | "malformed");
-            if healthy || !retryable || attempts > self.max_retries || !self.budget.withdraw() {
+            if healthy
+                || !retryable
+                || attempts > self.max_retries
+                || left().is_zero()
+                || !self.budget.withdraw()
+            {
                 self.stats.count(outcome);
                 if outcome != "overloaded" {
                     self.breaker.record(ticket, healthy);
@@ -401,8 +427,18 @@ impl Upstream {
         req: &UpstreamRequest,
         traceparent: Option<&HeaderValue>,
     ) -> Result<UpstreamResponse, UpstreamError> {
+        self.send_within(req, traceparent, self.timeout).await
+    }
+
+    /// [`Upstream::send`] within `timeout` instead of the upstream's own.
+    async fn send_within(
+        &self,
+        req: &UpstreamRequest,
+        traceparent: Option<&HeaderValue>,
+        timeout: Duration,
+    ) -> Result<UpstreamResponse, UpstreamError> {
         let started = Instant::now();
-        let timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let fut = async {
             // Waiting for a slot counts against the same deadline, and the
             // number of waiters is bounded: beyond it, fail fast.
@@ -447,7 +483,7 @@ impl Upstream {
             }
             Ok((status, body))
         };
-        match tokio::time::timeout(self.timeout, fut).await {
+        match tokio::time::timeout(timeout, fut).await {
             Ok(Ok((status, body))) => Ok(UpstreamResponse {
                 status,
                 body,

@@ -112,13 +112,21 @@ pub(super) async fn handle(
         .iter()
         .map(|_| Semaphore::new(gw.sanctions.calls_per_platform.max(1)))
         .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(gw.sanctions.deadline_ms);
     let mut calls = FuturesUnordered::new();
     for (i, subjects) in asked.iter().enumerate() {
         let u = &upstreams[i];
         let limit = u.adapter.sanctions_batch_limit().max(1);
         for chunk in subjects.chunks(limit) {
             trail.note_calling(&u.name);
-            calls.push(ask_platform(i, u.clone(), chunk.to_vec(), ctx, &gates[i]));
+            calls.push(ask_platform(
+                i,
+                u.clone(),
+                chunk.to_vec(),
+                ctx,
+                &gates[i],
+                deadline,
+            ));
         }
     }
     let mut failed: BTreeSet<usize> = BTreeSet::new();
@@ -131,9 +139,11 @@ pub(super) async fn handle(
             pending.insert(i, n);
         }
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(gw.sanctions.deadline_ms);
+    // Each call ends by the deadline by itself (its attempts' timeouts are
+    // cut to it, so the breaker and the metrics see a platform that stays
+    // silent); the grace only covers the scheduling of those last answers.
     loop {
-        match tokio::time::timeout_at(deadline, calls.next()).await {
+        match tokio::time::timeout_at(deadline + DEADLINE_GRACE, calls.next()).await {
             Ok(Some(PlatformAnswer {
                 upstream,
                 result,
@@ -155,8 +165,10 @@ pub(super) async fn handle(
             }
             Ok(None) => break,
             Err(_) => {
-                // Deadline: whatever has not answered has failed.
+                // Deadline: whatever has not answered has failed, and is
+                // in the record as a timeout.
                 failed.extend(pending.keys().copied());
+                trail.abandon_calls("timeout");
                 break;
             }
         }
@@ -267,18 +279,34 @@ pub(super) async fn handle(
     ]))
 }
 
+/// How long after the fan-out's deadline its last calls, each ending at
+/// the deadline by itself, may take to report back.
+const DEADLINE_GRACE: Duration = Duration::from_millis(200);
+
 async fn ask_platform(
     i: usize,
     u: Arc<Upstream>,
     subjects: Vec<String>,
     ctx: &RequestCtx,
     gate: &Semaphore,
+    deadline: tokio::time::Instant,
 ) -> PlatformAnswer {
-    // Never closed; the request's deadline bounds the wait.
-    let _turn = gate.acquire().await;
+    // Never closed; the deadline bounds the wait. A batch still waiting
+    // for its turn at the deadline never reached the platform.
+    let Ok(_turn) = tokio::time::timeout_at(deadline, gate.acquire()).await else {
+        return PlatformAnswer {
+            upstream: i,
+            result: Err(()),
+            info: crate::federation::CallInfo {
+                attempts: 0,
+                outcome: "timeout",
+                elapsed: Duration::ZERO,
+            },
+        };
+    };
     let req = u.adapter.sanctions_request(&subjects);
     let (result, info) = u
-        .call(&req, ctx, |status, body| {
+        .call_until(&req, ctx, Some(deadline.into_std()), |status, body| {
             u.adapter.parse_sanctions(&subjects, status, body)
         })
         .await;

@@ -697,3 +697,63 @@ async fn a_4xx_is_not_retried_and_only_a_429_counts_against_the_breaker() {
     assert_eq!(seen, 0, "the breaker is open");
     assert_eq!(r.code(), "upstream_unavailable");
 }
+
+/// A platform still silent at the fan-out's deadline is a `timeout` that
+/// the audit record, the metrics and the breaker all see (each call ends by
+/// the deadline by itself): after `failure_threshold` such batches the
+/// breaker opens and later batches do not wait for it.
+#[tokio::test]
+async fn a_platform_silent_at_the_fan_out_deadline_is_a_recorded_timeout() {
+    let deadline_ms = 400;
+    let h = Harness::start_with(Options {
+        sanctions_deadline_ms: Some(deadline_ms),
+        upstream_extra: "breaker = { failure_threshold = 2, open_ms = 60000 }".into(),
+        ..Options::default()
+    })
+    .await;
+    let (subjects, _) = batch_from_samples(&h);
+    let body = json!({ "subjects": subjects }).to_string();
+    h.fault("xiamen", json!({ "mode": "hang" })).await;
+    let check = || async {
+        let started = Instant::now();
+        let r = h
+            .client("dept-nb")
+            .post("/v1/sanctions/check", &[APPROVAL, JSON], body.clone())
+            .await;
+        assert_eq!(r.status, 200);
+        let v = r.json();
+        assert_eq!(v["failed_platforms"], json!(["xiamen"]), "{v}");
+        started.elapsed()
+    };
+    for _ in 0..2 {
+        let took = check().await;
+        assert!(took >= Duration::from_millis(deadline_ms - 50), "{took:?}");
+    }
+    // The record names xiamen with its outcome.
+    let records = h.audit_records("client=dept-nb&limit=1").await;
+    let xiamen: Vec<&Value> = records[0]["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["name"] == "xiamen")
+        .collect();
+    assert!(!xiamen.is_empty(), "{records:?}");
+    assert!(
+        xiamen.iter().all(|u| u["outcome"] == "timeout"),
+        "{xiamen:?}"
+    );
+    // Counted, and the breaker opened: the next batch does not wait.
+    let text = h.metrics_text().await;
+    assert!(
+        text.lines().any(|l| l.starts_with(
+            "credgate_upstream_requests_total{upstream=\"xiamen\",outcome=\"timeout\"}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("credgate_upstream_breaker_open{upstream=\"xiamen\"} 1"),
+        "{text}"
+    );
+    let took = check().await;
+    assert!(took < Duration::from_millis(deadline_ms / 2), "{took:?}");
+}

@@ -353,7 +353,7 @@ fn banner(
         out,
         "{auditor} {review} '{base}/v1/audit/consistency?from=1&to=2'"
     );
-    let _ = writeln!(out, "#   offline: credgate audit verify --dir {d}/audit --pubkey {d}/certs/audit/signing.pub   ·   credgate audit query --dir {d}/audit --client dept-nb");
+    let _ = writeln!(out, "#   offline, after stopping the demo (its final checkpoint covers every record): credgate audit verify --dir {d}/audit --pubkey {d}/certs/audit/signing.pub --max-uncovered 0   ·   credgate audit query --dir {d}/audit --client dept-nb");
 
     let _ = writeln!(out, "\n# Revoke a token while the gateway runs (its jti is shown by `credgate authz inspect TOKEN --policy {d}/policy.toml`):");
     let _ = writeln!(

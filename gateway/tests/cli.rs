@@ -462,8 +462,9 @@ async fn audit_verify_query_and_checkpoint() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Its checkpoints removed: nothing proves the records any more. The
-    // default still passes (a crash leaves a tail like this) but says the
-    // records are not verified; --max-uncovered bounds such a tail.
+    // default fails (a stopped log must have a checkpoint); a crash before
+    // the first checkpoint is accepted with --max-uncovered, which still
+    // says the records are not verified.
     let bare = dir.path().join("bare");
     std::fs::create_dir(&bare).unwrap();
     for e in std::fs::read_dir(&audit).unwrap() {
@@ -478,6 +479,13 @@ async fn audit_verify_query_and_checkpoint() {
         run(&[&["audit", "verify", "--dir", b, "--pubkey", pk][..], extra].concat())
     };
     let out = verify_bare(&[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("FAILED: no signed checkpoint covers any of its 3 records"),
+        "{stderr}"
+    );
+    let out = verify_bare(&["--max-uncovered", "3"]);
     succeeded(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

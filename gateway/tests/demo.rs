@@ -149,6 +149,11 @@ async fn every_command_the_demo_prints_answers_as_documented() {
         lines.iter().any(|l| l.starts_with("Stop with Ctrl-C")),
         "banner incomplete: {lines:?}"
     );
+    let verify_line = lines
+        .iter()
+        .find(|l| l.contains("credgate audit verify"))
+        .cloned()
+        .unwrap_or_default();
     let commands: Vec<Curl> = lines
         .iter()
         .filter(|l| l.starts_with("curl "))
@@ -252,11 +257,18 @@ async fn every_command_the_demo_prints_answers_as_documented() {
     let status = status.map(Result::unwrap);
     let status = status.expect("the demo stops within 30 s of SIGTERM");
     assert!(status.success(), "demo exit: {status}");
+    // The verify command as the banner prints it (with --max-uncovered 0:
+    // the final checkpoint covers every record).
+    let printed = verify_line
+        .split("credgate audit verify")
+        .nth(1)
+        .and_then(|rest| rest.split("   ·").next())
+        .expect("the banner prints an audit verify command");
+    let args: Vec<&str> = printed.split_whitespace().collect();
+    assert!(args.contains(&"--max-uncovered"), "{verify_line}");
     let verify = Command::new(env!("CARGO_BIN_EXE_credgate"))
-        .args(["audit", "verify", "--dir"])
-        .arg(demo_dir.join("audit"))
-        .arg("--pubkey")
-        .arg(demo_dir.join("certs/audit/signing.pub"))
+        .args(["audit", "verify"])
+        .args(&args)
         .output()
         .unwrap();
     assert!(

@@ -41,7 +41,9 @@ pub enum AuditCommand {
         /// `checkpoint_every_secs` while records arrive, so a crash leaves at
         /// most about that many uncovered; many more means checkpoints were
         /// removed, and with them the proof of the records they covered.
-        /// Suggested: twice `checkpoint_every_records`.
+        /// Default, when no gateway holds the log: 2000 (twice the default
+        /// `checkpoint_every_records`), and a log with records must have a
+        /// checkpoint; a given N replaces both.
         #[arg(long, value_name = "N")]
         max_uncovered: Option<u64>,
     },
@@ -289,15 +291,41 @@ fn verify(
     let uncovered = r
         .records_after_checkpoint
         .min(r.tree_size.saturating_sub(held_size));
-    let warnings = verify_warnings(&r, uncovered, writer_running(dir));
+    let running = writer_running(dir);
+    let warnings = verify_warnings(&r, uncovered, running);
     for w in &warnings {
         eprintln!("{}: WARNING: {w}", dir.display());
     }
-    if let Some(max) = bounds.max_uncovered.filter(|max| uncovered > *max) {
+    // Without --max-uncovered, a stopped log may leave uncovered what a
+    // crash can (about checkpoint_every_records, 1000 by default), and
+    // must have a checkpoint at all: a log whose checkpoints are gone
+    // proves nothing, and passing it would let anyone edit it after
+    // deleting checkpoints.log. A running gateway is checkpointing its
+    // newest records and is not held to this.
+    let max = bounds
+        .max_uncovered
+        .or((!running).then_some(DEFAULT_MAX_UNCOVERED));
+    if let Some(max) = max.filter(|max| uncovered > *max) {
         eprintln!(
-            "{}: FAILED (--max-uncovered {max}): {uncovered} records are covered by no signed \
+            "{}: FAILED (--max-uncovered {max}{}): {uncovered} records are covered by no signed \
              checkpoint, more than a crash leaves: checkpoints were removed, and nothing proves \
              those records unchanged",
+            dir.display(),
+            if bounds.max_uncovered.is_none() {
+                ", the default"
+            } else {
+                ""
+            },
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let no_cover = r.checkpoints == 0 && anchors.is_empty() && uncovered > 0;
+    if no_cover && !running && bounds.max_uncovered.is_none() {
+        eprintln!(
+            "{}: FAILED: no signed checkpoint covers any of its {uncovered} records: \
+             checkpoints.log is missing or empty. If the gateway crashed before its first \
+             checkpoint, accept that with --max-uncovered {uncovered}; otherwise the log \
+             cannot be trusted",
             dir.display()
         );
         return Ok(ExitCode::from(1));
@@ -312,6 +340,11 @@ fn verify(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Uncovered records a stopped log may have without `--max-uncovered`:
+/// twice the default `checkpoint_every_records` (a crash leaves at most
+/// about one interval, plus a batch).
+const DEFAULT_MAX_UNCOVERED: u64 = 2_000;
 
 /// What a passing verification does not vouch for. `uncovered`: records no
 /// signed checkpoint covers; `running`: a gateway writes the log now.

@@ -43,7 +43,19 @@ impl Subject {
                 Ok(id) => Ok(Subject::Person(id)),
                 Err(id_err) => Uscc::parse(s, legacy)
                     .map(Subject::Enterprise)
-                    .map_err(|_| id_err),
+                    .map_err(|uscc_err| match (&id_err, &uscc_err) {
+                        // All-digit USCCs start with a registration pair
+                        // such as 91, which is no province: when the code
+                        // read as a USCC got past its first two characters,
+                        // its failure is the one to report (a wrong check
+                        // character, say), not "no such province".
+                        (
+                            IdError::UnknownProvince,
+                            IdError::UnknownRegistrationCategory { .. },
+                        ) => id_err,
+                        (IdError::UnknownProvince, _) => uscc_err,
+                        _ => id_err,
+                    }),
             }
         } else {
             Uscc::parse(s, legacy).map(Subject::Enterprise)
@@ -158,6 +170,26 @@ mod tests {
         assert!(err.is_err());
         let err = Subject::parse("110105194913310023", &LegacyCodes::empty()).unwrap_err();
         assert_eq!(err, IdError::BadBirthDate);
+    }
+
+    #[test]
+    fn an_all_digit_uscc_with_a_bad_check_reports_the_check_not_the_province() {
+        // A valid all-digit USCC with its check character changed: as an
+        // ID number its "province" 91 fails first, but what is wrong is
+        // the check character.
+        let valid = (0..100)
+            .map(|n| Uscc::from_first17(&format!("91330203123456{n:03}")).unwrap())
+            .find(|u| u.as_str().ends_with(|c: char| c.is_ascii_digit()))
+            .unwrap();
+        let mut bad = valid.as_str()[..17].to_owned();
+        let last = valid.as_str().as_bytes()[17];
+        bad.push(if last == b'X' || last == b'0' { '1' } else { 'X' });
+        let err = Subject::parse(&bad, &LegacyCodes::empty()).unwrap_err();
+        assert_eq!(err, IdError::BadCheckCharacter { position: 18 }, "{bad}");
+        // Neither reading gets past its first two characters: the ID
+        // number's reason stays.
+        let err = Subject::parse("99010519491231002X", &LegacyCodes::empty()).unwrap_err();
+        assert_eq!(err, IdError::UnknownProvince);
     }
 
     #[test]

@@ -41,21 +41,23 @@ impl Subject {
         if has_id_shape(s) {
             match IdNumber::parse(s) {
                 Ok(id) => Ok(Subject::Person(id)),
-                Err(id_err) => Uscc::parse(s, legacy)
-                    .map(Subject::Enterprise)
-                    .map_err(|uscc_err| match (&id_err, &uscc_err) {
-                        // All-digit USCCs start with a registration pair
-                        // such as 91, which is no province: when the code
-                        // read as a USCC got past its first two characters,
-                        // its failure is the one to report (a wrong check
-                        // character, say), not "no such province".
-                        (
-                            IdError::UnknownProvince,
-                            IdError::UnknownRegistrationCategory { .. },
-                        ) => id_err,
-                        (IdError::UnknownProvince, _) => uscc_err,
-                        _ => id_err,
-                    }),
+                Err(id_err) => {
+                    Uscc::parse(s, legacy)
+                        .map(Subject::Enterprise)
+                        .map_err(|uscc_err| match (&id_err, &uscc_err) {
+                            // All-digit USCCs start with a registration pair
+                            // such as 91, which is no province: when the code
+                            // read as a USCC got past its first two characters,
+                            // its failure is the one to report (a wrong check
+                            // character, say), not "no such province".
+                            (
+                                IdError::UnknownProvince,
+                                IdError::UnknownRegistrationCategory { .. },
+                            ) => id_err,
+                            (IdError::UnknownProvince, _) => uscc_err,
+                            _ => id_err,
+                        })
+                }
             }
         } else {
             Uscc::parse(s, legacy).map(Subject::Enterprise)
@@ -183,7 +185,11 @@ mod tests {
             .unwrap();
         let mut bad = valid.as_str()[..17].to_owned();
         let last = valid.as_str().as_bytes()[17];
-        bad.push(if last == b'X' || last == b'0' { '1' } else { 'X' });
+        bad.push(if last == b'X' || last == b'0' {
+            '1'
+        } else {
+            'X'
+        });
         let err = Subject::parse(&bad, &LegacyCodes::empty()).unwrap_err();
         assert_eq!(err, IdError::BadCheckCharacter { position: 18 }, "{bad}");
         // Neither reading gets past its first two characters: the ID

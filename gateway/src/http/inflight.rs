@@ -237,14 +237,23 @@ mod tests {
         let (ctx, env, authz, metrics) = (ctx(), env(), authorizer(), Metrics::new());
         let lines = lines_of(|| {
             let mut r = with_trail(&ctx, &env, &authz, &metrics);
+            r.trail.code = Some("ok");
             r.committing(200);
             drop(r);
         });
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert_eq!(lines[0]["fields"]["decision"], "client_closed");
         assert_eq!(lines[0]["fields"]["status"], 200);
-        // Counted with its outcome before the commit, not again.
+        // Counted once, with the decision its record holds (the normal
+        // path counts after the commit, which it did not reach).
         assert_eq!(closed_count(&metrics), 0);
+        let ok: u64 = metrics
+            .render()
+            .lines()
+            .filter(|l| l.starts_with("credgate_requests_total{") && l.contains("decision=\"ok\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        assert_eq!(ok, 1);
     }
 
     #[test]

@@ -144,10 +144,16 @@ fn policy_check_reports_every_error_with_its_location() {
         .replace(
             "purposes = [\"administrative_approval\"]",
             "purposes = [\"no_such_purpose\"]",
-        );
+        )
+        .replace("kind = \"bank\"", "kind = \"bank\"\nunknown_key = 1");
     let err = failed_check(&bad, &text);
     assert!(err.contains("no-such-profile"), "{err}");
     assert!(err.contains("no_such_purpose"), "{err}");
+    // An unknown key is one more located error, not the only one.
+    assert!(
+        err.contains(&format!("bad.toml:{}:1", line_of(&text, "unknown_key"))),
+        "{err}"
+    );
     assert!(
         err.contains(&format!("bad.toml:{}:", line_of(&text, "no-such-profile"))),
         "location of the profile error: {err}"

@@ -30,7 +30,8 @@ impl Policy {
     /// Parses and validates a policy file. `origin` names the source in
     /// errors (usually the file name). A TOML syntax or shape error yields
     /// one error with its location; otherwise every semantic error found in
-    /// the whole file is returned, in document order.
+    /// the whole file is returned, in document order, with every unknown
+    /// `key = value` line (a typo) among them.
     pub fn parse(source: &str, origin: &str) -> Result<Policy, PolicyErrors> {
         Policy::parse_checking_keys(source, origin, &mut |_, _| Ok(()))
     }
@@ -45,12 +46,24 @@ impl Policy {
         check_key: &mut crate::validate::KeyCheck<'_>,
     ) -> Result<Policy, PolicyErrors> {
         let loc = Locator::new(origin, source);
-        let file: PolicyFile = toml::from_str(source).map_err(|e| {
+        let (file, unknown) = parse_past_unknown_keys(source).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let msg = redact_strings(e.message().trim_end());
             PolicyErrors(vec![loc.error(span, "", ErrorKind::Syntax, msg)])
         })?;
-        crate::validate::build(file, &loc, check_key).map_err(PolicyErrors)
+        let unknown: Vec<PolicyError> = unknown
+            .into_iter()
+            .map(|(span, msg)| loc.error(span, "", ErrorKind::Syntax, msg))
+            .collect();
+        match crate::validate::build(file, &loc, check_key) {
+            Ok(policy) if unknown.is_empty() => Ok(policy),
+            Ok(_) => Err(PolicyErrors(unknown)),
+            Err(mut errors) => {
+                errors.extend(unknown);
+                errors.sort_by_key(|e| (e.line, e.column));
+                Err(PolicyErrors(errors))
+            }
+        }
     }
 
     /// The file format version.
@@ -138,6 +151,69 @@ impl Policy {
 /// Replaces the contents of double-quoted strings in a TOML error message
 /// with `…`: values (which could be identifiers) are never echoed, while
 /// key names (quoted with backticks by `toml`) stay.
+/// An unknown key: where, and the (redacted) message.
+type UnknownKey = (std::ops::Range<usize>, String);
+
+/// Most unknown keys reported in one go; past them, the rest are found on
+/// the next run.
+const MAX_UNKNOWN_KEYS: usize = 32;
+
+/// Deserializes `source`; an unknown key (a typo, say) does not hide the
+/// file's other problems: its line is blanked (offsets unchanged, so every
+/// location stays true) and parsing goes on, collecting each such key as
+/// `(span, message)`. Any other error is returned as it is; so is an unknown
+/// key whose blanked line leaves something that does not parse (a value
+/// over several lines), with the unknown keys found before it dropped:
+/// the first error then stands alone, as it always did.
+///
+/// Hand-written: the model denies unknown fields (serde stops at the
+/// first), and `serde_ignored` cannot see through `toml::Spanned`.
+fn parse_past_unknown_keys(source: &str) -> Result<(PolicyFile, Vec<UnknownKey>), toml::de::Error> {
+    let mut text = source.to_owned();
+    let mut unknown = Vec::new();
+    let first = match toml::from_str::<PolicyFile>(&text) {
+        Ok(file) => return Ok((file, unknown)),
+        Err(e) => e,
+    };
+    let mut e = first.clone();
+    loop {
+        let span = match e.span() {
+            Some(span) if e.message().starts_with("unknown field") => span,
+            _ => return Err(first),
+        };
+        if unknown.len() >= MAX_UNKNOWN_KEYS {
+            return Err(first);
+        }
+        // Only a key that begins its line (`key = value`) is blanked: in
+        // an inline table the line holds known keys too.
+        if !blank_line_of_key(&mut text, span.start) {
+            return Err(first);
+        }
+        unknown.push((span, redact_strings(e.message().trim_end())));
+        match toml::from_str::<PolicyFile>(&text) {
+            Ok(file) => return Ok((file, unknown)),
+            Err(next) => e = next,
+        }
+    }
+}
+
+/// Replaces with spaces the line on which a key begins at byte `at` (same
+/// length, so every other offset stays); `false`, changing nothing, when
+/// something other than blanks precedes the key on its line.
+fn blank_line_of_key(text: &mut String, at: usize) -> bool {
+    if at >= text.len() || !text.is_char_boundary(at) {
+        return false;
+    }
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    if !text[start..at].trim().is_empty() {
+        return false;
+    }
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let blank = " ".repeat(end - start);
+    text.replace_range(start..end, &blank);
+    true
+}
+
 fn redact_strings(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut inside = false;

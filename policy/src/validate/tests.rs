@@ -166,6 +166,52 @@ fn unknown_key_is_a_located_syntax_error() {
     assert!(errs[0].message.contains("bogus"), "{}", errs[0]);
 }
 
+/// Unknown keys do not hide the file's other problems: each is reported
+/// with its location, and so is every semantic error (before, an unknown
+/// key was the only error until it was removed).
+#[test]
+fn unknown_keys_are_reported_with_every_other_error() {
+    let src = BASE
+        .replace(
+            "kind = \"bank\"",
+            "kind = \"bank\"\nbogus = [1,\n 2]\n  typo_key = true",
+        )
+        .replace("code = \"approval\"", "code = \"approval\"\nlabel = \"x\"")
+        .replace("profile = \"p\"", "profile = \"nope\"");
+    // The multi-line value cannot be blanked line by line: only the first
+    // unknown key is reported, as before.
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].message.contains("label") || errs[0].message.contains("bogus"));
+
+    let src = BASE
+        .replace("kind = \"bank\"", "kind = \"bank\"\n  typo_key = true")
+        .replace("code = \"approval\"", "code = \"approval\"\nlabel = \"x\"")
+        .replace("profile = \"p\"", "profile = \"nope\"");
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    assert_eq!(errs[0].line, line_of(&src, "label ="));
+    assert!(errs[0].message.contains("label"), "{}", errs[0]);
+    assert_eq!(
+        (errs[1].line, errs[1].column),
+        (line_of(&src, "typo_key"), 3)
+    );
+    assert!(errs[1].message.contains("typo_key"), "{}", errs[1]);
+    assert_eq!(errs[2].line, line_of(&src, "profile = \"nope\""));
+    assert_eq!(errs[2].kind, ErrorKind::UnknownProfile);
+    // An unknown key inside an inline table is reported alone (its line
+    // holds known keys too).
+    let src = BASE
+        .replace(
+            "{ uri_san = \"spiffe://t/a\" }",
+            "{ uri_san = \"spiffe://t/a\", urisan = \"x\" }",
+        )
+        .replace("profile = \"p\"", "profile = \"nope\"");
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].message.contains("urisan"), "{}", errs[0]);
+}
+
 #[test]
 fn syntax_errors_do_not_echo_values() {
     let src = BASE.replace(

@@ -40,6 +40,7 @@ pub(super) async fn handle(
     let (policy, ctx) = (req_.policy, req_.ctx);
     // Request shape: no query, and the body must be the documented JSON.
     super::request::no_query(req_.parts)?;
+    json_content_type(&req_.parts.headers)?;
     let req: Body = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             Code::InvalidRequest,
@@ -277,6 +278,41 @@ pub(super) async fn handle(
         ("partial", Value::from(!failed_platforms.is_empty())),
         ("failed_platforms", json!(failed_platforms)),
     ]))
+}
+
+/// The body is JSON: a `Content-Type` other than `application/json` (or a
+/// `+json` type), with any parameters, is refused as `invalid_request`
+/// (a form post by `curl -d` without `-H`, say). Absent is taken as JSON.
+fn json_content_type(headers: &http::HeaderMap) -> Result<(), ApiError> {
+    let mut values = headers.get_all(http::header::CONTENT_TYPE).iter();
+    let (Some(v), None) = (values.next(), values.next()) else {
+        return if headers.contains_key(http::header::CONTENT_TYPE) {
+            Err(ApiError::new(
+                Code::InvalidRequest,
+                "Content-Type given more than once",
+            ))
+        } else {
+            Ok(())
+        };
+    };
+    let essence = v
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::InvalidRequest,
+            "Content-Type must be application/json",
+        ))
+    }
 }
 
 /// How long after the fan-out's deadline its last calls, each ending at

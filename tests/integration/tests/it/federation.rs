@@ -241,7 +241,37 @@ async fn sanctions_body_and_size_are_checked() {
         )
         .await;
     assert_eq!(r.code(), "scope_denied");
-    assert_eq!(h.total_sim_requests().await, 0);
+    assert_eq!(h.total_sim_requests().await, 0); // The body is JSON: another declared type is refused (absent and
+                                                 // JSON with parameters are fine).
+    let body = json!({ "subjects": [h.enterprise_of("xinyong-ningbo")] }).to_string();
+    for (ct, status) in [
+        (Some("application/x-www-form-urlencoded"), 400),
+        (Some("text/plain"), 400),
+        (Some("application/json; charset=utf-8"), 200),
+        (Some("application/problem+json"), 200),
+        (None, 200),
+    ] {
+        let mut headers = vec![APPROVAL];
+        if let Some(ct) = ct {
+            headers.push(("content-type", ct));
+        }
+        let r = dept
+            .post("/v1/sanctions/check", &headers, body.clone())
+            .await;
+        assert_eq!(
+            r.status,
+            status,
+            "{ct:?}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        if status == 400 {
+            assert_eq!(r.code(), "invalid_request");
+            assert!(r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("Content-Type"));
+        }
+    }
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ mod slots;
 pub mod upstream;
 
 pub use upstream::{
-    CallError, CallInfo, Upstream, UpstreamError, UpstreamResponse, UpstreamSetupError,
+    CallError, CallInfo, Deadline, Upstream, UpstreamError, UpstreamResponse, UpstreamSetupError,
 };
 
 /// All configured upstreams and the region router over them.

@@ -181,16 +181,25 @@ impl Gateway {
         // future is dropped: the guard then only writes the log line.
         inflight.committing(status);
         let appended = self.audit.append(record).await;
-        let answered = code == "ok" && appended.is_ok();
-        self.authorizer.settle(authorized, answered).await;
-        inflight.done();
-        let trail = &mut inflight.trail;
-        // Counted with the answer the client gets, the audit write included.
+        // Counted with the answer the client gets, the audit write included
+        // (set before the settle's await: a drop there counts this code).
         let answered_code = if appended.is_ok() {
             code
         } else {
             Code::AuditUnavailable.as_str()
         };
+        inflight.trail.code = Some(answered_code);
+        // The use is kept when the record says "answered" or still may: a
+        // timed-out write can land later (over-counting a use is safe).
+        let recorded = matches!(
+            appended,
+            Ok(_) | Err(credgate_audit::AuditError::TimedOut { .. })
+        );
+        self.authorizer
+            .settle(authorized, code == "ok" && recorded)
+            .await;
+        inflight.done();
+        let trail = &mut inflight.trail;
         self.metrics
             .observe_request(trail, answered_code, started.elapsed());
         match appended {

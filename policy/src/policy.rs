@@ -148,9 +148,6 @@ impl Policy {
     }
 }
 
-/// Replaces the contents of double-quoted strings in a TOML error message
-/// with `…`: values (which could be identifiers) are never echoed, while
-/// key names (quoted with backticks by `toml`) stay.
 /// An unknown key: where, and the (redacted) message.
 type UnknownKey = (std::ops::Range<usize>, String);
 
@@ -214,6 +211,9 @@ fn blank_line_of_key(text: &mut String, at: usize) -> bool {
     true
 }
 
+/// Replaces the contents of double-quoted strings in a TOML error message
+/// with `…`: values (which could be identifiers) are never echoed, while
+/// key names (quoted with backticks by `toml`) stay.
 fn redact_strings(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut inside = false;

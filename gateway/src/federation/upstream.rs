@@ -185,6 +185,20 @@ impl RetryBudget {
     }
 }
 
+/// The shortest attempt worth sending: with less time left before a
+/// deadline, the call ends as a timeout without a request.
+const MIN_ATTEMPT: Duration = Duration::from_millis(5);
+
+/// A fan-out's deadline for the calls it makes: when it ends, and how long
+/// the whole fan-out was given.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    /// When every call must have ended.
+    pub at: Instant,
+    /// The fan-out's whole window (its configured deadline).
+    pub window: Duration,
+}
+
 /// What one logical call (with its retries) cost.
 #[derive(Clone, Debug)]
 pub struct CallInfo {
@@ -319,7 +333,7 @@ impl Upstream {
         &self,
         req: &UpstreamRequest,
         ctx: &crate::http::RequestCtx,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
         parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
     ) -> (Result<T, CallError>, CallInfo) {
         let span = tracing::info_span!(
@@ -344,7 +358,7 @@ impl Upstream {
         &self,
         req: &UpstreamRequest,
         traceparent: Option<&HeaderValue>,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
         parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
     ) -> (Result<T, CallError>, CallInfo) {
         let started = Instant::now();
@@ -363,19 +377,35 @@ impl Upstream {
         self.budget.deposit();
         let mut attempts = 0;
         let left = || match deadline {
-            Some(d) => d
-                .saturating_duration_since(Instant::now())
-                .min(self.timeout),
+            Some(d) => {
+                d.at.saturating_duration_since(Instant::now())
+                    .min(self.timeout)
+            }
             None => self.timeout,
         };
         loop {
             attempts += 1;
-            let result = match self.send_within(req, traceparent, left()).await {
+            let budget = left();
+            // A batch that got its turn (a slot, the fan-out's per-platform
+            // gate) too late to be answered is not sent at all.
+            let sent = if budget < MIN_ATTEMPT {
+                Err(UpstreamError::Timeout(
+                    u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                ))
+            } else {
+                self.send_within(req, traceparent, budget).await
+            };
+            // Whether a 4xx came in the platform's own envelope: then it is
+            // the platform refusing this request, not a failure in front of
+            // it (a proxy's HTML 403 or 404 still counts against it).
+            let mut enveloped = true;
+            let result = match sent {
                 // A 4xx or 5xx whose body is not the platform's error
                 // envelope is still the platform's error status, not a
                 // malformed answer.
                 Ok(resp) => match parse(resp.status, &resp.body) {
                     Err(AdapterError::Malformed(_)) if resp.status >= 400 => {
+                        enveloped = false;
                         Err(AdapterError::Upstream {
                             status: resp.status,
                         }
@@ -389,34 +419,43 @@ impl Upstream {
             // Every adapter request is a read (some platforms take their
             // queries as POST), so any may be retried (SPEC §7), but only
             // for what another try can mend: a transport failure, a
-            // malformed answer, a 5xx. A 4xx is the request's fault, or
-            // (429) the platform asking for less: not retried, and only a
-            // 429 counts against the platform's breaker.
+            // malformed answer, a 5xx. No 4xx is retried; one in the
+            // platform's envelope other than 429 is the request's fault
+            // and does not count against the platform's breaker.
             let status_4xx = match &result {
                 Err(CallError::Adapter(AdapterError::Upstream { status })) => {
                     (400..500).contains(status).then_some(*status)
                 }
                 _ => None,
             };
-            let healthy =
-                matches!(outcome, "ok" | "not_found") || status_4xx.is_some_and(|s| s != 429);
+            let healthy = matches!(outcome, "ok" | "not_found")
+                || status_4xx.is_some_and(|s| s != 429 && enveloped);
             let retryable = status_4xx.is_none()
                 && matches!(outcome, "transport" | "error_status" | "malformed");
+            // A timeout of an attempt the fan-out's deadline cut to less
+            // than half its window says little about the platform (the
+            // batch waited for its turn): counted, but not held against
+            // the breaker. One with half the window or more is: a hung
+            // platform still opens its breaker.
+            let cut_short = outcome == "timeout"
+                && deadline.is_some_and(|d| budget < self.timeout && budget < d.window / 2);
+            let pause = Duration::from_millis(
+                rand::Rng::gen_range(&mut rand::thread_rng(), 10..50u64) * u64::from(attempts),
+            );
             if healthy
                 || !retryable
                 || attempts > self.max_retries
-                || left().is_zero()
+                || left() < pause + MIN_ATTEMPT
                 || !self.budget.withdraw()
             {
                 self.stats.count(outcome);
-                if outcome != "overloaded" {
+                if outcome != "overloaded" && !cut_short {
                     self.breaker.record(ticket, healthy);
                 }
                 return (result, info(attempts, outcome));
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            let jitter = rand::Rng::gen_range(&mut rand::thread_rng(), 10..50u64);
-            tokio::time::sleep(Duration::from_millis(jitter * u64::from(attempts))).await;
+            tokio::time::sleep(pause).await;
         }
     }
 

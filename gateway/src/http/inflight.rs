@@ -12,7 +12,8 @@
 //! - writes the request's log line (decision `client_closed`), so the log
 //!   keeps one line per request received, linked to the rest by request id;
 //! - counts it in `credgate_requests_total` with that decision (a request
-//!   dropped during its audit commit was counted already, with its outcome);
+//!   dropped during its audit commit is counted with the code its answer
+//!   had: the normal path counts after the commit, which it did not reach);
 //! - gives back an authorization use reserved for it when no audit record
 //!   says it was answered (the use is kept from the moment the record is
 //!   being committed: the record then says the query was answered, and the

@@ -5,7 +5,7 @@
 use super::problem::{ApiError, Code};
 use super::{Gateway, JsonResult, Req, RequestCtx, Trail};
 use crate::config::SanctionsRole;
-use crate::federation::Upstream;
+use crate::federation::{Deadline, Upstream};
 use credgate_policy::canonical::{ListingKind, SanctionAnswer};
 use credgate_policy::ids::{division, DivisionCode, Subject};
 use credgate_policy::mask::{self, MaskContext};
@@ -113,7 +113,11 @@ pub(super) async fn handle(
         .iter()
         .map(|_| Semaphore::new(gw.sanctions.calls_per_platform.max(1)))
         .collect();
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(gw.sanctions.deadline_ms);
+    let window = Duration::from_millis(gw.sanctions.deadline_ms);
+    let deadline = Deadline {
+        at: std::time::Instant::now() + window,
+        window,
+    };
     let mut calls = FuturesUnordered::new();
     for (i, subjects) in asked.iter().enumerate() {
         let u = &upstreams[i];
@@ -144,7 +148,8 @@ pub(super) async fn handle(
     // cut to it, so the breaker and the metrics see a platform that stays
     // silent); the grace only covers the scheduling of those last answers.
     loop {
-        match tokio::time::timeout_at(deadline + DEADLINE_GRACE, calls.next()).await {
+        let until = tokio::time::Instant::from_std(deadline.at) + DEADLINE_GRACE;
+        match tokio::time::timeout_at(until, calls.next()).await {
             Ok(Some(PlatformAnswer {
                 upstream,
                 result,
@@ -316,8 +321,9 @@ fn json_content_type(headers: &http::HeaderMap) -> Result<(), ApiError> {
 }
 
 /// How long after the fan-out's deadline its last calls, each ending at
-/// the deadline by itself, may take to report back.
-const DEADLINE_GRACE: Duration = Duration::from_millis(200);
+/// the deadline by itself (no retry starts that would not), may take to
+/// report back: scheduling only.
+const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
 async fn ask_platform(
     i: usize,
@@ -325,11 +331,12 @@ async fn ask_platform(
     subjects: Vec<String>,
     ctx: &RequestCtx,
     gate: &Semaphore,
-    deadline: tokio::time::Instant,
+    deadline: Deadline,
 ) -> PlatformAnswer {
     // Never closed; the deadline bounds the wait. A batch still waiting
     // for its turn at the deadline never reached the platform.
-    let Ok(_turn) = tokio::time::timeout_at(deadline, gate.acquire()).await else {
+    let at = tokio::time::Instant::from_std(deadline.at);
+    let Ok(_turn) = tokio::time::timeout_at(at, gate.acquire()).await else {
         return PlatformAnswer {
             upstream: i,
             result: Err(()),
@@ -342,7 +349,7 @@ async fn ask_platform(
     };
     let req = u.adapter.sanctions_request(&subjects);
     let (result, info) = u
-        .call_until(&req, ctx, Some(deadline.into_std()), |status, body| {
+        .call_until(&req, ctx, Some(deadline), |status, body| {
             u.adapter.parse_sanctions(&subjects, status, body)
         })
         .await;

@@ -160,6 +160,19 @@ pub fn batch_limit(platform: PlatformId) -> usize {
     }
 }
 
+/// `platform`'s own error answer (its envelope) with HTTP `status` (for
+/// the `error` fault with a `status`).
+pub fn error_answer(platform: PlatformId, status: u16) -> Rendered {
+    let mut r = match platform {
+        PlatformId::Ningbo => ningbo::bad_request("simulated refusal"),
+        PlatformId::Zhejiang => zhejiang::fail(status, "E4000", "simulated refusal"),
+        PlatformId::Hangzhou => hangzhou::bad_request("simulated refusal"),
+        PlatformId::Xiamen => xiamen::bad_request("simulated refusal"),
+    };
+    r.status = status;
+    r
+}
+
 /// The object key `platform`'s report puts `section` under, for the JSON
 /// formats that key sections (the others list them as rows or XML).
 pub fn section_key(platform: PlatformId, section: Section) -> Option<&'static str> {

@@ -187,10 +187,33 @@ async fn a_hung_audit_write_times_out_closed_and_turns_the_replica_not_ready() {
     let (status, body) = ready().await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("\"failing\":true"), "{body}");
+    // A single-use authorization spent on a request whose record timed
+    // out stays spent: the record may still land, saying it was answered.
+    let once = h.token_with(
+        &nb,
+        "bank-nb",
+        &["enterprise.report"],
+        "loan_underwriting",
+        Some(1),
+        0,
+        3600,
+    );
+    let bank = h.client("bank-nb");
+    let lending = [
+        ("x-credit-purpose", "loan_underwriting"),
+        ("x-credit-authorization", once.as_str()),
+    ];
+    let r = bank.get(&path, &lending).await;
+    assert_eq!(r.code(), "audit_unavailable");
     stall.store(false, Ordering::SeqCst);
     eventually("ready again", async || ready().await.0 == 200).await;
     let r = dept.get(&path, &[APPROVAL]).await;
     assert_eq!(r.status, 200);
+    let r = bank.get(&path, &lending).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (403, "authorization_exhausted")
+    );
 }
 
 #[tokio::test]

@@ -241,8 +241,9 @@ async fn sanctions_body_and_size_are_checked() {
         )
         .await;
     assert_eq!(r.code(), "scope_denied");
-    assert_eq!(h.total_sim_requests().await, 0); // The body is JSON: another declared type is refused (absent and
-                                                 // JSON with parameters are fine).
+    assert_eq!(h.total_sim_requests().await, 0);
+    // The body is JSON: another declared type is refused (absent and JSON
+    // with parameters are fine).
     let body = json!({ "subjects": [h.enterprise_of("xinyong-ningbo")] }).to_string();
     for (ct, status) in [
         (Some("application/x-www-form-urlencoded"), 400),
@@ -786,4 +787,57 @@ async fn a_platform_silent_at_the_fan_out_deadline_is_a_recorded_timeout() {
     );
     let took = check().await;
     assert!(took < Duration::from_millis(deadline_ms / 2), "{took:?}");
+}
+
+/// A healthy platform is not cut off by the gateway's own queueing: the
+/// batches of a big fan-out that get their turn too late to be answered
+/// time out at the deadline, but only an attempt given half the deadline
+/// or more counts against the breaker.
+#[tokio::test]
+async fn late_batches_of_a_fan_out_do_not_open_a_healthy_platforms_breaker() {
+    let deadline_ms = 400;
+    let h = Harness::start_with(Options {
+        sanctions_deadline_ms: Some(deadline_ms),
+        sanctions_calls_per_platform: Some(2),
+        upstream_extra: "breaker = { failure_threshold = 2, open_ms = 60000 }".into(),
+        ..Options::default()
+    })
+    .await;
+    // Hangzhou takes one subject per call: eight calls of 150 ms, two at a
+    // time, do not fit in 400 ms; the third pair starts with 100 ms left.
+    let subjects: Vec<String> = h.samples["enterprises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["platform"] == "hangzhou")
+        .take(8)
+        .map(|e| e["uscc"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(subjects.len(), 8);
+    h.fault("hangzhou", json!({"mode": "latency", "latency_ms": 150}))
+        .await;
+    for _ in 0..2 {
+        let r = h
+            .client("dept-nb")
+            .post(
+                "/v1/sanctions/check",
+                &[APPROVAL, JSON],
+                json!({ "subjects": subjects }).to_string(),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["failed_platforms"], json!(["hangzhou"]));
+    }
+    let text = h.metrics_text().await;
+    assert!(
+        text.contains("credgate_upstream_breaker_open{upstream=\"hangzhou\"} 0"),
+        "{text}"
+    );
+    // And it still answers single reads.
+    h.fault("hangzhou", json!({"mode": "none"})).await;
+    let r = h
+        .client("dept-nb")
+        .get(&h.basic_report_path("hangzhou"), &[APPROVAL])
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }

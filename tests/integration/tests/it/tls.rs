@@ -203,6 +203,13 @@ async fn an_unmatched_certificate_gets_one_refusal_per_connection_and_few_connec
             .all(|r| r.headers().contains_key("x-request-id")),
         "{answers:?}"
     );
+    assert!(
+        answers
+            .iter()
+            .flatten()
+            .any(|r| !r.headers().contains_key("x-audit-seq")),
+        "some streams were refused at the connection: {answers:?}"
+    );
     drop(send);
     tokio::time::timeout(std::time::Duration::from_secs(5), conn)
         .await

@@ -38,7 +38,7 @@ fn not_found() -> Rendered {
     rows(404, "未查询到数据", Vec::new())
 }
 
-fn bad_request(msg: &str) -> Rendered {
+pub(super) fn bad_request(msg: &str) -> Rendered {
     Rendered::json(
         400,
         &json!({ "status": 400, "message": msg, "total": 0, "rows": [] }),

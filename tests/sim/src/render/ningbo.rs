@@ -37,7 +37,7 @@ fn not_found() -> Rendered {
     envelope(200, "4004", "未查询到该主体信息", Value::Null)
 }
 
-fn bad_request(msg: &str) -> Rendered {
+pub(super) fn bad_request(msg: &str) -> Rendered {
     envelope(400, "4001", msg, Value::Null)
 }
 

@@ -61,7 +61,7 @@ fn not_found() -> Rendered {
     response(200, "01", "无此主体信息", "")
 }
 
-fn bad_request(msg: &str) -> Rendered {
+pub(super) fn bad_request(msg: &str) -> Rendered {
     response(400, "02", msg, "")
 }
 

@@ -34,7 +34,7 @@ fn ok(result: Value) -> Rendered {
     )
 }
 
-fn fail(status: u16, code: &str, msg: &str) -> Rendered {
+pub(super) fn fail(status: u16, code: &str, msg: &str) -> Rendered {
     Rendered::json(
         status,
         &json!({ "success": false, "errorCode": code, "errorMsg": msg, "result": null }),

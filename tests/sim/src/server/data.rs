@@ -242,9 +242,13 @@ async fn handle(
         FaultMode::Error => {
             let mut rng = rand::thread_rng();
             if rng.gen_bool(fault.error_rate.clamp(0.0, 1.0)) {
-                let status = fault
-                    .status
-                    .unwrap_or(if rng.gen_bool(0.5) { 500 } else { 503 });
+                // A chosen status comes in the platform's own envelope (a
+                // refusal it makes); the default 500/503 as bare text (a
+                // failure in front of it).
+                if let Some(status) = fault.status {
+                    return Ok(respond(render::error_answer(state.platform(), status)));
+                }
+                let status = if rng.gen_bool(0.5) { 500 } else { 503 };
                 let body = Bytes::from_static(b"simulated platform failure");
                 return Ok(respond(Rendered {
                     status,

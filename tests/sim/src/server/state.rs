@@ -50,8 +50,8 @@ pub struct Fault {
     /// sit under an object key (`ningbo-v1`, `zhejiang-v2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section: Option<Section>,
-    /// With `error`: answer this status (400–599) instead of 500 or 503 at
-    /// random.
+    /// With `error`: answer this status (400–599), in the platform's own
+    /// error envelope, instead of 500 or 503 at random as bare text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
 }

@@ -151,14 +151,19 @@ mod tests {
         assert_eq!(Subject::from(IdNumber::parse(PERSON).unwrap()), p);
     }
 
+    /// A valid USCC of digits only (the ID-number shape).
+    fn all_digit_uscc() -> Uscc {
+        (0..100)
+            .map(|n| Uscc::from_first17(&format!("91330203123456{n:03}")).unwrap())
+            .find(|u| u.as_str().ends_with(|c: char| c.is_ascii_digit()))
+            .unwrap()
+    }
+
     #[test]
     fn all_digit_uscc_falls_back_from_id_attempt() {
         // 17 digits then a digit: the ID-number shape (province 91 fails),
         // yet a valid USCC.
-        let all_digits = (0..100)
-            .map(|n| Uscc::from_first17(&format!("91330203123456{n:03}")).unwrap())
-            .find(|u| u.as_str().ends_with(|c: char| c.is_ascii_digit()))
-            .unwrap();
+        let all_digits = all_digit_uscc();
         let s = all_digits.as_str();
         let parsed = Subject::parse(s, &LegacyCodes::empty()).unwrap();
         assert_eq!(parsed.kind(), SubjectKind::Enterprise);
@@ -179,10 +184,7 @@ mod tests {
         // A valid all-digit USCC with its check character changed: as an
         // ID number its "province" 91 fails first, but what is wrong is
         // the check character.
-        let valid = (0..100)
-            .map(|n| Uscc::from_first17(&format!("91330203123456{n:03}")).unwrap())
-            .find(|u| u.as_str().ends_with(|c: char| c.is_ascii_digit()))
-            .unwrap();
+        let valid = all_digit_uscc();
         let mut bad = valid.as_str()[..17].to_owned();
         let last = valid.as_str().as_bytes()[17];
         bad.push(if last == b'X' || last == b'0' {

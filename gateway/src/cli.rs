@@ -103,6 +103,12 @@ enum PolicyCommand {
     Check {
         /// The policy file.
         file: PathBuf,
+        /// The gateway configuration whose `[[score_schemes]]` the
+        /// clients' home schemes must name (they live there, not in the
+        /// policy). Without it, home schemes are not checked, and a note
+        /// says so.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -146,10 +152,30 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Authz(cmd) => authz::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Health(a) => health::run(&a),
-        Command::Policy(PolicyCommand::Check { file }) => {
-            match crate::policy_store::load_policy_file(&file) {
+        Command::Policy(PolicyCommand::Check { file, config }) => {
+            let loaded = match &config {
+                Some(c) => {
+                    let cfg = crate::config::Config::load(c)?;
+                    crate::policy_store::load_policy_for(&file, &cfg.score_scheme_ids())
+                }
+                None => crate::policy_store::load_policy_file(&file),
+            };
+            match loaded {
                 Ok(p) => {
                     println!("{}: ok ({})", file.display(), p.summary());
+                    let homes: Vec<&str> = p
+                        .policy
+                        .clients()
+                        .iter()
+                        .filter_map(|c| c.home_scheme())
+                        .collect();
+                    if config.is_none() && !homes.is_empty() {
+                        eprintln!(
+                            "note: home schemes ({}) not checked: they must name score schemes \
+                             of the gateway's configuration (--config FILE)",
+                            homes.join(", ")
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

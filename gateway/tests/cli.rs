@@ -134,6 +134,47 @@ fn policy_check_reports_every_error_with_its_location() {
     succeeded(&out);
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("4 clients"), "{summary}");
+    // Home schemes live in the gateway's configuration: checked with
+    // --config, and said to be unchecked without it.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("home schemes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let minimal = "[server]\nlisten = \"127.0.0.1:0\"\ncert = \"s.crt\"\nkey = \"s.key\"\n\
+                   client_ca = \"ca.crt\"\n[policy]\nfile = \"good.toml\"\n[audit]\n\
+                   dir = \"audit\"\nsigning_key_file = \"audit.key\"\n";
+    let with_schemes = dir.path().join("with.toml");
+    std::fs::write(
+        &with_schemes,
+        format!("{minimal}{}", credgate::recognition::DEMO_SCHEMES_TOML),
+    )
+    .unwrap();
+    let without = dir.path().join("without.toml");
+    std::fs::write(&without, minimal).unwrap();
+    let check_with = |cfg: &std::path::Path| {
+        credgate()
+            .args(["policy", "check"])
+            .arg(&good)
+            .arg("--config")
+            .arg(cfg)
+            .output()
+            .unwrap()
+    };
+    let out = check_with(&with_schemes);
+    succeeded(&out);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = check_with(&without);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not one of the configured"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let bad = dir.path().join("bad.toml");
     let text = credgate_policy::DEMO_POLICY

@@ -811,9 +811,17 @@ fn example_gateway_config_passes_serve_check() {
 fn example_policy_passes_policy_check() {
     let m = material();
     let ex = deploy().join("examples");
-    install(&m, &ex.join("gateway.toml"), &ex.join("policy.toml"), &[]);
+    let cfg = install(&m, &ex.join("gateway.toml"), &ex.join("policy.toml"), &[]);
     let policy = m.root.join("etc/credgate/policy.toml");
-    let out = run_ok(credgate().args(["policy", "check"]).arg(&policy));
+    // As deploy/README.md runs it: home schemes checked against the
+    // example configuration's score schemes.
+    let out = run_ok(
+        credgate()
+            .args(["policy", "check"])
+            .arg(&policy)
+            .arg("--config")
+            .arg(&cfg),
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
 }
 

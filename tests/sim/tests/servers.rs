@@ -363,6 +363,7 @@ async fn faults_and_request_log() {
         (r.control, r#"{"mode":"malformed","section":"nonsense"}"#),
         (r.control, r#"{"mode":"none","status":400}"#),
         (r.control, r#"{"mode":"error","status":200}"#),
+        (r.control, r#"{"mode":"error","bare":true}"#),
     ] {
         let (s, _) = control(addr, "POST", "/_sim/faults", body).await;
         assert_eq!(s, 400, "{body}");

@@ -681,10 +681,11 @@ async fn a_section_the_gateway_cannot_read_is_named_unreadable() {
 }
 
 /// Retries only for what another try can mend (SPEC §7): a 5xx is tried
-/// again, a 4xx is not; a 4xx other than 429 is the request's fault and
-/// does not count against the platform's breaker, a 429 does.
+/// again, a 4xx is not; a 4xx in the platform's envelope other than 429 is
+/// the request's fault and does not count against the platform's breaker;
+/// a 429, or a bare 4xx from something in front of it, does.
 #[tokio::test]
-async fn a_4xx_is_not_retried_and_only_a_429_counts_against_the_breaker() {
+async fn a_4xx_is_not_retried_and_only_a_bare_one_or_a_429_counts_against_the_breaker() {
     let h = Harness::start_with(Options {
         upstream_extra: "breaker = { failure_threshold = 3, open_ms = 60000 }".into(),
         ..Options::default()
@@ -718,12 +719,27 @@ async fn a_4xx_is_not_retried_and_only_a_429_counts_against_the_breaker() {
         );
         assert_eq!(seen, 1, "a 4xx is not retried");
     }
-    // 429s are not retried either, but three open the breaker: the next
-    // request does not reach the platform.
-    for _ in 0..3 {
-        let (r, seen) = ask_with(429).await;
-        assert_eq!((r.status.as_u16(), seen), (502, 1));
+    // A bare 403 (a proxy in front of the platform, not the platform's
+    // envelope) and a 429 are not retried either, but both count against
+    // the breaker: two bare 403s and a 429 open it (threshold 3), and the
+    // next request does not reach the platform.
+    for _ in 0..2 {
+        h.fault(
+            "xinyong-ningbo",
+            json!({ "mode": "error", "error_rate": 1.0, "status": 403, "bare": true }),
+        )
+        .await;
+        h.clear_sim_requests().await;
+        let r = dept.get(&path, &[APPROVAL]).await;
+        assert_eq!(r.status, 502);
+        assert_eq!(
+            h.sim_requests("xinyong-ningbo").await.len(),
+            1,
+            "not retried"
+        );
     }
+    let (r, seen) = ask_with(429).await;
+    assert_eq!((r.status.as_u16(), seen), (502, 1));
     let (r, seen) = ask_with(429).await;
     assert_eq!(seen, 0, "the breaker is open");
     assert_eq!(r.code(), "upstream_unavailable");

@@ -245,10 +245,12 @@ async fn handle(
                 // A chosen status comes in the platform's own envelope (a
                 // refusal it makes); the default 500/503 as bare text (a
                 // failure in front of it).
-                if let Some(status) = fault.status {
+                if let (Some(status), false) = (fault.status, fault.bare) {
                     return Ok(respond(render::error_answer(state.platform(), status)));
                 }
-                let status = if rng.gen_bool(0.5) { 500 } else { 503 };
+                let status = fault
+                    .status
+                    .unwrap_or(if rng.gen_bool(0.5) { 500 } else { 503 });
                 let body = Bytes::from_static(b"simulated platform failure");
                 return Ok(respond(Rendered {
                     status,

@@ -54,6 +54,11 @@ pub struct Fault {
     /// error envelope, instead of 500 or 503 at random as bare text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// With `status`: answer it as bare text instead of the platform's
+    /// envelope (something in front of the platform answering, such as a
+    /// proxy's 403 page).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bare: bool,
 }
 
 fn one() -> f64 {
@@ -116,6 +121,7 @@ impl Default for Fault {
             error_rate: 1.0,
             section: None,
             status: None,
+            bare: false,
         }
     }
 }
@@ -130,6 +136,9 @@ impl Fault {
     pub(crate) fn refusal(&self, platform: PlatformId) -> Option<&'static str> {
         if !self.is_valid() {
             return Some("error_rate must be within 0..=1 and latency_ms at most 600000");
+        }
+        if self.bare && self.status.is_none() {
+            return Some("bare applies with a status only");
         }
         match self.status {
             Some(_) if self.mode != FaultMode::Error => {

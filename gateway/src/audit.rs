@@ -54,6 +54,7 @@ impl Auditor {
         pseudonym_key: Arc<Vec<u8>>,
         on_batch: Option<credgate_audit::BatchObserver>,
     ) -> Result<Auditor, AuditSetupError> {
+        let write_timeout = Duration::from_millis(s.write_timeout_ms.max(1));
         if s.danger_disabled {
             tracing::warn!(
                 "audit.danger_disabled is set: requests are NOT audited (benchmarks only)"
@@ -63,7 +64,7 @@ impl Auditor {
                 pseudonym_key,
                 fail_switch: Arc::default(),
                 stall_switch: Arc::default(),
-                write_timeout: Duration::from_millis(s.write_timeout_ms.max(1)),
+                write_timeout,
             });
         }
         let key_err = |reason: String| AuditSetupError::Key {
@@ -94,7 +95,7 @@ impl Auditor {
             pseudonym_key,
             fail_switch,
             stall_switch,
-            write_timeout: Duration::from_millis(s.write_timeout_ms.max(1)),
+            write_timeout,
         })
     }
 

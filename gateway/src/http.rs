@@ -374,16 +374,13 @@ fn finish(
     started: std::time::Instant,
 ) -> Response<Full<Bytes>> {
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
-        h.insert("x-request-id", v);
-    }
+    problem::stamp(h, &ctx.request_id);
     if let Some(seq) = seq {
         h.insert("x-audit-seq", HeaderValue::from(seq));
     }
     for (name, value) in &trail.ratelimit_headers {
         h.insert(name.clone(), value.clone());
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if trail.client.is_none() {
         // The connection's certificate identifies no client (no policy
         // entry matches it, or it was revoked or expired since the

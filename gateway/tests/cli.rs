@@ -597,16 +597,20 @@ async fn audit_verify_query_and_checkpoint() {
     let out = run(&["audit", "query", "--dir", a, "--client", "dept-nb"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
     let keyf = dir.path().join("pseudonym.key");
-    let out = run(&[
-        "audit",
-        "query",
-        "--dir",
-        a,
-        "--subject",
-        "91310110666007217t",
-        "--key",
-        keyf.to_str().unwrap(),
-    ]);
+    // `audit query --subject S --key K` on the log.
+    let query_subject = |subject: &str, key: &std::path::Path| {
+        run(&[
+            "audit",
+            "query",
+            "--dir",
+            a,
+            "--subject",
+            subject,
+            "--key",
+            key.to_str().unwrap(),
+        ])
+    };
+    let out = query_subject("91310110666007217t", &keyf);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).lines().count(),
         3,
@@ -630,47 +634,20 @@ async fn audit_verify_query_and_checkpoint() {
     // A key the gateway would refuse (under 32 bytes) is refused here too.
     let short = dir.path().join("short.key");
     std::fs::write(&short, "hello").unwrap();
-    let out = run(&[
-        "audit",
-        "query",
-        "--dir",
-        a,
-        "--subject",
-        "91310110666007217T",
-        "--key",
-        short.to_str().unwrap(),
-    ]);
+    let out = query_subject("91310110666007217T", &short);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"));
     // A legacy-shaped code is searched (offline there is no allow-list),
     // and stderr says so; finding nothing for a subject says to check the
     // key (a wrong key and an unqueried subject look alike).
-    let out = run(&[
-        "audit",
-        "query",
-        "--dir",
-        a,
-        "--subject",
-        "91350100m0001tgqxm",
-        "--key",
-        k,
-    ]);
+    let out = query_subject("91350100m0001tgqxm", &keyf);
     succeeded(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("legacy code"), "{err}");
     assert!(err.contains("check that --key"), "{err}");
     let wrong = dir.path().join("wrong.key");
     std::fs::write(&wrong, [7u8; 32]).unwrap();
-    let out = run(&[
-        "audit",
-        "query",
-        "--dir",
-        a,
-        "--subject",
-        "91310110666007217T",
-        "--key",
-        wrong.to_str().unwrap(),
-    ]);
+    let out = query_subject("91310110666007217T", &wrong);
     succeeded(&out);
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("check that --key"));

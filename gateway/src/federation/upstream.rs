@@ -439,15 +439,16 @@ impl Upstream {
             // platform still opens its breaker.
             let cut_short = outcome == "timeout"
                 && deadline.is_some_and(|d| budget < self.timeout && budget < d.window / 2);
-            let pause = Duration::from_millis(
-                rand::Rng::gen_range(&mut rand::thread_rng(), 10..50u64) * u64::from(attempts),
-            );
-            if healthy
-                || !retryable
-                || attempts > self.max_retries
-                || left() < pause + MIN_ATTEMPT
-                || !self.budget.withdraw()
-            {
+            let done = healthy || !retryable || attempts > self.max_retries;
+            // The jittered backoff, drawn only when a retry is in question.
+            let pause = if done {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(
+                    rand::Rng::gen_range(&mut rand::thread_rng(), 10..50u64) * u64::from(attempts),
+                )
+            };
+            if done || left() < pause + MIN_ATTEMPT || !self.budget.withdraw() {
                 self.stats.count(outcome);
                 if outcome != "overloaded" && !cut_short {
                     self.breaker.record(ticket, healthy);

@@ -173,7 +173,12 @@ pub fn parse_error_response(status: StatusCode) -> Response<Bytes> {
 /// for the answers given without reaching the handler (no audit record, so
 /// no `X-Audit-Seq`).
 pub(crate) fn stamp_unrecorded(h: &mut http::HeaderMap) {
-    if let Ok(v) = HeaderValue::from_str(&super::new_request_id()) {
+    stamp(h, &super::new_request_id());
+}
+
+/// `X-Request-Id` and `Cache-Control: no-store`, on every answer.
+pub(crate) fn stamp(h: &mut http::HeaderMap, request_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-request-id", v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

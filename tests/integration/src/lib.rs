@@ -155,6 +155,23 @@ impl Harness {
         }
     }
 
+    /// The basic-report path of a Ningbo enterprise and a single-use token
+    /// of that enterprise for bank-nb (`enterprise.report`,
+    /// `loan_underwriting`, `max_uses = 1`, valid an hour).
+    pub fn single_use_report(&self) -> (String, String) {
+        let nb = self.enterprise_of("xinyong-ningbo");
+        let once = self.token_with(
+            &nb,
+            "bank-nb",
+            &["enterprise.report"],
+            "loan_underwriting",
+            Some(1),
+            0,
+            3600,
+        );
+        (self.basic_report_path("xinyong-ningbo"), once)
+    }
+
     /// A fresh authorization token signed by the demo issuer.
     pub fn token(&self, sub: &str, aud: &str, scope: &str, purpose: &str) -> String {
         self.token_with(sub, aud, &[scope], purpose, None, 0, 30 * 86_400)

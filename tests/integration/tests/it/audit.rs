@@ -189,15 +189,7 @@ async fn a_hung_audit_write_times_out_closed_and_turns_the_replica_not_ready() {
     assert!(body.contains("\"failing\":true"), "{body}");
     // A single-use authorization spent on a request whose record timed
     // out stays spent: the record may still land, saying it was answered.
-    let once = h.token_with(
-        &nb,
-        "bank-nb",
-        &["enterprise.report"],
-        "loan_underwriting",
-        Some(1),
-        0,
-        3600,
-    );
+    let (_, once) = h.single_use_report();
     let bank = h.client("bank-nb");
     let lending = [
         ("x-credit-purpose", "loan_underwriting"),

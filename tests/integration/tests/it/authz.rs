@@ -180,27 +180,11 @@ async fn file_revocation_applies_at_once(h: &Harness) {
     assert_eq!(rec["authz_jti"], jti_of(&token).as_str());
 }
 
-/// A Ningbo enterprise's basic report path and a token for bank-nb that
-/// allows one use.
-fn single_use_report(h: &Harness) -> (String, String) {
-    let nb = h.enterprise_of("xinyong-ningbo");
-    let once = h.token_with(
-        &nb,
-        "bank-nb",
-        &["enterprise.report"],
-        "loan_underwriting",
-        Some(1),
-        0,
-        3600,
-    );
-    (h.basic_report_path("xinyong-ningbo"), once)
-}
-
 #[tokio::test]
 async fn max_uses_counts_only_answered_queries() {
     let h = Harness::start().await;
     let bank = h.client("bank-nb");
-    let (path, once) = single_use_report(&h);
+    let (path, once) = h.single_use_report();
     let nb = h.enterprise_of("xinyong-ningbo");
     // A failed upstream answer does not spend the use.
     h.fault(
@@ -236,7 +220,7 @@ async fn max_uses_counts_only_answered_queries() {
 #[tokio::test]
 async fn a_client_that_goes_away_before_the_answer_does_not_spend_its_use() {
     let h = Harness::start().await;
-    let (path, once) = single_use_report(&h);
+    let (path, once) = h.single_use_report();
     // The platform holds the answer for 2 s (the upstream timeout is 3 s, so
     // a gateway that did not notice the client leave would answer, and
     // spend the use).
@@ -438,7 +422,7 @@ async fn redis_password_comes_from_a_file_and_a_wrong_one_fails_closed() {
 /// A single-use token's use count lives in Redis: the first read spends
 /// it, the second is refused.
 async fn a_single_use_is_spent_in_redis(h: &Harness) {
-    let (path, once) = single_use_report(h);
+    let (path, once) = h.single_use_report();
     let bank = h.client("bank-nb");
     let r = bank.get(&path, &[LOAN, auth(&once)]).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -448,7 +432,7 @@ async fn a_single_use_is_spent_in_redis(h: &Harness) {
 
 /// With Redis out of reach, a read that needs a use count is refused (503).
 async fn fails_closed_without_redis(h: &Harness) {
-    let (path, once) = single_use_report(h);
+    let (path, once) = h.single_use_report();
     for _ in 0..2 {
         let r = h.client("bank-nb").get(&path, &[LOAN, auth(&once)]).await;
         assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
@@ -566,7 +550,7 @@ async fn redis_tls_files_are_reloaded_after_a_rotation() {
     // longer fits, and authorized reads fail closed.
     install(&new);
     redis.restart().unwrap();
-    let (path, once) = single_use_report(&h);
+    let (path, once) = h.single_use_report();
     let bank = h.client("bank-nb");
     credgate_integration::eventually("the old material reaches nothing", async || {
         bank.get(&path, &[LOAN, auth(&once)]).await.status == 503

@@ -59,7 +59,10 @@ pub use log::{Appended, AuditLog, LOCK_FILE};
 pub use merkle::{leaf_hash, node_hash, Hash, EMPTY_ROOT};
 pub use offline::{latest_checkpoint_dir, query_dir};
 pub use proof::{verify_consistency, verify_inclusion};
-pub use record::{batch_tag, pseudonym, AuditRecord, Decision, NewRecord, UpstreamOutcome};
+pub use record::{
+    batch_tag, hex_lower, pseudonym, AuditRecord, Decision, NewRecord, Pseudonymizer,
+    UpstreamOutcome,
+};
 pub use retention::RetentionReport;
 pub use stats::AuditStats;
 pub use throttle::Throttle;

@@ -4,7 +4,7 @@
 //! pseudonym of the subject, never the identifier itself.
 
 use crate::config::AuditSettings;
-use credgate_audit::{AuditConfig, AuditError, AuditLog, AuditSigner, NewRecord};
+use credgate_audit::{AuditConfig, AuditError, AuditLog, AuditSigner, NewRecord, Pseudonymizer};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ pub enum AuditSetupError {
 #[derive(Clone)]
 pub struct Auditor {
     log: Option<AuditLog>,
-    pseudonym_key: Arc<Vec<u8>>,
+    pseudonymizer: Pseudonymizer,
     fail_switch: Arc<std::sync::atomic::AtomicBool>,
     stall_switch: Arc<std::sync::atomic::AtomicBool>,
     write_timeout: Duration,
@@ -61,7 +61,7 @@ impl Auditor {
             );
             return Ok(Auditor {
                 log: None,
-                pseudonym_key,
+                pseudonymizer: Pseudonymizer::new(&pseudonym_key),
                 fail_switch: Arc::default(),
                 stall_switch: Arc::default(),
                 write_timeout,
@@ -92,7 +92,7 @@ impl Auditor {
         let log = AuditLog::open(cfg).await?;
         Ok(Auditor {
             log: Some(log),
-            pseudonym_key,
+            pseudonymizer: Pseudonymizer::new(&pseudonym_key),
             fail_switch,
             stall_switch,
             write_timeout,
@@ -130,7 +130,7 @@ impl Auditor {
     pub(crate) fn disabled_for_tests() -> Auditor {
         Auditor {
             log: None,
-            pseudonym_key: Arc::new(vec![7; 32]),
+            pseudonymizer: Pseudonymizer::new(&[7; 32]),
             fail_switch: Arc::default(),
             stall_switch: Arc::default(),
             write_timeout: Duration::from_secs(5),
@@ -153,7 +153,7 @@ impl Auditor {
 
     /// The keyed pseudonym recorded for a (normalised) subject identifier.
     pub fn pseudonym(&self, subject: &str) -> String {
-        credgate_audit::pseudonym(&self.pseudonym_key, subject)
+        self.pseudonymizer.pseudonym(subject)
     }
 
     /// **Tests only**: while set, every audit write fails as a failing disk

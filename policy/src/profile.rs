@@ -35,9 +35,13 @@ pub struct FieldProfile {
     id: String,
     rules: BTreeMap<String, Transform>,
     digest: [u8; 32],
+    /// `digest` in hex, as every audit record of the profile carries it.
+    digest_hex: String,
     /// The proper prefixes of every returned path (derived from `rules`
-    /// once, so masking does not rebuild it per request).
-    containers: HashSet<String>,
+    /// once, so masking does not rebuild it per request). Looked up for
+    /// every container in every answer; foldhash instead of SipHash, as its
+    /// members come from the policy, not from requests or platforms.
+    containers: HashSet<String, foldhash::fast::RandomState>,
 }
 
 // === impl Transform ===
@@ -118,6 +122,7 @@ impl FieldProfile {
             id: id.into(),
             rules,
             digest,
+            digest_hex: hex::encode(digest),
             containers,
         }
     }
@@ -142,7 +147,7 @@ impl FieldProfile {
 
     /// The digest as 64 lower-case hex digits.
     pub fn digest_hex(&self) -> String {
-        hex::encode(self.digest)
+        self.digest_hex.clone()
     }
 
     /// The transform for `path` if it is returned (listed and not `drop`).
@@ -160,8 +165,10 @@ impl FieldProfile {
 
 /// The proper prefixes of every returned path (see
 /// [`FieldProfile::is_container`]).
-fn container_paths(rules: &BTreeMap<String, Transform>) -> HashSet<String> {
-    let mut out = HashSet::new();
+fn container_paths(
+    rules: &BTreeMap<String, Transform>,
+) -> HashSet<String, foldhash::fast::RandomState> {
+    let mut out = HashSet::default();
     for path in rules.iter().filter(|(_, t)| t.returns()).map(|(p, _)| p) {
         for (i, _) in path.match_indices(['.', '[']) {
             out.insert(path[..i].to_owned());

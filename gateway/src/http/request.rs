@@ -28,6 +28,12 @@ const IDENTITY_HEADERS: &[&str] = &[
 ];
 
 pub(super) fn strip_identity_headers(h: &mut HeaderMap) {
+    // One pass over the request's few names first: removing each of the 13
+    // names hashes it every time (about 5,000 instructions per request, in
+    // a callgrind profile), and a request almost never has any of them.
+    if !h.keys().any(|k| IDENTITY_HEADERS.contains(&k.as_str())) {
+        return;
+    }
     for name in IDENTITY_HEADERS {
         h.remove(*name);
     }

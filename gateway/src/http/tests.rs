@@ -44,4 +44,14 @@ fn identity_headers_are_stripped() {
     assert!(h.get("x-forwarded-client-cert").is_none());
     assert!(h.get("client-cert").is_none() && h.get("client-cert-chain").is_none());
     assert!(h.get("x-credit-purpose").is_some());
+
+    // Only one of them, repeated, among ordinary headers: every value goes.
+    let mut h = HeaderMap::new();
+    h.insert("x-credit-purpose", HeaderValue::from_static("p"));
+    h.append("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+    h.append("x-forwarded-for", HeaderValue::from_static("10.0.0.2"));
+    h.insert("accept", HeaderValue::from_static("*/*"));
+    strip_identity_headers(&mut h);
+    assert!(h.get_all("x-forwarded-for").iter().next().is_none());
+    assert_eq!(h.len(), 2);
 }

@@ -106,7 +106,7 @@ impl Trail {
             request_id: ctx.request_id.clone(),
             trace_id: Some(ctx.trace.trace_id.clone()),
             client_id: self.client.clone().unwrap_or_else(|| "-".to_owned()),
-            cert_fingerprint: hex::encode(conn.peer.sha256),
+            cert_fingerprint: credgate_audit::hex_lower(&conn.peer.sha256),
             endpoint: self.endpoint.unwrap_or("-").to_owned(),
             purpose: self.purpose.take(),
             subject_pseudonym: self.subject_pseudonym.take(),

@@ -76,6 +76,8 @@ impl StoreHealth {
 struct WatchedFile {
     revocations: FileRevocations,
     seen: std::sync::Mutex<Option<(u64, std::time::SystemTime)>>,
+    /// Whether the last check could read the file (logged on change).
+    health: StoreHealth,
 }
 
 impl std::fmt::Debug for WatchedFile {
@@ -85,19 +87,25 @@ impl std::fmt::Debug for WatchedFile {
 }
 
 impl WatchedFile {
-    fn refresh(&self) {
-        let Ok(meta) = std::fs::metadata(self.revocations.path()) else {
-            // Deleted or unreadable: the last loaded list stays in force.
-            return;
+    /// Brings the list up to date with the file. `Err` when the file is
+    /// there but cannot be read (its permissions, a directory in its
+    /// place, an I/O error): a revocation written to it may be missed, so
+    /// the caller refuses (fail closed) until it can be read again. A
+    /// deleted file keeps the last list in force: deleting it must not
+    /// lift revocations, and `authz revoke` creates it again.
+    fn refresh(&self) -> Result<(), String> {
+        let meta = match std::fs::metadata(self.revocations.path()) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(format!("{}: {e}", self.revocations.path().display())),
         };
         let now = (meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if *seen != Some(now) {
-            match self.revocations.reload() {
-                Ok(()) => *seen = Some(now),
-                Err(e) => tracing::warn!(error = %e, "revocation file reload failed"),
-            }
+            self.revocations.reload().map_err(|e| e.to_string())?;
+            *seen = Some(now);
         }
+        Ok(())
     }
 }
 
@@ -137,6 +145,7 @@ impl Authorizer {
                 revocations: FileRevocations::open(path.clone())
                     .map_err(|e| AuthorizeSetupError::RevocationFile(e.to_string()))?,
                 seen: std::sync::Mutex::new(None),
+                health: StoreHealth::default(),
             }),
             None => None,
         };
@@ -211,7 +220,19 @@ impl Authorizer {
                 jti: r.jti,
             })?;
         if let Some(f) = &self.file {
-            f.refresh();
+            if let Err(e) = f.refresh() {
+                if f.health.failed() {
+                    tracing::warn!(error = %e,
+                        "revocation file unreadable: refusing authorized queries with 503 until it can be read (fail closed)");
+                }
+                return Err(Refused {
+                    error: refusal(&AuthzError::Unavailable),
+                    jti: Some(auth.jti),
+                });
+            }
+            if f.health.answered() {
+                tracing::info!("revocation file readable again");
+            }
             // Without Redis the store reads this file itself; with Redis
             // it is checked here, so that it holds there too.
             if matches!(self.state, StateBackend::Redis(_)) && f.revocations.is_revoked(&auth.jti) {

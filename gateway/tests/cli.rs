@@ -363,7 +363,21 @@ async fn authz_keygen_issue_inspect_and_revoke() {
          [authorization]\nrevocation_file = \"revocations.jsonl\"\n",
     )
     .unwrap();
-    revoke("abc123", &cfg);
+    // As an operator with `umask 077` (sudo) would: the file it creates is
+    // still readable by the gateway's own user.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 077; exec \"$0\" authz revoke --jti abc123 --config \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_credgate"))
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    succeeded(&out);
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = std::fs::metadata(dir.path().join("revocations.jsonl")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+    }
     let file = std::fs::read_to_string(dir.path().join("revocations.jsonl")).unwrap();
     assert!(file.contains("\"abc123\""), "{file}");
     // Without --until a revocation is kept for good: one that lapsed before

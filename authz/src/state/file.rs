@@ -275,6 +275,15 @@ pub fn append_revocation(
         .create(true)
         .open(path)
         .map_err(io("open"))?;
+    #[cfg(unix)]
+    if !existed {
+        // Readable by the gateway whatever the revoking user's umask (077
+        // under sudo, say): a list the gateway cannot read makes it refuse
+        // every authorized query. It holds token ids and expiry times only.
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(io("set the mode of"))?;
+    }
     let mut line = Vec::with_capacity(128);
     if file.metadata().map_err(io("stat"))?.len() > 0 {
         // Never glue our line to a hand-written last line without a newline.

@@ -180,6 +180,44 @@ async fn file_revocation_applies_at_once(h: &Harness) {
     assert_eq!(rec["authz_jti"], jti_of(&token).as_str());
 }
 
+/// A revocation file the gateway cannot read may hold a revocation it
+/// would miss: authorized queries are refused with 503 (fail closed) until
+/// it can be read again, and what it says then applies at once.
+#[tokio::test]
+async fn an_unreadable_revocation_file_fails_closed() {
+    let h = Harness::start().await;
+    let bank = h.client("bank-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let token = h.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    assert_eq!(bank.get(&path, &[LOAN, auth(&token)]).await.status, 200);
+    // Unreadable even for root: a directory where the file should be.
+    let file = h.dir.path().join("revocations.jsonl");
+    let _ = std::fs::remove_file(&file);
+    std::fs::create_dir(&file).unwrap();
+    h.clear_sim_requests().await;
+    for _ in 0..2 {
+        let r = bank.get(&path, &[LOAN, auth(&token)]).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code().as_str()),
+            (503, "service_unavailable")
+        );
+        assert!(r.headers.contains_key("retry-after"));
+    }
+    assert_eq!(h.total_sim_requests().await, 0);
+    // Readable again, with this token revoked: refused as revoked.
+    std::fs::remove_dir(&file).unwrap();
+    credgate_authz::append_revocation(&file, &jti_of(&token), i64::MAX / 2).unwrap();
+    let r = bank.get(&path, &[LOAN, auth(&token)]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (401, "authorization_revoked")
+    );
+    // Another token is answered again.
+    let other = h.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    assert_eq!(bank.get(&path, &[LOAN, auth(&other)]).await.status, 200);
+}
+
 #[tokio::test]
 async fn max_uses_counts_only_answered_queries() {
     let h = Harness::start().await;

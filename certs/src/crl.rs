@@ -15,9 +15,10 @@ pub const CRL_LIFETIME_DAYS: i64 = 90;
 /// certificates for key compromise.
 ///
 /// Serials are read from `revoked_cert_pems`. `thisUpdate` is a minute ago, `nextUpdate`
-/// [`CRL_LIFETIME_DAYS`] ahead; the CRL number is the current Unix time in seconds, so a
-/// CRL made later always carries a larger number. An empty `revoked_cert_pems` gives a
-/// valid empty CRL.
+/// [`CRL_LIFETIME_DAYS`] ahead; the CRL number is the current Unix time in microseconds
+/// (and above every number this process gave before), so a CRL made later always
+/// carries a larger number, even within the same second. An empty `revoked_cert_pems`
+/// gives a valid empty CRL.
 pub fn make_crl(
     ca_cert_pem: &str,
     ca_key_pem: &str,
@@ -47,12 +48,28 @@ pub(crate) fn make_crl_with(ca: &Ca, serials: Vec<SerialNumber>) -> Result<Strin
     let params = CertificateRevocationListParams {
         this_update,
         next_update: now + Duration::days(CRL_LIFETIME_DAYS),
-        crl_number: SerialNumber::from(now.unix_timestamp().unsigned_abs()),
+        crl_number: SerialNumber::from(next_crl_number(now)),
         issuing_distribution_point: None,
         revoked_certs,
         key_identifier_method: KeyIdMethod::Sha256,
     };
     Ok(params.signed_by(ca.cert(), ca.key())?.pem()?)
+}
+
+/// A CRL number for a CRL made at `now`: its Unix time in microseconds, or
+/// one more than the last number given, whichever is larger.
+fn next_crl_number(now: OffsetDateTime) -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let micros = u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(0);
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = micros.max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
 }
 
 /// The serial number of the certificate in `cert_pem`.

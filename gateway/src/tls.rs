@@ -131,11 +131,17 @@ pub fn read_crls(
 /// refuses a certificate whose revocation status is unknown, so a CA added
 /// without its CRL (a CA rotation) would refuse every client it issued while
 /// the reload reported success.
+///
+/// Of several CRLs with the same scope (issuer and issuing distribution
+/// point), only the newest is kept ([`newest_per_scope`]): rustls consults
+/// the first one that matches and never the others, so an old CRL listed
+/// before a new one (`cat new.pem >> crl.pem`, or the previous file kept
+/// in `crls` during a rotation) would hide every later revocation.
 fn load_crls(
     paths: &[PathBuf],
     cas: &[CertificateDer<'_>],
 ) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
-    let mut out = Vec::new();
+    let mut out: Vec<ScopedCrl> = Vec::new();
     let cas: Vec<_> = cas
         .iter()
         .filter_map(|c| x509_parser::parse_x509_certificate(c.as_ref()).ok())
@@ -168,9 +174,23 @@ fn load_crls(
                     tracing::warn!(crl = %path.display(), next_update = %next, "CRL past its nextUpdate: publish a fresh one");
                 }
             }
-            out.push(der);
+            let idp = crl
+                .extensions()
+                .iter()
+                .find(|e| {
+                    e.oid == x509_parser::oid_registry::OID_X509_EXT_ISSUER_DISTRIBUTION_POINT
+                })
+                .map(|e| e.value.to_vec());
+            out.push(ScopedCrl {
+                scope: (crl.issuer().as_raw().to_vec(), idp),
+                number: crl.crl_number().cloned(),
+                this_update: crl.last_update().timestamp(),
+                path: path.clone(),
+                der,
+            });
         }
     }
+    let out = newest_per_scope(out);
     if let (Some(first), Some(i)) = (paths.first(), covered.iter().position(|c| !c)) {
         return Err(file_err(
             "CRL",
@@ -184,6 +204,57 @@ fn load_crls(
         ));
     }
     Ok(out)
+}
+
+/// A checked CRL with what [`newest_per_scope`] compares.
+struct ScopedCrl {
+    /// Issuer name (DER) and issuing distribution point (DER, when
+    /// present): CRLs of different distribution points of one CA each cover
+    /// their own part and are all kept.
+    scope: (Vec<u8>, Option<Vec<u8>>),
+    number: Option<x509_parser::num_bigint::BigUint>,
+    /// `thisUpdate`, Unix seconds.
+    this_update: i64,
+    path: PathBuf,
+    der: CertificateRevocationListDer<'static>,
+}
+
+impl ScopedCrl {
+    /// Whether `self` supersedes `other` (same scope): the higher CRL
+    /// number (RFC 5280 §5.2.3: monotonically increasing), or, when either
+    /// has none or they are equal, the later `thisUpdate`.
+    fn supersedes(&self, other: &ScopedCrl) -> bool {
+        match (&self.number, &other.number) {
+            (Some(a), Some(b)) if a != b => a > b,
+            _ => self.this_update > other.this_update,
+        }
+    }
+}
+
+/// Keeps the newest CRL of each scope, in the order the scopes first
+/// appeared; each one dropped is logged with the file it came from.
+fn newest_per_scope(crls: Vec<ScopedCrl>) -> Vec<CertificateRevocationListDer<'static>> {
+    let mut kept: Vec<ScopedCrl> = Vec::with_capacity(crls.len());
+    for crl in crls {
+        let Some(k) = kept.iter_mut().find(|k| k.scope == crl.scope) else {
+            kept.push(crl);
+            continue;
+        };
+        let older = if crl.supersedes(k) {
+            std::mem::replace(k, crl)
+        } else {
+            crl
+        };
+        // The same CRL listed twice is no news.
+        if older.der.as_ref() != k.der.as_ref() {
+            tracing::warn!(
+                superseded = %older.path.display(),
+                newer = %k.path.display(),
+                "an older CRL of the same CA is ignored: only the newest is consulted"
+            );
+        }
+    }
+    kept.into_iter().map(|k| k.der).collect()
 }
 
 /// A root store from a CA bundle file.

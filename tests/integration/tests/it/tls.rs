@@ -334,6 +334,8 @@ async fn server_certificate_and_crl_reload_without_restart() {
     assert_eq!(&read_h1_status(&mut held).await, b"HTTP/1.1 200");
     let dept = std::fs::read_to_string(certs.join("clients/dept-nb.crt")).unwrap();
     let revoked = std::fs::read_to_string(certs.join("clients/revoked.crt")).unwrap();
+    // (An older CRL of the same CA, for the last step.)
+    let stale = make_crl(&ca, &ca_key, &[]).unwrap();
     let crl = make_crl(&ca, &ca_key, &[&dept, &revoked]).unwrap();
     let gen = tls.generation();
     std::fs::write(certs.join("crl.pem"), &crl).unwrap();
@@ -416,6 +418,28 @@ async fn server_certificate_and_crl_reload_without_restart() {
     assert!(
         h.client("dept-nb").try_get(&path).await.is_err(),
         "still revoked by the first CA's CRL"
+    );
+
+    // An older CRL of the same CA listed before the newer one (a careless
+    // `cat`, or the previous file kept during a rotation) does not hide the
+    // newer one's revocations: rustls would consult only the first.
+    let gen = tls.generation();
+    std::fs::write(certs.join("crl.pem"), format!("{stale}{crl}{second_crl}")).unwrap();
+    eventually("CRLs with an older one in force", async || {
+        tls.generation() > gen
+    })
+    .await;
+    assert!(
+        h.client("dept-nb").try_get(&path).await.is_err(),
+        "still revoked by the newer CRL"
+    );
+    assert_eq!(
+        h.client_with(&cert, &key)
+            .try_get("/v1/nope")
+            .await
+            .unwrap()
+            .status,
+        404
     );
 
     // The second CA taken out of the bundle again (a compromised CA): its

@@ -101,6 +101,7 @@ pub fn spawn(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, notify::Error> {
     let (tx, mut rx) = mpsc::channel::<()>(1);
+    let recheck = tx.clone();
     let redis_files: Vec<PathBuf> = redis
         .as_ref()
         .map(|r| r.files().iter().map(|p| normalise(p)).collect())
@@ -144,7 +145,8 @@ pub fn spawn(
     let mut policy_seen = fingerprints(&policy_files());
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     Ok(tokio::spawn(async move {
-        let _watcher = watcher; // kept alive for the task's lifetime
+        let mut watcher = watcher; // kept alive for the task's lifetime
+        let mut dirs = dirs;
         loop {
             let forced = tokio::select! {
                 r = rx.recv() => match r { Some(()) => false, None => return },
@@ -200,7 +202,18 @@ pub fn spawn(
             if forced || policy_now != policy_seen {
                 match policy.reload() {
                     Ok(()) => {
-                        tracing::info!(summary = %policy.current().summary(), "policy reloaded")
+                        tracing::info!(summary = %policy.current().summary(), "policy reloaded");
+                        // The new policy may name files (issuer keys) in
+                        // folders not watched yet: watch them too, then
+                        // compare once more for a change made meanwhile.
+                        let files: Vec<PathBuf> = policy
+                            .watched_files()
+                            .iter()
+                            .map(|p| normalise(p))
+                            .collect();
+                        if watch_new_dirs(&mut watcher, &mut dirs, &files) {
+                            let _ = recheck.try_send(());
+                        }
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "policy reload failed; previous policy stays in force")
@@ -210,6 +223,32 @@ pub fn spawn(
             }
         }
     }))
+}
+
+/// Adds a watch on the folder of each of `files` not watched yet; true
+/// when one was added. A folder that cannot be watched (not there yet) is
+/// logged and tried again at the next reload.
+fn watch_new_dirs(
+    watcher: &mut notify::RecommendedWatcher,
+    dirs: &mut HashSet<PathBuf>,
+    files: &[PathBuf],
+) -> bool {
+    let mut added = false;
+    for d in files.iter().filter_map(|f| f.parent()) {
+        if dirs.contains(d) {
+            continue;
+        }
+        match watcher.watch(d, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                tracing::info!(dir = %d.display(), "watching a folder the reloaded policy names");
+                dirs.insert(d.to_owned());
+                added = true;
+            }
+            Err(e) => tracing::warn!(dir = %d.display(), error = %e,
+                "cannot watch a folder the policy names; changes there apply on SIGHUP or the next reload"),
+        }
+    }
+    added
 }
 
 /// Absolute, with `.`/`..` folded lexically (files may not exist yet).

@@ -218,6 +218,67 @@ async fn an_unreadable_revocation_file_fails_closed() {
     assert_eq!(bank.get(&path, &[LOAN, auth(&other)]).await.status, 200);
 }
 
+/// A reloaded policy may name an issuer key in a folder the gateway did
+/// not watch when it started: that folder is watched from then on, so
+/// rotating the key there applies without SIGHUP or a restart.
+#[tokio::test]
+async fn an_issuer_key_in_a_folder_a_reload_names_is_watched() {
+    let h = Harness::start().await;
+    let store = h.gw().policy.clone();
+    let bank = h.client("bank-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    // The same key, moved to a new folder that the policy now names.
+    let keys = h.dir.path().join("issuers-2026");
+    std::fs::create_dir(&keys).unwrap();
+    std::fs::copy(h.certs().join("authz/issuer.pub"), keys.join("issuer.pub")).unwrap();
+    let policy_path = h.dir.path().join("policy.toml");
+    let policy = std::fs::read_to_string(&policy_path).unwrap();
+    let moved = policy.replace("\"certs/authz/issuer.pub\"", "\"issuers-2026/issuer.pub\"");
+    assert_ne!(moved, policy);
+    let ok = store.reloads_ok();
+    std::fs::write(&policy_path, moved).unwrap();
+    credgate_integration::eventually("the policy naming the new folder", async || {
+        store.reloads_ok() > ok
+    })
+    .await;
+    let old = h.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    assert_eq!(bank.get(&path, &[LOAN, auth(&old)]).await.status, 200);
+
+    // Rotate the key in that folder (and nowhere else).
+    let fresh = tempfile::tempdir().unwrap();
+    let (key, public) = credgate_authz::keygen(fresh.path()).unwrap();
+    let ok = store.reloads_ok();
+    std::fs::copy(&public, keys.join("issuer.pub")).unwrap();
+    credgate_integration::eventually("the rotated key in force", async || store.reloads_ok() > ok)
+        .await;
+    let r = bank.get(&path, &[LOAN, auth(&old)]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (401, "authorization_invalid")
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let new = credgate_authz::issue(
+        &std::fs::read_to_string(key).unwrap(),
+        &credgate_authz::IssueClaims {
+            iss: "demo-issuer".into(),
+            sub: nb.clone(),
+            aud: "bank-nb".into(),
+            scope: vec!["enterprise.report".into()],
+            purpose: "loan_underwriting".into(),
+            ttl: Duration::from_secs(3600),
+            max_uses: None,
+            kid: None,
+            now_unix: now,
+        },
+    )
+    .unwrap();
+    assert_eq!(bank.get(&path, &[LOAN, auth(&new)]).await.status, 200);
+}
+
 #[tokio::test]
 async fn max_uses_counts_only_answered_queries() {
     let h = Harness::start().await;

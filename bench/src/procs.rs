@@ -138,8 +138,9 @@ impl Proc {
             return;
         }
         let pid = self.child.id().to_string();
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid])
+        // The shell's own `kill`: a bare Debian has no /bin/kill (procps).
+        let _ = Command::new("sh")
+            .args(["-c", "kill -TERM \"$0\"", &pid])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();

@@ -292,8 +292,9 @@ async fn sighup_reloads_tls_material_and_policy() {
     let tls_before = h.gw().tls.generation();
     let policy_before = h.gw().policy.reloads_ok();
     let upstream_before = h.gw().federation.tls_generation();
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &std::process::id().to_string()])
+    // The shell's own `kill`: a bare Debian has no /bin/kill (procps).
+    let status = std::process::Command::new("sh")
+        .args(["-c", "kill -HUP \"$0\"", &std::process::id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());

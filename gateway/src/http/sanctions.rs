@@ -13,7 +13,7 @@ use credgate_policy::Endpoint;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -26,6 +26,8 @@ struct Body {
 
 /// What one platform said about the subjects it was asked about.
 struct PlatformAnswer {
+    /// Which of the request's batches (calls) this answers.
+    call: usize,
     upstream: usize,
     result: Result<Vec<SanctionAnswer>, ()>,
     info: crate::federation::CallInfo,
@@ -118,32 +120,29 @@ pub(super) async fn handle(
         at: std::time::Instant::now() + window,
         window,
     };
-    let mut calls = FuturesUnordered::new();
-    for (i, subjects) in asked.iter().enumerate() {
-        let u = &upstreams[i];
-        let limit = u.adapter.sanctions_batch_limit().max(1);
-        for chunk in subjects.chunks(limit) {
-            trail.note_calling(&u.name);
-            calls.push(ask_platform(
-                i,
-                u.clone(),
-                chunk.to_vec(),
-                ctx,
-                &gates[i],
-                deadline,
-            ));
-        }
-    }
-    let mut failed: BTreeSet<usize> = BTreeSet::new();
-    let mut answered: Vec<(usize, SanctionAnswer)> = Vec::new();
-    let mut pending: BTreeMap<usize, usize> = BTreeMap::new();
+    // One call per batch of a platform's subjects (its adapter's limit).
+    let mut batches: Vec<(usize, Vec<String>)> = Vec::new();
     for (i, subjects) in asked.iter().enumerate() {
         let limit = upstreams[i].adapter.sanctions_batch_limit().max(1);
-        let n = subjects.len().div_ceil(limit);
-        if n > 0 {
-            pending.insert(i, n);
-        }
+        batches.extend(subjects.chunks(limit).map(|c| (i, c.to_vec())));
     }
+    let mut calls = FuturesUnordered::new();
+    for (call, (i, subjects)) in batches.iter().enumerate() {
+        let u = &upstreams[*i];
+        trail.note_calling(&u.name);
+        calls.push(ask_platform(
+            call,
+            *i,
+            u.clone(),
+            subjects.clone(),
+            ctx,
+            &gates[*i],
+            deadline,
+        ));
+    }
+    let mut failed_calls: Vec<usize> = Vec::new();
+    let mut answered: Vec<(usize, SanctionAnswer)> = Vec::new();
+    let mut pending: BTreeSet<usize> = (0..batches.len()).collect();
     // Each call ends by the deadline by itself (its attempts' timeouts are
     // cut to it, so the breaker and the metrics see a platform that stays
     // silent); the grace only covers the scheduling of those last answers.
@@ -151,35 +150,40 @@ pub(super) async fn handle(
         let until = tokio::time::Instant::from_std(deadline.at) + DEADLINE_GRACE;
         match tokio::time::timeout_at(until, calls.next()).await {
             Ok(Some(PlatformAnswer {
+                call,
                 upstream,
                 result,
                 info,
             })) => {
                 trail.note_upstream(&upstreams[upstream].name, &info);
-                if let Some(n) = pending.get_mut(&upstream) {
-                    *n -= 1;
-                    if *n == 0 {
-                        pending.remove(&upstream);
-                    }
-                }
+                pending.remove(&call);
                 match result {
                     Ok(list) => answered.extend(list.into_iter().map(|a| (upstream, a))),
-                    Err(()) => {
-                        failed.insert(upstream);
-                    }
+                    Err(()) => failed_calls.push(call),
                 }
             }
             Ok(None) => break,
             Err(_) => {
                 // Deadline: whatever has not answered has failed, and is
                 // in the record as a timeout.
-                failed.extend(pending.keys().copied());
+                failed_calls.extend(pending.iter().copied());
                 trail.abandon_calls("timeout");
                 break;
             }
         }
     }
     drop(calls);
+    // A platform that did not answer for some of its batches is named in
+    // `failed_platforms`; only the subjects of those batches lack its word
+    // (a batch it answered in time stands).
+    let failed: BTreeSet<usize> = failed_calls.iter().map(|&c| batches[c].0).collect();
+    let failed_for: HashSet<(usize, &str)> = failed_calls
+        .iter()
+        .flat_map(|&c| {
+            let (upstream, subjects) = &batches[c];
+            subjects.iter().map(move |s| (*upstream, s.as_str()))
+        })
+        .collect();
     // Sources in the configured platform order, not in order of arrival:
     // the same question gets the same answer.
     answered.sort_by_key(|(upstream, _)| *upstream);
@@ -226,7 +230,9 @@ pub(super) async fn handle(
             .get(subject.as_str())
             .cloned()
             .unwrap_or_default();
-        let any_failed = cands.iter().any(|c| failed.contains(c));
+        let any_failed = cands
+            .iter()
+            .any(|&c| failed_for.contains(&(c, subject.as_str())));
         // `no_hit` is a statement that the subject was checked: some platform
         // asked must answer for it, either because the subject's region is
         // its own or because it knows the subject. A platform asked about
@@ -326,6 +332,7 @@ fn json_content_type(headers: &http::HeaderMap) -> Result<(), ApiError> {
 const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
 async fn ask_platform(
+    call: usize,
     i: usize,
     u: Arc<Upstream>,
     subjects: Vec<String>,
@@ -338,6 +345,7 @@ async fn ask_platform(
     let at = tokio::time::Instant::from_std(deadline.at);
     let Ok(_turn) = tokio::time::timeout_at(at, gate.acquire()).await else {
         return PlatformAnswer {
+            call,
             upstream: i,
             result: Err(()),
             info: crate::federation::CallInfo {
@@ -357,6 +365,7 @@ async fn ask_platform(
         tracing::warn!(upstream = %u.name, outcome = info.outcome, error = %e, "sanctions batch failed");
     }
     PlatformAnswer {
+        call,
         upstream: i,
         result: result.map_err(|_| ()),
         info,

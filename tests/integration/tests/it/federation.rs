@@ -809,6 +809,61 @@ async fn a_platform_silent_at_the_fan_out_deadline_is_a_recorded_timeout() {
 /// batches of a big fan-out that get their turn too late to be answered
 /// time out at the deadline, but only an attempt given half the deadline
 /// or more counts against the breaker.
+/// A platform that answers some of a fan-out's batches in time and misses
+/// the deadline on others is a failed platform, but only the subjects of
+/// the batches it missed lack its word: the others keep their answer.
+#[tokio::test]
+async fn only_the_subjects_of_a_missed_batch_are_unknown() {
+    let h = Harness::start_with(Options {
+        sanctions_deadline_ms: Some(1000),
+        sanctions_calls_per_platform: Some(1),
+        ..Options::default()
+    })
+    .await;
+    // Hangzhou takes one subject per call, one call at a time here: of six
+    // calls of 300 ms, the first ends at 300 ms, the last would at 1.8 s.
+    let subjects: Vec<String> = h.samples["enterprises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["platform"] == "hangzhou" && e["sanctioned"] == false)
+        .take(6)
+        .map(|e| e["uscc"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(subjects.len(), 6);
+    let healthy = h
+        .client("dept-nb")
+        .post(
+            "/v1/sanctions/check",
+            &[APPROVAL, JSON],
+            json!({ "subjects": subjects }).to_string(),
+        )
+        .await;
+    assert_eq!(healthy.status, 200);
+    assert_eq!(healthy.json()["partial"], false);
+    h.fault("hangzhou", json!({"mode": "latency", "latency_ms": 300}))
+        .await;
+    let r = h
+        .client("dept-nb")
+        .post(
+            "/v1/sanctions/check",
+            &[APPROVAL, JSON],
+            json!({ "subjects": subjects }).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["partial"], true);
+    assert_eq!(v["failed_platforms"], json!(["hangzhou"]));
+    let status = |v: &serde_json::Value, i: usize| v["results"][i]["status"].clone();
+    // The first subject's batch was answered: checked and not listed, as
+    // with every platform healthy (none of the six is listed anywhere).
+    assert_eq!(status(&healthy.json(), 0), "no_hit");
+    assert_eq!(status(&v, 0), "no_hit");
+    // The last one's never reached the platform in time.
+    assert_eq!(status(&v, 5), "unknown");
+}
+
 #[tokio::test]
 async fn late_batches_of_a_fan_out_do_not_open_a_healthy_platforms_breaker() {
     let deadline_ms = 400;

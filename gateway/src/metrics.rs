@@ -45,7 +45,8 @@ struct CodeLabels {
     code: &'static str,
 }
 
-fn latency_buckets() -> impl Iterator<Item = f64> {
+/// Latency buckets of every duration histogram, seconds.
+pub(crate) fn latency_buckets() -> impl Iterator<Item = f64> {
     [
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
     ]
@@ -264,6 +265,20 @@ impl Collector for StateCollector {
                     };
                     ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
                 }
+            }
+        }
+        {
+            let mut m = encoder.encode_descriptor(
+                "credgate_upstream_request_duration_seconds",
+                "Upstream call latency by upstream, to the call's outcome (its attempts and retries included)",
+                None,
+                MetricType::Histogram,
+            )?;
+            for u in ups {
+                let labels = UpstreamLabels {
+                    upstream: u.name.clone(),
+                };
+                u.stats.duration().encode(m.encode_family(&labels)?)?;
             }
         }
         {

@@ -118,15 +118,31 @@ pub const OUTCOMES: [&str; 9] = [
 ];
 
 /// Per-upstream counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct UpstreamStats {
     counts: [AtomicU64; OUTCOMES.len()],
     retries: AtomicU64,
     last: Mutex<Option<(&'static str, std::time::SystemTime)>>,
+    /// How long each call took to its outcome (every attempt and pause).
+    duration: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for UpstreamStats {
+    fn default() -> Self {
+        Self {
+            counts: Default::default(),
+            retries: AtomicU64::default(),
+            last: Mutex::default(),
+            duration: prometheus_client::metrics::histogram::Histogram::new(
+                crate::metrics::latency_buckets(),
+            ),
+        }
+    }
 }
 
 impl UpstreamStats {
-    fn count(&self, outcome: &'static str) {
+    fn count(&self, outcome: &'static str, elapsed: Duration) {
+        self.duration.observe(elapsed.as_secs_f64());
         if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
@@ -141,6 +157,10 @@ impl UpstreamStats {
             .zip(&self.counts)
             .map(|(o, c)| (*o, c.load(Ordering::Relaxed)))
             .collect()
+    }
+    /// The calls' durations (`credgate_upstream_request_duration_seconds`).
+    pub fn duration(&self) -> &prometheus_client::metrics::histogram::Histogram {
+        &self.duration
     }
     /// Retries made so far.
     pub fn retries(&self) -> u64 {
@@ -368,7 +388,7 @@ impl Upstream {
             elapsed: started.elapsed(),
         };
         let Some(ticket) = self.breaker.try_acquire() else {
-            self.stats.count("circuit_open");
+            self.stats.count("circuit_open", started.elapsed());
             return (
                 Err(UpstreamError::CircuitOpen.into()),
                 info(0, "circuit_open"),
@@ -449,7 +469,7 @@ impl Upstream {
                 )
             };
             if done || left() < pause + MIN_ATTEMPT || !self.budget.withdraw() {
-                self.stats.count(outcome);
+                self.stats.count(outcome, started.elapsed());
                 if outcome != "overloaded" && !cut_short {
                     self.breaker.record(ticket, healthy);
                 }

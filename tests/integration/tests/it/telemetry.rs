@@ -158,6 +158,32 @@ async fn metrics_count_a_known_mix_and_the_breaker_gauge_moves() {
         ),
         Some(3.0)
     );
+    // Each call's latency, per platform: as many as the calls.
+    assert_eq!(
+        metric(
+            &text,
+            "credgate_upstream_request_duration_seconds_count",
+            &[("upstream", "xinyong-ningbo")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "credgate_upstream_request_duration_seconds_bucket",
+            &[("upstream", "xinyong-ningbo"), ("le", "+Inf")]
+        ),
+        Some(3.0)
+    );
+    assert!(
+        metric(
+            &text,
+            "credgate_upstream_request_duration_seconds_sum",
+            &[("upstream", "xinyong-ningbo")]
+        )
+        .unwrap()
+            > 0.0
+    );
     assert_eq!(
         metric(
             &text,

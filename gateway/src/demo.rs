@@ -245,6 +245,27 @@ fn token(key: &str, sub: &str, aud: &str, scope: &str, purpose: &str) -> anyhow:
     )?)
 }
 
+/// The first executable file called `name` on `PATH`.
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// How the banner names this program: `credgate` when that is what `PATH`
+/// finds, else this binary's own path (a newcomer who ran `cargo run` has
+/// no `credgate` on `PATH`).
+fn credgate_command() -> String {
+    let me = std::env::current_exe().ok();
+    let found = find_on_path("credgate").and_then(|p| p.canonicalize().ok());
+    match me {
+        Some(me) if found.as_ref() == me.canonicalize().ok().as_ref() => "credgate".to_owned(),
+        Some(me) => me.display().to_string(),
+        None => "credgate".to_owned(),
+    }
+}
+
 fn banner(
     dir: &Path,
     addr: SocketAddr,
@@ -272,6 +293,13 @@ fn banner(
         out,
         "  files:          {d}/{{gateway.toml,policy.toml,platforms.json,samples.json,certs/}}"
     );
+    if find_on_path("curl").is_none() {
+        let _ = writeln!(
+            out,
+            "  note:           the commands below use curl, which is not installed here (apt-get install -y curl)"
+        );
+    }
+    let credgate = credgate_command();
     let _ = writeln!(out);
     let nb = first_subject(samples, "xinyong-ningbo").unwrap_or_default();
     let hz = first_subject(samples, "hangzhou").unwrap_or_default();
@@ -353,13 +381,27 @@ fn banner(
         out,
         "{auditor} {review} '{base}/v1/audit/consistency?from=1&to=2'"
     );
-    let _ = writeln!(out, "#   offline, after stopping the demo (its final checkpoint covers every record): credgate audit verify --dir {d}/audit --pubkey {d}/certs/audit/signing.pub --max-uncovered 0   ·   credgate audit query --dir {d}/audit --client dept-nb");
+    let _ = writeln!(out, "#   offline, after stopping the demo (its final checkpoint covers every record): {credgate} audit verify --dir {d}/audit --pubkey {d}/certs/audit/signing.pub --max-uncovered 0   ·   {credgate} audit query --dir {d}/audit --client dept-nb");
 
-    let _ = writeln!(out, "\n# Revoke a token while the gateway runs (its jti is shown by `credgate authz inspect TOKEN --policy {d}/policy.toml`):");
+    let _ = writeln!(out, "\n# Revoke a token while the gateway runs (its jti is shown by `{credgate} authz inspect TOKEN --policy {d}/policy.toml`):");
     let _ = writeln!(
         out,
-        "#   credgate authz revoke --jti JTI --config {d}/gateway.toml"
+        "#   {credgate} authz revoke --jti JTI --config {d}/gateway.toml"
     );
     let _ = writeln!(out, "\nStop with Ctrl-C (in-flight requests are drained).");
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_looked_up_on_path() {
+        assert!(find_on_path("sh").is_some_and(|p| p.is_absolute()));
+        assert!(find_on_path("no-such-program-credgate-test").is_none());
+        // The test binary is not `credgate` on PATH: named by its path.
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(credgate_command(), me.display().to_string());
+    }
 }

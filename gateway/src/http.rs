@@ -119,9 +119,12 @@ impl Gateway {
         };
         span.record("request_id", ctx.request_id.as_str());
         let head_request = req.method() == Method::HEAD;
-        let resp = self
-            .handle_traced(conn, req, ctx, started)
-            .instrument(span)
+        let id = ctx.request_id.clone();
+        let resp = crate::telemetry::REQUEST_ID
+            .scope(
+                id,
+                self.handle_traced(conn, req, ctx, started).instrument(span),
+            )
             .await;
         if head_request {
             without_body(resp)
@@ -449,7 +452,7 @@ pub(crate) struct Req<'a> {
 pub(crate) fn new_request_id() -> String {
     let mut b = [0u8; 16];
     rand::Rng::fill(&mut rand::thread_rng(), &mut b);
-    hex::encode(b)
+    credgate_audit::hex_lower(&b)
 }
 
 fn json_response(v: &serde_json::Value) -> Response<Full<Bytes>> {

@@ -19,6 +19,7 @@ use tracing_subscriber::EnvFilter;
 mod jsonline;
 mod logsink;
 
+pub use jsonline::REQUEST_ID;
 pub use logsink::{LogSink, SinkGuard};
 
 /// `[telemetry]` settings.

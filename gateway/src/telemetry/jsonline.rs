@@ -20,6 +20,14 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+tokio::task_local! {
+    /// The id of the request the current task serves: a warning or an error
+    /// logged while serving it (a platform's failure, say) names it unless
+    /// its own fields do, so that it can be tied to the request's log line
+    /// and audit record. Set by `Gateway::handle`.
+    pub static REQUEST_ID: String;
+}
+
 /// The event formatter (see the module docs).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct JsonLine;
@@ -47,6 +55,9 @@ where
             result: Ok(()),
         };
         event.record(&mut v);
+        if *meta.level() <= tracing::Level::WARN && meta.fields().field("request_id").is_none() {
+            let _ = REQUEST_ID.try_with(|id| v.extra("request_id", id));
+        }
         v.result?;
         w.write_str("},\"target\":")?;
         write_json_str(&mut w, meta.target())?;
@@ -69,6 +80,21 @@ impl Fields<'_, '_> {
         self.first = false;
         write_json_str(self.w, field.name())?;
         self.w.write_char(':')
+    }
+
+    /// A string member that is not one of the event's own fields.
+    fn extra(&mut self, key: &str, value: &str) {
+        if self.result.is_ok() {
+            self.result = (|| {
+                if !self.first {
+                    self.w.write_char(',')?;
+                }
+                self.first = false;
+                write_json_str(self.w, key)?;
+                self.w.write_char(':')?;
+                write_json_str(self.w, value)
+            })();
+        }
     }
 
     fn member(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
@@ -271,6 +297,35 @@ mod tests {
         let mut s = String::new();
         write_timestamp(&mut s, times[1]).unwrap();
         assert_eq!(s, "2026-11-18T11:06:40.999999Z");
+    }
+
+    #[tokio::test]
+    async fn warnings_while_serving_a_request_name_it() {
+        let out = Out::default();
+        let sub = tracing_subscriber::fmt()
+            .event_format(JsonLine)
+            .with_writer(out.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(sub);
+        REQUEST_ID
+            .scope("r-1".to_owned(), async {
+                tracing::warn!(upstream = "xiamen", "platform failed");
+                tracing::error!(request_id = "own", "names its own");
+                tracing::info!("request");
+            })
+            .await;
+        tracing::warn!("outside any request");
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["fields"]["request_id"], "r-1");
+        assert_eq!(lines[0]["fields"]["upstream"], "xiamen");
+        assert_eq!(lines[1]["fields"]["request_id"], "own");
+        assert!(lines[2]["fields"].get("request_id").is_none());
+        assert!(lines[3]["fields"].get("request_id").is_none());
     }
 
     #[test]

@@ -11,18 +11,37 @@ use std::time::{Duration, Instant};
 const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 const JSON: (&str, &str) = ("content-type", "application/json");
 
-/// dept-nb's sanctions check of `subjects`, which must answer 200 with
-/// every platform heard (`partial` false); its JSON.
-async fn complete_batch(h: &Harness, subjects: &[String]) -> Value {
+/// dept-nb's sanctions check of `subjects`, which must answer 200; its JSON.
+async fn check_batch(h: &Harness, subjects: &[String]) -> Value {
     let body = json!({ "subjects": subjects }).to_string();
     let r = h
         .client("dept-nb")
         .post("/v1/sanctions/check", &[APPROVAL, JSON], body)
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let v = r.json();
+    r.json()
+}
+
+/// [`check_batch`] with every platform heard (`partial` false).
+async fn complete_batch(h: &Harness, subjects: &[String]) -> Value {
+    let v = check_batch(h, subjects).await;
     assert_eq!(v["partial"], false, "{v}");
     v
+}
+
+/// The first `n` sample enterprises Hangzhou holds (Hangzhou takes one
+/// subject per call), only those on no list when `unlisted`.
+fn hangzhou_enterprises(h: &Harness, n: usize, unlisted: bool) -> Vec<String> {
+    let subjects: Vec<String> = h.samples["enterprises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["platform"] == "hangzhou" && !(unlisted && e["sanctioned"] == true))
+        .take(n)
+        .map(|e| e["uscc"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(subjects.len(), n);
+    subjects
 }
 
 /// Which platforms the demo configuration asks about a subject: the city
@@ -820,45 +839,19 @@ async fn only_the_subjects_of_a_missed_batch_are_unknown() {
         ..Options::default()
     })
     .await;
-    // Hangzhou takes one subject per call, one call at a time here: of six
-    // calls of 300 ms, the first ends at 300 ms, the last would at 1.8 s.
-    let subjects: Vec<String> = h.samples["enterprises"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["platform"] == "hangzhou" && e["sanctioned"] == false)
-        .take(6)
-        .map(|e| e["uscc"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(subjects.len(), 6);
-    let healthy = h
-        .client("dept-nb")
-        .post(
-            "/v1/sanctions/check",
-            &[APPROVAL, JSON],
-            json!({ "subjects": subjects }).to_string(),
-        )
-        .await;
-    assert_eq!(healthy.status, 200);
-    assert_eq!(healthy.json()["partial"], false);
+    // One call at a time here: of six calls of 300 ms, the first ends at
+    // 300 ms, the last would at 1.8 s.
+    let subjects = hangzhou_enterprises(&h, 6, true);
+    let healthy = complete_batch(&h, &subjects).await;
     h.fault("hangzhou", json!({"mode": "latency", "latency_ms": 300}))
         .await;
-    let r = h
-        .client("dept-nb")
-        .post(
-            "/v1/sanctions/check",
-            &[APPROVAL, JSON],
-            json!({ "subjects": subjects }).to_string(),
-        )
-        .await;
-    assert_eq!(r.status, 200);
-    let v = r.json();
+    let v = check_batch(&h, &subjects).await;
     assert_eq!(v["partial"], true);
     assert_eq!(v["failed_platforms"], json!(["hangzhou"]));
-    let status = |v: &serde_json::Value, i: usize| v["results"][i]["status"].clone();
+    let status = |v: &Value, i: usize| v["results"][i]["status"].clone();
     // The first subject's batch was answered: checked and not listed, as
     // with every platform healthy (none of the six is listed anywhere).
-    assert_eq!(status(&healthy.json(), 0), "no_hit");
+    assert_eq!(status(&healthy, 0), "no_hit");
     assert_eq!(status(&v, 0), "no_hit");
     // The last one's never reached the platform in time.
     assert_eq!(status(&v, 5), "unknown");
@@ -876,28 +869,12 @@ async fn late_batches_of_a_fan_out_do_not_open_a_healthy_platforms_breaker() {
     .await;
     // Hangzhou takes one subject per call: eight calls of 150 ms, two at a
     // time, do not fit in 400 ms; the third pair starts with 100 ms left.
-    let subjects: Vec<String> = h.samples["enterprises"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["platform"] == "hangzhou")
-        .take(8)
-        .map(|e| e["uscc"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(subjects.len(), 8);
+    let subjects = hangzhou_enterprises(&h, 8, false);
     h.fault("hangzhou", json!({"mode": "latency", "latency_ms": 150}))
         .await;
     for _ in 0..2 {
-        let r = h
-            .client("dept-nb")
-            .post(
-                "/v1/sanctions/check",
-                &[APPROVAL, JSON],
-                json!({ "subjects": subjects }).to_string(),
-            )
-            .await;
-        assert_eq!(r.status, 200);
-        assert_eq!(r.json()["failed_platforms"], json!(["hangzhou"]));
+        let v = check_batch(&h, &subjects).await;
+        assert_eq!(v["failed_platforms"], json!(["hangzhou"]));
     }
     let text = h.metrics_text().await;
     assert!(

@@ -152,14 +152,15 @@ fn load_crls(
         for der in read_crls(std::slice::from_ref(path))? {
             let (_, crl) = x509_parser::parse_x509_crl(der.as_ref())
                 .map_err(|e| file_err("CRL", path, format!("unparsable CRL: {e}")))?;
-            let mut signed = false;
+            // The key that signed it (its CA's public key), part of its scope.
+            let mut signer: Option<Vec<u8>> = None;
             for (i, ca) in cas.iter().enumerate() {
                 if ca.subject() == crl.issuer() && crl.verify_signature(ca.public_key()).is_ok() {
-                    signed = true;
+                    signer.get_or_insert_with(|| ca.public_key().raw.to_vec());
                     covered[i] = true;
                 }
             }
-            if !signed {
+            let Some(signer) = signer else {
                 return Err(file_err(
                     "CRL",
                     path,
@@ -168,7 +169,7 @@ fn load_crls(
                         crl.issuer()
                     ),
                 ));
-            }
+            };
             if let Some(next) = crl.next_update() {
                 if next.timestamp() < time::OffsetDateTime::now_utc().unix_timestamp() {
                     tracing::warn!(crl = %path.display(), next_update = %next, "CRL past its nextUpdate: publish a fresh one");
@@ -182,7 +183,7 @@ fn load_crls(
                 })
                 .map(|e| e.value.to_vec());
             out.push(ScopedCrl {
-                scope: (crl.issuer().as_raw().to_vec(), idp),
+                scope: (crl.issuer().as_raw().to_vec(), signer, idp),
                 number: crl.crl_number().cloned(),
                 this_update: crl.last_update().timestamp(),
                 path: path.clone(),
@@ -208,10 +209,11 @@ fn load_crls(
 
 /// A checked CRL with what [`newest_per_scope`] compares.
 struct ScopedCrl {
-    /// Issuer name (DER) and issuing distribution point (DER, when
-    /// present): CRLs of different distribution points of one CA each cover
-    /// their own part and are all kept.
-    scope: (Vec<u8>, Option<Vec<u8>>),
+    /// Issuer name (DER), the signing key, and issuing distribution point
+    /// (DER, when present): CRLs of different distribution points of one CA
+    /// each cover their own part and are all kept, and so are those of two
+    /// CAs that share a name but not a key.
+    scope: (Vec<u8>, Vec<u8>, Option<Vec<u8>>),
     number: Option<x509_parser::num_bigint::BigUint>,
     /// `thisUpdate`, Unix seconds.
     this_update: i64,

@@ -134,7 +134,7 @@ pub(super) async fn handle(
             call,
             *i,
             u.clone(),
-            subjects.clone(),
+            subjects,
             ctx,
             &gates[*i],
             deadline,
@@ -335,7 +335,7 @@ async fn ask_platform(
     call: usize,
     i: usize,
     u: Arc<Upstream>,
-    subjects: Vec<String>,
+    subjects: &[String],
     ctx: &RequestCtx,
     gate: &Semaphore,
     deadline: Deadline,
@@ -355,10 +355,10 @@ async fn ask_platform(
             },
         };
     };
-    let req = u.adapter.sanctions_request(&subjects);
+    let req = u.adapter.sanctions_request(subjects);
     let (result, info) = u
         .call_until(&req, ctx, Some(deadline), |status, body| {
-            u.adapter.parse_sanctions(&subjects, status, body)
+            u.adapter.parse_sanctions(subjects, status, body)
         })
         .await;
     if let Err(e) = &result {

@@ -10,12 +10,14 @@
 //! mtime, inode) — through symlinks — with what it last loaded. That
 //! catches in-place writes, atomic renames, and Kubernetes' ConfigMap and
 //! Secret updates (a `..data` symlink swap that never names the file).
+//! A watched folder replaced by a rename is watched again at the next
+//! check, as inotify's watch stays with the old folder.
 
 use crate::federation::Federation;
 use crate::policy_store::PolicyStore;
 use crate::tls::TlsStore;
 use notify::{RecursiveMode, Watcher};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -119,7 +121,7 @@ pub fn spawn(
             .map(|p| normalise(p))
             .collect()
     };
-    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    let mut dirs: HashMap<PathBuf, Option<u64>> = HashMap::new();
     for f in tls_files
         .iter()
         .chain(upstream_files.iter())
@@ -127,7 +129,7 @@ pub fn spawn(
         .chain(policy_files().iter())
     {
         if let Some(d) = f.parent() {
-            dirs.insert(d.to_owned());
+            dirs.insert(d.to_owned(), dir_inode(d));
         }
     }
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
@@ -136,7 +138,7 @@ pub fn spawn(
             let _ = tx.try_send(());
         }
     })?;
-    for d in &dirs {
+    for d in dirs.keys() {
         watcher.watch(d, RecursiveMode::NonRecursive)?;
     }
     let mut tls_seen = fingerprints(&tls_files);
@@ -159,6 +161,7 @@ pub fn spawn(
                 tokio::time::sleep(Duration::from_millis(150)).await;
                 while rx.try_recv().is_ok() {}
             }
+            rewatch_replaced_dirs(&mut watcher, &mut dirs);
             let tls_now = fingerprints(&tls_files);
             if forced || tls_now != tls_seen {
                 match tls.reload() {
@@ -230,18 +233,18 @@ pub fn spawn(
 /// logged and tried again at the next reload.
 fn watch_new_dirs(
     watcher: &mut notify::RecommendedWatcher,
-    dirs: &mut HashSet<PathBuf>,
+    dirs: &mut HashMap<PathBuf, Option<u64>>,
     files: &[PathBuf],
 ) -> bool {
     let mut added = false;
     for d in files.iter().filter_map(|f| f.parent()) {
-        if dirs.contains(d) {
+        if dirs.contains_key(d) {
             continue;
         }
         match watcher.watch(d, RecursiveMode::NonRecursive) {
             Ok(()) => {
                 tracing::info!(dir = %d.display(), "watching a folder the reloaded policy names");
-                dirs.insert(d.to_owned());
+                dirs.insert(d.to_owned(), dir_inode(d));
                 added = true;
             }
             Err(e) => tracing::warn!(dir = %d.display(), error = %e,
@@ -249,6 +252,46 @@ fn watch_new_dirs(
         }
     }
     added
+}
+
+/// The inode a folder's path names now (through symlinks), `None` when
+/// it is missing.
+fn dir_inode(d: &Path) -> Option<u64> {
+    std::fs::metadata(d).ok().map(|m| m.ino())
+}
+
+/// inotify watches an inode, not a path: a folder replaced by a rename
+/// (`mv keys keys.old && mv keys.new keys`) would keep the watch on the
+/// old folder, and later changes in the new one would go unseen. So every
+/// check first watches again each folder whose path now names another
+/// inode. (The replacement itself is seen: the folder's parent is watched
+/// whenever a watched file lives there, and SIGHUP always works.)
+fn rewatch_replaced_dirs(
+    watcher: &mut notify::RecommendedWatcher,
+    dirs: &mut HashMap<PathBuf, Option<u64>>,
+) {
+    for (d, seen) in dirs.iter_mut() {
+        let now = dir_inode(d);
+        if now == *seen {
+            continue;
+        }
+        // The old watch may already be gone with its folder.
+        let _ = watcher.unwatch(d);
+        if now.is_none() {
+            // Watched again once a folder is back at the path.
+            *seen = None;
+            continue;
+        }
+        match watcher.watch(d, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                tracing::info!(dir = %d.display(), "a watched folder was replaced; watching the new one");
+                *seen = now;
+            }
+            // Left as seen so the next check tries again.
+            Err(e) => tracing::warn!(dir = %d.display(), error = %e,
+                "cannot watch a replaced folder; changes there apply on SIGHUP or the next reload"),
+        }
+    }
 }
 
 /// Absolute, with `.`/`..` folded lexically (files may not exist yet).

@@ -224,17 +224,47 @@ async fn an_unreadable_revocation_file_fails_closed() {
 #[tokio::test]
 async fn an_issuer_key_in_a_folder_a_reload_names_is_watched() {
     let h = Harness::start().await;
+    let keys = move_issuer_key(&h, "issuers-2026").await;
+    rotate_issuer_key_in(&h, &keys).await;
+}
+
+#[tokio::test]
+async fn an_issuer_key_folder_replaced_by_a_rename_is_still_watched() {
+    let h = Harness::start().await;
+    let store = h.gw().policy.clone();
+    let keys = move_issuer_key(&h, "issuers").await;
+    // Replace the whole folder (same key): inotify's watch stays on the old
+    // folder's inode unless the gateway watches the new one.
+    let next = h.dir.path().join("issuers.next");
+    std::fs::create_dir(&next).unwrap();
+    std::fs::copy(keys.join("issuer.pub"), next.join("issuer.pub")).unwrap();
+    let ok = store.reloads_ok();
+    std::fs::rename(&keys, h.dir.path().join("issuers.old")).unwrap();
+    std::fs::rename(&next, &keys).unwrap();
+    credgate_integration::eventually("the replaced folder's key loaded", async || {
+        store.reloads_ok() > ok
+    })
+    .await;
+    // A rotation in place, inside the new folder, applies by itself.
+    rotate_issuer_key_in(&h, &keys).await;
+}
+
+/// Moves the demo issuer key to the new folder `name` and points the
+/// policy there; waits for the reload and checks a token still reads.
+async fn move_issuer_key(h: &Harness, name: &str) -> std::path::PathBuf {
     let store = h.gw().policy.clone();
     let bank = h.client("bank-nb");
     let nb = h.enterprise_of("xinyong-ningbo");
     let path = format!("/v1/enterprises/{nb}/report?sections=basic");
-    // The same key, moved to a new folder that the policy now names.
-    let keys = h.dir.path().join("issuers-2026");
+    let keys = h.dir.path().join(name);
     std::fs::create_dir(&keys).unwrap();
     std::fs::copy(h.certs().join("authz/issuer.pub"), keys.join("issuer.pub")).unwrap();
     let policy_path = h.dir.path().join("policy.toml");
     let policy = std::fs::read_to_string(&policy_path).unwrap();
-    let moved = policy.replace("\"certs/authz/issuer.pub\"", "\"issuers-2026/issuer.pub\"");
+    let moved = policy.replace(
+        "\"certs/authz/issuer.pub\"",
+        &format!("\"{name}/issuer.pub\""),
+    );
     assert_ne!(moved, policy);
     let ok = store.reloads_ok();
     std::fs::write(&policy_path, moved).unwrap();
@@ -244,8 +274,18 @@ async fn an_issuer_key_in_a_folder_a_reload_names_is_watched() {
     .await;
     let old = h.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
     assert_eq!(bank.get(&path, &[LOAN, auth(&old)]).await.status, 200);
+    keys
+}
 
-    // Rotate the key in that folder (and nowhere else).
+/// Rotates the issuer key in `keys` (and nowhere else) without a signal:
+/// the watcher alone must apply it, after which the old key's tokens are
+/// refused and the new key's read.
+async fn rotate_issuer_key_in(h: &Harness, keys: &std::path::Path) {
+    let store = h.gw().policy.clone();
+    let bank = h.client("bank-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let old = h.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
     let fresh = tempfile::tempdir().unwrap();
     let (key, public) = credgate_authz::keygen(fresh.path()).unwrap();
     let ok = store.reloads_ok();

@@ -9,7 +9,9 @@
 //! Reading is forgiving: a malformed line is skipped with a warning (never fatal), and
 //! an unterminated last line that does not parse is taken for a write in progress. If
 //! the file disappears the last loaded set stays in force (revocations are never
-//! silently undone); a later file replaces it completely.
+//! silently undone); a later file replaces it completely. Lines of tokens
+//! expired more than [`STATE_GRACE_SECS`](super::STATE_GRACE_SECS) ago are
+//! not kept in memory (such a token no longer verifies).
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -193,7 +195,8 @@ impl Shared {
             path: self.path.clone(),
             source,
         })?;
-        self.revoked.store(Arc::new(parse(&self.path, &content)));
+        self.revoked
+            .store(Arc::new(parse(&self.path, &content, super::unix_now())));
         self.generation.send_modify(|g| *g += 1);
         Ok(())
     }
@@ -220,7 +223,12 @@ fn concerns(event: &Event, name: &std::ffi::OsStr) -> bool {
 }
 
 /// Parses the file's lines; malformed ones are skipped with a warning.
-fn parse(path: &Path, content: &[u8]) -> HashMap<String, i64> {
+/// Revocations of tokens that can no longer verify (past their `exp` by
+/// more than [`STATE_GRACE_SECS`](super::STATE_GRACE_SECS), which exceeds
+/// any clock-skew allowance) are left out, so memory holds only the live
+/// ones however long the file grows.
+fn parse(path: &Path, content: &[u8], now_unix: i64) -> HashMap<String, i64> {
+    let live_after = now_unix.saturating_sub(super::STATE_GRACE_SECS);
     let mut out = HashMap::new();
     let text = String::from_utf8_lossy(content);
     for (index, line) in text.split_inclusive('\n').enumerate() {
@@ -230,6 +238,7 @@ fn parse(path: &Path, content: &[u8]) -> HashMap<String, i64> {
             continue;
         }
         match serde_json::from_str::<RevocationRecord>(line) {
+            Ok(rec) if is_valid_jti(&rec.jti) && rec.exp < live_after => {}
             Ok(rec) if is_valid_jti(&rec.jti) => {
                 let exp = out.entry(rec.jti).or_insert(rec.exp);
                 *exp = (*exp).max(rec.exp);

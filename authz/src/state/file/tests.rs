@@ -15,8 +15,32 @@ async fn wait_for(revs: &FileRevocations, cond: impl Fn(&FileRevocations) -> boo
     }
 }
 
+/// An `exp` far in the future (2100-01-01): such revocations stay loaded.
+const LIVE: i64 = 4_102_444_800;
+
 fn line(jti: &str) -> String {
-    format!("{{\"jti\":\"{jti}\",\"exp\":1750003600,\"revoked_at\":1750000000}}\n")
+    format!("{{\"jti\":\"{jti}\",\"exp\":{LIVE},\"revoked_at\":1750000000}}\n")
+}
+
+#[test]
+fn revocations_of_long_expired_tokens_are_not_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("revoked.jsonl");
+    let now = crate::state::unix_now();
+    let grace = crate::state::STATE_GRACE_SECS;
+    append_revocation(&path, "expired-long-ago", now - grace - 10).unwrap();
+    // Within the grace a token may still verify (clock skew): kept.
+    append_revocation(&path, "expired-just-now", now - 10).unwrap();
+    append_revocation(&path, "live", now + 3600).unwrap();
+    // A later line of the same jti with a later exp wins.
+    append_revocation(&path, "renewed", now - grace - 10).unwrap();
+    append_revocation(&path, "renewed", now + 3600).unwrap();
+    let revs = FileRevocations::open(&path).unwrap();
+    assert!(!revs.is_revoked("expired-long-ago"));
+    assert!(revs.is_revoked("expired-just-now"));
+    assert!(revs.is_revoked("live"));
+    assert!(revs.is_revoked("renewed"));
+    assert_eq!(revs.len(), 3);
 }
 
 #[test]
@@ -67,7 +91,7 @@ fn an_unterminated_but_complete_last_line_counts() {
     let revs = FileRevocations::open(&path).unwrap();
     assert!(revs.is_revoked("a"));
     // Appending never glues onto it.
-    append_revocation(&path, "b", 1_750_003_600).unwrap();
+    append_revocation(&path, "b", LIVE).unwrap();
     revs.reload().unwrap();
     assert!(revs.is_revoked("a") && revs.is_revoked("b"));
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
@@ -81,17 +105,16 @@ async fn the_watcher_picks_up_another_writers_append() {
     let before = revs.generation();
     // "Another process": a plain function call on the path, no shared state.
     let writer_path = path.clone();
-    let record = tokio::task::spawn_blocking(move || {
-        append_revocation(&writer_path, "jti-from-cli", 1_750_003_600)
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let record =
+        tokio::task::spawn_blocking(move || append_revocation(&writer_path, "jti-from-cli", LIVE))
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(record.jti, "jti-from-cli");
     wait_for(&revs, |r| r.is_revoked("jti-from-cli")).await;
     assert!(revs.generation() > before);
     // A second append to the existing file.
-    append_revocation(&path, "second", 1_750_003_600).unwrap();
+    append_revocation(&path, "second", LIVE).unwrap();
     wait_for(&revs, |r| r.is_revoked("second")).await;
     assert!(revs.is_revoked("jti-from-cli"));
 }
@@ -158,7 +181,7 @@ fn concurrent_appenders_never_interleave() {
             let path = &path;
             scope.spawn(move || {
                 for i in 0..25 {
-                    append_revocation(path, &format!("t{t}-{i}"), 42).unwrap();
+                    append_revocation(path, &format!("t{t}-{i}"), LIVE).unwrap();
                 }
             });
         }

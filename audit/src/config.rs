@@ -10,6 +10,12 @@ use std::time::Duration;
 use crate::keys::AuditSigner;
 use crate::AuditError;
 
+/// The largest `segment_max_bytes`: a segment's deletion record holds 44
+/// bytes of leaf hash per record, and must stay within a frame's 64 MiB
+/// limit (records are at least a few hundred bytes, so 256 MiB of them
+/// stay well below it).
+pub const MAX_SEGMENT_BYTES: u64 = 256 << 20;
+
 /// Called by the writer after every batch (e.g. to observe the
 /// `credgate_audit_write_seconds` and `credgate_audit_batch_size`
 /// histograms). Runs on the writer thread: keep it short.
@@ -51,15 +57,17 @@ pub struct AuditConfig {
     /// `fdatasync` writes no inode metadata (0: the file grows with every
     /// append). Cut when the segment is sealed and at shutdown. Default 256 KiB.
     pub preallocate_bytes: u64,
-    /// Size at which the active segment is sealed and a new one started. Default 64 MiB.
+    /// Size at which the active segment is sealed and a new one started.
+    /// Default 64 MiB, at most [`MAX_SEGMENT_BYTES`].
     pub segment_max_bytes: u64,
     /// A checkpoint is written after this many new records. Default 1000.
     pub checkpoint_every_records: u64,
     /// A checkpoint is written at least this often while records arrive. Default 60 s.
     pub checkpoint_every: Duration,
     /// Sealed segments whose last record is older than this are deleted
-    /// (with a signed deletion record) at rotation and by
-    /// [`crate::AuditLog::apply_retention`]. Default: keep forever.
+    /// (with a signed deletion record) by the writer, one at a time between
+    /// batches, and by [`crate::AuditLog::apply_retention`]. Default: keep
+    /// forever.
     pub retention: Option<Duration>,
     /// Per-batch metrics callback.
     pub on_batch: Option<BatchObserver>,
@@ -105,6 +113,9 @@ impl AuditConfig {
         }
         if self.segment_max_bytes < 1024 {
             return bad("segment_max_bytes must be at least 1024");
+        }
+        if self.segment_max_bytes > MAX_SEGMENT_BYTES {
+            return bad("segment_max_bytes must be at most 256 MiB");
         }
         if self.checkpoint_every_records == 0 {
             return bad("checkpoint_every_records must be at least 1");

@@ -4,9 +4,10 @@
 //! client id (interned), subject pseudonym (as a 64-bit SipHash, confirmed
 //! against the record when it is read), decision, and the frame's segment,
 //! offset and length. A batch record's subjects (a sanctions check) are
-//! kept beside, as hashes by seq. Times are non-decreasing along seqs (the writer never
-//! lets them go back), so time bounds are found by binary search; the other
-//! filters scan entries newest first.
+//! kept beside, as hashes by seq. Times are non-decreasing along seqs unless the wall
+//! clock was stepped back by more than 2 s (see `writer::stamp`), so time
+//! bounds are found by binary search — by scanning once they are not; the
+//! other filters scan entries newest first.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;

@@ -37,7 +37,8 @@ pub struct AuditRecord {
     /// Sequence number, assigned by the log; starts at 1, contiguous.
     pub seq: u64,
     /// Time of append, assigned by the log: RFC 3339 UTC with milliseconds
-    /// (`2024-05-01T08:30:00.123Z`), non-decreasing along seqs.
+    /// (`2024-05-01T08:30:00.123Z`), non-decreasing along seqs unless the
+    /// wall clock steps back by more than 2 s.
     pub time: String,
     /// The replica whose log this is, assigned by the log.
     pub replica: String,

@@ -30,18 +30,19 @@ pub struct RetentionReport {
 }
 
 /// Deletes the sealed segments (other than `active`) whose last record is
-/// older than `now_ms - keep`.
+/// older than `now_ms - keep`, oldest first, at most `max_segments`.
 pub(crate) fn apply(
     shared: &Shared,
     deletions: &mut TrackedFile,
     active: u32,
     keep: Duration,
     now_ms: i64,
+    max_segments: usize,
 ) -> Result<RetentionReport, AuditError> {
     let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
     let cutoff = now_ms.saturating_sub(keep_ms);
     let mut report = RetentionReport::default();
-    let candidates = shared.read().segments.len();
+    let candidates = shared.read().segments.len().min(max_segments);
     for _ in 0..candidates {
         let (seg, seal, leaves) = {
             let st = shared.read();
@@ -69,6 +70,14 @@ pub(crate) fn apply(
         );
         let payload = serde_json::to_vec(&rec)
             .map_err(|e| AuditError::io("serialize", deletions.path(), e.into()))?;
+        // A frame the reader would refuse must never be written: the
+        // segment would be gone and its leaf hashes unreadable. The segment
+        // stays (a segment size the configuration bounds cannot get here).
+        if payload.len() > frame::MAX_PAYLOAD as usize {
+            return Err(AuditError::RecordTooLarge {
+                bytes: payload.len(),
+            });
+        }
         let mut framed = Vec::with_capacity(payload.len() + frame::HEADER_LEN);
         frame::encode(&payload, &mut framed);
         deletions.append(&framed, false)?;

@@ -84,7 +84,22 @@ pub(crate) struct Writer {
     /// One warning per window for failing batches / checkpoints.
     batch_failures: Throttle,
     checkpoint_failures: Throttle,
+    /// The monotonic and the wall clock when the writer started: automatic
+    /// retention pauses while they disagree (the wall clock was stepped).
+    clock_origin: (Instant, i64),
+    /// Sealed segments may be past retention: one is deleted after each
+    /// batch's answers (and when idle) until none is.
+    retention_due: bool,
+    /// One warning per window while retention is paused by a clock step.
+    retention_paused: Throttle,
+    /// When retention last found nothing to delete: segments age past it
+    /// between rotations too, so it looks again after
+    /// [`RETENTION_RECHECK`].
+    retention_checked_at: Instant,
 }
+
+/// How often retention looks for aged segments between rotations.
+const RETENTION_RECHECK: Duration = Duration::from_secs(3600);
 
 /// How long after a failed checkpoint the next attempt waits.
 const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
@@ -92,6 +107,38 @@ const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
 /// Window of the failure warnings: one line each per window, with the
 /// count of the ones suppressed.
 const FAILURE_LOG_WINDOW: Duration = Duration::from_secs(10);
+
+/// How far the wall clock may fall behind the last record's time before
+/// record times follow it back (see [`stamp`]).
+const CLOCK_STEP_BACK_TOLERANCE_MS: i64 = 2_000;
+
+/// How far the wall clock may drift from the monotonic clock since the
+/// writer started before automatic retention pauses.
+const RETENTION_CLOCK_DRIFT_MS: i64 = 5 * 60 * 1000;
+
+/// The drift of the wall clock from the monotonic one (both as elapsed
+/// milliseconds since the writer started), when it is large enough to
+/// pause automatic retention.
+fn clock_stepped(wall_elapsed: i64, mono_elapsed: i64) -> Option<i64> {
+    let drift = wall_elapsed.saturating_sub(mono_elapsed);
+    (drift.saturating_abs() > RETENTION_CLOCK_DRIFT_MS).then_some(drift)
+}
+
+/// The time to stamp on what is written at wall time `now` after a record
+/// stamped `last`: the wall clock, held at `last` through a small step
+/// back (NTP jitter), so that times are non-decreasing along seqs — but
+/// not through a step back of more than [`CLOCK_STEP_BACK_TOLERANCE_MS`].
+/// Holding then would freeze every later time at a moment that may lie
+/// years ahead (a host booted with a wrong clock that NTP corrected),
+/// which makes time queries and access logs meaningless; times follow the
+/// clock back instead (logged), and the index's time queries then scan.
+pub(crate) fn stamp(now: i64, last: i64) -> i64 {
+    if now >= last || last - now > CLOCK_STEP_BACK_TOLERANCE_MS {
+        now
+    } else {
+        last
+    }
+}
 
 impl Writer {
     /// Runs until shutdown or until every handle is dropped.
@@ -104,6 +151,7 @@ impl Writer {
                     Ok(m) => m,
                     Err(RecvTimeoutError::Timeout) => {
                         self.maybe_checkpoint();
+                        self.retention_step();
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => {
@@ -125,7 +173,7 @@ impl Writer {
                     let _ = reply.send(self.write_checkpoint());
                 }
                 Msg::Retention(now, reply) => {
-                    let _ = reply.send(self.retention(now));
+                    let _ = reply.send(self.retention_pass(now, usize::MAX));
                 }
                 Msg::Shutdown(reply) => {
                     self.shared.closed.store(true, Relaxed);
@@ -151,6 +199,10 @@ impl Writer {
 
     /// How long to sleep when idle: until the next time-based checkpoint.
     fn idle_timeout(&self) -> Duration {
+        if self.retention_due && self.cfg.retention.is_some() {
+            // Deletes the next aged segment at once when nothing waits.
+            return Duration::ZERO;
+        }
         if self.since_checkpoint == 0 {
             return self.cfg.checkpoint_every;
         }
@@ -311,6 +363,62 @@ impl Writer {
                 self.maybe_checkpoint();
             }
         }
+        // After the answers, so no waiter sits behind a deletion.
+        self.retention_step();
+    }
+
+    /// The time to stamp now (see [`stamp`]); warns when it goes back.
+    fn stamp_now(&self) -> i64 {
+        let now = now_ms();
+        let t = stamp(now, self.last_time_ms);
+        if t < self.last_time_ms {
+            tracing::warn!(
+                behind_ms = self.last_time_ms - now,
+                "the wall clock is behind the last audit record's time; record times follow it back"
+            );
+        }
+        t
+    }
+
+    /// Deletes at most one sealed segment past retention, when one may be
+    /// due. Automatic retention uses the wall clock, and pauses (logged)
+    /// while it disagrees with the monotonic clock by more than
+    /// [`RETENTION_CLOCK_DRIFT_MS`] since the writer started: a clock
+    /// stepped years ahead must not delete the whole log. A restart after
+    /// the clock is checked resumes it.
+    fn retention_step(&mut self) {
+        if self.cfg.retention.is_none() {
+            return;
+        }
+        if !self.retention_due && self.retention_checked_at.elapsed() >= RETENTION_RECHECK {
+            self.retention_due = true;
+        }
+        if !self.retention_due {
+            return;
+        }
+        let now = now_ms();
+        let wall = now.saturating_sub(self.clock_origin.1);
+        let mono = i64::try_from(self.clock_origin.0.elapsed().as_millis()).unwrap_or(i64::MAX);
+        if let Some(drift) = clock_stepped(wall, mono) {
+            if let Some(suppressed) = self.retention_paused.allow() {
+                tracing::error!(drift_ms = drift, suppressed,
+                    "the wall clock was stepped since start: audit retention paused until a restart");
+            }
+            self.retention_due = false;
+            self.retention_checked_at = Instant::now();
+            return;
+        }
+        let deleted = match self.retention_pass(now, 1) {
+            Ok(report) => !report.deleted_segments.is_empty(),
+            Err(e) => {
+                tracing::warn!(error = %e, "audit retention failed; will retry later");
+                false
+            }
+        };
+        self.retention_due = deleted;
+        if !deleted {
+            self.retention_checked_at = Instant::now();
+        }
     }
 
     /// Rotates if due, then frames, writes and fsyncs records taken from
@@ -325,7 +433,7 @@ impl Writer {
         if self.active.file.len() >= self.cfg.segment_max_bytes && self.active.records > 0 {
             self.rotate()?;
         }
-        let now = now_ms().max(self.last_time_ms);
+        let now = self.stamp_now();
         let time = format_ms(now);
         let base = self.active.file.len();
         let mut buf = Vec::with_capacity((records.len() * 1280).min(MAX_BATCH_BYTES));
@@ -428,7 +536,7 @@ impl Writer {
     fn write_checkpoint(&mut self) -> Result<SignedCheckpoint, AuditError> {
         let size = self.next_seq - 1;
         let root = self.shared.read().tree.root(size).unwrap_or(EMPTY_ROOT);
-        let time = format_ms(now_ms().max(self.last_time_ms));
+        let time = format_ms(stamp(now_ms(), self.last_time_ms));
         let cp =
             SignedCheckpoint::sign(&self.shared.signer, &self.shared.replica, size, &root, time);
         let payload = serde_json::to_vec(&cp)
@@ -452,8 +560,12 @@ impl Writer {
         Ok(cp)
     }
 
-    /// Applies retention as of `now_ms`.
-    fn retention(&mut self, now_ms: i64) -> Result<RetentionReport, AuditError> {
+    /// Applies retention as of `now_ms`, deleting at most `max_segments`.
+    fn retention_pass(
+        &mut self,
+        now_ms: i64,
+        max_segments: usize,
+    ) -> Result<RetentionReport, AuditError> {
         match self.cfg.retention {
             Some(keep) => retention::apply(
                 &self.shared,
@@ -461,8 +573,45 @@ impl Writer {
                 self.active.number,
                 keep,
                 now_ms,
+                max_segments,
             ),
             None => Ok(RetentionReport::default()),
         }
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn record_times_hold_through_jitter_but_follow_a_real_step_back() {
+        assert_eq!(stamp(1_000_000, 999_000), 1_000_000);
+        assert_eq!(stamp(1_000_000, 1_000_000), 1_000_000);
+        // A small step back (NTP jitter): held, non-decreasing.
+        assert_eq!(stamp(1_000_000, 1_001_500), 1_001_500);
+        assert_eq!(
+            stamp(1_000_000, 1_000_000 + CLOCK_STEP_BACK_TOLERANCE_MS),
+            1_002_000
+        );
+        // A clock corrected from years ahead: times follow it, not frozen.
+        let ahead = 1_000_000 + 5 * 365 * 86_400_000;
+        assert_eq!(stamp(1_000_000, ahead), 1_000_000);
+        assert_eq!(
+            stamp(1_000_000, 1_000_000 + CLOCK_STEP_BACK_TOLERANCE_MS + 1),
+            1_000_000
+        );
+    }
+
+    #[test]
+    fn retention_pauses_when_the_wall_clock_leaves_the_monotonic_one() {
+        let min = 60_000;
+        assert_eq!(clock_stepped(10 * min, 10 * min), None);
+        assert_eq!(clock_stepped(10 * min + 999, 10 * min), None);
+        assert_eq!(clock_stepped(5 * min, 0), None);
+        // Stepped years ahead, or back by more than the allowance.
+        let years = 3 * 365 * 24 * 60 * min;
+        assert_eq!(clock_stepped(years + min, min), Some(years));
+        assert_eq!(clock_stepped(min, 7 * min), Some(-6 * min));
     }
 }

@@ -401,6 +401,13 @@ impl Config {
         if !(1..=600_000).contains(&self.audit.write_timeout_ms) {
             out.push("audit.write_timeout_ms: must be within 1..=600000".into());
         }
+        // A segment's deletion record must fit in one frame.
+        if !(1024..=credgate_audit::MAX_SEGMENT_BYTES).contains(&self.audit.segment_max_bytes) {
+            out.push(format!(
+                "audit.segment_max_bytes: must be within 1024..={} (256 MiB)",
+                credgate_audit::MAX_SEGMENT_BYTES
+            ));
+        }
         // A day count whose seconds overflow would wrap to a short
         // retention and delete sealed segments early.
         if self

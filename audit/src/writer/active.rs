@@ -205,6 +205,11 @@ impl Writer {
             checkpoint_retry_at: None,
             batch_failures: Throttle::new(super::FAILURE_LOG_WINDOW),
             checkpoint_failures: Throttle::new(super::FAILURE_LOG_WINDOW),
+            clock_origin: (Instant::now(), now_ms()),
+            // Segments may have aged past retention while it was down.
+            retention_due: true,
+            retention_paused: Throttle::new(std::time::Duration::from_secs(600)),
+            retention_checked_at: Instant::now(),
         })
     }
 
@@ -225,12 +230,8 @@ impl Writer {
                     last_seq = self.next_seq - 1,
                     "sealed audit segment"
                 );
-                if self.cfg.retention.is_some() {
-                    let now = now_ms().max(self.last_time_ms);
-                    if let Err(e) = self.retention(now) {
-                        tracing::warn!(error = %e, "audit retention failed; will retry at next rotation");
-                    }
-                }
+                // Applied after the batch's answers, one segment at a time.
+                self.retention_due = true;
                 Ok(())
             }
             Err(e) => {
@@ -297,7 +298,7 @@ impl Writer {
             segment_sha256: hex::encode(to_hash(a.sha256.clone().finish())),
             segment_len: a.file.len(),
             prev_seal_hash: self.last_seal_hash.map(hex::encode),
-            time: format_ms(now_ms().max(self.last_time_ms)),
+            time: format_ms(super::stamp(now_ms(), self.last_time_ms)),
             key_id: String::new(),
             signature: String::new(),
         }

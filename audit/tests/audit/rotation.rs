@@ -146,3 +146,38 @@ fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn aged_segments_are_deleted_by_themselves_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(small_segments(dir.path())).await.unwrap();
+    append_seq(&log, 0, 60).await;
+    let nsegs = segments(dir.path()).len();
+    assert!(nsegs >= 4);
+    let root = log.root(60).unwrap();
+    log.shutdown().await.unwrap();
+
+    // Reopened with a retention every sealed segment is past: no rotation
+    // and no call is needed, and appends go on meanwhile.
+    let mut cfg = small_segments(dir.path());
+    cfg.retention = Some(Duration::from_millis(1));
+    let log = AuditLog::open(cfg).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while segments(dir.path()).len() > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "aged segments not deleted: {:?}",
+            segments(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(log.append(record(60)).await.unwrap().seq, 61);
+    assert_eq!(log.root(60).unwrap(), root);
+    log.shutdown().await.unwrap();
+    let report = verify(dir.path(), Some(public_pem())).unwrap();
+    assert_eq!(report.tree_size, 61);
+    assert_eq!(report.deleted_segments, nsegs - 1);
+    // One signed deletion record per segment (never a batch of them).
+    let deletions = std::fs::read(dir.path().join("deletions.log")).unwrap();
+    assert_eq!(frames(&deletions).len(), nsegs - 1);
+}

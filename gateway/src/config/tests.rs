@@ -96,6 +96,9 @@ fn audit_write_timeout_and_retention_are_bounded() {
         ("retention_days = 0", "audit.retention_days"),
         // Its seconds would overflow u64 and wrap to ≈ 17 hours.
         ("retention_days = 213503982334602", "audit.retention_days"),
+        // Its deletion record could outgrow a frame.
+        ("segment_max_bytes = 268435457", "audit.segment_max_bytes"),
+        ("segment_max_bytes = 1023", "audit.segment_max_bytes"),
     ] {
         let text = MIN.replace("dir = \"audit\"\n", &format!("dir = \"audit\"\n{line}\n"));
         let err = Config::from_toml(&text, Path::new("g.toml"), Path::new(".")).unwrap_err();
@@ -109,7 +112,7 @@ fn audit_write_timeout_and_retention_are_bounded() {
     }
     let ok = MIN.replace(
         "dir = \"audit\"\n",
-        "dir = \"audit\"\nwrite_timeout_ms = 250\nretention_days = 36500\n",
+        "dir = \"audit\"\nwrite_timeout_ms = 250\nretention_days = 36500\nsegment_max_bytes = 268435456\n",
     );
     assert!(Config::from_toml(&ok, Path::new("g.toml"), Path::new(".")).is_ok());
 }

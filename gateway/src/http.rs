@@ -262,25 +262,17 @@ impl Gateway {
         })?;
         trail.client = Some(client.id().to_owned());
         trail.purpose = recorded_purpose(&policy, &parts.headers);
-        // Rate limit first, once the certificate has identified the client.
+        // Rate limits first, once the certificate has identified the client
+        // (SPEC §4): the client × scope limit, then the client's own. The
+        // scope is the one the policy decision will take, the client's
+        // grant for this endpoint that allows the declared purpose; without
+        // one the decision refuses the request anyway (purpose or scope),
+        // and only the client's own limit applies. Each check counts the
+        // request when it allows it, so the narrower limit goes first: a
+        // request its scope refuses (a retry loop on one scope, say) must
+        // not spend the client's own rate and daily quota, which every other
+        // scope shares.
         let limit = client.rate_limit();
-        match self
-            .ratelimit
-            .check(client.id(), None, limit.as_ref())
-            .await
-        {
-            Ok(headers) => trail.ratelimit_headers = headers,
-            Err((e, headers)) => {
-                trail.ratelimit_headers = headers;
-                return Err(e);
-            }
-        }
-        // The client × scope limit too, before the request shape (SPEC §4
-        // ranks rate limits first): the scope is the one the policy
-        // decision will take, the client's grant for this endpoint that
-        // allows the declared purpose. Without one the decision refuses
-        // the request anyway (purpose or scope), and only the client's own
-        // limit applies.
         if let Ok(r) = &route {
             if let Some(grant) = decision::scope_grant(client, r.endpoint(), &parts.headers) {
                 let checked = self
@@ -288,14 +280,23 @@ impl Gateway {
                     .check(client.id(), Some(&grant.scope), grant.rate_limit.as_ref())
                     .await;
                 match checked {
-                    Ok(headers) => {
-                        crate::ratelimit::merge_headers(&mut trail.ratelimit_headers, headers)
-                    }
+                    Ok(headers) => trail.ratelimit_headers = headers,
                     Err((e, headers)) => {
-                        crate::ratelimit::merge_headers(&mut trail.ratelimit_headers, headers);
+                        trail.ratelimit_headers = headers;
                         return Err(e);
                     }
                 }
+            }
+        }
+        match self
+            .ratelimit
+            .check(client.id(), None, limit.as_ref())
+            .await
+        {
+            Ok(headers) => crate::ratelimit::merge_headers(&mut trail.ratelimit_headers, headers),
+            Err((e, headers)) => {
+                crate::ratelimit::merge_headers(&mut trail.ratelimit_headers, headers);
+                return Err(e);
             }
         }
         // Request shape: head bound, route, then body bound. The

@@ -206,10 +206,10 @@ async fn two_replicas_share_one_limit_through_redis_and_fail_as_configured() {
     }
 }
 
-/// A client × scope limit is checked with the client's own, before the
-/// request shape (SPEC §4: the rate limit comes first once the certificate
-/// identified the client): a spent scope limit answers 429 even to a
-/// malformed request. Both limits show in the RateLimit fields, the
+/// A client × scope limit is checked before the client's own and before
+/// the request shape (SPEC §4: the rate limit comes first once the
+/// certificate identified the client): a spent scope limit answers 429 even
+/// to a malformed request. Both limits show in the RateLimit fields, the
 /// scope's under its own names.
 #[tokio::test]
 async fn a_scope_limit_comes_before_the_request_shape_and_shares_the_fields() {
@@ -236,10 +236,10 @@ async fn a_scope_limit_comes_before_the_request_shape_and_shares_the_fields() {
         |r: &credgate_integration::Reply, name: &str| r.headers[name].to_str().unwrap().to_owned();
     assert_eq!(
         field(&r, "ratelimit-policy"),
-        "\"burst\";q=100;w=2, \"sanctions.check/burst\";q=1;w=100"
+        "\"sanctions.check/burst\";q=1;w=100, \"burst\";q=100;w=2"
     );
     assert!(
-        field(&r, "ratelimit").contains(", \"sanctions.check/burst\";r=0;"),
+        field(&r, "ratelimit").starts_with("\"sanctions.check/burst\";r=0;"),
         "{}",
         field(&r, "ratelimit")
     );
@@ -270,4 +270,53 @@ async fn a_scope_limit_comes_before_the_request_shape_and_shares_the_fields() {
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(field(&r, "ratelimit-policy"), "\"burst\";q=100;w=2");
+}
+
+/// A request its scope's limit refuses spends nothing of the client's own
+/// limit: a retry loop on one scope must not use up the daily quota that
+/// every other scope of the client shares.
+#[tokio::test]
+async fn a_request_refused_by_its_scope_limit_spends_no_client_quota() {
+    let policy = policy_with_limit(
+        "dept-nb",
+        "{ per_second = 1000, burst = 1000, daily_quota = 3 }",
+    )
+    .replacen(
+        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n",
+        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n  rate_limit = { per_second = 0.01, burst = 1 }\n",
+        1,
+    );
+    assert!(policy.contains("daily_quota = 3") && policy.contains("per_second = 0.01"));
+    let h = Harness::start_with(Options {
+        policy: Some(policy),
+        ..Options::default()
+    })
+    .await;
+    let dept = h.client("dept-nb");
+    let json = ("content-type", "application/json");
+    let body = format!(
+        "{{\"subjects\": [\"{}\"]}}",
+        h.enterprise_of("xinyong-ningbo")
+    );
+    let check = async || {
+        let r = dept
+            .post("/v1/sanctions/check", &[APPROVAL, json], body.clone())
+            .await;
+        (r.status.as_u16(), r.code())
+    };
+    assert_eq!(check().await.0, 200); // quota 1 of 3
+    for _ in 0..5 {
+        assert_eq!(check().await, (429, "rate_limited".to_owned()));
+    }
+    // Two more of the quota's three are left for the other scopes.
+    let p = path(&h);
+    assert_eq!(dept.get(&p, &[APPROVAL]).await.status, 200);
+    assert_eq!(dept.get(&p, &[APPROVAL]).await.status, 200);
+    let r = dept.get(&p, &[APPROVAL]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (429, "rate_limited".to_owned())
+    );
+    let detail = r.json()["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(detail.contains("daily quota"), "{detail}");
 }

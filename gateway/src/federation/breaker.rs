@@ -200,13 +200,22 @@ impl Breaker {
     /// Records a call's outcome.
     pub fn record(&self, mut ticket: Ticket<'_>, success: bool) {
         ticket.reported = true;
-        let probe = ticket.probe.is_some();
+        let probe_period = ticket.probe;
+        let probe = probe_period.is_some();
         drop(ticket);
         let mut g = self.lock();
         let open = Inner::Open {
             until: Instant::now() + Duration::from_millis(self.cfg.open_ms),
         };
-        if matches!(*g, Inner::HalfOpen { .. }) {
+        if let Inner::HalfOpen { period, .. } = *g {
+            // Only this period's probes decide. A late result of a call
+            // taken while the breaker was closed (calls with retries outlast
+            // the open period) or of an earlier period's probe says nothing
+            // about the platform now: a success must not close the breaker
+            // while the real probe is still out.
+            if probe_period != Some(period) {
+                return;
+            }
             *g = if success {
                 Inner::Closed {
                     consecutive: 0,
@@ -313,6 +322,26 @@ mod tests {
             b.record(t, i % 2 == 0);
         }
         assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn only_the_probe_decides_a_half_open_breaker() {
+        let b = Breaker::new(cfg(0));
+        // Taken while closed; it outlasts the trip and the open period.
+        let late_ok = b.try_acquire().unwrap();
+        let late_fail = b.try_acquire().unwrap();
+        for _ in 0..3 {
+            let t = b.try_acquire().unwrap();
+            b.record(t, false);
+        }
+        let probe = b.try_acquire().expect("half-open: one probe");
+        b.record(late_ok, true);
+        assert_eq!(b.state(), BreakerState::HalfOpen, "a late success closed it");
+        b.record(late_fail, false);
+        assert_eq!(b.state(), BreakerState::HalfOpen, "a late failure reopened it");
+        assert!(b.try_acquire().is_none(), "still one probe at a time");
+        b.record(probe, true);
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]

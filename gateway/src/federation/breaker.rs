@@ -336,9 +336,17 @@ mod tests {
         }
         let probe = b.try_acquire().expect("half-open: one probe");
         b.record(late_ok, true);
-        assert_eq!(b.state(), BreakerState::HalfOpen, "a late success closed it");
+        assert_eq!(
+            b.state(),
+            BreakerState::HalfOpen,
+            "a late success closed it"
+        );
         b.record(late_fail, false);
-        assert_eq!(b.state(), BreakerState::HalfOpen, "a late failure reopened it");
+        assert_eq!(
+            b.state(),
+            BreakerState::HalfOpen,
+            "a late failure reopened it"
+        );
         assert!(b.try_acquire().is_none(), "still one probe at a time");
         b.record(probe, true);
         assert_eq!(b.state(), BreakerState::Closed);

@@ -137,11 +137,15 @@ const REPAIR_KINDS: [(&str, &str); 3] = [
 ];
 
 /// Checks HTTP and body status; returns the envelope on success.
+/// The envelope is read first, whatever the HTTP status: a non-2xx
+/// answer in it is the platform's own refusal, while one whose body is not
+/// (a proxy's or WAF's HTML page) is `Malformed`, which the caller counts
+/// against the platform's breaker.
 fn open(status: u16, body: &[u8]) -> Result<Envelope, AdapterError> {
+    let env: Envelope = from_json(body)?;
     if !(200..300).contains(&status) {
         return Err(AdapterError::Upstream { status });
     }
-    let env: Envelope = from_json(body)?;
     match env.status {
         Some(200) => Ok(env),
         Some(404) => Err(AdapterError::NotFound),

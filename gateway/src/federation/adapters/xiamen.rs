@@ -70,10 +70,11 @@ fn xml_error(e: &quick_xml::DeError) -> AdapterError {
 }
 
 /// Checks status, root and `Head.Code`; returns head and body on success.
+/// The envelope is read first, whatever the HTTP status: a non-2xx
+/// answer in it is the platform's own refusal, while one whose body is not
+/// (a proxy's or WAF's HTML page) is `Malformed`, which the caller counts
+/// against the platform's breaker.
 fn open(status: u16, body: &[u8]) -> Result<(Head, Body), AdapterError> {
-    if !(200..300).contains(&status) {
-        return Err(AdapterError::Upstream { status });
-    }
     let text = std::str::from_utf8(body)
         .map_err(|_| AdapterError::Malformed("body is not UTF-8".into()))?;
     if !root_is_response(text) {
@@ -82,6 +83,9 @@ fn open(status: u16, body: &[u8]) -> Result<(Head, Body), AdapterError> {
         ));
     }
     let resp: Response = quick_xml::de::from_str(text).map_err(|e| xml_error(&e))?;
+    if !(200..300).contains(&status) {
+        return Err(AdapterError::Upstream { status });
+    }
     let head = resp
         .head
         .ok_or_else(|| malformed("missing field", "Response.Head"))?;

@@ -764,6 +764,47 @@ async fn a_4xx_is_not_retried_and_only_a_bare_one_or_a_429_counts_against_the_br
     assert_eq!(r.code(), "upstream_unavailable");
 }
 
+/// The same for the platforms whose format puts its status in the body
+/// (Hangzhou's JSON, Xiamen's XML): a 4xx in the platform's own envelope
+/// leaves the breaker closed, a bare 4xx page from something in front of
+/// it counts against it.
+#[tokio::test]
+async fn a_bare_4xx_counts_against_the_breaker_of_every_format() {
+    for platform in ["hangzhou", "xiamen"] {
+        let h = Harness::start_with(Options {
+            upstream_extra: "breaker = { failure_threshold = 3, open_ms = 60000 }".into(),
+            ..Options::default()
+        })
+        .await;
+        let subject = h.enterprise_of(platform);
+        let path = format!("/v1/enterprises/{subject}/report?sections=basic");
+        let dept = h.client("dept-nb");
+        let ask = |fault: Value| {
+            let (h, dept, path) = (&h, &dept, &path);
+            async move {
+                h.fault(platform, fault).await;
+                h.clear_sim_requests().await;
+                let r = dept.get(path, &[APPROVAL]).await;
+                assert_eq!(r.status, 502, "{platform}: {}", r.code());
+                h.sim_requests(platform).await.len()
+            }
+        };
+        for _ in 0..4 {
+            let enveloped = json!({ "mode": "error", "error_rate": 1.0, "status": 400 });
+            assert_eq!(ask(enveloped).await, 1, "{platform}: the breaker opened");
+        }
+        let bare = json!({ "mode": "error", "error_rate": 1.0, "status": 403, "bare": true });
+        for _ in 0..3 {
+            assert_eq!(ask(bare.clone()).await, 1, "{platform}: not retried");
+        }
+        assert_eq!(
+            ask(bare).await,
+            0,
+            "{platform}: the breaker is still closed"
+        );
+    }
+}
+
 /// A platform still silent at the fan-out's deadline is a `timeout` that
 /// the audit record, the metrics and the breaker all see (each call ends by
 /// the deadline by itself): after `failure_threshold` such batches the

@@ -168,10 +168,19 @@ fn not_found_errors_and_status() {
         report(&[Basic], ERROR),
         Err(AdapterError::Upstream { status: 502 })
     );
+    // A non-2xx in the envelope is the platform's; one without (a proxy's
+    // page) is malformed, which the caller counts against the platform.
+    let refusal = br#"{"status":400,"message":"bad","total":0,"rows":[]}"#;
     assert_eq!(
-        HangzhouV1.parse_report(USCC, &[Basic], 502, b""),
-        Err(AdapterError::Upstream { status: 502 })
+        HangzhouV1.parse_report(USCC, &[Basic], 400, refusal),
+        Err(AdapterError::Upstream { status: 400 })
     );
+    for (status, body) in [(502, &b""[..]), (403, b"<html>Forbidden</html>")] {
+        assert!(matches!(
+            HangzhouV1.parse_report(USCC, &[Basic], status, body),
+            Err(AdapterError::Malformed(_))
+        ));
+    }
     let e = HangzhouV1.parse_sanctions(&[USCC.to_owned()], 200, ERROR.as_bytes());
     assert_eq!(e, Err(AdapterError::Upstream { status: 502 }));
 }

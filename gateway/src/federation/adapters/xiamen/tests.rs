@@ -159,10 +159,18 @@ fn not_found_errors_and_status() {
         report(&[Basic], ERROR),
         Err(AdapterError::Upstream { status: 502 })
     );
+    // A non-2xx in the envelope is the platform's; one without (a proxy's
+    // page) is malformed, which the caller counts against the platform.
     assert_eq!(
-        XiamenV1.parse_report(USCC, &[Basic], 503, b"busy"),
-        Err(AdapterError::Upstream { status: 503 })
+        XiamenV1.parse_report(USCC, &[Basic], 400, ERROR.as_bytes()),
+        Err(AdapterError::Upstream { status: 400 })
     );
+    for (status, body) in [(503, &b"busy"[..]), (403, b"<html>Forbidden</html>")] {
+        assert!(matches!(
+            XiamenV1.parse_report(USCC, &[Basic], status, body),
+            Err(AdapterError::Malformed(_))
+        ));
+    }
 }
 
 #[test]

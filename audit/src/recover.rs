@@ -116,6 +116,7 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
     let mut segments = Vec::new();
     let mut last_time_ms = i64::MIN;
     let mut active = None;
+    let mut torn_tail = None;
     for (i, &n) in live.iter().enumerate() {
         let name = segment::file_name(n);
         if n != next_segment {
@@ -207,7 +208,9 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
             }
             tracing::warn!(file = %name, offset = bad.offset, problem = %bad.problem.describe(), "torn tail in the active audit segment");
             if mode == Mode::Write {
-                cut(&segment::path(dir, n), scan.valid_len)?;
+                // Cut only once the checkpoints are known not to cover it:
+                // a damaged record a checkpoint covers is evidence, kept.
+                torn_tail = Some((segment::path(dir, n), scan.valid_len));
             }
         }
         let seal_info = match seal {
@@ -273,6 +276,9 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
     check_no_orphan_seal(dir, next_segment - 1)?;
 
     let (last_checkpoint, checkpoints_len) = load_checkpoints(dir, mode, &tree)?;
+    if let Some((path, valid_len)) = torn_tail {
+        cut(&path, valid_len)?;
+    }
     Ok(Recovered {
         state: LogState {
             tree,

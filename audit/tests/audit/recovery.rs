@@ -109,6 +109,21 @@ async fn losing_checkpointed_records_refuses_to_open() {
     assert_eq!(c.location.file, "checkpoints.log");
 }
 
+/// A damaged last record that a checkpoint covers is not a torn tail but
+/// evidence: opening refuses, and leaves the file as it found it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_damaged_checkpointed_last_record_is_refused_and_kept() {
+    let dir = log_with(5).await;
+    let path = segment(dir.path(), 1);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = frames(&bytes).last().unwrap().clone();
+    bytes[last.offset + 20] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let c = corrupt_of(AuditLog::open(config(dir.path())).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::CheckpointBeyondLog, "{c}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the record was cut");
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_log_belongs_to_one_replica() {
     let dir = log_with(1).await;

@@ -133,7 +133,10 @@ async fn answer(
 }
 
 /// `sections=a,b,…`: every name must be a known section; duplicates fold.
-/// Absent or empty means "all sections in scope".
+/// Absent means "all sections in scope". Present but naming none
+/// (`sections=`, `sections=,,`) is refused rather than read as "all": a
+/// client that built the list from empty input must not get more data
+/// than it asked for.
 fn parse_sections(query: Option<&str>) -> Result<Option<Vec<Section>>, ApiError> {
     let Some(q) = query else { return Ok(None) };
     let mut found: Option<Vec<Section>> = None;
@@ -162,9 +165,15 @@ fn parse_sections(query: Option<&str>) -> Result<Option<Vec<Section>>, ApiError>
                 list.push(s);
             }
         }
+        if list.is_empty() {
+            return Err(ApiError::new(
+                Code::InvalidRequest,
+                "sections names no section (omit it for every section in scope)",
+            ));
+        }
         found = Some(list);
     }
-    Ok(found.filter(|l| !l.is_empty()))
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -174,7 +183,11 @@ mod tests {
     #[test]
     fn sections_query() {
         assert_eq!(parse_sections(None).unwrap(), None);
-        assert_eq!(parse_sections(Some("sections=")).unwrap(), None);
+        for empty in ["sections=", "sections=,,", "sections=%2C", "sections"] {
+            let e = parse_sections(Some(empty)).unwrap_err();
+            assert_eq!(e.code, Code::InvalidRequest, "{empty}");
+        }
+        assert_eq!(parse_sections(Some("")).unwrap(), None);
         assert_eq!(
             parse_sections(Some("sections=basic,penalties,basic")).unwrap(),
             Some(vec![Section::Basic, Section::Penalties])

@@ -20,7 +20,19 @@ impl Verifier<'_> {
             let cp: SignedCheckpoint = serde_json::from_slice(&payload)
                 .map_err(|_| Corruption::new(at(), ProblemKind::BadPayload, "not a checkpoint"))?;
             let at = || at().with_seq(cp.tree_size);
-            self.against_tree(&cp, at, "")?;
+            self.against_tree(&cp, at, "").map_err(|mut c| {
+                // A record altered with its frame's CRC fixed up shows only
+                // here: name the records it must be among (those after the
+                // previous checkpoint, whose root matched).
+                if c.kind == ProblemKind::CheckpointMismatch {
+                    let from = prev.as_ref().map_or(0, |p| p.tree_size) + 1;
+                    c.detail.push_str(&format!(
+                        ": a record in seqs {from}–{} was altered, inserted or removed",
+                        cp.tree_size
+                    ));
+                }
+                c
+            })?;
             if let Some(p) = &prev {
                 if !self.consistent(p, &cp) {
                     return Err(Corruption::new(

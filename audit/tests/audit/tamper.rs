@@ -162,6 +162,15 @@ async fn every_kind_of_tampering_is_detected_and_located() {
     assert_eq!(c.kind, ProblemKind::CheckpointMismatch, "{c}");
     assert_eq!(c.location.file, "checkpoints.log");
     assert!(c.location.seq.unwrap() >= target.seq().unwrap());
+    // It names the records the forged one is among.
+    let range = c.detail.split("seqs ").nth(1).unwrap_or_default();
+    let bounds: Vec<u64> = range
+        .split([' ', '\u{2013}'])
+        .take(2)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let seq = target.seq().unwrap();
+    assert!(bounds[0] <= seq && seq <= bounds[1], "{c}");
 
     // 7. Segments renamed into another order.
     let d = copy_dir(base.path());

@@ -161,13 +161,18 @@ impl Authorizer {
                     RedisState::new(&o).map_err(|e| AuthorizeSetupError::Redis(e.to_string()))?,
                 )
             }
-            (None, Some(f)) => StateBackend::Memory(MemoryState::with_revocation_file(
-                MemoryOptions::default(),
-                f.revocations.clone(),
-            )),
+            (None, Some(f)) => {
+                tracing::warn!(
+                    "no redis: max_uses counts are kept in this process only and start again from zero at a restart (use redis to keep them)"
+                );
+                StateBackend::Memory(MemoryState::with_revocation_file(
+                    MemoryOptions::default(),
+                    f.revocations.clone(),
+                ))
+            }
             (None, None) => {
                 tracing::warn!(
-                    "no redis and no authorization.revocation_file: revocations cannot reach this gateway"
+                    "no redis and no authorization.revocation_file: revocations cannot reach this gateway, and max_uses counts start again from zero at a restart"
                 );
                 StateBackend::Memory(MemoryState::new(MemoryOptions::default()))
             }

@@ -341,6 +341,16 @@ async fn authz_keygen_issue_inspect_and_revoke() {
         !text.contains("91310110666007217T"),
         "inspect must not print the subject"
     );
+    // Without a policy the signature is not checked, and the valid token
+    // is not called untrusted.
+    let out = credgate()
+        .args(["authz", "inspect", &token])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("untrusted"), "{text}");
+    assert!(text.contains("signature: not checked"), "{text}");
     // A tampered token is reported, with a non-zero exit.
     let bad = format!("{}x", &token[..token.len() - 1]);
     let out = credgate()

@@ -66,7 +66,8 @@ pub enum AuthzCommand {
     Inspect {
         /// The token.
         token: String,
-        /// A policy file whose trusted issuers to check the signature against.
+        /// A policy file whose trusted issuers to check the signature against
+        /// (without one the signature is not checked).
         #[arg(long)]
         policy: Option<PathBuf>,
     },
@@ -185,11 +186,24 @@ pub fn run(cmd: AuthzCommand) -> anyhow::Result<ExitCode> {
                 Some(p) => crate::policy_store::load_policy_file(p)?.issuers,
                 None => Vec::new(),
             };
-            let report =
+            let mut report =
                 credgate_authz::inspect(&token, &issuers, &VerifyOptions::default(), now());
+            // Without a policy no issuer is trusted or untrusted: the
+            // signature is simply not checked, and the report says so.
+            if policy.is_none() {
+                let untrusted = credgate_authz::Problem::Invalid(
+                    credgate_authz::InvalidReason::UntrustedIssuer,
+                );
+                report.problems.retain(|p| *p != untrusted);
+            }
             // The report is the command's output (stdout); a token with
             // problems is also an error, said on stderr with the exit code.
             println!("{report}");
+            if policy.is_none() {
+                println!(
+                    "signature: not checked (give --policy FILE to check it against the policy's trusted issuers)"
+                );
+            }
             Ok(if report.problems.is_empty() {
                 ExitCode::SUCCESS
             } else {

@@ -17,9 +17,16 @@ pub(super) async fn handle(
     subject: &str,
 ) -> JsonResult {
     let id = super::subject::parse_id_number(subject).map_err(|e| {
+        // An enterprise's code here is a mix-up worth naming as such, not
+        // a malformed ID number (the check below never reaches a platform).
+        let uscc = credgate_policy::ids::Uscc::parse(subject, &Default::default()).is_ok();
         ApiError::new(
             Code::InvalidSubjectId,
-            format!("not a valid ID number: {e}"),
+            if uscc {
+                "a USCC (an enterprise's code), not an ID number: a score is a person's".to_owned()
+            } else {
+                format!("not a valid ID number: {e}")
+            },
         )
     })?;
     super::request::no_query(req.parts)?;

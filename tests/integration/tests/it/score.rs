@@ -142,6 +142,23 @@ fn with_check(first17: &str) -> String {
 }
 
 #[tokio::test]
+async fn an_enterprise_code_for_a_score_is_named_as_such() {
+    let h = Harness::start().await;
+    let uscc = h.enterprise_of("xinyong-ningbo");
+    let r = h
+        .client("peer-hz")
+        .get(
+            &format!("/v1/persons/{uscc}/score"),
+            &[("x-credit-purpose", "score_recognition")],
+        )
+        .await;
+    assert_eq!(r.code(), "invalid_subject_id");
+    let detail = r.json()["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(detail.contains("a USCC"), "{detail}");
+    assert!(!detail.contains(&uscc), "the code is not echoed: {detail}");
+}
+
+#[tokio::test]
 async fn an_id_number_born_in_the_future_is_invalid_and_never_reaches_a_platform() {
     // SPEC §3: positions 7–14 are "a valid birth date"; a bad identifier
     // is `400 invalid_subject_id` and never reaches an upstream.

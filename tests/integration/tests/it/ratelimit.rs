@@ -8,6 +8,18 @@ use std::time::{Duration, Instant};
 
 const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 
+/// `policy` with a client × scope limit on dept-nb's sanctions checks that
+/// one request spends (one per 100 s).
+fn with_spent_sanctions_scope(policy: &str) -> String {
+    let out = policy.replacen(
+        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n",
+        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n  rate_limit = { per_second = 0.01, burst = 1 }\n",
+        1,
+    );
+    assert_ne!(out, policy);
+    out
+}
+
 fn path(h: &Harness) -> String {
     format!(
         "/v1/enterprises/{}/report?sections=basic",
@@ -213,12 +225,7 @@ async fn two_replicas_share_one_limit_through_redis_and_fail_as_configured() {
 /// scope's under its own names.
 #[tokio::test]
 async fn a_scope_limit_comes_before_the_request_shape_and_shares_the_fields() {
-    let policy = credgate_policy::DEMO_POLICY.replacen(
-        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n",
-        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n  rate_limit = { per_second = 0.01, burst = 1 }\n",
-        1,
-    );
-    assert_ne!(policy, credgate_policy::DEMO_POLICY);
+    let policy = with_spent_sanctions_scope(credgate_policy::DEMO_POLICY);
     let h = Harness::start_with(Options {
         policy: Some(policy),
         ..Options::default()
@@ -277,16 +284,11 @@ async fn a_scope_limit_comes_before_the_request_shape_and_shares_the_fields() {
 /// every other scope of the client shares.
 #[tokio::test]
 async fn a_request_refused_by_its_scope_limit_spends_no_client_quota() {
-    let policy = policy_with_limit(
+    let policy = with_spent_sanctions_scope(&policy_with_limit(
         "dept-nb",
         "{ per_second = 1000, burst = 1000, daily_quota = 3 }",
-    )
-    .replacen(
-        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n",
-        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n  rate_limit = { per_second = 0.01, burst = 1 }\n",
-        1,
-    );
-    assert!(policy.contains("daily_quota = 3") && policy.contains("per_second = 0.01"));
+    ));
+    assert!(policy.contains("daily_quota = 3"));
     let h = Harness::start_with(Options {
         policy: Some(policy),
         ..Options::default()

@@ -16,6 +16,9 @@ use crate::AuditError;
 /// stay well below it).
 pub const MAX_SEGMENT_BYTES: u64 = 256 << 20;
 
+/// The smallest `segment_max_bytes`.
+pub const MIN_SEGMENT_BYTES: u64 = 1024;
+
 /// Called by the writer after every batch (e.g. to observe the
 /// `credgate_audit_write_seconds` and `credgate_audit_batch_size`
 /// histograms). Runs on the writer thread: keep it short.
@@ -111,11 +114,8 @@ impl AuditConfig {
         if self.max_batch == 0 {
             return bad("max_batch must be at least 1");
         }
-        if self.segment_max_bytes < 1024 {
-            return bad("segment_max_bytes must be at least 1024");
-        }
-        if self.segment_max_bytes > MAX_SEGMENT_BYTES {
-            return bad("segment_max_bytes must be at most 256 MiB");
+        if !(MIN_SEGMENT_BYTES..=MAX_SEGMENT_BYTES).contains(&self.segment_max_bytes) {
+            return bad("segment_max_bytes must be within 1024 B..=256 MiB");
         }
         if self.checkpoint_every_records == 0 {
             return bad("checkpoint_every_records must be at least 1");

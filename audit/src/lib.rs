@@ -51,7 +51,9 @@ mod verify;
 mod writer;
 
 pub use checkpoint::SignedCheckpoint;
-pub use config::{validate_replica, AuditConfig, BatchObserver, BatchReport, MAX_SEGMENT_BYTES};
+pub use config::{
+    validate_replica, AuditConfig, BatchObserver, BatchReport, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES,
+};
 pub use error::{AuditError, Corruption, Location, ProblemKind, VerifyFailure};
 pub use index::{Page, Query, MAX_QUERY_LIMIT};
 pub use keys::{generate_signing_key_pem, AuditPublicKey, AuditSigner};

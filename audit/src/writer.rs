@@ -90,8 +90,6 @@ pub(crate) struct Writer {
     /// Sealed segments may be past retention: one is deleted after each
     /// batch's answers (and when idle) until none is.
     retention_due: bool,
-    /// One warning per window while retention is paused by a clock step.
-    retention_paused: Throttle,
     /// When retention last found nothing to delete: segments age past it
     /// between rotations too, so it looks again after
     /// [`RETENTION_RECHECK`].
@@ -400,10 +398,11 @@ impl Writer {
         let wall = now.saturating_sub(self.clock_origin.1);
         let mono = i64::try_from(self.clock_origin.0.elapsed().as_millis()).unwrap_or(i64::MAX);
         if let Some(drift) = clock_stepped(wall, mono) {
-            if let Some(suppressed) = self.retention_paused.allow() {
-                tracing::error!(drift_ms = drift, suppressed,
-                    "the wall clock was stepped since start: audit retention paused until a restart");
-            }
+            // Said once per look: hourly, and at each rotation.
+            tracing::error!(
+                drift_ms = drift,
+                "the wall clock was stepped since start: audit retention paused until a restart"
+            );
             self.retention_due = false;
             self.retention_checked_at = Instant::now();
             return;

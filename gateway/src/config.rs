@@ -402,10 +402,12 @@ impl Config {
             out.push("audit.write_timeout_ms: must be within 1..=600000".into());
         }
         // A segment's deletion record must fit in one frame.
-        if !(1024..=credgate_audit::MAX_SEGMENT_BYTES).contains(&self.audit.segment_max_bytes) {
+        let segment_bytes = credgate_audit::MIN_SEGMENT_BYTES..=credgate_audit::MAX_SEGMENT_BYTES;
+        if !segment_bytes.contains(&self.audit.segment_max_bytes) {
             out.push(format!(
-                "audit.segment_max_bytes: must be within 1024..={} (256 MiB)",
-                credgate_audit::MAX_SEGMENT_BYTES
+                "audit.segment_max_bytes: must be within {}..={} (256 MiB)",
+                segment_bytes.start(),
+                segment_bytes.end()
             ));
         }
         // A day count whose seconds overflow would wrap to a short

@@ -208,7 +208,6 @@ impl Writer {
             clock_origin: (Instant::now(), now_ms()),
             // Segments may have aged past retention while it was down.
             retention_due: true,
-            retention_paused: Throttle::new(std::time::Duration::from_secs(600)),
             retention_checked_at: Instant::now(),
         })
     }

@@ -272,7 +272,6 @@ impl Gateway {
         // request its scope refuses (a retry loop on one scope, say) must
         // not spend the client's own rate and daily quota, which every other
         // scope shares.
-        let limit = client.rate_limit();
         if let Ok(r) = &route {
             if let Some(grant) = decision::scope_grant(client, r.endpoint(), &parts.headers) {
                 let checked = self
@@ -288,6 +287,7 @@ impl Gateway {
                 }
             }
         }
+        let limit = client.rate_limit();
         match self
             .ratelimit
             .check(client.id(), None, limit.as_ref())

@@ -81,6 +81,19 @@ impl AuditError {
     }
 }
 
+impl From<crate::merkle::TreeError> for AuditError {
+    fn from(e: crate::merkle::TreeError) -> Self {
+        use crate::merkle::TreeError;
+        match e {
+            TreeError::Range(msg) => Self::Proof(msg),
+            TreeError::Leaves(e) => {
+                let path = e.path().to_path_buf();
+                Self::io("read leaf cache", &path, io::Error::other(e))
+            }
+        }
+    }
+}
+
 /// Where in a log directory something is: a file name (relative to the log
 /// directory), and when known a byte offset and a record seq.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -61,17 +61,34 @@ pub(crate) struct BadFrame {
 
 /// Reads every intact frame of `path` (a missing file reads as empty).
 pub(crate) fn read_framed(path: &Path) -> io::Result<FramedFile> {
+    let mut entries = Vec::new();
+    let mut out = scan_framed(path, |offset, payload| {
+        entries.push((offset, payload.to_vec()));
+        Ok::<(), io::Error>(())
+    })?;
+    out.entries = entries;
+    Ok(out)
+}
+
+/// Calls `f` with `(offset, payload)` of every intact frame of `path` in
+/// order, one at a time (a file of any length is read in bounded memory),
+/// and stops at the first error `f` returns. The result's `entries` are
+/// empty; `valid_len` and `bad` say where the intact frames end.
+pub(crate) fn scan_framed<E: From<io::Error>>(
+    path: &Path,
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), E>,
+) -> Result<FramedFile, E> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FramedFile::default()),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let mut reader = FrameReader::new(BufReader::with_capacity(1 << 16, file));
     let mut out = FramedFile::default();
     // Bounded by the file length: each step consumes a frame or stops.
     loop {
         match reader.next_frame()? {
-            Step::Frame(offset) => out.entries.push((offset, reader.payload().to_vec())),
+            Step::Frame(offset) => f(offset, reader.payload())?,
             Step::End => break,
             Step::Bad(offset, problem) => {
                 let intact_after = intact_frame_after(path, offset)?;

@@ -168,20 +168,15 @@ impl AuditLog {
 
     /// Merkle root of the first `size` records.
     pub fn root(&self, size: u64) -> Result<Hash, AuditError> {
-        let st = self.inner.shared.read();
-        st.tree.root(size).ok_or_else(|| {
-            AuditError::Proof(format!(
-                "size {size} exceeds the log size {}",
-                st.tree.len()
-            ))
-        })
+        Ok(self.inner.shared.read().tree.root(size)?)
     }
 
     /// Leaf hash of record `seq` (SHA-256(0x00 ‖ payload)).
     pub fn leaf_hash(&self, seq: u64) -> Result<Hash, AuditError> {
-        seq.checked_sub(1)
-            .and_then(|i| self.inner.shared.read().tree.leaf(i))
-            .ok_or_else(|| AuditError::Proof(format!("no record with seq {seq}")))
+        let index = seq
+            .checked_sub(1)
+            .ok_or_else(|| AuditError::Proof("seqs start at 1".to_owned()))?;
+        Ok(self.inner.shared.read().tree.leaf(index)?)
     }
 
     /// Inclusion proof of record `seq` (leaf index `seq - 1`) in the tree
@@ -195,7 +190,7 @@ impl AuditLog {
             .read()
             .tree
             .inclusion_proof(index, tree_size)
-            .map_err(|e| AuditError::Proof(e.to_string()))
+            .map_err(AuditError::from)
     }
 
     /// Consistency proof between tree sizes `m` and `n`, `0 < m <= n <=`
@@ -206,7 +201,7 @@ impl AuditLog {
             .read()
             .tree
             .consistency_proof(m, n)
-            .map_err(|e| AuditError::Proof(e.to_string()))
+            .map_err(AuditError::from)
     }
 
     /// The latest checkpoint written (or found at open).

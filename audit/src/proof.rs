@@ -96,7 +96,7 @@ mod tests {
 
     fn tree(n: u64) -> MerkleTree {
         let mut t = MerkleTree::new();
-        (0..n).for_each(|i| t.push(leaf_hash(&i.to_be_bytes())));
+        (0..n).for_each(|i| t.push(leaf_hash(&i.to_be_bytes())).unwrap());
         t
     }
 

@@ -20,9 +20,9 @@ use ring::digest;
 use crate::checkpoint::SignedCheckpoint;
 use crate::deletion::{DeletionRecord, DELETIONS_FILE};
 use crate::error::{Corruption, Location, ProblemKind};
-use crate::fsutil::{read_framed, FramedFile};
+use crate::fsutil::{scan_framed, FramedFile};
 use crate::index::{batch_input, Index, IndexInput};
-use crate::merkle::{leaf_hash, to_hash, Hash, MerkleTree};
+use crate::merkle::{leaf_hash, to_hash, Hash, MerkleTree, LEAVES_CACHE_FILE};
 use crate::record::parse_log_time_ms;
 use crate::seal::{self, seal_file_name, seal_hash, seal_path, Seal, SEALS_DIR};
 use crate::segment::{self, Item, RecordView, SegmentHeader};
@@ -74,14 +74,24 @@ pub(crate) struct Recovered {
 
 /// Loads `dir` (see the module docs).
 pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
-    let (deletions, deletions_len) = load_deletions(dir, mode)?;
-    let mut tree = MerkleTree::new();
+    // The live log keeps its leaf hashes in a cache file rebuilt here (see
+    // `merkle::leaves`); an offline reader may not write, and keeps them
+    // in memory.
+    let mut tree = match mode {
+        Mode::Write => {
+            let path = dir.join(LEAVES_CACHE_FILE);
+            MerkleTree::spilling(&path).map_err(|e| AuditError::io("create", &path, e))?
+        }
+        Mode::ReadOnly => MerkleTree::new(),
+    };
+    let mut spill_error = None;
     let mut expected = 1u64;
     let mut next_segment = 1u32;
     let mut last_seal_hash = None;
     let mut replica: Option<String> = None;
-    for (offset, del, leaves) in &deletions {
-        let at = Location::at(DELETIONS_FILE, *offset).with_seq(del.first_seq);
+    let mut deleted = HashSet::new();
+    let deletions_len = load_deletions(dir, mode, |offset, del, leaves| {
+        let at = Location::at(DELETIONS_FILE, offset).with_seq(del.first_seq);
         if del.first_seq != expected || del.segment != next_segment {
             return Err(Corruption::new(
                 at,
@@ -90,15 +100,18 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
             )
             .into());
         }
-        leaves.iter().for_each(|l| tree.push(*l));
+        leaves
+            .into_iter()
+            .for_each(|l| push_leaf(&mut tree, l, &mut spill_error));
         expected = del.last_seq + 1;
         next_segment = del.segment + 1;
         last_seal_hash = Some(parse_hash(&del.seal_hash).ok_or_else(|| {
             Corruption::new(at.clone(), ProblemKind::BadDeletion, "bad seal hash")
         })?);
         replica.get_or_insert_with(|| del.replica.clone());
-    }
-    let deleted: HashSet<u32> = deletions.iter().map(|(_, d, _)| d.segment).collect();
+        deleted.insert(del.segment);
+        Ok(())
+    })?;
     let numbers = segment::list(dir).map_err(|e| AuditError::io("list", dir, e))?;
     let mut live = Vec::new();
     for n in numbers {
@@ -151,7 +164,7 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
                 }
                 let time_ms = parse_log_time_ms(&view.time)
                     .ok_or_else(|| Corruption::new(at(), ProblemKind::BadPayload, "bad time"))?;
-                tree.push(leaf_hash(payload));
+                push_leaf(&mut tree, leaf_hash(payload), &mut spill_error);
                 let (batch_subjects, batch_request_id) = batch_input(
                     &view.subject_pseudonyms,
                     &view.subject_tags,
@@ -264,7 +277,7 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
         }
         next_segment = n + 1;
     }
-    if active.is_none() && !deletions.is_empty() {
+    if active.is_none() && !deleted.is_empty() {
         return Err(Corruption::new(
             Location::file(segment::file_name(next_segment)),
             ProblemKind::MissingSegment,
@@ -278,6 +291,9 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
     let (last_checkpoint, checkpoints_len) = load_checkpoints(dir, mode, &tree)?;
     if let Some((path, valid_len)) = torn_tail {
         cut(&path, valid_len)?;
+    }
+    if let Some(e) = spill_error {
+        tracing::warn!(error = %e, "audit leaf cache could not be written; leaf hashes kept in memory");
     }
     Ok(Recovered {
         state: LogState {
@@ -297,11 +313,40 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
     })
 }
 
+/// Appends a leaf, keeping the first leaf-cache write error (the leaf is
+/// in the tree either way).
+fn push_leaf(tree: &mut MerkleTree, leaf: Hash, error: &mut Option<std::io::Error>) {
+    if let Err(e) = tree.push(leaf) {
+        error.get_or_insert(e);
+    }
+}
+
 /// Reads a framed side file, cutting a torn tail in write mode and
 /// refusing damage followed by intact frames.
-fn read_side_file(dir: &Path, name: &str, mode: Mode) -> Result<FramedFile, AuditError> {
+fn read_side_file(
+    dir: &Path,
+    name: &str,
+    mode: Mode,
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), AuditError>,
+) -> Result<FramedFile, AuditError> {
+    /// Reading failed, or `f` refused a frame.
+    enum Failed {
+        Read(std::io::Error),
+        Frame(AuditError),
+    }
+    impl From<std::io::Error> for Failed {
+        fn from(e: std::io::Error) -> Self {
+            Self::Read(e)
+        }
+    }
     let path = dir.join(name);
-    let file = read_framed(&path).map_err(|e| AuditError::io("read", &path, e))?;
+    let file = scan_framed(&path, |offset, payload| {
+        f(offset, payload).map_err(Failed::Frame)
+    })
+    .map_err(|e| match e {
+        Failed::Read(e) => AuditError::io("read", &path, e),
+        Failed::Frame(e) => e,
+    })?;
     if let Some(bad) = file.bad {
         if bad.intact_after {
             return Err(Corruption::new(
@@ -323,27 +368,26 @@ fn read_side_file(dir: &Path, name: &str, mode: Mode) -> Result<FramedFile, Audi
     Ok(file)
 }
 
-/// Reads `deletions.log`: `(offset, record, leaf hashes)` in order, and the file's valid length.
-#[allow(clippy::type_complexity)]
+/// Reads `deletions.log` one record at a time, giving `f` each record's
+/// offset, the record and its leaf hashes; returns the file's valid length.
 fn load_deletions(
     dir: &Path,
     mode: Mode,
-) -> Result<(Vec<(u64, DeletionRecord, Vec<Hash>)>, u64), AuditError> {
-    let file = read_side_file(dir, DELETIONS_FILE, mode)?;
-    let mut out = Vec::with_capacity(file.entries.len());
-    for (offset, payload) in &file.entries {
+    mut f: impl FnMut(u64, &DeletionRecord, Vec<Hash>) -> Result<(), AuditError>,
+) -> Result<u64, AuditError> {
+    let file = read_side_file(dir, DELETIONS_FILE, mode, |offset, payload| {
         let bad = || {
             Corruption::new(
-                Location::at(DELETIONS_FILE, *offset),
+                Location::at(DELETIONS_FILE, offset),
                 ProblemKind::BadDeletion,
                 "malformed deletion record",
             )
         };
         let rec: DeletionRecord = serde_json::from_slice(payload).map_err(|_| bad())?;
         let leaves = rec.leaves().ok_or_else(bad)?;
-        out.push((*offset, rec, leaves));
-    }
-    Ok((out, file.valid_len))
+        f(offset, &rec, leaves)
+    })?;
+    Ok(file.valid_len)
 }
 
 /// Reads `checkpoints.log` and checks the latest checkpoint against the
@@ -354,12 +398,19 @@ fn load_checkpoints(
     mode: Mode,
     tree: &MerkleTree,
 ) -> Result<(Option<SignedCheckpoint>, u64), AuditError> {
-    let file = read_side_file(dir, CHECKPOINTS_FILE, mode)?;
-    let Some((offset, payload)) = file.entries.last() else {
+    let mut last: Option<(u64, Vec<u8>)> = None;
+    let file = read_side_file(dir, CHECKPOINTS_FILE, mode, |offset, payload| {
+        let slot = last.get_or_insert_with(|| (offset, Vec::new()));
+        slot.0 = offset;
+        slot.1.clear();
+        slot.1.extend_from_slice(payload);
+        Ok(())
+    })?;
+    let Some((offset, payload)) = last else {
         return Ok((None, file.valid_len));
     };
-    let at = || Location::at(CHECKPOINTS_FILE, *offset);
-    let cp: SignedCheckpoint = serde_json::from_slice(payload)
+    let at = || Location::at(CHECKPOINTS_FILE, offset);
+    let cp: SignedCheckpoint = serde_json::from_slice(&payload)
         .map_err(|_| Corruption::new(at(), ProblemKind::BadPayload, "not a checkpoint"))?;
     if cp.tree_size > tree.len() {
         return Err(Corruption::new(
@@ -373,7 +424,7 @@ fn load_checkpoints(
         )
         .into());
     }
-    if cp.root() != tree.root(cp.tree_size) {
+    if cp.root() != Some(tree.root(cp.tree_size)?) {
         return Err(Corruption::new(
             at(),
             ProblemKind::CheckpointMismatch,

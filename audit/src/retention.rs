@@ -53,10 +53,10 @@ pub(crate) fn apply(
             if seg.number == active || seal.last_time_ms >= cutoff || seg.last_seq < seg.first_seq {
                 break;
             }
-            let Some(leaves) = st.tree.leaves(seg.first_seq - 1, seg.last_seq) else {
-                break;
-            };
-            (seg.clone(), seal, leaves.to_vec())
+            // Read back from the leaf cache and checked against the tree:
+            // a wrong leaf here would be signed into the deletion record.
+            let leaves = st.tree.leaves(seg.first_seq - 1, seg.last_seq)?;
+            (seg.clone(), seal, leaves)
         };
         let rec = DeletionRecord::sign(
             &shared.signer,

@@ -35,7 +35,7 @@ use crate::frame::{self, MAX_PAYLOAD};
 use crate::fsutil::TrackedFile;
 use crate::index::{batch_input, IndexInput};
 use crate::log::Appended;
-use crate::merkle::{leaf_hash, Hash, EMPTY_ROOT};
+use crate::merkle::{leaf_hash, Hash};
 use crate::record::{format_ms, now_ms, AuditRecord, NewRecord};
 use crate::retention::{self, RetentionReport};
 use crate::segment::MAX_BATCH_BYTES;
@@ -84,6 +84,8 @@ pub(crate) struct Writer {
     /// One warning per window for failing batches / checkpoints.
     batch_failures: Throttle,
     checkpoint_failures: Throttle,
+    /// One warning per window while the leaf cache cannot be written.
+    spill_failures: Throttle,
     /// The monotonic and the wall clock when the writer started: automatic
     /// retention pauses while they disagree (the wall clock was stepped).
     clock_origin: (Instant, i64),
@@ -476,7 +478,12 @@ impl Writer {
         self.next_seq = seq;
         self.last_time_ms = now;
         let mut st = self.shared.write();
-        leaves.into_iter().for_each(|l| st.tree.push(l));
+        let mut spill_error = None;
+        for leaf in leaves {
+            if let Err(e) = st.tree.push(leaf) {
+                spill_error = Some(e);
+            }
+        }
         for (record, offset, len) in &entries {
             let (batch_subjects, batch_request_id) = batch_input(
                 &record.subject_pseudonyms,
@@ -498,6 +505,14 @@ impl Writer {
         }
         if let Some(seg) = st.segments.last_mut() {
             seg.last_seq = seq - 1;
+        }
+        drop(st);
+        if let Some(e) = spill_error {
+            // The records are durable and in the tree; their leaf hashes
+            // stay in memory until the cache can be written.
+            if let Some(suppressed) = self.spill_failures.allow() {
+                tracing::warn!(error = %e, suppressed, "audit leaf cache write failed; leaf hashes kept in memory");
+            }
         }
         Ok(outcomes)
     }
@@ -534,7 +549,7 @@ impl Writer {
     /// Signs and appends a checkpoint of the current tree.
     fn write_checkpoint(&mut self) -> Result<SignedCheckpoint, AuditError> {
         let size = self.next_seq - 1;
-        let root = self.shared.read().tree.root(size).unwrap_or(EMPTY_ROOT);
+        let root = self.shared.read().tree.root(size)?;
         let time = format_ms(stamp(now_ms(), self.last_time_ms));
         let cp =
             SignedCheckpoint::sign(&self.shared.signer, &self.shared.replica, size, &root, time);

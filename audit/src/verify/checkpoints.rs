@@ -89,7 +89,7 @@ impl Verifier<'_> {
                 ),
             ));
         }
-        if cp.root().is_none() || cp.root() != self.tree.root(cp.tree_size) {
+        if cp.root().is_none() || cp.root() != self.tree.root(cp.tree_size).ok() {
             return Err(Corruption::new(
                 at(),
                 ProblemKind::CheckpointMismatch,

@@ -205,6 +205,7 @@ impl Writer {
             checkpoint_retry_at: None,
             batch_failures: Throttle::new(super::FAILURE_LOG_WINDOW),
             checkpoint_failures: Throttle::new(super::FAILURE_LOG_WINDOW),
+            spill_failures: Throttle::new(super::FAILURE_LOG_WINDOW),
             clock_origin: (Instant::now(), now_ms()),
             // Segments may have aged past retention while it was down.
             retention_due: true,
@@ -279,12 +280,7 @@ impl Writer {
     fn make_seal(&self) -> Result<PendingSeal, AuditError> {
         let a = &self.active;
         let last_seq = self.next_seq - 1;
-        let root = self
-            .shared
-            .read()
-            .tree
-            .root(last_seq)
-            .ok_or_else(|| AuditError::Proof(format!("no tree root at size {last_seq}")))?;
+        let root = self.shared.read().tree.root(last_seq)?;
         let last_time_ms = a.last_time_ms.unwrap_or(self.last_time_ms);
         let seal = Seal {
             replica: self.shared.replica.clone(),

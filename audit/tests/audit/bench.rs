@@ -107,7 +107,7 @@ async fn bench_million_records() {
         start.elapsed(),
         N as f64 / start.elapsed().as_secs_f64(),
         stats.mean_batch_size,
-        std::fs::read_dir(dir.path()).unwrap().count() - 3
+        std::fs::read_dir(dir.path()).unwrap().count() - 4
     );
     log.shutdown().await.unwrap();
 

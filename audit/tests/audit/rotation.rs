@@ -181,3 +181,88 @@ async fn aged_segments_are_deleted_by_themselves_one_at_a_time() {
     let deletions = std::fs::read(dir.path().join("deletions.log")).unwrap();
     assert_eq!(frames(&deletions).len(), nsegs - 1);
 }
+
+/// Leaf hashes live in `leaves.cache` past each complete chunk of 256:
+/// proofs and retention read them back, checked against the tree, so a
+/// damaged cache fails them and never signs a wrong leaf into a deletion
+/// record; the next open rebuilds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_and_proofs_read_leaf_hashes_back_from_the_cache_and_trust_none_damaged() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small_segments(dir.path());
+    cfg.segment_max_bytes = 64 << 10;
+    let log = AuditLog::open(cfg.clone()).await.unwrap();
+    append_seq(&log, 0, 700).await;
+    let cache = dir.path().join("leaves.cache");
+    // Two complete chunks written out; the rest in memory.
+    assert_eq!(std::fs::metadata(&cache).unwrap().len(), 512 * 32);
+    let root = log.root(700).unwrap();
+    let leaf_10 = log.leaf_hash(10).unwrap();
+    let proof = log.inclusion_proof(10, 700).unwrap();
+    assert!(credgate_audit::verify_inclusion(
+        &leaf_10, 9, 700, &proof, &root
+    ));
+
+    // One bit of leaf 10 flipped in the cache.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&cache)
+        .unwrap();
+    let mut b = [0u8; 1];
+    file.read_exact_at(&mut b, 9 * 32).unwrap();
+    file.write_all_at(&[b[0] ^ 1], 9 * 32).unwrap();
+    let mut other = [0u8; 1];
+    // A fresh chunk read: leaf 300's chunk was not read yet, so damage there
+    // is found at the first read.
+    file.read_exact_at(&mut other, 300 * 32).unwrap();
+    file.write_all_at(&[other[0] ^ 1], 300 * 32).unwrap();
+    let err = log.inclusion_proof(301, 700).unwrap_err();
+    assert!(matches!(err, AuditError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("leaves.cache"), "{err}");
+    assert!(log.leaf_hash(301).is_err());
+    // The root needs no leaf of a complete chunk: still answered, rightly.
+    assert_eq!(log.root(700).unwrap(), root);
+
+    // Retention must not sign leaves it cannot trust: refused, nothing deleted.
+    let before = segments(dir.path());
+    let later = SystemTime::now() + Duration::from_secs(2 * 3600);
+    let refused = log.apply_retention(later).await;
+    // The first segment's chunk (0) was read and cached before the damage,
+    // so the first deletions go through; the one reaching chunk 1 stops.
+    let deleted = match &refused {
+        Ok(r) => panic!("retention went through a damaged cache: {r:?}"),
+        Err(e) => {
+            assert!(e.to_string().contains("leaves.cache"), "{e}");
+            before.len() - segments(dir.path()).len()
+        }
+    };
+    assert!(segments(dir.path()).len() > 1, "{deleted} deleted");
+    log.shutdown().await.unwrap();
+    let report = verify(dir.path(), Some(public_pem())).unwrap();
+    assert_eq!(report.tree_size, 700);
+    assert_eq!(report.root_hash, hex::encode(root));
+
+    // Reopened: the cache is rebuilt from the log, and retention completes.
+    let log = AuditLog::open(cfg).await.unwrap();
+    assert_eq!(std::fs::metadata(&cache).unwrap().len(), 512 * 32);
+    let proof = log.inclusion_proof(301, 700).unwrap();
+    assert!(credgate_audit::verify_inclusion(
+        &log.leaf_hash(301).unwrap(),
+        300,
+        700,
+        &proof,
+        &root
+    ));
+    let report = log.apply_retention(later).await.unwrap();
+    assert!(!report.deleted_segments.is_empty());
+    assert_eq!(segments(dir.path()).len(), 1);
+    assert_eq!(log.root(700).unwrap(), root);
+    log.shutdown().await.unwrap();
+    let report = verify(dir.path(), Some(public_pem())).unwrap();
+    assert_eq!(report.tree_size, 700);
+    assert_eq!(report.deleted_records + report.records_present, 700);
+    assert!(report.records_present < 100, "{report:?}");
+    assert_eq!(report.root_hash, hex::encode(root));
+}

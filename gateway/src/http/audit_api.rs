@@ -199,9 +199,9 @@ pub(super) async fn handle(
             }
             let proof = log
                 .inclusion_proof(seq, size)
-                .map_err(|e| bad(&e.to_string()))?;
-            let leaf = log.leaf_hash(seq).map_err(|e| bad(&e.to_string()))?;
-            let root = log.root(size).map_err(|e| bad(&e.to_string()))?;
+                .map_err(|e| proof_error(&e))?;
+            let leaf = log.leaf_hash(seq).map_err(|e| proof_error(&e))?;
+            let root = log.root(size).map_err(|e| proof_error(&e))?;
             trail.sections.push("audit.proof".to_owned());
             let mut answer = json!({
                 "seq": seq,
@@ -220,15 +220,13 @@ pub(super) async fn handle(
             if n > log.tree_size() {
                 return Err(bad("need 1 <= from <= to <= the log size"));
             }
-            let proof = log
-                .consistency_proof(m, n)
-                .map_err(|e| bad(&e.to_string()))?;
+            let proof = log.consistency_proof(m, n).map_err(|e| proof_error(&e))?;
             trail.sections.push("audit.consistency".to_owned());
             Ok(json!({
                 "from": m,
                 "to": n,
-                "from_root": hex::encode(log.root(m).map_err(|e| bad(&e.to_string()))?),
-                "to_root": hex::encode(log.root(n).map_err(|e| bad(&e.to_string()))?),
+                "from_root": hex::encode(log.root(m).map_err(|e| proof_error(&e))?),
+                "to_root": hex::encode(log.root(n).map_err(|e| proof_error(&e))?),
                 "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
             }))
         }
@@ -337,6 +335,16 @@ fn checkpoint_json(cp: &SignedCheckpoint, log: &AuditLog) -> Value {
         "signed_body": cp.signed_body(),
         "public_key": log.public_key().to_spki_pem(),
     })
+}
+
+/// A proof or root the log could not give: the request's fault when it
+/// names sizes or seqs outside the log, else the log's (its leaf cache
+/// could not be read back).
+fn proof_error(e: &credgate_audit::AuditError) -> ApiError {
+    match e {
+        credgate_audit::AuditError::Proof(_) => bad(&e.to_string()),
+        other => internal_audit(other),
+    }
 }
 
 fn internal_audit(e: &credgate_audit::AuditError) -> ApiError {

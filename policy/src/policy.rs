@@ -46,10 +46,13 @@ impl Policy {
         check_key: &mut crate::validate::KeyCheck<'_>,
     ) -> Result<Policy, PolicyErrors> {
         let loc = Locator::new(origin, source);
-        let (file, unknown) = parse_past_unknown_keys(source).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            let msg = redact_strings(e.message().trim_end());
-            PolicyErrors(vec![loc.error(span, "", ErrorKind::Syntax, msg)])
+        let (file, unknown) = parse_past_unknown_keys(source).map_err(|found| {
+            PolicyErrors(
+                found
+                    .into_iter()
+                    .map(|(span, msg)| loc.error(span, "", ErrorKind::Syntax, msg))
+                    .collect(),
+            )
         })?;
         let unknown: Vec<PolicyError> = unknown
             .into_iter()
@@ -148,45 +151,50 @@ impl Policy {
     }
 }
 
-/// An unknown key: where, and the (redacted) message.
-type UnknownKey = (std::ops::Range<usize>, String);
+/// A TOML error: where, and the (redacted) message.
+type Located = (std::ops::Range<usize>, String);
 
 /// Most unknown keys reported in one go; past them, the rest are found on
 /// the next run.
 const MAX_UNKNOWN_KEYS: usize = 32;
 
 /// Deserializes `source`; an unknown key (a typo, say) does not hide the
-/// file's other problems: its line is blanked (offsets unchanged, so every
-/// location stays true) and parsing goes on, collecting each such key as
-/// `(span, message)`. Any other error is returned as it is; so is an unknown
-/// key whose blanked line leaves something that does not parse (a value
-/// over several lines), with the unknown keys found before it dropped:
-/// the first error then stands alone, as it always did.
+/// file's other problems: it is blanked (with its value, and in an inline
+/// table a comma; offsets unchanged, so every location stays true) and
+/// parsing goes on, collecting each such key as `(span, message)`.
+///
+/// `Err` holds what to report when the file cannot be read whole: the
+/// first error alone when it is not an unknown key (a syntax error, a
+/// wrong type); else every unknown key found — with the one that could
+/// not be blanked, if that is where it stopped. An error that follows a
+/// blanked key but is not an unknown key is left out: it may be an
+/// artefact of the blanking (a value over several lines).
 ///
 /// Hand-written: the model denies unknown fields (serde stops at the
 /// first), and `serde_ignored` cannot see through `toml::Spanned`.
-fn parse_past_unknown_keys(source: &str) -> Result<(PolicyFile, Vec<UnknownKey>), toml::de::Error> {
+fn parse_past_unknown_keys(source: &str) -> Result<(PolicyFile, Vec<Located>), Vec<Located>> {
+    let located = |e: &toml::de::Error| {
+        (
+            e.span().unwrap_or(0..0),
+            redact_strings(e.message().trim_end()),
+        )
+    };
     let mut text = source.to_owned();
     let mut unknown = Vec::new();
-    let first = match toml::from_str::<PolicyFile>(&text) {
+    let mut e = match toml::from_str::<PolicyFile>(&text) {
         Ok(file) => return Ok((file, unknown)),
         Err(e) => e,
     };
-    let mut e = first.clone();
     loop {
         let span = match e.span() {
             Some(span) if e.message().starts_with("unknown field") => span,
-            _ => return Err(first),
+            _ if unknown.is_empty() => return Err(vec![located(&e)]),
+            _ => return Err(unknown),
         };
-        if unknown.len() >= MAX_UNKNOWN_KEYS {
-            return Err(first);
+        unknown.push(located(&e));
+        if unknown.len() >= MAX_UNKNOWN_KEYS || !blank_key(&mut text, span.start) {
+            return Err(unknown);
         }
-        // Only a key that begins its line (`key = value`) is blanked: in
-        // an inline table the line holds known keys too.
-        if !blank_line_of_key(&mut text, span.start) {
-            return Err(first);
-        }
-        unknown.push((span, redact_strings(e.message().trim_end())));
         match toml::from_str::<PolicyFile>(&text) {
             Ok(file) => return Ok((file, unknown)),
             Err(next) => e = next,
@@ -194,21 +202,83 @@ fn parse_past_unknown_keys(source: &str) -> Result<(PolicyFile, Vec<UnknownKey>)
     }
 }
 
-/// Replaces with spaces the line on which a key begins at byte `at` (same
-/// length, so every other offset stays); `false`, changing nothing, when
-/// something other than blanks precedes the key on its line.
-fn blank_line_of_key(text: &mut String, at: usize) -> bool {
+/// Replaces with spaces the key beginning at byte `at` and its value (same
+/// length, newlines kept, so every other offset and line stays): its whole
+/// line when the key begins it (`key = value`), else, in an inline table,
+/// `key = value` with the comma that separates it from a neighbour.
+/// `false`, changing nothing, when the value's end cannot be found.
+fn blank_key(text: &mut String, at: usize) -> bool {
     if at >= text.len() || !text.is_char_boundary(at) {
         return false;
     }
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    if !text[start..at].trim().is_empty() {
-        return false;
-    }
-    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-    let blank = " ".repeat(end - start);
-    text.replace_range(start..end, &blank);
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let range = if text[line_start..at].trim().is_empty() {
+        let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        line_start..end
+    } else {
+        // Inside an inline table on this line (not a dotted key's last part).
+        if !text[line_start..at].contains('{') {
+            return false;
+        }
+        let Some(end) = inline_value_end(&text[at..]).map(|n| at + n) else {
+            return false;
+        };
+        if text[at..end].contains('\n') {
+            return false;
+        }
+        if text[end..].starts_with(',') {
+            at..end + 1
+        } else {
+            let before = text[..at].trim_end();
+            match before.strip_suffix(',') {
+                Some(kept) => kept.len()..end,
+                None => at..end,
+            }
+        }
+    };
+    // One space per byte (a multi-byte character becomes several), so no
+    // offset moves.
+    let blank: String = text[range.clone()]
+        .chars()
+        .flat_map(|c| {
+            let fill = if c == '\n' { '\n' } else { ' ' };
+            std::iter::repeat_n(fill, c.len_utf8())
+        })
+        .collect();
+    text.replace_range(range, &blank);
     true
+}
+
+/// In `rest` (starting at a key inside an inline table), the offset of the
+/// `,` or `}` that ends the key's value: the first one outside strings and
+/// nested brackets.
+fn inline_value_end(rest: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in rest.char_indices() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => depth += 1,
+                ']' => depth = depth.checked_sub(1)?,
+                '}' if depth == 0 => return Some(i),
+                '}' => depth -= 1,
+                ',' if depth == 0 => return Some(i),
+                _ => {}
+            },
+        }
+    }
+    None
 }
 
 /// Replaces the contents of double-quoted strings in a TOML error message

@@ -97,7 +97,15 @@ pub fn upstream_error(name: &str, e: &UpstreamError) -> ApiError {
             Code::UpstreamTimeout,
             format!("platform {name} did not answer in time"),
         ),
-        UpstreamError::CircuitOpen | UpstreamError::Overloaded => ApiError::new(
+        UpstreamError::CircuitOpen { retry_after_secs } => ApiError::new(
+            Code::UpstreamOverloaded,
+            format!(
+                "platform {name} is not being called right now ({})",
+                e.kind()
+            ),
+        )
+        .retry_after(*retry_after_secs),
+        UpstreamError::Overloaded => ApiError::new(
             Code::UpstreamOverloaded,
             format!(
                 "platform {name} is not being called right now ({})",

@@ -270,7 +270,7 @@ impl Collector for StateCollector {
         {
             let mut m = encoder.encode_descriptor(
                 "credgate_upstream_request_duration_seconds",
-                "Upstream call latency by upstream, to the call's outcome (its attempts and retries included)",
+                "Upstream call latency by upstream, to the call's outcome (its attempts and retries included; calls the breaker or the full queue refused are not timed)",
                 None,
                 MetricType::Histogram,
             )?;

@@ -197,6 +197,22 @@ impl Breaker {
         }
     }
 
+    /// While open: how long until the next call is let through as a
+    /// probe (at least 1 s, in whole seconds: a `Retry-After`). Half-open
+    /// with its probes out, or closed: 1.
+    pub fn retry_after_secs(&self) -> u64 {
+        match &*self.lock() {
+            Inner::Open { until } => until
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .div_ceil(1000)
+                .max(1)
+                .try_into()
+                .unwrap_or(u64::MAX),
+            _ => 1,
+        }
+    }
+
     /// Records a call's outcome.
     pub fn record(&self, mut ticket: Ticket<'_>, success: bool) {
         ticket.reported = true;
@@ -277,6 +293,24 @@ mod tests {
             open_ms,
             half_open_probes: 1,
         }
+    }
+
+    /// `Retry-After` on a refusal says when the next probe goes out, not
+    /// always 1 s (black-box review: clients honouring it retried into
+    /// more refusals for the rest of `open_ms`).
+    #[test]
+    fn an_open_breaker_says_when_it_probes_again() {
+        let b = Breaker::new(cfg(5_000));
+        assert_eq!(b.retry_after_secs(), 1, "closed");
+        for _ in 0..3 {
+            let t = b.try_acquire().unwrap();
+            b.record(t, false);
+        }
+        assert!(b.try_acquire().is_none());
+        let secs = b.retry_after_secs();
+        assert!((4..=5).contains(&secs), "{secs}");
+        let b = tripped();
+        assert_eq!(b.retry_after_secs(), 1, "due to probe now");
     }
 
     /// A breaker opened by three failures, ready to probe at once.

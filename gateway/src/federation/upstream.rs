@@ -28,7 +28,10 @@ pub enum UpstreamError {
     Overloaded,
     /// The circuit breaker is open: the platform is failing; not contacted.
     #[error("circuit breaker open")]
-    CircuitOpen,
+    CircuitOpen {
+        /// Seconds until the breaker lets a probe through (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// Connecting, the TLS handshake or the exchange failed.
     #[error("transport error: {0}")]
     Transport(String),
@@ -52,7 +55,7 @@ impl UpstreamError {
         match self {
             UpstreamError::Timeout(_) => "timeout",
             UpstreamError::Overloaded => "overloaded",
-            UpstreamError::CircuitOpen => "circuit_open",
+            UpstreamError::CircuitOpen { .. } => "circuit_open",
             UpstreamError::Transport(_) => "transport",
             UpstreamError::BodyTooLarge | UpstreamError::TooManyContainers => "body_too_large",
         }
@@ -142,7 +145,12 @@ impl Default for UpstreamStats {
 
 impl UpstreamStats {
     fn count(&self, outcome: &'static str, elapsed: Duration) {
-        self.duration.observe(elapsed.as_secs_f64());
+        // The latency of calls made: one the breaker or the full queue
+        // refused never left the gateway, and its ≈ 0 s would pull the
+        // figures down just while the platform fails.
+        if !matches!(outcome, "circuit_open" | "overloaded") {
+            self.duration.observe(elapsed.as_secs_f64());
+        }
         if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
@@ -389,8 +397,9 @@ impl Upstream {
         };
         let Some(ticket) = self.breaker.try_acquire() else {
             self.stats.count("circuit_open", started.elapsed());
+            let retry_after_secs = self.breaker.retry_after_secs();
             return (
-                Err(UpstreamError::CircuitOpen.into()),
+                Err(UpstreamError::CircuitOpen { retry_after_secs }.into()),
                 info(0, "circuit_open"),
             );
         };
@@ -577,4 +586,28 @@ fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
         src = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Calls the breaker or the full queue refused never left the gateway:
+    /// counted by outcome, but not in the latency histogram, which they
+    /// would pull towards 0 s just while the platform fails.
+    #[test]
+    fn refused_calls_are_counted_but_not_timed() {
+        let stats = UpstreamStats::default();
+        stats.count("ok", Duration::from_millis(20));
+        stats.count("circuit_open", Duration::ZERO);
+        stats.count("overloaded", Duration::ZERO);
+        stats.count("timeout", Duration::from_secs(3));
+        let counted: u64 = stats.counts().iter().map(|(_, n)| n).sum();
+        assert_eq!(counted, 4);
+        let mut text = String::new();
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("d", "d", stats.duration().clone());
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(text.contains("d_count 2"), "{text}");
+    }
 }

@@ -184,11 +184,36 @@ fn load_crls(
                 .map(|e| e.value.to_vec());
             out.push(ScopedCrl {
                 scope: (crl.issuer().as_raw().to_vec(), signer, idp),
+                issuer: crl.issuer().to_string(),
                 number: crl.crl_number().cloned(),
                 this_update: crl.last_update().timestamp(),
                 path: path.clone(),
                 der,
             });
+        }
+    }
+    // rustls' verifier (webpki) takes the first CRL whose issuer *name*
+    // matches a certificate's and checks it with that certificate's CA
+    // key: with two CAs of one name and two keys (a CA renewed under its
+    // old name), the clients of whichever CA's CRL comes second would all
+    // fail their handshakes. Refused here, where it can be said, instead.
+    for (i, a) in out.iter().enumerate() {
+        let twin = out[..i]
+            .iter()
+            .find(|b| b.scope.0 == a.scope.0 && b.scope.2 == a.scope.2 && b.scope.1 != a.scope.1);
+        if let Some(b) = twin {
+            return Err(file_err(
+                "CRL",
+                &a.path,
+                format!(
+                    "it and {} are CRLs of two client CAs with the same name ({}) and \
+                     different keys: the TLS library picks a CRL by issuer name, so every \
+                     client of one of the two CAs would be refused; give the new CA a name \
+                     of its own (e.g. \"… CA G2\")",
+                    b.path.display(),
+                    a.issuer
+                ),
+            ));
         }
     }
     let out = newest_per_scope(out);
@@ -211,9 +236,11 @@ fn load_crls(
 struct ScopedCrl {
     /// Issuer name (DER), the signing key, and issuing distribution point
     /// (DER, when present): CRLs of different distribution points of one CA
-    /// each cover their own part and are all kept, and so are those of two
-    /// CAs that share a name but not a key.
+    /// each cover their own part and are all kept. Two CAs that share a
+    /// name but not a key are refused by [`load_crls`].
     scope: (Vec<u8>, Vec<u8>, Option<Vec<u8>>),
+    /// The issuer name, for messages.
+    issuer: String,
     number: Option<x509_parser::num_bigint::BigUint>,
     /// `thisUpdate`, Unix seconds.
     this_update: i64,
@@ -395,5 +422,58 @@ impl TlsStore {
     /// The files to watch.
     pub fn paths(&self) -> &ServerTlsPaths {
         &self.paths
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Two client CAs of one name and two keys (a CA renewed under its old
+    /// name) each with its CRL: rustls would check every client against
+    /// the first CRL of that name, refusing all clients of the other CA
+    /// (static review: `BadSignature` at every handshake). Refused at load.
+    #[test]
+    fn crls_of_two_cas_sharing_a_name_are_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = credgate_certs::new_ca(credgate_certs::CLIENT_CA_NAME).unwrap();
+        let renewed = credgate_certs::new_ca(credgate_certs::CLIENT_CA_NAME).unwrap();
+        let other = credgate_certs::new_ca("credgate client CA G2").unwrap();
+        let crl = |ca: &credgate_certs::CertPair, name: &str| {
+            let path = dir.path().join(name);
+            let pem = credgate_certs::make_crl(&ca.cert_pem, &ca.key_pem, &[]).unwrap();
+            std::fs::write(&path, pem).unwrap();
+            path
+        };
+        let der = |ca: &credgate_certs::CertPair| {
+            parse_certs("CA", Path::new("ca"), ca.cert_pem.as_bytes())
+                .unwrap()
+                .remove(0)
+        };
+        let (old_crl, renewed_crl, other_crl) = (
+            crl(&old, "old.pem"),
+            crl(&renewed, "renewed.pem"),
+            crl(&other, "g2.pem"),
+        );
+        let err = load_crls(
+            &[old_crl.clone(), renewed_crl.clone()],
+            &[der(&old), der(&renewed)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("same name"), "{err}");
+        assert!(
+            err.contains("old.pem") && err.contains("renewed.pem"),
+            "{err}"
+        );
+        // A renewed CA with a name of its own loads beside the old one.
+        let crls = load_crls(&[old_crl, other_crl], &[der(&old), der(&other)]).unwrap();
+        assert_eq!(crls.len(), 2);
+        // The renewed CA alone (the old one retired) loads too.
+        assert_eq!(
+            load_crls(&[renewed_crl], &[der(&renewed)]).unwrap().len(),
+            1
+        );
     }
 }

@@ -54,7 +54,14 @@ impl RateLimiter {
             .ok_or_else(|| RateLimitSetupError("quota_utc_offset".into()))?;
         let base = LimiterConfig::default().with_time_zone(zone);
         let limiter = match &cfg.redis {
-            None => Limiter::local(base),
+            None => {
+                tracing::warn!(
+                    "no redis: rate limits and daily quotas are counted in this process only; \
+                     quotas start again from zero at a restart, and each replica admits its own \
+                     full rate (use redis to share and keep them)"
+                );
+                Limiter::local(base)
+            }
             Some(r) => {
                 let mut rc = RedisLimiterConfig::new(r.connection_url().to_owned());
                 rc.tls = r.tls.clone();

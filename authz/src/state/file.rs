@@ -7,10 +7,13 @@
 //! create, modify or rename of it, so the revocation takes effect at once.
 //!
 //! Reading is forgiving: a malformed line is skipped with a warning (never fatal), and
-//! an unterminated last line that does not parse is taken for a write in progress. If
-//! the file disappears the last loaded set stays in force (revocations are never
-//! silently undone); a later file replaces it completely. Lines of tokens
-//! expired more than [`STATE_GRACE_SECS`](super::STATE_GRACE_SECS) ago are
+//! an unterminated last line that does not parse is taken for a write in progress.
+//! Revocations are never undone by the file while the gateway runs: a reload adds
+//! what the file holds to what is in force, so a file deleted, truncated
+//! (`: > file`, logrotate's `copytruncate`), replaced by a shorter one or holding a
+//! mangled line lifts nothing (logged when the file no longer holds some). To lift
+//! a revocation on purpose, remove its line and restart the gateway. Revocations of
+//! tokens expired more than [`STATE_GRACE_SECS`](super::STATE_GRACE_SECS) ago are
 //! not kept in memory (such a token no longer verifies).
 
 use std::collections::HashMap;
@@ -195,8 +198,31 @@ impl Shared {
             path: self.path.clone(),
             source,
         })?;
-        self.revoked
-            .store(Arc::new(parse(&self.path, &content, super::unix_now())));
+        let now = super::unix_now();
+        let read = parse(&self.path, &content, now);
+        let live_after = now.saturating_sub(super::STATE_GRACE_SECS);
+        let mut only_in_memory = 0usize;
+        // `rcu`: two reloads at once (the watcher's and a request's) each
+        // add to the latest list, so neither drops what the other stored.
+        self.revoked.rcu(|in_force| {
+            let mut next = read.clone();
+            only_in_memory = 0;
+            for (jti, exp) in in_force.iter().filter(|(_, exp)| **exp >= live_after) {
+                let kept = next.entry(jti.clone()).or_insert_with(|| {
+                    only_in_memory += 1;
+                    *exp
+                });
+                *kept = (*kept).max(*exp);
+            }
+            next
+        });
+        if only_in_memory > 0 {
+            tracing::warn!(
+                path = %self.path.display(),
+                revocations = only_in_memory,
+                "revocation file no longer holds revocations still in force; they stay in force (a restart reads the file alone)"
+            );
+        }
         self.generation.send_modify(|g| *g += 1);
         Ok(())
     }

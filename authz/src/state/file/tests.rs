@@ -126,12 +126,12 @@ async fn the_watcher_follows_atomic_replacement_and_survives_deletion() {
     std::fs::write(&path, line("old")).unwrap();
     let revs = FileRevocations::open(&path).unwrap();
     assert!(revs.is_revoked("old"));
-    // Replace by rename: the new file is the whole truth.
+    // Replace by rename: the new file's revocations join those in force.
     let tmp = dir.path().join("revoked.jsonl.tmp");
     std::fs::write(&tmp, line("new")).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
     wait_for(&revs, |r| r.is_revoked("new")).await;
-    assert!(!revs.is_revoked("old"));
+    assert!(revs.is_revoked("old"), "a shorter file lifts nothing");
     // Deleting the file keeps the last list in force.
     std::fs::remove_file(&path).unwrap();
     std::fs::write(dir.path().join("other.jsonl"), line("unrelated")).unwrap();
@@ -140,6 +140,35 @@ async fn the_watcher_follows_atomic_replacement_and_survives_deletion() {
     drop(f);
     wait_for(&revs, |r| r.is_revoked("again")).await;
     assert!(!revs.is_revoked("unrelated"));
+}
+
+/// Static review: truncating the file (`: > file`, logrotate's
+/// `copytruncate`) or mangling a line lifted every revocation it held.
+/// While the gateway runs, nothing the file loses is lifted; a restart
+/// reads the file alone.
+#[test]
+fn a_truncated_or_mangled_file_lifts_no_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("revoked.jsonl");
+    std::fs::write(&path, [line("one"), line("two")].concat()).unwrap();
+    let revs = FileRevocations::open(&path).unwrap();
+    std::fs::write(&path, "").unwrap();
+    revs.reload().unwrap();
+    assert!(revs.is_revoked("one") && revs.is_revoked("two"));
+    // A hand edit that breaks a line, and a new revocation after it.
+    std::fs::write(
+        &path,
+        [line("one").replace('}', ",}"), line("three")].concat(),
+    )
+    .unwrap();
+    revs.reload().unwrap();
+    assert!(revs.is_revoked("one") && revs.is_revoked("two") && revs.is_revoked("three"));
+    assert_eq!(revs.len(), 3);
+    // A restart reads the file alone: removing a line and restarting is how
+    // a revocation is lifted on purpose.
+    drop(revs);
+    let revs = FileRevocations::open(&path).unwrap();
+    assert!(!revs.is_revoked("one") && !revs.is_revoked("two") && revs.is_revoked("three"));
 }
 
 #[test]

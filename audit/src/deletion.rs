@@ -81,16 +81,7 @@ impl DeletionRecord {
         if bytes.len() as u64 != count.checked_mul(32)? {
             return None;
         }
-        Some(
-            bytes
-                .chunks_exact(32)
-                .map(|c| {
-                    let mut h = [0u8; 32];
-                    h.copy_from_slice(c);
-                    h
-                })
-                .collect(),
-        )
+        Some(crate::merkle::hashes(&bytes).collect())
     }
 
     /// The text the signature covers, if the leaf hashes decode.

@@ -59,6 +59,16 @@ pub(crate) fn to_hash(d: digest::Digest) -> Hash {
     out
 }
 
+/// The hashes in `bytes`, 32 bytes each (a trailing part shorter than
+/// that is ignored).
+pub(crate) fn hashes(bytes: &[u8]) -> impl Iterator<Item = Hash> + '_ {
+    bytes.chunks_exact(32).map(|b| {
+        let mut h = [0u8; 32];
+        h.copy_from_slice(b);
+        h
+    })
+}
+
 /// SHA-256 of `data`.
 pub(crate) fn sha256(data: &[u8]) -> Hash {
     to_hash(digest::digest(&digest::SHA256, data))

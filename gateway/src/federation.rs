@@ -97,22 +97,17 @@ pub fn upstream_error(name: &str, e: &UpstreamError) -> ApiError {
             Code::UpstreamTimeout,
             format!("platform {name} did not answer in time"),
         ),
-        UpstreamError::CircuitOpen { retry_after_secs } => ApiError::new(
+        UpstreamError::CircuitOpen { .. } | UpstreamError::Overloaded => ApiError::new(
             Code::UpstreamOverloaded,
             format!(
                 "platform {name} is not being called right now ({})",
                 e.kind()
             ),
         )
-        .retry_after(*retry_after_secs),
-        UpstreamError::Overloaded => ApiError::new(
-            Code::UpstreamOverloaded,
-            format!(
-                "platform {name} is not being called right now ({})",
-                e.kind()
-            ),
-        )
-        .retry_after(1),
+        .retry_after(match e {
+            UpstreamError::CircuitOpen { retry_after_secs } => *retry_after_secs,
+            _ => 1,
+        }),
         _ => ApiError::new(
             Code::UpstreamUnavailable,
             format!("platform {name} is unavailable ({})", e.kind()),

@@ -18,7 +18,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{fold_slice, Hash};
+use super::{fold_slice, hashes, Hash};
 
 /// Leaves per chunk: the lowest level of subtree roots the tree keeps.
 pub(crate) const CHUNK: u64 = 256;
@@ -141,18 +141,17 @@ impl LeafStore {
         Ok(())
     }
 
-    /// The leaves of chunk `c` (whole, [`CHUNK`] of them), from memory or
-    /// read back from the file and checked with `check` (which is given
-    /// the chunk and says whether it hashes to the root the tree holds).
+    /// The leaves of chunk `c` (whole, [`CHUNK`] of them), written to the
+    /// file (a chunk still in memory is [`LeafStore::in_tail`]'s): read
+    /// back, or taken from the chunks read last, and checked with `check`
+    /// (which is given the chunk and says whether it hashes to the root the
+    /// tree holds).
     pub(crate) fn chunk(
         &self,
         c: u64,
         check: impl FnOnce(&[Hash]) -> bool,
     ) -> Result<Arc<[Hash]>, LeafError> {
         let (start, end) = (c * CHUNK, (c + 1) * CHUNK);
-        if let Some(leaves) = self.in_tail(start, end) {
-            return Ok(leaves.into());
-        }
         let Some(spill) = self.spill.as_ref().filter(|_| end <= self.spilled) else {
             // Unreachable for a chunk the tree holds a root of.
             return Err(LeafError::Mismatch {
@@ -171,14 +170,7 @@ impl LeafStore {
                 path: spill.path.clone(),
                 source,
             })?;
-        let leaves: Arc<[Hash]> = bytes
-            .chunks_exact(32)
-            .map(|b| {
-                let mut h = [0u8; 32];
-                h.copy_from_slice(b);
-                h
-            })
-            .collect();
+        let leaves: Arc<[Hash]> = hashes(&bytes).collect();
         if !check(&leaves) {
             return Err(LeafError::Mismatch {
                 path: spill.path.clone(),

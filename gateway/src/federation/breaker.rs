@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+mod shared;
+pub use shared::SharedTicket;
+
 /// Breaker thresholds.
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,6 +200,12 @@ impl Breaker {
         }
     }
 
+    /// One ticket for a group of calls ([`SharedTicket`]): refused
+    /// (`granted()` false) when [`Breaker::try_acquire`] would be.
+    pub fn try_acquire_shared(&self) -> SharedTicket<'_> {
+        SharedTicket::new(self.try_acquire())
+    }
+
     /// While open: how long until the next call is let through as a
     /// probe (at least 1 s, in whole seconds: a `Retry-After`). Half-open
     /// with its probes out, or closed: 1.
@@ -285,7 +294,7 @@ impl Breaker {
 mod tests {
     use super::*;
 
-    fn cfg(open_ms: u64) -> BreakerConfig {
+    pub(super) fn cfg(open_ms: u64) -> BreakerConfig {
         BreakerConfig {
             failure_threshold: 3,
             failure_ratio: 0.5,
@@ -314,7 +323,7 @@ mod tests {
     }
 
     /// A breaker opened by three failures, ready to probe at once.
-    fn tripped() -> Breaker {
+    pub(super) fn tripped() -> Breaker {
         let b = Breaker::new(cfg(0));
         for _ in 0..3 {
             let t = b.try_acquire().unwrap();

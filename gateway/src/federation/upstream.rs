@@ -4,7 +4,7 @@
 
 use super::adapters::{Adapter, AdapterError, UpstreamRequest};
 use super::bounds::{containers, MAX_UPSTREAM_BODY, MAX_UPSTREAM_CONTAINERS};
-use super::breaker::{Breaker, BreakerState};
+use super::breaker::{Breaker, BreakerState, SharedTicket, Ticket};
 use super::client::UpstreamClient;
 use super::slots::Slots;
 use crate::config::{SanctionsRole, UpstreamConfig, UpstreamKind};
@@ -364,6 +364,26 @@ impl Upstream {
         deadline: Option<Deadline>,
         parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
     ) -> (Result<T, CallError>, CallInfo) {
+        self.call_grouped(req, ctx, deadline, None, parse).await
+    }
+
+    /// One ticket for a fan-out's calls to this platform on behalf of one
+    /// request (see [`SharedTicket`]); pass it to [`Upstream::call_grouped`].
+    pub fn group_ticket(&self) -> SharedTicket<'_> {
+        self.breaker.try_acquire_shared()
+    }
+
+    /// [`Upstream::call_until`] as one of a group of calls that share a
+    /// breaker ticket (`group`, from this upstream's
+    /// [`Upstream::group_ticket`]): the breaker sees the group as one call.
+    pub async fn call_grouped<T>(
+        &self,
+        req: &UpstreamRequest,
+        ctx: &crate::http::RequestCtx,
+        deadline: Option<Deadline>,
+        group: Option<&SharedTicket<'_>>,
+        parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
+    ) -> (Result<T, CallError>, CallInfo) {
         let span = tracing::info_span!(
             parent: &ctx.span,
             "upstream",
@@ -374,7 +394,7 @@ impl Upstream {
         );
         let traceparent = ctx.trace.child(&span);
         let (result, info) = self
-            .call_inner(req, Some(&traceparent), deadline, parse)
+            .call_inner(req, Some(&traceparent), deadline, group, parse)
             .instrument(span.clone())
             .await;
         span.record("outcome", info.outcome);
@@ -387,6 +407,7 @@ impl Upstream {
         req: &UpstreamRequest,
         traceparent: Option<&HeaderValue>,
         deadline: Option<Deadline>,
+        group: Option<&SharedTicket<'_>>,
         parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
     ) -> (Result<T, CallError>, CallInfo) {
         let started = Instant::now();
@@ -395,7 +416,11 @@ impl Upstream {
             outcome,
             elapsed: started.elapsed(),
         };
-        let Some(ticket) = self.breaker.try_acquire() else {
+        let permit = match group {
+            None => self.breaker.try_acquire().map(Permit::Own),
+            Some(g) => g.granted().then_some(Permit::Shared(g)),
+        };
+        let Some(permit) = permit else {
             self.stats.count("circuit_open", started.elapsed());
             let retry_after_secs = self.breaker.retry_after_secs();
             return (
@@ -480,7 +505,10 @@ impl Upstream {
             if done || left() < pause + MIN_ATTEMPT || !self.budget.withdraw() {
                 self.stats.count(outcome, started.elapsed());
                 if outcome != "overloaded" && !cut_short {
-                    self.breaker.record(ticket, healthy);
+                    match permit {
+                        Permit::Own(ticket) => self.breaker.record(ticket, healthy),
+                        Permit::Shared(group) => group.note(healthy),
+                    }
                 }
                 return (result, info(attempts, outcome));
             }
@@ -586,6 +614,13 @@ fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
         src = s.source();
     }
     out
+}
+
+/// The breaker's leave for one call: its own ticket, or a share of its
+/// group's.
+enum Permit<'t, 'b, 'g> {
+    Own(Ticket<'b>),
+    Shared(&'t SharedTicket<'g>),
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use super::problem::{ApiError, Code};
 use super::{Gateway, JsonResult, Req, RequestCtx, Trail};
 use crate::config::SanctionsRole;
+use crate::federation::breaker::SharedTicket;
 use crate::federation::{Deadline, Upstream};
 use credgate_policy::canonical::{ListingKind, SanctionAnswer};
 use credgate_policy::ids::{division, DivisionCode, Subject};
@@ -111,9 +112,16 @@ pub(super) async fn handle(
 
     // Fan out: every platform at once, one deadline; each platform gets at
     // most `calls_per_platform` of this request's batches at a time.
-    let gates: Vec<Semaphore> = upstreams
+    // The breaker sees this request's calls to a platform as one call
+    // (`SharedTicket`): a platform taking one subject per call is not cut
+    // off by one slow batch, and is probed by a whole batch.
+    let gates: Vec<Gate<'_>> = upstreams
         .iter()
-        .map(|_| Semaphore::new(gw.sanctions.calls_per_platform.max(1)))
+        .zip(&asked)
+        .map(|(u, subjects)| Gate {
+            turns: Semaphore::new(gw.sanctions.calls_per_platform.max(1)),
+            breaker: (!subjects.is_empty()).then(|| u.group_ticket()),
+        })
         .collect();
     let window = Duration::from_millis(gw.sanctions.deadline_ms);
     let deadline = Deadline {
@@ -173,6 +181,9 @@ pub(super) async fn handle(
         }
     }
     drop(calls);
+    // Each platform's calls have all ended: their outcome goes to its
+    // breaker now.
+    drop(gates);
     // A platform that did not answer for some of its batches is named in
     // `failed_platforms`; only the subjects of those batches lack its word
     // (a batch it answered in time stands).
@@ -331,19 +342,27 @@ fn json_content_type(headers: &http::HeaderMap) -> Result<(), ApiError> {
 /// report back: scheduling only.
 const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
+/// One platform's share of a fan-out: its turns (at most
+/// `calls_per_platform` of the request's calls at a time) and the breaker
+/// ticket its calls share (`None` when it is asked about nobody).
+struct Gate<'u> {
+    turns: Semaphore,
+    breaker: Option<SharedTicket<'u>>,
+}
+
 async fn ask_platform(
     call: usize,
     i: usize,
     u: Arc<Upstream>,
     subjects: &[String],
     ctx: &RequestCtx,
-    gate: &Semaphore,
+    gate: &Gate<'_>,
     deadline: Deadline,
 ) -> PlatformAnswer {
     // Never closed; the deadline bounds the wait. A batch still waiting
     // for its turn at the deadline never reached the platform.
     let at = tokio::time::Instant::from_std(deadline.at);
-    let Ok(_turn) = tokio::time::timeout_at(at, gate.acquire()).await else {
+    let Ok(_turn) = tokio::time::timeout_at(at, gate.turns.acquire()).await else {
         return PlatformAnswer {
             call,
             upstream: i,
@@ -357,9 +376,13 @@ async fn ask_platform(
     };
     let req = u.adapter.sanctions_request(subjects);
     let (result, info) = u
-        .call_until(&req, ctx, Some(deadline), |status, body| {
-            u.adapter.parse_sanctions(subjects, status, body)
-        })
+        .call_grouped(
+            &req,
+            ctx,
+            Some(deadline),
+            gate.breaker.as_ref(),
+            |status, body| u.adapter.parse_sanctions(subjects, status, body),
+        )
         .await;
     if let Err(e) = &result {
         tracing::warn!(upstream = %u.name, outcome = info.outcome, error = %e, "sanctions batch failed");

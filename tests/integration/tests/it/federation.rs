@@ -930,3 +930,62 @@ async fn late_batches_of_a_fan_out_do_not_open_a_healthy_platforms_breaker() {
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
+
+/// The breaker state `/readyz` reports for `platform`.
+async fn breaker_of(h: &Harness, platform: &str) -> String {
+    let ready = readyz(h.gw().admin_addr.unwrap()).await;
+    let state = ready["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == platform)
+        .map(|u| u["breaker"].clone());
+    state.and_then(|s| s.as_str().map(str::to_owned)).unwrap()
+}
+
+/// A sanctions batch's calls to one platform are one call to its breaker
+/// (black-box review): Hangzhou takes one subject per call, and a batch of
+/// five that failed was five failures, opening the breaker for every
+/// client at once; in half-open only one of the batch's calls got the
+/// probe's slot, so the batch that probed a recovered platform came back
+/// `partial`.
+#[tokio::test]
+async fn a_batchs_calls_to_one_platform_are_one_call_to_its_breaker() {
+    let h = Harness::start_with(Options {
+        upstream_extra: "max_retries = 0\nbreaker = { failure_threshold = 2, open_ms = 1000 }"
+            .into(),
+        ..Options::default()
+    })
+    .await;
+    let subjects = hangzhou_enterprises(&h, 5, true);
+    h.fault("hangzhou", json!({ "mode": "error", "error_rate": 1.0 }))
+        .await;
+    let v = check_batch(&h, &subjects).await;
+    assert_eq!(v["failed_platforms"], json!(["hangzhou"]), "{v}");
+    assert_eq!(
+        breaker_of(&h, "hangzhou").await,
+        "closed",
+        "five calls, one failure"
+    );
+    check_batch(&h, &subjects).await;
+    assert_eq!(
+        breaker_of(&h, "hangzhou").await,
+        "open",
+        "the second failure"
+    );
+
+    // Recovered: once open_ms is over, the next batch is the probe, all of it.
+    h.fault("hangzhou", json!({ "mode": "none" })).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while breaker_of(&h, "hangzhou").await != "half_open" {
+        assert!(Instant::now() < deadline, "never due to probe");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let before = h.sim_requests("hangzhou").await.len();
+    let v = complete_batch(&h, &subjects).await;
+    assert_eq!(h.sim_requests("hangzhou").await.len() - before, 5);
+    for r in v["results"].as_array().unwrap() {
+        assert_eq!(r["status"], "no_hit", "{v}");
+    }
+    assert_eq!(breaker_of(&h, "hangzhou").await, "closed");
+}

@@ -53,6 +53,31 @@ pub(crate) fn latency_buckets() -> impl Iterator<Item = f64> {
     .into_iter()
 }
 
+/// A labelled family described (`# HELP`, `# TYPE`) from the first
+/// scrape: `prometheus-client` leaves an empty family out altogether, so
+/// an idle gateway's `/metrics` lacked e.g. `credgate_ratelimit_rejections_total`
+/// until the first 429, and alerts or dashboards written against it found
+/// no such metric.
+#[derive(Debug)]
+struct Described<M>(M);
+
+impl<M: EncodeMetric> EncodeMetric for Described<M> {
+    fn encode(
+        &self,
+        encoder: prometheus_client::encoding::MetricEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.0.metric_type()
+    }
+
+    fn is_empty(&self) -> bool {
+        false
+    }
+}
+
 /// Every metric credgate exports.
 pub struct Metrics {
     registry: Registry,
@@ -85,26 +110,26 @@ impl Metrics {
         registry.register(
             "credgate_requests",
             "Requests by client, endpoint template and decision (ok or the problem code)",
-            requests.clone(),
+            Described(requests.clone()),
         );
         let duration: Family<EndpointLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(latency_buckets()));
         registry.register(
             "credgate_request_duration_seconds",
             "Request latency from headers read to response ready (audit included)",
-            duration.clone(),
+            Described(duration.clone()),
         );
         let ratelimit_rejections = Family::<ClientLabels, Counter>::default();
         registry.register(
             "credgate_ratelimit_rejections",
             "Requests refused by a rate limit or quota",
-            ratelimit_rejections.clone(),
+            Described(ratelimit_rejections.clone()),
         );
         let authz_refusals = Family::<CodeLabels, Counter>::default();
         registry.register(
             "credgate_authorization_refusals",
             "Subject-authorization refusals by code",
-            authz_refusals.clone(),
+            Described(authz_refusals.clone()),
         );
         let audit_write = Histogram::new(latency_buckets());
         registry.register(
@@ -473,3 +498,6 @@ impl Collector for StateCollector {
 struct ModeLabels {
     mode: String,
 }
+
+#[cfg(test)]
+mod tests;

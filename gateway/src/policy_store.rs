@@ -28,21 +28,6 @@ pub enum PolicyLoadError {
         /// Every error with its location.
         errors: PolicyErrors,
     },
-    /// A client names a home score scheme the configuration does not define.
-    #[error(
-        "policy {path}: client {client}: home_scheme {scheme:?} is not one of the configured \
-         [[score_schemes]] ({known})"
-    )]
-    UnknownScheme {
-        /// The policy file.
-        path: PathBuf,
-        /// The client id.
-        client: String,
-        /// The scheme it names.
-        scheme: String,
-        /// The configured schemes, comma-separated.
-        known: String,
-    },
     /// A trusted issuer's public key could not be read.
     #[error("policy {path}: issuer {issuer}: {reason}")]
     IssuerKey {
@@ -75,6 +60,19 @@ impl std::ops::Deref for LoadedPolicy {
 /// Reads and validates a policy file and the issuer keys it names (key
 /// files resolve against the policy file's directory).
 pub fn load_policy_file(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
+    load(path, None)
+}
+
+/// Reads a policy file ([`load_policy_file`]) and checks it against the
+/// configuration it runs under: every client's `home_scheme` must be one of
+/// `schemes` (the configured score schemes), or its answers would silently
+/// lack the home tier. A scheme outside them is one more located error
+/// among the file's others.
+pub fn load_policy_for(path: &Path, schemes: &[String]) -> Result<LoadedPolicy, PolicyLoadError> {
+    load(path, Some(schemes))
+}
+
+fn load(path: &Path, schemes: Option<&[String]>) -> Result<LoadedPolicy, PolicyLoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| PolicyLoadError::Read {
         path: path.to_owned(),
         source,
@@ -100,7 +98,7 @@ pub fn load_policy_file(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
         trusted.insert(id.to_owned(), issuer);
         Ok(())
     };
-    let policy = Policy::parse_checking_keys(&text, &origin, &mut check_key).map_err(|errors| {
+    let policy = Policy::parse_for(&text, &origin, &mut check_key, schemes).map_err(|errors| {
         PolicyLoadError::Invalid {
             path: path.to_owned(),
             errors,
@@ -120,27 +118,6 @@ pub fn load_policy_file(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
         issuers.push(checked);
     }
     Ok(LoadedPolicy { policy, issuers })
-}
-
-/// Reads a policy file ([`load_policy_file`]) and checks it against the
-/// configuration it runs under: every client's `home_scheme` must be one of
-/// `schemes` (the configured score schemes), or its answers would silently
-/// lack the home tier.
-pub fn load_policy_for(path: &Path, schemes: &[String]) -> Result<LoadedPolicy, PolicyLoadError> {
-    let loaded = load_policy_file(path)?;
-    for client in loaded.policy.clients() {
-        if let Some(scheme) = client.home_scheme() {
-            if !schemes.iter().any(|s| s == scheme) {
-                return Err(PolicyLoadError::UnknownScheme {
-                    path: path.to_owned(),
-                    client: client.id().to_owned(),
-                    scheme: scheme.to_owned(),
-                    known: schemes.join(", "),
-                });
-            }
-        }
-    }
-    Ok(loaded)
 }
 
 /// The current policy and its reload counters.
@@ -236,11 +213,25 @@ mod tests {
         let known = |ids: &[&str]| ids.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         load_policy_for(&p, &known(&["qianjiang", "tianyi"])).unwrap();
         let err = load_policy_for(&p, &known(&["tianyi", "bailu"])).unwrap_err();
-        assert!(
-            matches!(&err, PolicyLoadError::UnknownScheme { client, scheme, .. }
-                if client == "peer-hz" && scheme == "qianjiang"),
+        let PolicyLoadError::Invalid { errors, .. } = &err else {
+            panic!("{err}");
+        };
+        let e = &errors.errors()[0];
+        assert_eq!(
+            (errors.len(), e.kind, e.key_path.as_str()),
+            (
+                1,
+                credgate_policy::ErrorKind::UnknownScheme,
+                "clients[2].home_scheme"
+            ),
             "{err}"
         );
+        // Located at the value, with the schemes it may name.
+        let line = credgate_policy::DEMO_POLICY
+            .lines()
+            .position(|l| l.contains("home_scheme"))
+            .unwrap();
+        assert_eq!(e.line, line + 1, "{err}");
         assert!(err.to_string().contains("tianyi, bailu"), "{err}");
         // A reload that would break the fit keeps the policy in force.
         let store = PolicyStore::load(&p, known(&["qianjiang"])).unwrap();
@@ -251,7 +242,7 @@ mod tests {
         .unwrap();
         assert!(matches!(
             store.reload(),
-            Err(PolicyLoadError::UnknownScheme { .. })
+            Err(PolicyLoadError::Invalid { .. })
         ));
         assert_eq!(store.reloads_failed(), 1);
         let in_force = store.current();

@@ -152,28 +152,47 @@ fn policy_check_reports_every_error_with_its_location() {
     .unwrap();
     let without = dir.path().join("without.toml");
     std::fs::write(&without, minimal).unwrap();
-    let check_with = |cfg: &std::path::Path| {
+    let check_with = |policy: &std::path::Path, cfg: &std::path::Path| {
         credgate()
             .args(["policy", "check"])
-            .arg(&good)
+            .arg(policy)
             .arg("--config")
             .arg(cfg)
             .output()
             .unwrap()
     };
-    let out = check_with(&with_schemes);
+    let out = check_with(&good, &with_schemes);
     succeeded(&out);
     assert!(
         out.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = check_with(&without);
+    // A home scheme the configuration lacks is one more located error,
+    // reported with the file's others (black-box review: it was reported
+    // alone, unlocated, and only once the rest of the file was clean).
+    let scheme_line = line_of(credgate_policy::DEMO_POLICY, "home_scheme");
+    let out = check_with(&good, &without);
     assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("is not one of the configured"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        err.contains(&format!("good.toml:{scheme_line}:")) && err.contains("[[score_schemes]]"),
+        "{err}"
+    );
+    let two = dir.path().join("two.toml");
+    std::fs::write(
+        &two,
+        credgate_policy::DEMO_POLICY.replace(
+            "profile = \"bank-standard\"",
+            "profile = \"no-such-profile\"",
+        ),
+    )
+    .unwrap();
+    let out = check_with(&two, &without);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-such-profile") && err.contains(&format!("two.toml:{scheme_line}:")),
+        "{err}"
     );
 
     let bad = dir.path().join("bad.toml");

@@ -67,6 +67,8 @@ pub enum ErrorKind {
     InvalidRateLimit,
     /// A peer platform has no home score scheme.
     MissingHomeScheme,
+    /// A home score scheme is not among the configuration's schemes.
+    UnknownScheme,
     /// An issuer has no key, both kinds of key, or an unreadable one.
     InvalidIssuerKey,
     /// A value is empty or out of range.
@@ -148,6 +150,7 @@ impl ErrorKind {
             ErrorKind::InvalidLegacyCode => "invalid_legacy_code",
             ErrorKind::InvalidRateLimit => "invalid_rate_limit",
             ErrorKind::MissingHomeScheme => "missing_home_scheme",
+            ErrorKind::UnknownScheme => "unknown_home_scheme",
             ErrorKind::InvalidIssuerKey => "invalid_issuer_key",
             ErrorKind::InvalidValue => "invalid_value",
             ErrorKind::KindMismatch => "kind_mismatch",

@@ -45,6 +45,19 @@ impl Policy {
         origin: &str,
         check_key: &mut crate::validate::KeyCheck<'_>,
     ) -> Result<Policy, PolicyErrors> {
+        Policy::parse_for(source, origin, check_key, None)
+    }
+
+    /// Like [`Policy::parse_checking_keys`], also checking the policy
+    /// against the configuration it runs under when `schemes` (its score
+    /// schemes) is given: a client's `home_scheme` outside them is one more
+    /// located error.
+    pub fn parse_for(
+        source: &str,
+        origin: &str,
+        check_key: &mut crate::validate::KeyCheck<'_>,
+        schemes: Option<&[String]>,
+    ) -> Result<Policy, PolicyErrors> {
         let loc = Locator::new(origin, source);
         let (file, unknown) = parse_past_unknown_keys(source).map_err(|found| {
             PolicyErrors(
@@ -58,7 +71,7 @@ impl Policy {
             .into_iter()
             .map(|(span, msg)| loc.error(span, "", ErrorKind::Syntax, msg))
             .collect();
-        match crate::validate::build(file, &loc, check_key) {
+        match crate::validate::build(file, &loc, check_key, schemes) {
             Ok(policy) if unknown.is_empty() => Ok(policy),
             Ok(_) => Err(PolicyErrors(unknown)),
             Err(mut errors) => {

@@ -43,6 +43,7 @@ pub(crate) fn build(
     file: PolicyFile,
     loc: &Locator<'_>,
     check_key: &mut KeyCheck<'_>,
+    schemes: Option<&[String]>,
 ) -> Result<Policy, Vec<PolicyError>> {
     let mut cx = Ctx {
         loc,
@@ -60,6 +61,7 @@ pub(crate) fn build(
         scopes: &declared,
         profiles: &profiles,
         has_issuer: !file.issuers.is_empty(),
+        schemes,
     };
     let clients = clients::build(&mut cx, &file.clients, &refs);
 

@@ -23,6 +23,9 @@ pub(crate) struct Refs<'a> {
     pub(crate) profiles: &'a DeclaredProfiles,
     /// Whether any issuer is configured.
     pub(crate) has_issuer: bool,
+    /// The score schemes of the configuration the policy runs under, when
+    /// known: a `home_scheme` must be one of them.
+    pub(crate) schemes: Option<&'a [String]>,
 }
 
 /// A validated match rule of an earlier client, for overlap checks.
@@ -62,8 +65,28 @@ pub(crate) fn build(cx: &mut Ctx<'_>, defs: &[Spanned<ClientDef>], refs: &Refs<'
             );
         }
         let home_scheme = match &def.home_scheme {
-            Some(h) => checks::id(cx, h, &format!("clients[{i}].home_scheme"), "home_scheme")
-                .then(|| h.get_ref().clone()),
+            Some(h) => {
+                let path = format!("clients[{i}].home_scheme");
+                let valid = checks::id(cx, h, &path, "home_scheme");
+                match refs.schemes {
+                    // Its answers would silently lack the home tier.
+                    Some(known) if valid && !known.iter().any(|k| k == h.get_ref()) => {
+                        let msg = format!(
+                            "home_scheme \"{}\" is not one of the configuration's \
+                             [[score_schemes]] ({})",
+                            h.get_ref(),
+                            if known.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                known.join(", ")
+                            }
+                        );
+                        cx.err(h.span(), path, ErrorKind::UnknownScheme, msg);
+                        None
+                    }
+                    _ => valid.then(|| h.get_ref().clone()),
+                }
+            }
             None => {
                 if kind == Some(ClientKind::PeerPlatform) {
                     let msg = "a peer_platform client needs a home_scheme";

@@ -279,6 +279,12 @@ pub(crate) fn server_spec<'a>(
     })
 }
 
+/// Checks that `name` can be a server certificate's SAN (an IP address
+/// or a DNS name), before anything is written.
+pub fn check_server_san(name: &str) -> Result<(), CertsError> {
+    san(name).map(drop)
+}
+
 /// An IP SAN if `name` parses as an address, a DNS SAN otherwise.
 fn san(name: &str) -> Result<SanType, CertsError> {
     if let Ok(ip) = name.parse::<IpAddr>() {

@@ -39,6 +39,6 @@ pub use dev::{
 pub use ed25519::ed25519_keypair_pem;
 pub use error::CertsError;
 pub use issue::{
-    client_spiffe_id, issue_client_cert, issue_server_cert, new_ca, CertPair, Validity,
-    DEV_ORGANIZATION, GATEWAY_SPIFFE_ID,
+    check_server_san, client_spiffe_id, issue_client_cert, issue_server_cert, new_ca, CertPair,
+    Validity, DEV_ORGANIZATION, GATEWAY_SPIFFE_ID,
 };

@@ -118,6 +118,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve(a),
         Command::Demo(a) => crate::demo::run(a),
         Command::Certs(CertsCommand::Dev { out, force, sans }) => {
+            // Every name is checked before anything is written: a bad one
+            // must not leave a PKI behind whose certificates lack the rest.
+            for name in &sans {
+                credgate_certs::check_server_san(name).context("--san")?;
+            }
             let pki = credgate_certs::generate_dev_pki(&credgate_certs::DevPkiOptions {
                 out: out.clone(),
                 force,
@@ -289,6 +294,7 @@ fn check_files(cfg: &crate::config::Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("[redis] url: {e}"))?;
     }
     if !cfg.audit.danger_disabled {
+        check_audit_dir(&cfg.audit.dir)?;
         let f = &cfg.audit.signing_key_file;
         let pem = std::fs::read_to_string(f)
             .with_context(|| format!("audit signing key {}", f.display()))?;
@@ -311,6 +317,41 @@ fn check_files(cfg: &crate::config::Config) -> anyhow::Result<()> {
             f.display()
         );
     }
+    Ok(())
+}
+
+/// Whether `serve` could create (or write in) the audit directory: the
+/// nearest part of its path that exists must be a folder this process
+/// can create a file in. Tried with a probe file, removed at once; the
+/// directory itself is not created (a check changes nothing), and a
+/// gateway already writing in it is no obstacle (its lock is not taken).
+fn check_audit_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut existing = dir;
+    while !existing.exists() {
+        existing = match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+    }
+    anyhow::ensure!(
+        existing.is_dir(),
+        "audit dir {}: {} is not a folder",
+        dir.display(),
+        existing.display()
+    );
+    let probe = existing.join(format!(".credgate-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .with_context(|| {
+            format!(
+                "audit dir {}: cannot create files in {}",
+                dir.display(),
+                existing.display()
+            )
+        })?;
+    let _ = std::fs::remove_file(&probe);
     Ok(())
 }
 

@@ -727,6 +727,17 @@ fn sans_of(pem_path: &std::path::Path) -> Vec<String> {
 fn certs_dev_adds_extra_names_and_sim_serves_on_fixed_ports() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pki");
+    // A name that cannot be a SAN is refused before anything is written
+    // (black-box review: the PKI was written, then the command failed).
+    let refused = credgate()
+        .args(["certs", "dev", "--san", "sim", "--san", "bad name", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--san") && err.contains("bad name"), "{err}");
+    assert!(!out.exists(), "written before the SAN was refused");
     let status = credgate()
         .args([
             "certs",
@@ -929,6 +940,55 @@ fn a_missing_file_is_named_once_on_stderr_with_a_non_zero_exit() {
         assert!(err.matches("os error 2").count() <= 1, "{args:?}: {err}");
         assert!(!err.contains("no checkpoint yet"), "{args:?}: {err}");
     }
+}
+
+/// `serve --check` finds an audit directory `serve` could not create
+/// (black-box review: the check passed, the start failed), without
+/// creating one itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_check_refuses_an_audit_dir_serve_could_not_create() {
+    let h = credgate_integration::Harness::start().await;
+    let text = std::fs::read_to_string(&h.config_path).unwrap();
+    let dir = h.config_path.parent().unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("dir = ") && l.contains("audit"))
+        .unwrap_or_else(|| panic!("no audit dir in {text}"));
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let fresh = dir.join("new/audit");
+    for (audit_dir, refusal) in [
+        (fresh.clone(), None),
+        (file.join("audit"), Some("is not a folder")),
+    ] {
+        let cfg = dir.join("gateway-audit-check.toml");
+        let with = text.replace(line, &format!("dir = {:?}", audit_dir.to_str().unwrap()));
+        std::fs::write(&cfg, with).unwrap();
+        let mut c = credgate();
+        c.args(["serve", "--check", "--config"]).arg(&cfg);
+        let out = run_blocking(c).await;
+        assert_eq!(
+            out.status.success(),
+            refusal.is_none(),
+            "{audit_dir:?}: {out:?}"
+        );
+        if let Some(refusal) = refusal {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(refusal) && err.contains("audit dir"), "{err}");
+        }
+    }
+    assert!(!fresh.exists(), "the check created the directory");
+    assert!(!dir.join("new").exists(), "the check created the directory");
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".credgate-check")
+        })
+        .collect();
+    assert!(left.is_empty(), "probe files left: {left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

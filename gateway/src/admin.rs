@@ -181,9 +181,13 @@ fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
     let rl = state.ratelimit.stats();
     // fail_closed with Redis down refuses every limited request: not ready.
     let ready = !audit_failing && mode != credgate_ratelimit::Mode::Closed;
+    let policy = state.policy.current();
     let body = serde_json::json!({
         "ready": ready,
-        "policy": state.policy.current().summary(),
+        "policy": policy.summary(),
+        // Which file this replica runs: compare with `sha256sum policy.toml`
+        // (or across replicas) during a rollout.
+        "policy_sha256": policy.sha256,
         "audit": { "failing": audit_failing },
         "all_upstreams_open": all_open,
         "upstreams": upstreams,

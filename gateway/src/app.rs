@@ -238,7 +238,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         stats.clone(),
         shutdown_rx,
     )));
-    tracing::info!(%addr, admin = ?admin_addr, policy = %policy.current().summary(), "credgate listening");
+    tracing::info!(%addr, admin = ?admin_addr, policy = %policy.current().summary(), policy_sha256 = %policy.current().sha256, "credgate listening");
     Ok(Running {
         addr,
         admin_addr,

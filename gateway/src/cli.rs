@@ -167,7 +167,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             match loaded {
                 Ok(p) => {
-                    println!("{}: ok ({})", file.display(), p.summary());
+                    println!(
+                        "{}: ok ({}; sha256 {})",
+                        file.display(),
+                        p.summary(),
+                        p.sha256
+                    );
                     let homes: Vec<&str> = p
                         .policy
                         .clients()

@@ -66,8 +66,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             &credgate_sim::platforms_json(&platforms),
         )?;
         write_json(&dir.join("samples.json"), &samples)?;
-        std::fs::write(dir.join("policy.toml"), credgate_policy::DEMO_POLICY)
-            .context("writing policy.toml")?;
+        write_policy(&dir.join("policy.toml"))?;
         let gateway_toml = gateway_toml(&a.listen, &a.admin, &platforms);
         let cfg_path = dir.join("gateway.toml");
         std::fs::write(&cfg_path, &gateway_toml).context("writing gateway.toml")?;
@@ -92,6 +91,28 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the demo policy, unless the file is there with other text: a
+/// policy edited to try something (a profile, a limit) survives a restart
+/// of the demo (black-box review: it was overwritten). `gateway.toml` and
+/// the rest are rewritten each time: they name this run's ports.
+fn write_policy(path: &Path) -> anyhow::Result<()> {
+    match std::fs::read(path) {
+        Ok(text) if text != credgate_policy::DEMO_POLICY.as_bytes() => {
+            eprintln!(
+                "credgate demo: keeping the edited {} (delete it to get the demo policy back)",
+                path.display()
+            );
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::write(path, credgate_policy::DEMO_POLICY)
+                .with_context(|| format!("writing {}", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 /// Makes the demo's audit signing key (`certs/audit/signing.key` + `.pub`)

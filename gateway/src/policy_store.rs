@@ -48,6 +48,11 @@ pub struct LoadedPolicy {
     pub policy: Policy,
     /// Its trusted authorization issuers with their public keys.
     pub issuers: Vec<TrustedIssuer>,
+    /// SHA-256 of the policy file as read, lower-case hex: what
+    /// `sha256sum policy.toml` prints, so an operator can tell which file
+    /// every replica runs (`/readyz`, the load and reload logs, `policy
+    /// check`). The issuer key files it names are not included.
+    pub sha256: String,
 }
 
 impl std::ops::Deref for LoadedPolicy {
@@ -117,7 +122,12 @@ fn load(path: &Path, schemes: Option<&[String]>) -> Result<LoadedPolicy, PolicyL
         checked.key_id = issuer.key_id.clone();
         issuers.push(checked);
     }
-    Ok(LoadedPolicy { policy, issuers })
+    let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()));
+    Ok(LoadedPolicy {
+        policy,
+        issuers,
+        sha256,
+    })
 }
 
 /// The current policy and its reload counters.

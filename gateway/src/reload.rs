@@ -205,7 +205,8 @@ pub fn spawn(
             if forced || policy_now != policy_seen {
                 match policy.reload() {
                     Ok(()) => {
-                        tracing::info!(summary = %policy.current().summary(), "policy reloaded");
+                        let now = policy.current();
+                        tracing::info!(summary = %now.summary(), sha256 = %now.sha256, "policy reloaded");
                         // The new policy may name files (issuer keys) in
                         // folders not watched yet: watch them too, then
                         // compare once more for a change made meanwhile.

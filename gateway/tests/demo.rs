@@ -105,13 +105,11 @@ const EXPECTED: &[Option<u16>] = &[
     Some(200),
 ];
 
-#[tokio::test]
-async fn every_command_the_demo_prints_answers_as_documented() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo_dir = dir.path().join("demo");
+/// Starts `credgate demo` on `demo_dir`; returns it with its banner.
+fn start_demo(demo_dir: &std::path::Path) -> (Demo, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_credgate"))
         .args(["demo", "--dir"])
-        .arg(&demo_dir)
+        .arg(demo_dir)
         .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -119,7 +117,7 @@ async fn every_command_the_demo_prints_answers_as_documented() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let mut demo = Demo(Some(child));
+    let demo = Demo(Some(child));
     // The banner, read on a thread until its last line (bounded wait).
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -149,6 +147,42 @@ async fn every_command_the_demo_prints_answers_as_documented() {
         lines.iter().any(|l| l.starts_with("Stop with Ctrl-C")),
         "banner incomplete: {lines:?}"
     );
+    (demo, lines)
+}
+
+/// SIGTERM, then waits (bounded) for a clean exit.
+fn stop_demo(mut demo: Demo) {
+    let pid = demo.0.as_ref().map(Child::id).unwrap();
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let child = demo.0.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let mut child = child;
+        let _ = tx.send(child.wait());
+        child
+    });
+    let status = rx.recv_timeout(Duration::from_secs(30)).ok();
+    if status.is_none() {
+        // Still running: kill it (the waiter then returns) before failing.
+        let _ = Command::new("sh")
+            .args(["-c", &format!("kill -KILL {pid}")])
+            .status();
+    }
+    drop(waiter);
+    let status = status.map(Result::unwrap);
+    let status = status.expect("the demo stops within 30 s of SIGTERM");
+    assert!(status.success(), "demo exit: {status}");
+}
+
+#[tokio::test]
+async fn every_command_the_demo_prints_answers_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let (demo, lines) = start_demo(&demo_dir);
     let verify_line = lines
         .iter()
         .find(|l| l.contains("credgate audit verify"))
@@ -233,30 +267,7 @@ async fn every_command_the_demo_prints_answers_as_documented() {
     }
 
     // SIGTERM drains and writes a final checkpoint; the log verifies.
-    let pid = demo.0.as_ref().map(Child::id).unwrap();
-    let killed = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {pid}")])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let child = demo.0.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let mut child = child;
-        let _ = tx.send(child.wait());
-        child
-    });
-    let status = rx.recv_timeout(Duration::from_secs(30)).ok();
-    if status.is_none() {
-        // Still running: kill it (the waiter then returns) before failing.
-        let _ = Command::new("sh")
-            .args(["-c", &format!("kill -KILL {pid}")])
-            .status();
-    }
-    drop(waiter);
-    let status = status.map(Result::unwrap);
-    let status = status.expect("the demo stops within 30 s of SIGTERM");
-    assert!(status.success(), "demo exit: {status}");
+    stop_demo(demo);
     // The verify command as the banner prints it (with --max-uncovered 0:
     // the final checkpoint covers every record).
     let printed = verify_line
@@ -276,4 +287,27 @@ async fn every_command_the_demo_prints_answers_as_documented() {
         "{}",
         String::from_utf8_lossy(&verify.stderr)
     );
+
+    // A restart keeps a policy.toml the user edited (black-box review: it
+    // was overwritten), and /readyz says which file is in force.
+    let policy = demo_dir.join("policy.toml");
+    let edited = format!("{}\n# edited\n", std::fs::read_to_string(&policy).unwrap());
+    std::fs::write(&policy, &edited).unwrap();
+    let (demo, lines) = start_demo(&demo_dir);
+    assert_eq!(std::fs::read_to_string(&policy).unwrap(), edited);
+    let admin: SocketAddr = lines
+        .iter()
+        .find_map(|l| l.split("admin:").nth(1))
+        .and_then(|rest| rest.trim().strip_prefix("http://"))
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no admin address in {lines:#?}"));
+    let (_, body) = credgate_integration::plain(admin, Method::GET, "/readyz", None).await;
+    let ready: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let digest = hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        edited.as_bytes(),
+    ));
+    assert_eq!(ready["policy_sha256"], digest.as_str(), "{ready}");
+    stop_demo(demo);
 }

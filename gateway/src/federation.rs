@@ -11,6 +11,7 @@ pub mod adapters;
 mod bounds;
 pub mod breaker;
 mod client;
+mod errtext;
 mod slots;
 pub mod upstream;
 

@@ -127,7 +127,11 @@ where
     let fmt = tracing_subscriber::fmt::layer()
         .event_format(jsonline::JsonLine)
         .with_writer(writer)
-        .with_filter(filter.and(filter_fn(|m| m.is_event())));
+        .with_filter(
+            filter
+                .and(filter_fn(|m| m.is_event()))
+                .and(filter_fn(crate::logging::allowed)),
+        );
     // Without a provider there is no OpenTelemetry layer at all (an absent
     // `Option` layer would still enable every span).
     match provider {

@@ -296,20 +296,32 @@ fn inline_value_end(rest: &str) -> Option<usize> {
 
 /// Replaces the contents of double-quoted strings in a TOML error message
 /// with `…`: values (which could be identifiers) are never echoed, while
-/// key names (quoted with backticks by `toml`) stay.
+/// key names (quoted with backticks by `toml`) stay. A backticked value
+/// with a digit or a non-ASCII letter in it is a value, not a key name
+/// (`invalid type: integer `913502032908059063``: an all-digit legacy code
+/// written without quotes, privacy review) and is replaced too.
 fn redact_strings(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let mut inside = false;
-    for c in message.chars() {
-        if c == '"' {
-            if inside {
+    let mut rest = message;
+    while let Some(at) = rest.find(['"', '`']) {
+        let quote = rest[at..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=at]);
+        let after = &rest[at + 1..];
+        let Some(len) = after.find(quote) else {
+            // Unclosed: the rest is quoted text.
+            if quote == '"' || after.chars().any(|c| c.is_ascii_digit() || !c.is_ascii()) {
                 out.push('…');
+            } else {
+                out.push_str(after);
             }
-            inside = !inside;
-            out.push(c);
-        } else if !inside {
-            out.push(c);
-        }
+            return out;
+        };
+        let inner = &after[..len];
+        let value = quote == '"' || inner.chars().any(|c| c.is_ascii_digit() || !c.is_ascii());
+        out.push_str(if value { "…" } else { inner });
+        out.push(quote);
+        rest = &after[len + 1..];
     }
+    out.push_str(rest);
     out
 }

@@ -557,12 +557,12 @@ impl Upstream {
             }
             let request = builder
                 .body(Full::new(Bytes::from(req.body.clone())))
-                .map_err(|e| UpstreamError::Transport(e.to_string()))?;
+                .map_err(|e| UpstreamError::Transport(super::errtext::describe(&e)))?;
             let resp = self
                 .client
                 .request(request)
                 .await
-                .map_err(|e| UpstreamError::Transport(describe_client_error(&e)))?;
+                .map_err(|e| UpstreamError::Transport(super::errtext::describe(&e)))?;
             let status = resp.status().as_u16();
             let body = Limited::new(resp.into_body(), MAX_UPSTREAM_BODY)
                 .collect()
@@ -571,7 +571,7 @@ impl Upstream {
                     if e.is::<http_body_util::LengthLimitError>() {
                         UpstreamError::BodyTooLarge
                     } else {
-                        UpstreamError::Transport(e.to_string())
+                        UpstreamError::Transport(super::errtext::describe(&*e))
                     }
                 })?
                 .to_bytes();
@@ -600,20 +600,6 @@ fn outcome_of<T>(r: &Result<T, CallError>) -> &'static str {
         Err(CallError::Adapter(AdapterError::Malformed(_))) => "malformed",
         Err(CallError::Upstream(e)) => e.kind(),
     }
-}
-
-/// The full cause chain of a client error, so that TLS verification
-/// failures ("invalid peer certificate: UnknownIssuer") are visible in logs.
-fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
-    use std::error::Error as _;
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
 }
 
 /// The breaker's leave for one call: its own ticket, or a share of its

@@ -28,7 +28,7 @@ fn query_params(q: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
         if out.iter().any(|(key, _): &(String, String)| *key == k) {
             return Err(ApiError::new(
                 Code::InvalidRequest,
-                format!("{k} given twice"),
+                format!("{} given twice", super::problem::shown(&k)),
             ));
         }
         out.push((k, v));
@@ -73,7 +73,10 @@ fn parse_request(
         AuditRoute::Consistency => &["from", "to"],
     };
     if let Some((k, _)) = params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
-        return Err(bad(&format!("unknown query parameter {k:?}")));
+        return Err(bad(&format!(
+            "unknown query parameter {}",
+            super::problem::shown(k)
+        )));
     }
     // An empty value filters nothing sensible (`client=` would match no
     // record and read as "none found"): say so instead.
@@ -277,7 +280,12 @@ pub(super) async fn access_log(
                 Ok(n) if n > 0 => q.limit = Some(n.min(100)),
                 _ => return Err(bad("limit: a positive integer")),
             },
-            other => return Err(bad(&format!("unknown query parameter {other:?}"))),
+            other => {
+                return Err(bad(&format!(
+                    "unknown query parameter {}",
+                    super::problem::shown(other)
+                )))
+            }
         }
     }
     let page = log.query(q).await.map_err(|e| internal_audit(&e))?;

@@ -288,6 +288,24 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// A name from the request (a query parameter, a section) as a problem's
+/// detail may repeat it: quoted when it looks like a name (at most 32
+/// ASCII letters, digits, `_`, `.`, `-`, with at most 4 digits), else not
+/// repeated at all. A "parameter" that is an ID number, a name or 5 KB of
+/// query string is not echoed back (privacy review).
+pub(crate) fn shown(name: &str) -> String {
+    let looks_like_a_name = (1..=32).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && name.chars().filter(char::is_ascii_digit).count() <= 4;
+    if looks_like_a_name {
+        format!("{name:?}")
+    } else {
+        "(not shown: not a name)".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
 

@@ -150,7 +150,7 @@ fn parse_sections(query: Option<&str>) -> Result<Option<Vec<Section>>, ApiError>
         if k != "sections" {
             return Err(ApiError::new(
                 Code::InvalidRequest,
-                format!("unknown query parameter {k:?}"),
+                format!("unknown query parameter {}", super::problem::shown(&k)),
             ));
         }
         if found.is_some() {
@@ -159,7 +159,10 @@ fn parse_sections(query: Option<&str>) -> Result<Option<Vec<Section>>, ApiError>
         let mut list = Vec::new();
         for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let s = Section::parse(name).ok_or_else(|| {
-                ApiError::new(Code::InvalidRequest, format!("unknown section {name:?}"))
+                ApiError::new(
+                    Code::InvalidRequest,
+                    format!("unknown section {}", super::problem::shown(name)),
+                )
             })?;
             if !list.contains(&s) {
                 list.push(s);

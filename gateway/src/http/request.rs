@@ -150,7 +150,7 @@ pub(super) fn no_query(parts: &http::request::Parts) -> Result<(), ApiError> {
             let k = pair.split_once('=').map_or(pair, |(k, _)| k);
             Err(ApiError::new(
                 Code::InvalidRequest,
-                format!("unknown query parameter {k:?}"),
+                format!("unknown query parameter {}", super::problem::shown(k)),
             ))
         }
     }

@@ -256,3 +256,22 @@ fn a_key_the_caller_refuses_is_a_located_error_among_the_others() {
     // Accepted: the same file is valid.
     assert!(Policy::parse_checking_keys(BASE, "policy.toml", &mut |_, _| Ok(())).is_ok());
 }
+
+/// A value written without quotes is not echoed either (privacy review:
+/// an all-digit legacy USCC as a TOML integer came back in the type
+/// error), while key names stay.
+#[test]
+fn a_wrongly_typed_value_is_not_echoed() {
+    let src = BASE.replace(
+        "version = 1\n",
+        "version = 1\n[settings]\nlegacy_codes = [913502032908059063]\n",
+    );
+    let errs = errors(&src);
+    let text: String = errs.iter().map(|e| format!("{e}\n")).collect();
+    assert!(!errs.is_empty());
+    assert!(!text.contains("913502032908059063"), "{text}");
+    assert!(text.contains("integer"), "{text}");
+    let src = BASE.replace("kind = \"bank\"\n", "kind = \"bank\"\nbogus_key = 1\n");
+    let text: String = errors(&src).iter().map(|e| format!("{e}\n")).collect();
+    assert!(text.contains("bogus_key"), "{text}");
+}

@@ -109,3 +109,59 @@ fn check(body: &[u8]) {
         "mobile in {text}"
     );
 }
+
+/// A subject's ID number sent where a query parameter's name or a section
+/// goes is not echoed back in the problem detail, nor is a long query
+/// (privacy review); a name that looks like a parameter still is.
+#[tokio::test]
+async fn problem_details_do_not_echo_identifiers_from_the_query() {
+    let h = Harness::start().await;
+    let persons: Vec<String> = h.samples["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    let other = &persons[1];
+    let uscc = h.samples["enterprises"][0]["uscc"].as_str().unwrap();
+    let dept = h.client("dept-nb");
+    let auditor = h.client("auditor");
+    let approval = [("x-credit-purpose", "administrative_approval")];
+    let review = [("x-credit-purpose", "audit_review")];
+    let long = "a".repeat(5000);
+    for (client, headers, path) in [
+        (
+            &dept,
+            &approval,
+            format!("/v1/enterprises/{uscc}/report?{other}=1"),
+        ),
+        (
+            &dept,
+            &approval,
+            format!("/v1/enterprises/{uscc}/report?sections=basic,{other}"),
+        ),
+        (
+            &dept,
+            &approval,
+            format!("/v1/enterprises/{uscc}/report?{long}=1"),
+        ),
+        (&auditor, &review, format!("/v1/audit/records?{other}=1")),
+        (
+            &auditor,
+            &review,
+            format!("/v1/audit/records?{other}=1&{other}=2"),
+        ),
+        (&auditor, &review, format!("/v1/audit/checkpoint?{other}")),
+    ] {
+        let r = client.get(&path, headers).await;
+        assert_eq!(r.status, 400, "{path}");
+        let text = String::from_utf8_lossy(&r.body);
+        assert!(!text.contains(other.as_str()), "{path}: {text}");
+        assert!(!text.contains(&long[..100]), "{path}: {text}");
+        assert!(text.contains("not shown"), "{path}: {text}");
+    }
+    let r = dept
+        .get(&format!("/v1/enterprises/{uscc}/report?bogus=1"), &approval)
+        .await;
+    assert!(String::from_utf8_lossy(&r.body).contains("\\\"bogus\\\""));
+}

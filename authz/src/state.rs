@@ -57,8 +57,8 @@ pub enum UseOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "release the use when the query is refused or fails"]
 pub struct Reservation {
-    /// The token's `jti`.
-    pub jti: String,
+    /// The use counter's key: `<iss>/<jti>` ([`use_key`]).
+    pub key: String,
     /// The use count including this reservation (1-based).
     pub used: u32,
     /// The token's `max_uses`.
@@ -70,19 +70,20 @@ pub trait AuthzState: Send + Sync {
     /// Whether `jti` is revoked.
     fn is_revoked(&self, jti: &str) -> impl Future<Output = Result<bool, StateError>> + Send;
 
-    /// Reserves one use atomically: [`UseOutcome::Reserved`] if the count after
+    /// Reserves one use atomically of the token counted under `key`
+    /// ([`use_key`]): [`UseOutcome::Reserved`] if the count after
     /// reserving is at most `max_uses`, else [`UseOutcome::Exhausted`] (the count is
     /// left unchanged). The counter lives until `expires_at` (Unix seconds).
     fn reserve_use(
         &self,
-        jti: &str,
+        key: &str,
         max_uses: u32,
         expires_at: i64,
     ) -> impl Future<Output = Result<UseOutcome, StateError>> + Send;
 
     /// Gives a reserved use back (the query was refused or failed later). Never
-    /// takes the count below zero.
-    fn release_use(&self, jti: &str) -> impl Future<Output = Result<(), StateError>> + Send;
+    /// takes the count below zero. `key` as given to `reserve_use`.
+    fn release_use(&self, key: &str) -> impl Future<Output = Result<(), StateError>> + Send;
 
     /// Revokes `jti`; the revocation is kept until `expires_at` (Unix seconds).
     fn revoke(
@@ -117,13 +118,22 @@ pub async fn enforce<S: AuthzState>(
         return Ok(None);
     };
     match state
-        .reserve_use(&auth.jti, max_uses, auth.expires_at)
+        .reserve_use(&use_key(auth), max_uses, auth.expires_at)
         .await
         .map_err(unavailable)?
     {
         UseOutcome::Reserved(reservation) => Ok(Some(reservation)),
         UseOutcome::Exhausted => Err(AuthzError::Exhausted),
     }
+}
+
+/// The key a token's uses are counted under: its issuer and its `jti`.
+/// A `jti` is unique only within its issuer (RFC 7519 §4.1.7): two issuers
+/// numbering their tokens alike must not spend each other's uses. (A
+/// revocation names a `jti` alone, SPEC §6, and so holds for every issuer.)
+/// Issuer ids cannot hold `/`, so the key is unambiguous.
+pub fn use_key(auth: &Authorization) -> String {
+    format!("{}/{}", auth.issuer, auth.jti)
 }
 
 fn unavailable(err: StateError) -> AuthzError {

@@ -296,7 +296,7 @@ impl Authorizer {
             return;
         };
         if !answered {
-            give_back(&self.state, &r.jti).await;
+            give_back(&self.state, &r.key).await;
         }
     }
 
@@ -309,18 +309,18 @@ impl Authorizer {
             return;
         };
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(jti = %r.jti, "no runtime to give back an authorization use");
+            tracing::warn!(key = %r.key, "no runtime to give back an authorization use");
             return;
         };
         let state = self.state.clone();
-        rt.spawn(async move { give_back(&state, &r.jti).await });
+        rt.spawn(async move { give_back(&state, &r.key).await });
     }
 }
 
 /// Gives back one reserved use; a failure only over-counts, so it is logged.
-async fn give_back(state: &StateBackend, jti: &str) {
-    if let Err(e) = state.release_use(jti).await {
-        tracing::warn!(jti = %jti, error = %e, "could not give back an authorization use");
+async fn give_back(state: &StateBackend, key: &str) {
+    if let Err(e) = state.release_use(key).await {
+        tracing::warn!(key = %key, error = %e, "could not give back an authorization use");
     }
 }
 

@@ -114,7 +114,7 @@ impl MemoryState {
         }
         entry.count += 1;
         Ok(UseOutcome::Reserved(Reservation {
-            jti: jti.to_owned(),
+            key: jti.to_owned(),
             used: entry.count,
             max_uses,
         }))

@@ -4,7 +4,7 @@
 //! one slot (the scripts touch one key each, but keeping them together leaves room
 //! for multi-key scripts):
 //! - `credgate:{authz}:revoked:<jti>`: `SET … EXAT <exp + grace>`, value the revocation time;
-//! - `credgate:{authz}:uses:<jti>`: the use counter, expiring at `exp + grace`
+//! - `credgate:{authz}:uses:<iss>/<jti>`: the use counter, expiring at `exp + grace`
 //!   ([`super::STATE_GRACE_SECS`], so state outlives the token's clock-skew allowance).
 //!
 //! A reservation is one Lua script (`INCR`, set the expiry if the key has none, `DECR`
@@ -253,7 +253,7 @@ impl AuthzState for RedisState {
             .await?;
         match u32::try_from(n) {
             Ok(used) if used >= 1 => Ok(UseOutcome::Reserved(Reservation {
-                jti: jti.to_owned(),
+                key: jti.to_owned(),
                 used,
                 max_uses,
             })),

@@ -55,7 +55,7 @@ async fn keygen_issue_verify_revoke() {
     let first = enforce(&auth, &state).await.unwrap().unwrap();
     assert_eq!((first.used, first.max_uses), (1, 2));
     // The query failed upstream: the use does not count.
-    state.release_use(&first.jti).await.unwrap();
+    state.release_use(&first.key).await.unwrap();
     assert!(enforce(&auth, &state).await.unwrap().is_some());
     assert!(enforce(&auth, &state).await.unwrap().is_some());
     assert_eq!(enforce(&auth, &state).await, Err(AuthzError::Exhausted));
@@ -81,4 +81,20 @@ async fn keygen_issue_verify_revoke() {
 
 fn auth_exp(now: i64) -> i64 {
     now + 12 * 3600
+}
+
+/// Use counts are per issuer: a `jti` is unique only within its issuer, and
+/// two issuers numbering their tokens alike must not spend each other's
+/// single use (the count was keyed by `jti` alone).
+#[tokio::test]
+async fn two_issuers_numbering_tokens_alike_keep_their_own_counts() {
+    let state = StateBackend::Memory(MemoryState::new(MemoryOptions::default()));
+    let exp = unix_now() + 600;
+    let ours = authorization("0001", Some(1), exp);
+    let mut theirs = ours.clone();
+    theirs.issuer = "another-issuer".into();
+    let _kept = enforce(&ours, &state).await.unwrap().unwrap();
+    let _kept_too = enforce(&theirs, &state).await.unwrap().unwrap();
+    assert_eq!(enforce(&ours, &state).await, Err(AuthzError::Exhausted));
+    assert_eq!(enforce(&theirs, &state).await, Err(AuthzError::Exhausted));
 }

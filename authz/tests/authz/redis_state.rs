@@ -167,7 +167,7 @@ async fn enforce_through_redis() {
     let limited = authorization("enf-1", Some(1), exp);
     let reservation = enforce(&limited, &state).await.unwrap().unwrap();
     assert_eq!(enforce(&limited, &state).await, Err(AuthzError::Exhausted));
-    state.release_use(&reservation.jti).await.unwrap();
+    state.release_use(&reservation.key).await.unwrap();
     assert!(enforce(&limited, &state).await.unwrap().is_some());
     let unlimited = authorization("enf-2", None, exp);
     assert_eq!(enforce(&unlimited, &state).await, Ok(None));

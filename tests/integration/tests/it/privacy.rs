@@ -10,18 +10,8 @@ use serde_json::json;
 #[tokio::test]
 async fn no_endpoint_leaks_id_numbers_or_mobiles_to_any_client() {
     let h = Harness::start().await;
-    let enterprises: Vec<String> = h.samples["enterprises"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["uscc"].as_str().unwrap().to_owned())
-        .collect();
-    let persons: Vec<String> = h.samples["persons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap().to_owned())
-        .collect();
+    let enterprises = samples(&h, "enterprises", "uscc");
+    let persons = samples(&h, "persons", "id");
     let clients = [
         ("bank-nb", "loan_underwriting"),
         ("dept-nb", "administrative_approval"),
@@ -96,6 +86,16 @@ async fn no_endpoint_leaks_id_numbers_or_mobiles_to_any_client() {
     );
 }
 
+/// The `field` of every sample subject of `kind` (`samples.json`).
+fn samples(h: &Harness, kind: &str, field: &str) -> Vec<String> {
+    h.samples[kind]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[field].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn check(body: &[u8]) {
     let text = String::from_utf8_lossy(body);
     assert_eq!(
@@ -116,12 +116,7 @@ fn check(body: &[u8]) {
 #[tokio::test]
 async fn problem_details_do_not_echo_identifiers_from_the_query() {
     let h = Harness::start().await;
-    let persons: Vec<String> = h.samples["persons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap().to_owned())
-        .collect();
+    let persons = samples(&h, "persons", "id");
     let other = &persons[1];
     let uscc = h.samples["enterprises"][0]["uscc"].as_str().unwrap();
     let dept = h.client("dept-nb");

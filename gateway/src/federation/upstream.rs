@@ -350,21 +350,7 @@ impl Upstream {
         ctx: &crate::http::RequestCtx,
         parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
     ) -> (Result<T, CallError>, CallInfo) {
-        self.call_until(req, ctx, None, parse).await
-    }
-
-    /// [`Upstream::call`] that ends by `deadline` as well (a fan-out's):
-    /// each attempt's timeout is cut to what is left, so a platform still
-    /// silent at the deadline is a `timeout` the breaker and the metrics
-    /// see, not a call dropped unrecorded; no retry starts after it.
-    pub async fn call_until<T>(
-        &self,
-        req: &UpstreamRequest,
-        ctx: &crate::http::RequestCtx,
-        deadline: Option<Deadline>,
-        parse: impl Fn(u16, &[u8]) -> Result<T, AdapterError>,
-    ) -> (Result<T, CallError>, CallInfo) {
-        self.call_grouped(req, ctx, deadline, None, parse).await
+        self.call_grouped(req, ctx, None, None, parse).await
     }
 
     /// One ticket for a fan-out's calls to this platform on behalf of one
@@ -373,9 +359,14 @@ impl Upstream {
         self.breaker.try_acquire_shared()
     }
 
-    /// [`Upstream::call_until`] as one of a group of calls that share a
-    /// breaker ticket (`group`, from this upstream's
-    /// [`Upstream::group_ticket`]): the breaker sees the group as one call.
+    /// [`Upstream::call`] as a fan-out makes it:
+    /// - ending by `deadline` as well: each attempt's timeout is cut to
+    ///   what is left, so a platform still silent at the deadline is a
+    ///   `timeout` the breaker and the metrics see, not a call dropped
+    ///   unrecorded; no retry starts after it;
+    /// - as one of a group of calls sharing a breaker ticket (`group`, from
+    ///   this upstream's [`Upstream::group_ticket`]): the breaker sees the
+    ///   group as one call.
     pub async fn call_grouped<T>(
         &self,
         req: &UpstreamRequest,

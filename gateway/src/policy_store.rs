@@ -87,8 +87,9 @@ fn load(path: &Path, schemes: Option<&[String]>) -> Result<LoadedPolicy, PolicyL
     // Keys are read and parsed during validation, so that an unreadable or
     // invalid key is reported with its location among all the file's other
     // errors (not alone, once those are fixed).
-    let mut trusted: std::collections::HashMap<String, TrustedIssuer> =
-        std::collections::HashMap::new();
+    // One entry per checked `[[issuers]]` table, in file order (an issuer
+    // rotating its key has several).
+    let mut trusted: Vec<(IssuerKey, TrustedIssuer)> = Vec::new();
     let mut check_key = |id: &str, key: &IssuerKey| -> Result<(), String> {
         let pem = match key {
             IssuerKey::Pem(pem) => pem.clone(),
@@ -100,7 +101,7 @@ fn load(path: &Path, schemes: Option<&[String]>) -> Result<LoadedPolicy, PolicyL
         };
         let issuer = TrustedIssuer::from_spki_pem(id.to_owned(), None, &pem)
             .map_err(|e| format!("issuer {id}: {e}"))?;
-        trusted.insert(id.to_owned(), issuer);
+        trusted.push((key.clone(), issuer));
         Ok(())
     };
     let policy = Policy::parse_for(&text, &origin, &mut check_key, schemes).map_err(|errors| {
@@ -112,13 +113,16 @@ fn load(path: &Path, schemes: Option<&[String]>) -> Result<LoadedPolicy, PolicyL
     let mut issuers = Vec::new();
     for issuer in policy.issuers() {
         // Every issuer of a valid policy had its key checked (and kept).
-        let mut checked = trusted
-            .remove(&issuer.id)
-            .ok_or_else(|| PolicyLoadError::IssuerKey {
-                path: path.to_owned(),
-                issuer: issuer.id.clone(),
-                reason: "key not checked".to_owned(),
-            })?;
+        let at = trusted
+            .iter()
+            .position(|(key, t)| t.id == issuer.id && *key == issuer.key);
+        let mut checked =
+            at.map(|at| trusted.remove(at).1)
+                .ok_or_else(|| PolicyLoadError::IssuerKey {
+                    path: path.to_owned(),
+                    issuer: issuer.id.clone(),
+                    reason: "key not checked".to_owned(),
+                })?;
         checked.key_id = issuer.key_id.clone();
         issuers.push(checked);
     }

@@ -112,14 +112,16 @@ impl Policy {
         self.scopes.iter().find(|s| s.id == id)
     }
 
-    /// Trusted authorization issuers, in file order.
+    /// Trusted authorization issuer keys, in file order: one entry per
+    /// `[[issuers]]` table, so an issuer rotating its key appears once per
+    /// key (distinct `key_id`s).
     pub fn issuers(&self) -> &[Issuer] {
         &self.issuers
     }
 
-    /// The issuer with `id`.
-    pub fn issuer(&self, id: &str) -> Option<&Issuer> {
-        self.issuers.iter().find(|i| i.id == id)
+    /// The keys trusted for issuer `id`, in file order.
+    pub fn issuer_keys<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Issuer> + 'a {
+        self.issuers.iter().filter(move |i| i.id == id)
     }
 
     /// Field profiles, in file order.
@@ -158,9 +160,22 @@ impl Policy {
             count(self.scopes.len(), "scope", "scopes"),
             count(self.profiles.len(), "profile", "profiles"),
             count(self.purposes.len(), "purpose", "purposes"),
-            count(self.issuers.len(), "issuer", "issuers"),
+            self.issuer_count(),
         ]
         .join(", ")
+    }
+
+    /// `1 issuer`, or `2 issuers (3 keys)` when an issuer lists several keys.
+    fn issuer_count(&self) -> String {
+        let mut ids: Vec<&str> = self.issuers.iter().map(|i| i.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let n = ids.len();
+        let mut s = format!("{n} {}", if n == 1 { "issuer" } else { "issuers" });
+        if self.issuers.len() > n {
+            s.push_str(&format!(" ({} keys)", self.issuers.len()));
+        }
+        s
     }
 }
 

@@ -308,11 +308,41 @@ fn issuers(
     defs: &[Spanned<IssuerDef>],
     check_key: &mut KeyCheck<'_>,
 ) -> Vec<Issuer> {
-    let mut seen = HashMap::new();
+    // An issuer may list several keys (one `[[issuers]]` entry each, same
+    // id) so that a key rotation can overlap: tokens signed with the old key
+    // stay valid while the new one is rolled out. What must be unique is the
+    // key an issuer's `kid` selects: (id, key_id), with one entry at most
+    // without a key_id.
+    let mut seen: HashMap<(String, Option<String>), String> = HashMap::new();
     let mut out = Vec::new();
     for (i, spanned) in defs.iter().enumerate() {
         let def = spanned.get_ref();
-        let first = cx.declare(&mut seen, &def.id, format!("issuers[{i}].id"), "issuer");
+        let path = format!("issuers[{i}].id");
+        checks::id(cx, &def.id, &path, "issuer");
+        let kid = def.key_id.as_ref().map(|k| k.get_ref().clone());
+        let slot = (def.id.get_ref().clone(), kid);
+        let first = match seen.get(&slot) {
+            Some(first) => {
+                let msg = match &slot.1 {
+                    Some(kid) => format!(
+                        "duplicate issuer id \"{}\" with key_id \"{kid}\" (first at {first}); \
+                         the keys of one issuer need distinct key_id values",
+                        slot.0
+                    ),
+                    None => format!(
+                        "duplicate issuer id \"{}\" (first at {first}); to trust several keys \
+                         of one issuer, give each a distinct key_id",
+                        slot.0
+                    ),
+                };
+                cx.err(def.id.span(), path, ErrorKind::DuplicateId, msg);
+                false
+            }
+            None => {
+                seen.insert(slot, path);
+                true
+            }
+        };
         let key = match (&def.public_key_file, &def.public_key_pem) {
             (Some(file), None) => {
                 let path = format!("issuers[{i}].public_key_file");

@@ -1,6 +1,7 @@
 //! Unknown references, duplicate ids, and collecting every error.
 
 use super::*;
+use crate::IssuerKey;
 
 #[test]
 fn unknown_scope_display() {
@@ -162,4 +163,55 @@ fn authorization_cannot_be_waived_for_scores_or_access_logs() {
     assert!(found[0].contains("person.score"), "{found:?}");
     assert!(found[1].contains("self.access_log"), "{found:?}");
     assert!(errors(crate::DEMO_POLICY).is_empty());
+}
+
+#[test]
+fn an_issuer_may_list_several_keys_with_distinct_key_ids() {
+    // A key rotation: the old key (no kid, as first configured) and the new
+    // one overlap; a third key with its own kid is fine too.
+    let src = with(concat!(
+        "\n[[issuers]]\nid = \"iss\"\npublic_key_file = \"new.pub\"\nkey_id = \"2026\"\n",
+        "\n[[issuers]]\nid = \"iss\"\npublic_key_file = \"next.pub\"\nkey_id = \"2027\"\n",
+    ));
+    let policy = Policy::parse(&src, "policy.toml").expect("valid");
+    let keys: Vec<_> = policy
+        .issuer_keys("iss")
+        .map(|i| (i.key.clone(), i.key_id.clone()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            (IssuerKey::File("issuer.pub".into()), None),
+            (IssuerKey::File("new.pub".into()), Some("2026".into())),
+            (IssuerKey::File("next.pub".into()), Some("2027".into())),
+        ]
+    );
+    assert!(
+        policy.summary().ends_with("1 issuer (3 keys)"),
+        "{}",
+        policy.summary()
+    );
+}
+
+#[test]
+fn an_issuers_keys_need_distinct_key_ids() {
+    // Two keys without kid, and two with the same kid: each second entry is
+    // a duplicate (a token's kid could not choose between them).
+    let src = with(concat!(
+        "\n[[issuers]]\nid = \"iss\"\npublic_key_file = \"other.pub\"\n",
+        "\n[[issuers]]\nid = \"iss\"\npublic_key_file = \"a.pub\"\nkey_id = \"k1\"\n",
+        "\n[[issuers]]\nid = \"iss\"\npublic_key_file = \"b.pub\"\nkey_id = \"k1\"\n",
+    ));
+    let errs: Vec<_> = errors(&src)
+        .into_iter()
+        .filter(|e| e.kind == ErrorKind::DuplicateId)
+        .collect();
+    let paths: Vec<_> = errs.iter().map(|e| e.key_path.as_str()).collect();
+    assert_eq!(paths, ["issuers[1].id", "issuers[3].id"], "{errs:#?}");
+    assert!(
+        errs[0].message.contains("give each a distinct key_id"),
+        "{}",
+        errs[0]
+    );
+    assert!(errs[1].message.contains("key_id \"k1\""), "{}", errs[1]);
 }

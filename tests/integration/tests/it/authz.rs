@@ -249,6 +249,90 @@ async fn an_issuer_key_folder_replaced_by_a_rename_is_still_watched() {
     rotate_issuer_key_in(&h, &keys).await;
 }
 
+/// An issuer rotating its signing key lists both keys for a while (one
+/// `[[issuers]]` entry each, distinct `key_id`): tokens of either read, the
+/// `kid` selects the key, and dropping the old entry ends the overlap.
+#[tokio::test]
+async fn an_issuer_key_rotation_overlaps_old_and_new_keys() {
+    let h = Harness::start().await;
+    let store = h.gw().policy.clone();
+    let bank = h.client("bank-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let keys = h.dir.path().join("authz-2027");
+    std::fs::create_dir(&keys).unwrap();
+    let (new_key, _) = credgate_authz::keygen(&keys).unwrap();
+    let new_key = std::fs::read_to_string(new_key).unwrap();
+    let old_key = std::fs::read_to_string(h.certs().join("authz/issuer.key")).unwrap();
+    let sign = |key: &str, kid: Option<&str>| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        credgate_authz::issue(
+            key,
+            &credgate_authz::IssueClaims {
+                iss: "demo-issuer".into(),
+                sub: nb.clone(),
+                aud: "bank-nb".into(),
+                scope: vec!["enterprise.report".into()],
+                purpose: "loan_underwriting".into(),
+                ttl: Duration::from_secs(3600),
+                max_uses: None,
+                kid: kid.map(str::to_owned),
+                now_unix: now,
+            },
+        )
+        .unwrap()
+    };
+    let status = async |token: &str| {
+        let r = bank.get(&path, &[LOAN, auth(token)]).await;
+        (r.status.as_u16(), r.code())
+    };
+    let refused = (401, "authorization_invalid".to_owned());
+    let ok = (200, String::new());
+    // Before the rotation the new key is not trusted.
+    assert_eq!(status(&sign(&new_key, Some("2027"))).await, refused);
+
+    // The overlap: the old key (no kid, as the demo configures it) and the new.
+    let policy_path = h.dir.path().join("policy.toml");
+    let before = std::fs::read_to_string(&policy_path).unwrap();
+    let entry = "\n[[issuers]]\nid = \"demo-issuer\"\npublic_key_file = \"authz-2027/issuer.pub\"\nkey_id = \"2027\"\n";
+    let reloads = store.reloads_ok();
+    std::fs::write(&policy_path, format!("{before}{entry}")).unwrap();
+    credgate_integration::eventually("the policy with both keys", async || {
+        store.reloads_ok() > reloads
+    })
+    .await;
+    assert_eq!(store.current().issuers.len(), 2);
+    assert_eq!(status(&sign(&old_key, None)).await, ok, "old key");
+    assert_eq!(status(&sign(&new_key, Some("2027"))).await, ok, "new key");
+    // Without a kid every key of the issuer is tried.
+    assert_eq!(status(&sign(&new_key, None)).await, ok, "new key, no kid");
+    // The kid chooses the key: the old key's signature under the new kid fails.
+    assert_eq!(status(&sign(&old_key, Some("2027"))).await, refused);
+
+    // The end of the overlap: only the new key.
+    let after = format!("{before}{entry}").replace(
+        "public_key_file = \"certs/authz/issuer.pub\"\n",
+        "public_key_file = \"authz-2027/issuer.pub\"\nkey_id = \"2027\"\n",
+    );
+    let after = after.replacen(entry, "", 1);
+    let reloads = store.reloads_ok();
+    std::fs::write(&policy_path, &after).unwrap();
+    credgate_integration::eventually("the policy with the new key only", async || {
+        store.reloads_ok() > reloads
+    })
+    .await;
+    assert_eq!(store.current().issuers.len(), 1);
+    assert_eq!(
+        status(&sign(&old_key, None)).await,
+        refused,
+        "old key after"
+    );
+    assert_eq!(status(&sign(&new_key, Some("2027"))).await, ok);
+}
+
 /// Moves the demo issuer key to the new folder `name` and points the
 /// policy there; waits for the reload and checks a token still reads.
 async fn move_issuer_key(h: &Harness, name: &str) -> std::path::PathBuf {

@@ -7,7 +7,7 @@ use credgate_authz::TrustedIssuer;
 use credgate_policy::{IssuerKey, Policy, PolicyErrors};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Why a policy file could not be (re)loaded.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +65,7 @@ impl std::ops::Deref for LoadedPolicy {
 /// Reads and validates a policy file and the issuer keys it names (key
 /// files resolve against the policy file's directory).
 pub fn load_policy_file(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
-    load(path, None)
+    load(path, None, &mut Vec::new())
 }
 
 /// Reads a policy file ([`load_policy_file`]) and checks it against the
@@ -74,10 +74,17 @@ pub fn load_policy_file(path: &Path) -> Result<LoadedPolicy, PolicyLoadError> {
 /// lack the home tier. A scheme outside them is one more located error
 /// among the file's others.
 pub fn load_policy_for(path: &Path, schemes: &[String]) -> Result<LoadedPolicy, PolicyLoadError> {
-    load(path, Some(schemes))
+    load(path, Some(schemes), &mut Vec::new())
 }
 
-fn load(path: &Path, schemes: Option<&[String]>) -> Result<LoadedPolicy, PolicyLoadError> {
+/// Loads `path`; `named` gets every issuer key file the text names, also
+/// when the load fails (the reloader watches them: a policy refused for a
+/// key not there yet loads once the key arrives).
+fn load(
+    path: &Path,
+    schemes: Option<&[String]>,
+    named: &mut Vec<PathBuf>,
+) -> Result<LoadedPolicy, PolicyLoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| PolicyLoadError::Read {
         path: path.to_owned(),
         source,
@@ -95,6 +102,7 @@ fn load(path: &Path, schemes: Option<&[String]>) -> Result<LoadedPolicy, PolicyL
             IssuerKey::Pem(pem) => pem.clone(),
             IssuerKey::File(f) => {
                 let p = base.join(f);
+                named.push(p.clone());
                 std::fs::read_to_string(&p)
                     .map_err(|e| format!("cannot read {}: {e}", p.display()))?
             }
@@ -141,6 +149,9 @@ pub struct PolicyStore {
     /// The configured score schemes (see [`load_policy_for`]).
     schemes: Vec<String>,
     current: ArcSwap<LoadedPolicy>,
+    /// The issuer key files the last reload named, when it failed.
+    refused_names: Mutex<Vec<PathBuf>>,
+    reload_attempts: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
 }
@@ -154,6 +165,8 @@ impl PolicyStore {
             path: path.to_owned(),
             schemes,
             current: ArcSwap::from_pointee(policy),
+            refused_names: Mutex::new(Vec::new()),
+            reload_attempts: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
         })
@@ -164,19 +177,33 @@ impl PolicyStore {
         self.current.load_full()
     }
 
-    /// Re-reads the file; swaps only if the whole file is valid.
+    /// Re-reads the file; swaps only if the whole file is valid. A failure
+    /// is not counted here: the reloader counts it once it gives up on it
+    /// ([`PolicyStore::count_failed_reload`]), as a rollout may write the
+    /// policy and a new key file one after the other.
     pub fn reload(&self) -> Result<(), PolicyLoadError> {
-        match load_policy_for(&self.path, &self.schemes) {
+        self.reload_attempts.fetch_add(1, Ordering::Relaxed);
+        let mut named = Vec::new();
+        let loaded = load(&self.path, Some(&self.schemes), &mut named);
+        let refused = match loaded {
             Ok(p) => {
                 self.current.store(Arc::new(p));
                 self.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                named.clear();
                 Ok(())
             }
-            Err(e) => {
-                self.reloads_failed.fetch_add(1, Ordering::Relaxed);
-                Err(e)
-            }
-        }
+            Err(e) => Err(e),
+        };
+        *self
+            .refused_names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = named;
+        refused
+    }
+
+    /// Counts a reload that failed (the old policy stayed in force).
+    pub fn count_failed_reload(&self) {
+        self.reloads_failed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The policy file's path.
@@ -184,8 +211,9 @@ impl PolicyStore {
         &self.path
     }
 
-    /// The files a reload depends on: the policy and the issuer key files
-    /// the policy in force names.
+    /// The files a reload depends on: the policy, the issuer key files the
+    /// policy in force names and, after a failed reload, those the refused
+    /// file named (a key it waits for).
     pub fn watched_files(&self) -> Vec<PathBuf> {
         let base = self.path.parent().unwrap_or_else(|| Path::new("."));
         let mut v = vec![self.path.clone()];
@@ -194,7 +222,21 @@ impl PolicyStore {
                 v.push(base.join(f));
             }
         }
+        v.extend(
+            self.refused_names
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned(),
+        );
+        v.sort();
+        v.dedup();
         v
+    }
+
+    /// Reloads tried since start, whatever their outcome.
+    pub fn reload_attempts(&self) -> u64 {
+        self.reload_attempts.load(Ordering::Relaxed)
     }
 
     /// Successful reloads since start.
@@ -258,7 +300,8 @@ mod tests {
             store.reload(),
             Err(PolicyLoadError::Invalid { .. })
         ));
-        assert_eq!(store.reloads_failed(), 1);
+        // Counted by the reloader once it gives up waiting for a fix.
+        assert_eq!(store.reloads_failed(), 0);
         let in_force = store.current();
         let peer = in_force
             .policy

@@ -11,12 +11,18 @@
 //! catches in-place writes, atomic renames, and Kubernetes' ConfigMap and
 //! Secret updates (a `..data` symlink swap that never names the file).
 //! A watched folder replaced by a rename is watched again at the next
-//! check, as inotify's watch stays with the old folder.
+//! check, as inotify's watch stays with the old folder. A reload that
+//! fails after a change waits a few seconds for the rest of it (a key,
+//! then its certificate) before the failure is reported and counted
+//! (`settle`).
+
+mod settle;
 
 use crate::federation::Federation;
 use crate::policy_store::PolicyStore;
 use crate::tls::TlsStore;
 use notify::{RecursiveMode, Watcher};
+use settle::{Outcome, Settle};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -149,49 +155,68 @@ pub fn spawn(
     Ok(tokio::spawn(async move {
         let mut watcher = watcher; // kept alive for the task's lifetime
         let mut dirs = dirs;
+        let mut settle = Settling::default();
         loop {
-            let forced = tokio::select! {
-                r = rx.recv() => match r { Some(()) => false, None => return },
-                _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending().await } } => true,
+            let due = settle.due();
+            let trigger = tokio::select! {
+                r = rx.recv() => match r { Some(()) => Trigger::Change, None => return },
+                _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending().await } } => Trigger::Signal,
+                _ = async { match due { Some(t) => tokio::time::sleep_until(t.into()).await, None => std::future::pending().await } } => Trigger::Due,
                 _ = shutdown.changed() => return,
             };
-            if !forced {
-                // Editors, `cp` and kubelet write in several steps: let them
-                // settle, then compare once for everything that happened.
-                tokio::time::sleep(Duration::from_millis(150)).await;
-                while rx.try_recv().is_ok() {}
+            let forced = trigger == Trigger::Signal;
+            match trigger {
+                Trigger::Due => {
+                    settle.report_expired(&tls, &policy);
+                    continue;
+                }
+                Trigger::Change => {
+                    // Editors, `cp` and kubelet write in several steps: let
+                    // them settle, then compare once for everything that
+                    // happened.
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    while rx.try_recv().is_ok() {}
+                }
+                Trigger::Signal => {}
             }
+            let now = std::time::Instant::now();
             rewatch_replaced_dirs(&mut watcher, &mut dirs);
             let tls_now = fingerprints(&tls_files);
             if forced || tls_now != tls_seen {
-                match tls.reload() {
-                    Ok(()) => tracing::info!("TLS material reloaded"),
-                    Err(e) => {
-                        tracing::error!(error = %e, "TLS reload failed; previous material stays in force")
-                    }
+                let result = tls.reload().map_err(|e| e.to_string());
+                match settle.tls.record(result, forced, now) {
+                    Outcome::Loaded => tracing::info!("TLS material reloaded"),
+                    Outcome::Waiting(e) => waiting("TLS material", &e),
+                    Outcome::Failed(e) => Kind::Tls.report(&e, &tls, &policy),
                 }
                 tls_seen = tls_now;
             }
             let upstream_now = fingerprints(&upstream_files);
             if forced || upstream_now != upstream_seen {
                 let failed = federation.reload_tls();
-                if failed.is_empty() {
-                    tracing::info!("upstream TLS material reloaded");
-                }
-                for e in failed {
-                    tracing::error!(error = %e, "upstream TLS reload failed; previous material stays in force for it");
+                let result = if failed.is_empty() {
+                    Ok(())
+                } else {
+                    Err(failed
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "))
+                };
+                match settle.upstream.record(result, forced, now) {
+                    Outcome::Loaded => tracing::info!("upstream TLS material reloaded"),
+                    Outcome::Waiting(e) => waiting("upstream TLS material", &e),
+                    Outcome::Failed(e) => Kind::Upstream.report(&e, &tls, &policy),
                 }
                 upstream_seen = upstream_now;
             }
             if let Some(r) = &redis {
                 let redis_now = fingerprints(&redis_files);
                 if forced || redis_now != redis_seen {
-                    match r.reload() {
-                        Ok(()) => tracing::info!("Redis TLS material reloaded"),
-                        Err(e) => tracing::error!(
-                            error = %e,
-                            "Redis TLS reload failed; previous material stays in force"
-                        ),
+                    match settle.redis.record(r.reload(), forced, now) {
+                        Outcome::Loaded => tracing::info!("Redis TLS material reloaded"),
+                        Outcome::Waiting(e) => waiting("Redis TLS material", &e),
+                        Outcome::Failed(e) => Kind::Redis.report(&e, &tls, &policy),
                     }
                     redis_seen = redis_now;
                 }
@@ -203,30 +228,117 @@ pub fn spawn(
                 .collect::<Vec<_>>();
             let policy_now = fingerprints(&files);
             if forced || policy_now != policy_seen {
-                match policy.reload() {
-                    Ok(()) => {
+                let result = policy.reload().map_err(|e| e.to_string());
+                match settle.policy.record(result, forced, now) {
+                    Outcome::Loaded => {
                         let now = policy.current();
                         tracing::info!(summary = %now.summary(), sha256 = %now.sha256, "policy reloaded");
-                        // The new policy may name files (issuer keys) in
-                        // folders not watched yet: watch them too, then
-                        // compare once more for a change made meanwhile.
-                        let files: Vec<PathBuf> = policy
-                            .watched_files()
-                            .iter()
-                            .map(|p| normalise(p))
-                            .collect();
-                        if watch_new_dirs(&mut watcher, &mut dirs, &files) {
-                            let _ = recheck.try_send(());
-                        }
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, "policy reload failed; previous policy stays in force")
-                    }
+                    Outcome::Waiting(e) => waiting("policy", &e),
+                    Outcome::Failed(e) => Kind::Policy.report(&e, &tls, &policy),
+                }
+                // The files the new policy names (issuer keys), or those a
+                // refused one names (a key it waits for), may be in folders
+                // not watched yet: watch them too, then compare once more
+                // for a change made meanwhile.
+                let files: Vec<PathBuf> = policy
+                    .watched_files()
+                    .iter()
+                    .map(|p| normalise(p))
+                    .collect();
+                if watch_new_dirs(&mut watcher, &mut dirs, &files) {
+                    let _ = recheck.try_send(());
                 }
                 policy_seen = policy_now;
             }
         }
     }))
+}
+
+/// What woke the reloader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trigger {
+    /// A watched folder changed.
+    Change,
+    /// SIGHUP: reload everything, report failures at once.
+    Signal,
+    /// A failure's grace ran out.
+    Due,
+}
+
+/// The material the reloader keeps, each with its failures not reported yet.
+#[derive(Debug, Default)]
+struct Settling {
+    tls: Settle,
+    upstream: Settle,
+    redis: Settle,
+    policy: Settle,
+}
+
+impl Settling {
+    fn due(&self) -> Option<std::time::Instant> {
+        [&self.tls, &self.upstream, &self.redis, &self.policy]
+            .into_iter()
+            .filter_map(Settle::due)
+            .min()
+    }
+
+    /// Reports (and counts) each failure whose grace has passed.
+    fn report_expired(&mut self, tls: &TlsStore, policy: &PolicyStore) {
+        let now = std::time::Instant::now();
+        for (kind, settle) in [
+            (Kind::Tls, &mut self.tls),
+            (Kind::Upstream, &mut self.upstream),
+            (Kind::Redis, &mut self.redis),
+            (Kind::Policy, &mut self.policy),
+        ] {
+            if let Some(e) = settle.expire(now) {
+                kind.report(&e, tls, policy);
+            }
+        }
+    }
+}
+
+/// A failure within its grace: the rest of the change may be on its way.
+fn waiting(what: &str, error: &str) {
+    tracing::info!(
+        error = %error,
+        grace_ms = settle::GRACE.as_millis() as u64,
+        "{what} does not load yet; waiting for the rest of the change before refusing it"
+    );
+}
+
+/// The kinds of material, for reporting a failure.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Tls,
+    Upstream,
+    Redis,
+    Policy,
+}
+
+impl Kind {
+    /// Logs a failed reload and counts it where a counter exists.
+    fn report(self, error: &str, tls: &TlsStore, policy: &PolicyStore) {
+        match self {
+            Kind::Tls => {
+                tls.count_failed_reload();
+                tracing::error!(error = %error, "TLS reload failed; previous material stays in force");
+            }
+            Kind::Upstream => tracing::error!(
+                error = %error,
+                "upstream TLS reload failed; previous material stays in force for it"
+            ),
+            Kind::Redis => tracing::error!(
+                error = %error,
+                "Redis TLS reload failed; previous material stays in force"
+            ),
+            Kind::Policy => {
+                policy.count_failed_reload();
+                tracing::error!(error = %error, "policy reload failed; previous policy stays in force");
+            }
+        }
+    }
 }
 
 /// Adds a watch on the folder of each of `files` not watched yet; true
@@ -244,7 +356,7 @@ fn watch_new_dirs(
         }
         match watcher.watch(d, RecursiveMode::NonRecursive) {
             Ok(()) => {
-                tracing::info!(dir = %d.display(), "watching a folder the reloaded policy names");
+                tracing::info!(dir = %d.display(), "watching a folder the policy names");
                 dirs.insert(d.to_owned(), dir_inode(d));
                 added = true;
             }

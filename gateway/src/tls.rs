@@ -357,6 +357,7 @@ pub struct TlsStore {
     /// The certificate chains of open connections (for their rechecks).
     chains: recheck::Chains,
     generation: AtomicU64,
+    reload_attempts: AtomicU64,
     reloads_failed: AtomicU64,
 }
 
@@ -370,6 +371,7 @@ impl TlsStore {
             in_force: ArcSwap::new(in_force),
             chains: recheck::Chains::default(),
             generation: AtomicU64::new(0),
+            reload_attempts: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
         })
     }
@@ -381,21 +383,23 @@ impl TlsStore {
 
     /// Re-reads every file; on success new connections use the new material,
     /// on failure the old material stays in force and the error says why.
+    /// A failure is not counted here: the reloader counts it once it gives
+    /// up waiting for the rest of a rotation
+    /// ([`TlsStore::count_failed_reload`]).
     pub fn reload(&self) -> Result<(), TlsError> {
-        match build(&self.paths) {
-            Ok((cfg, in_force)) => {
-                // The recheck material first: a request that sees the new
-                // generation checks against it.
-                self.in_force.store(in_force);
-                self.current.store(cfg);
-                self.generation.fetch_add(1, Ordering::Release);
-                Ok(())
-            }
-            Err(e) => {
-                self.reloads_failed.fetch_add(1, Ordering::Relaxed);
-                Err(e)
-            }
-        }
+        self.reload_attempts.fetch_add(1, Ordering::Relaxed);
+        let (cfg, in_force) = build(&self.paths)?;
+        // The recheck material first: a request that sees the new
+        // generation checks against it.
+        self.in_force.store(in_force);
+        self.current.store(cfg);
+        self.generation.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Counts a reload that failed (the old material stayed in force).
+    pub fn count_failed_reload(&self) {
+        self.reloads_failed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// What the material in force trusts and revokes (for established
@@ -412,6 +416,11 @@ impl TlsStore {
     /// How many times new material was put in force since start.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Reloads tried, whatever their outcome.
+    pub fn reload_attempts(&self) -> u64 {
+        self.reload_attempts.load(Ordering::Relaxed)
     }
 
     /// Reloads that failed (the old material stayed in force).

@@ -2,7 +2,7 @@
 //! every refusal has its code, revocation and use counts take effect at
 //! once, across replicas through Redis; refusals never reach a platform.
 
-use credgate_integration::{jti_of, Harness, Options};
+use credgate_integration::{eventually, jti_of, Harness, Options};
 use std::time::Duration;
 
 const LOAN: (&str, &str) = ("x-credit-purpose", "loan_underwriting");
@@ -134,6 +134,30 @@ async fn bank_reads_with_a_valid_token_and_every_mismatch_is_refused() {
     );
 }
 
+/// A bank-nb report token for `sub` signed with the PEM key `key` (issuer
+/// `demo-issuer`, valid for an hour), with `kid` in its header if given.
+fn bank_token(key: &str, sub: &str, kid: Option<&str>) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    credgate_authz::issue(
+        key,
+        &credgate_authz::IssueClaims {
+            iss: "demo-issuer".into(),
+            sub: sub.to_owned(),
+            aud: "bank-nb".into(),
+            scope: vec!["enterprise.report".into()],
+            purpose: "loan_underwriting".into(),
+            ttl: Duration::from_secs(3600),
+            max_uses: None,
+            kid: kid.map(str::to_owned),
+            now_unix: now,
+        },
+    )
+    .unwrap()
+}
+
 fn tamper(token: &str) -> String {
     // Flip the subject in the payload after signing: the signature breaks.
     use base64::Engine as _;
@@ -249,6 +273,51 @@ async fn an_issuer_key_folder_replaced_by_a_rename_is_still_watched() {
     rotate_issuer_key_in(&h, &keys).await;
 }
 
+/// A rollout may write the policy before the new issuer key it names: the
+/// refused policy's key folder is watched, the key's arrival loads the
+/// policy without a signal, and the wait is not counted as a failure.
+#[tokio::test]
+async fn a_policy_waiting_for_its_issuer_key_loads_when_the_key_arrives() {
+    let h = Harness::start().await;
+    let store = h.gw().policy.clone();
+    let keys = h.dir.path().join("authz-next");
+    std::fs::create_dir(&keys).unwrap();
+    let (key, public) = credgate_authz::keygen(&h.dir.path().join("staging")).unwrap();
+    let policy_path = h.dir.path().join("policy.toml");
+    let policy = std::fs::read_to_string(&policy_path).unwrap();
+    let moved = policy.replace("\"certs/authz/issuer.pub\"", "\"authz-next/issuer.pub\"");
+    assert_ne!(moved, policy);
+    let (attempts, ok, failed) = (
+        store.reload_attempts(),
+        store.reloads_ok(),
+        store.reloads_failed(),
+    );
+    std::fs::write(&policy_path, moved).unwrap();
+    eventually("the policy naming a missing key tried", async || {
+        store.reload_attempts() > attempts
+    })
+    .await;
+    assert_eq!(store.reloads_ok(), ok, "refused without its key");
+    std::fs::copy(&public, keys.join("issuer.pub")).unwrap();
+    eventually("the policy loaded once its key arrived", async || {
+        store.reloads_ok() > ok
+    })
+    .await;
+    assert_eq!(store.reloads_failed(), failed, "the wait is not a failure");
+    // The new key is the one in force.
+    let bank = h.client("bank-nb");
+    let nb = h.enterprise_of("xinyong-ningbo");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let old = h.token(&nb, "bank-nb", "enterprise.report", "loan_underwriting");
+    let r = bank.get(&path, &[LOAN, auth(&old)]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (401, "authorization_invalid")
+    );
+    let new = bank_token(&std::fs::read_to_string(key).unwrap(), &nb, None);
+    assert_eq!(bank.get(&path, &[LOAN, auth(&new)]).await.status, 200);
+}
+
 /// An issuer rotating its signing key lists both keys for a while (one
 /// `[[issuers]]` entry each, distinct `key_id`): tokens of either read, the
 /// `kid` selects the key, and dropping the old entry ends the overlap.
@@ -264,27 +333,7 @@ async fn an_issuer_key_rotation_overlaps_old_and_new_keys() {
     let (new_key, _) = credgate_authz::keygen(&keys).unwrap();
     let new_key = std::fs::read_to_string(new_key).unwrap();
     let old_key = std::fs::read_to_string(h.certs().join("authz/issuer.key")).unwrap();
-    let sign = |key: &str, kid: Option<&str>| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        credgate_authz::issue(
-            key,
-            &credgate_authz::IssueClaims {
-                iss: "demo-issuer".into(),
-                sub: nb.clone(),
-                aud: "bank-nb".into(),
-                scope: vec!["enterprise.report".into()],
-                purpose: "loan_underwriting".into(),
-                ttl: Duration::from_secs(3600),
-                max_uses: None,
-                kid: kid.map(str::to_owned),
-                now_unix: now,
-            },
-        )
-        .unwrap()
-    };
+    let sign = |key: &str, kid: Option<&str>| bank_token(key, &nb, kid);
     let status = async |token: &str| {
         let r = bank.get(&path, &[LOAN, auth(token)]).await;
         (r.status.as_u16(), r.code())
@@ -381,25 +430,7 @@ async fn rotate_issuer_key_in(h: &Harness, keys: &std::path::Path) {
         (r.status.as_u16(), r.code().as_str()),
         (401, "authorization_invalid")
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let new = credgate_authz::issue(
-        &std::fs::read_to_string(key).unwrap(),
-        &credgate_authz::IssueClaims {
-            iss: "demo-issuer".into(),
-            sub: nb.clone(),
-            aud: "bank-nb".into(),
-            scope: vec!["enterprise.report".into()],
-            purpose: "loan_underwriting".into(),
-            ttl: Duration::from_secs(3600),
-            max_uses: None,
-            kid: None,
-            now_unix: now,
-        },
-    )
-    .unwrap();
+    let new = bank_token(&std::fs::read_to_string(key).unwrap(), &nb, None);
     assert_eq!(bank.get(&path, &[LOAN, auth(&new)]).await.status, 200);
 }
 

@@ -471,6 +471,51 @@ async fn server_certificate_and_crl_reload_without_restart() {
     assert_eq!(r.status, 404, "the first CA's clients are still served");
 }
 
+/// A rotation renames the new key into place, then the new certificate
+/// (deploy/README.md). In between the pair does not match; that reload is
+/// not a failure yet: once the certificate lands the pair loads, and no
+/// failed reload is logged or counted.
+#[tokio::test]
+async fn a_key_then_certificate_rotation_is_not_counted_as_a_failed_reload() {
+    let h = Harness::start().await;
+    let certs = h.certs();
+    let ca = std::fs::read_to_string(certs.join("ca.crt")).unwrap();
+    let ca_key = std::fs::read_to_string(certs.join("ca.key")).unwrap();
+    let tls = h.gw().tls.clone();
+    let (generation, failed) = (tls.generation(), tls.reloads_failed());
+    let new =
+        issue_server_cert(&ca, &ca_key, &["localhost", "127.0.0.1"], Validity::Normal).unwrap();
+    let install = |name: &str, pem: &str| {
+        let staged = certs.join(format!("{name}.new"));
+        std::fs::write(&staged, pem).unwrap();
+        std::fs::rename(&staged, certs.join(name)).unwrap();
+    };
+    let attempts = tls.reload_attempts();
+    install("server.key", &new.key_pem);
+    eventually("the half-rotated pair tried", async || {
+        tls.reload_attempts() > attempts
+    })
+    .await;
+    assert_eq!(
+        tls.generation(),
+        generation,
+        "a mismatched pair never loads"
+    );
+    install("server.crt", &new.cert_pem);
+    eventually("the new pair in force", async || {
+        tls.generation() > generation
+    })
+    .await;
+    let conn = h.client("auditor").connect().await.unwrap();
+    let served = conn.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let expected = rustls_pemfile::certs(&mut new.cert_pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(served, expected, "new handshakes get the new certificate");
+    assert_eq!(tls.reloads_failed(), failed, "no failed reload counted");
+}
+
 /// No TLS session resumption: a resumed session is not verified again, so a
 /// client certificate that expired (or whose CA is no longer trusted) since
 /// the first handshake would keep working. Every connection of a client

@@ -271,7 +271,10 @@ impl Gateway {
         // request when it allows it, so the narrower limit goes first: a
         // request its scope refuses (a retry loop on one scope, say) must
         // not spend the client's own rate and daily quota, which every other
-        // scope shares.
+        // scope shares. A request the client's own limit refuses gets back what
+        // its scope's limit took (a client over its own rate would otherwise
+        // spend its scope's daily quota with every refused retry).
+        let mut scope_taken = None;
         if let Ok(r) = &route {
             if let Some(grant) = decision::scope_grant(client, r.endpoint(), &parts.headers) {
                 let checked = self
@@ -279,7 +282,10 @@ impl Gateway {
                     .check(client.id(), Some(&grant.scope), grant.rate_limit.as_ref())
                     .await;
                 match checked {
-                    Ok(headers) => trail.ratelimit_headers = headers,
+                    Ok(headers) => {
+                        trail.ratelimit_headers = headers;
+                        scope_taken = Some(grant);
+                    }
                     Err((e, headers)) => {
                         trail.ratelimit_headers = headers;
                         return Err(e);
@@ -295,7 +301,14 @@ impl Gateway {
         {
             Ok(headers) => crate::ratelimit::merge_headers(&mut trail.ratelimit_headers, headers),
             Err((e, headers)) => {
-                crate::ratelimit::merge_headers(&mut trail.ratelimit_headers, headers);
+                if let Some(grant) = scope_taken {
+                    self.ratelimit
+                        .refund(client.id(), Some(&grant.scope), grant.rate_limit.as_ref())
+                        .await;
+                }
+                // The refusal names the limit that refused it: the scope's
+                // token was given back, its headers would count it spent.
+                trail.ratelimit_headers = headers;
                 return Err(e);
             }
         }

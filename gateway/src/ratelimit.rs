@@ -135,6 +135,25 @@ impl RateLimiter {
         }
     }
 
+    /// Gives back what an allowed [`check`](Self::check) took, when a later limit of
+    /// the same request refused it (a request refused by the client's own limit spends
+    /// none of its scope's rate or daily quota). Best effort: a refund that cannot be
+    /// made leaves the limit strict by one request, and is logged.
+    pub async fn refund(
+        &self,
+        client: &str,
+        scope: Option<&str>,
+        limit: Option<&credgate_policy::RateLimit>,
+    ) {
+        let Some(limit) = limit else {
+            return;
+        };
+        let key = Key { client, scope };
+        if let Err(e) = self.limiter.refund(&key, &limit_of(limit)).await {
+            tracing::warn!(error = %e, "rate limit refund failed");
+        }
+    }
+
     /// The Redis connection, when limits are shared through Redis.
     pub fn redis_conn(&self) -> Option<credgate_redisconn::RedisConn> {
         self.limiter.redis_conn()

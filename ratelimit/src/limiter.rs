@@ -232,6 +232,46 @@ impl Limiter {
         Ok(decision)
     }
 
+    /// Gives back what an allowed [`check`](Self::check) of `key` under `limit` took,
+    /// when another limit of the same request refused it: a request refused by one limit
+    /// spends none of the others. With Redis, one call to where decisions are made now
+    /// (Redis, or this replica's share while it is down); a refund that fails is logged
+    /// and dropped (the limit errs on the strict side, by one request).
+    pub async fn refund(&self, key: &Key<'_>, limit: &Limit) -> Result<(), LimiterError> {
+        let params = Params::new(limit)?;
+        let now = self.inner.clock.now();
+        match &self.inner.backend {
+            Backend::Local(local) => local.refund(key, limit, &params, now),
+            Backend::Redis(shared) => {
+                let day = match limit.daily_quota {
+                    Some(_) => Some(Day::containing(now, self.inner.zone)?),
+                    None => None,
+                };
+                if !shared.health.is_down() {
+                    if let Err(e) = shared.redis.refund(key, limit, &params, day.as_ref()).await {
+                        self.inner
+                            .stats
+                            .redis_errors
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(error = %e, "rate limiter: refund in Redis failed");
+                    }
+                    return Ok(());
+                }
+                if shared.failure_mode == FailureMode::FailOpenLocal {
+                    let share = limit.share(shared.divisor());
+                    let share_params = Params::new(&share)?;
+                    shared.fallback.refund(key, &share, &share_params, now)?;
+                    if let Some(day) = &day {
+                        shared
+                            .owed
+                            .remove_one(&crate::redis::keys::quota_key(key, day.label), day.number);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Readiness: with Redis, loads the decision script within the call timeout (so the
     /// first decision needs no extra round trip). Always ready in process.
     pub async fn ready(&self) -> Result<(), LimiterError> {

@@ -136,6 +136,25 @@ impl LocalBackend {
         }
     }
 
+    /// Gives back what an allowed request for `key` under `limit` took at `now` (another
+    /// limit refused the request): one rate token and, with a daily quota, one unit of
+    /// the day's count.
+    pub fn refund(
+        &self,
+        key: &Key<'_>,
+        limit: &Limit,
+        params: &Params,
+        now: SystemTime,
+    ) -> Result<(), LimiterError> {
+        let slot = self.slot(key, limit, params);
+        if limit.daily_quota.is_some() {
+            let day = Day::containing(now, self.zone)?;
+            slot.quota.release(day.number);
+        }
+        slot.rate.give_back();
+        Ok(())
+    }
+
     /// The number of keys held.
     #[cfg(test)]
     pub fn len(&self) -> usize {

@@ -37,6 +37,9 @@ use crate::limit::{Key, Limit};
 /// The decision script.
 const SCRIPT: &str = include_str!("redis/gcra.lua");
 
+/// Gives back what an allowed decision took (another limit refused the request).
+const REFUND_SCRIPT: &str = include_str!("redis/refund.lua");
+
 /// Adds what the fallback admitted to a day's quota count; sets the key's lifetime when
 /// the add created it. One key: a single slot on a Cluster.
 const ADD_QUOTA_SCRIPT: &str = "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) \
@@ -70,6 +73,7 @@ const GCRA_SLACK_GATEWAY_TIME_MS: u64 = 60_000;
 pub(crate) struct RedisBackend {
     conn: RedisConn,
     script: Script,
+    refund: Script,
     add_quota: Script,
     heartbeat: Script,
     call_timeout: Duration,
@@ -111,6 +115,7 @@ impl RedisBackend {
         Ok(Self {
             conn,
             script: Script::new(SCRIPT),
+            refund: Script::new(REFUND_SCRIPT),
             add_quota: Script::new(ADD_QUOTA_SCRIPT),
             heartbeat: Script::new(HEARTBEAT_SCRIPT),
             call_timeout,
@@ -206,6 +211,26 @@ impl RedisBackend {
         } else {
             Decision::Limited(info)
         })
+    }
+
+    /// Gives back what an allowed decision for `key` under `limit` took. One call under
+    /// the call timeout, not resent (a refund that may have run must not run twice).
+    pub(crate) async fn refund(
+        &self,
+        key: &Key<'_>,
+        limit: &Limit,
+        params: &Params,
+        day: Option<&Day>,
+    ) -> Result<(), RedisFailure> {
+        let mut invocation = self.refund.key(keys::gcra_key(key));
+        if let (Some(_), Some(day)) = (limit.daily_quota, day) {
+            invocation.key(keys::quota_key(key, day.label));
+        }
+        invocation.arg(params.emission_micros());
+        let mut conn = self.conn.clone();
+        self.bounded(async move { invocation.invoke_async::<i64>(&mut conn).await })
+            .await
+            .map(drop)
     }
 
     /// The lifetime of a quota key of `day` created at `now` (as the decision script

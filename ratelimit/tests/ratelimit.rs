@@ -14,6 +14,7 @@ mod ratelimit {
     mod hung;
     mod policy_bound;
     mod quota;
+    mod refund;
     mod script;
     mod shared;
     mod table;

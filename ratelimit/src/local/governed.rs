@@ -119,6 +119,13 @@ impl GovernedRate {
         }
     }
 
+    /// Gives back the token an allowed request took: the TAT moves back one emission
+    /// interval. Requests allowed since keep theirs (the subtraction commutes with their
+    /// additions); a TAT already in the past stays equivalent to a full bucket.
+    pub fn give_back(&self) {
+        self.tat.sub(self.gcra.t);
+    }
+
     /// The algorithm's parameters in nanoseconds.
     pub fn gcra(&self) -> &Gcra {
         &self.gcra
@@ -151,6 +158,16 @@ impl TatStore {
 
     fn set(&self, value: u64) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = value;
+    }
+
+    /// Moves a stored TAT back by `t` (0 stays "no request yet").
+    fn sub(&self, t: u64) {
+        let mut tat = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if *tat != 0 {
+            // Never down to 0, which means "no state": 1 ns after governor's start is an
+            // equally full bucket.
+            *tat = tat.saturating_sub(t).max(1);
+        }
     }
 
     /// Clamps a TAT later than `latest` (relative) to it: an empty bucket one interval

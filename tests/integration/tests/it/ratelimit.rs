@@ -322,3 +322,70 @@ async fn a_request_refused_by_its_scope_limit_spends_no_client_quota() {
     let detail = r.json()["detail"].as_str().unwrap_or_default().to_owned();
     assert!(detail.contains("daily quota"), "{detail}");
 }
+
+/// The other way round: a request the client's own limit refuses gets back
+/// what its scope's limit took, so a client retrying over its own rate does
+/// not spend its scope's daily quota (which lasts until midnight). The
+/// refusal's RateLimit fields name the client's limit only.
+#[tokio::test]
+async fn a_request_refused_by_the_clients_own_limit_spends_nothing_of_its_scope() {
+    let policy = policy_with_limit("dept-nb", "{ per_second = 2, burst = 2 }");
+    let scoped = policy.replacen(
+        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n",
+        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n  rate_limit = { per_second = 1000, burst = 1000, daily_quota = 10 }\n",
+        1,
+    );
+    assert_ne!(scoped, policy);
+    let h = Harness::start_with(Options {
+        policy: Some(scoped),
+        ..Options::default()
+    })
+    .await;
+    let dept = h.client("dept-nb");
+    let json = ("content-type", "application/json");
+    let body = format!(
+        "{{\"subjects\": [\"{}\"]}}",
+        h.enterprise_of("xinyong-ningbo")
+    );
+    let check = async || {
+        dept.post("/v1/sanctions/check", &[APPROVAL, json], body.clone())
+            .await
+    };
+    let field =
+        |r: &credgate_integration::Reply, name: &str| r.headers[name].to_str().unwrap().to_owned();
+    let daily_left = |r: &credgate_integration::Reply| {
+        let f = field(r, "ratelimit");
+        let at = f
+            .find("\"sanctions.check/daily\";r=")
+            .expect("the scope's quota field")
+            + 26;
+        f[at..].split(';').next().unwrap().parse::<u64>().unwrap()
+    };
+    for left in [9, 8] {
+        let r = check().await;
+        assert_eq!(r.status, 200);
+        assert_eq!(daily_left(&r), left);
+    }
+    // Over the client's own rate until a token comes back (2 a second).
+    let mut refused = 0;
+    let r = loop {
+        let r = check().await;
+        if r.status == 200 {
+            break r;
+        }
+        assert_eq!(
+            (r.status.as_u16(), r.code().as_str()),
+            (429, "rate_limited")
+        );
+        assert!(
+            !field(&r, "ratelimit-policy").contains("sanctions.check"),
+            "{}",
+            field(&r, "ratelimit-policy")
+        );
+        refused += 1;
+        assert!(refused < 500, "the client's limit never let one through");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(refused >= 1, "no request was refused by the client's limit");
+    assert_eq!(daily_left(&r), 7, "after {refused} refusals");
+}

@@ -241,9 +241,10 @@ impl Gateway {
         // (for an unmatched certificate too: the auditor sees what it tried)
         // and, once the client is known, the declared purpose.
         let route = Route::parse(&parts.method, parts.uri.path());
-        if let Ok(r) = &route {
-            trail.endpoint = Some(r.template());
-        }
+        trail.endpoint = match &route {
+            Ok(r) => Some(r.template()),
+            Err(_) => Route::template_of(parts.uri.path()),
+        };
         // A certificate revoked by a CRL loaded since this connection's
         // handshake, whose CA has left the bundle since, or expired since,
         // no longer identifies anyone.

@@ -73,6 +73,10 @@ pub enum AuditCommand {
         /// Most records (default 100, at most 1000).
         #[arg(long)]
         limit: Option<usize>,
+        /// Continue below this seq: the next page of a search whose last
+        /// page ended with "more records below seq N" (give the same filters).
+        #[arg(long)]
+        cursor: Option<u64>,
     },
     /// Print the latest signed checkpoint.
     Checkpoint {
@@ -136,10 +140,12 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             to,
             decision,
             limit,
+            cursor,
         } => {
             let mut q = Query {
                 client,
                 limit,
+                cursor,
                 ..Query::default()
             };
             let mut subject_asked = false;
@@ -192,7 +198,9 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{}", serde_json::to_string(r)?)?;
             }
             if let Some(c) = page.next_cursor {
-                eprintln!("more records below seq {c}");
+                eprintln!(
+                    "more records below seq {c} (next page: the same command with --cursor {c})"
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -329,6 +337,17 @@ fn verify(
             dir.display()
         );
         return Ok(ExitCode::from(1));
+    }
+    if anchors.is_empty() {
+        // Not a warning (nothing is wrong), but what "ok" cannot include: a
+        // log cut at its end together with the checkpoints covering that
+        // end reads as a shorter, intact log.
+        eprintln!(
+            "{}: note: the end of the log is not anchored: records removed from its end \
+             together with their checkpoints would pass; give --checkpoint FILE (one saved \
+             from GET /v1/audit/checkpoint or shipped off the host) to check that too",
+            dir.display()
+        );
     }
     if bounds.strict && !warnings.is_empty() {
         eprintln!(

@@ -79,8 +79,25 @@ impl Route {
         Ok(route)
     }
 
-    /// The endpoint template (for logs, metrics and audit records; never
-    /// the concrete path, which holds a subject identifier).
+    /// The endpoint template a path has the shape of, whatever its
+    /// parameter holds and whatever the method: the audit record of a
+    /// request refused for a malformed parameter (`/v1/audit/proof/abc`, a
+    /// bad percent-escape) or a wrong method still names its endpoint.
+    pub(super) fn template_of(path: &str) -> Option<&'static str> {
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        Some(match segs.as_slice() {
+            ["v1", "enterprises", _, "report"] => "/v1/enterprises/{uscc}/report",
+            ["v1", "persons", _, "score"] => "/v1/persons/{id}/score",
+            ["v1", "sanctions", "check"] => "/v1/sanctions/check",
+            ["v1", "subjects", _, "access-log"] => "/v1/subjects/{id}/access-log",
+            ["v1", "audit", "records"] => "/v1/audit/records",
+            ["v1", "audit", "checkpoint"] => "/v1/audit/checkpoint",
+            ["v1", "audit", "proof", _] => "/v1/audit/proof/{seq}",
+            ["v1", "audit", "consistency"] => "/v1/audit/consistency",
+            _ => return None,
+        })
+    }
+
     /// The policy endpoint the route is decided as.
     pub(super) fn endpoint(&self) -> credgate_policy::Endpoint {
         use credgate_policy::Endpoint;
@@ -93,6 +110,8 @@ impl Route {
         }
     }
 
+    /// The endpoint template (for logs, metrics and audit records; never
+    /// the concrete path, which holds a subject identifier).
     pub fn template(&self) -> &'static str {
         match self {
             Route::EnterpriseReport { .. } => "/v1/enterprises/{uscc}/report",

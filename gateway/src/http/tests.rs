@@ -24,6 +24,39 @@ fn routes() {
 }
 
 #[test]
+fn a_paths_template_is_known_whatever_its_parameter_and_method() {
+    for (method, path) in [
+        (Method::GET, "/v1/enterprises/91310110666007217T/report"),
+        (Method::GET, "/v1/persons/x/score"),
+        (Method::POST, "/v1/sanctions/check"),
+        (Method::GET, "/v1/subjects/x/access-log"),
+        (Method::GET, "/v1/audit/records"),
+        (Method::GET, "/v1/audit/checkpoint"),
+        (Method::GET, "/v1/audit/proof/7"),
+        (Method::GET, "/v1/audit/consistency"),
+    ] {
+        let route = Route::parse(&method, path).unwrap();
+        assert_eq!(Route::template_of(path), Some(route.template()), "{path}");
+    }
+    // Refused paths of a known shape still name their endpoint.
+    for (method, path, template) in [
+        (Method::GET, "/v1/audit/proof/abc", "/v1/audit/proof/{seq}"),
+        (Method::GET, "/v1/audit/proof/-1", "/v1/audit/proof/{seq}"),
+        (
+            Method::GET,
+            "/v1/enterprises/%zz/report",
+            "/v1/enterprises/{uscc}/report",
+        ),
+        (Method::DELETE, "/v1/audit/records", "/v1/audit/records"),
+    ] {
+        assert!(Route::parse(&method, path).is_err(), "{path}");
+        assert_eq!(Route::template_of(path), Some(template), "{path}");
+    }
+    assert_eq!(Route::template_of("/v1/nope"), None);
+    assert_eq!(Route::template_of("/v1/audit/proof/1/2"), None);
+}
+
+#[test]
 fn percent_decoding() {
     assert_eq!(percent_decode("ab%43").unwrap(), "abC");
     assert!(percent_decode("ab%4").is_err());

@@ -94,6 +94,20 @@ async fn every_request_is_recorded_before_it_is_answered() {
         by_subject[0]["subject_pseudonym"]
     );
     assert_eq!(searched["subject_region"], nb[2..8]);
+    // A malformed proof number is refused, and its record names the endpoint.
+    let r = auditor.get("/v1/audit/proof/abc", &[REVIEW]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "invalid_request")
+    );
+    let bad = seq(&r);
+    let r = auditor
+        .get("/v1/audit/records?client=auditor&limit=10", &[REVIEW])
+        .await;
+    let mine = r.json()["records"].as_array().unwrap().clone();
+    let bad = mine.iter().find(|x| x["seq"] == bad).unwrap();
+    assert_eq!(bad["endpoint"], "/v1/audit/proof/{seq}");
+    assert_eq!(bad["reason"], "invalid_request");
     // Only auditors read the log; the refusal is audited too.
     let r = h
         .client("dept-nb")

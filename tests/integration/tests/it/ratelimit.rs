@@ -20,6 +20,14 @@ fn with_spent_sanctions_scope(policy: &str) -> String {
     out
 }
 
+/// A sanctions check body naming one Ningbo enterprise.
+fn one_subject_batch(h: &Harness) -> String {
+    format!(
+        "{{\"subjects\": [\"{}\"]}}",
+        h.enterprise_of("xinyong-ningbo")
+    )
+}
+
 fn path(h: &Harness) -> String {
     format!(
         "/v1/enterprises/{}/report?sections=basic",
@@ -296,10 +304,7 @@ async fn a_request_refused_by_its_scope_limit_spends_no_client_quota() {
     .await;
     let dept = h.client("dept-nb");
     let json = ("content-type", "application/json");
-    let body = format!(
-        "{{\"subjects\": [\"{}\"]}}",
-        h.enterprise_of("xinyong-ningbo")
-    );
+    let body = one_subject_batch(&h);
     let check = async || {
         let r = dept
             .post("/v1/sanctions/check", &[APPROVAL, json], body.clone())
@@ -343,10 +348,7 @@ async fn a_request_refused_by_the_clients_own_limit_spends_nothing_of_its_scope(
     .await;
     let dept = h.client("dept-nb");
     let json = ("content-type", "application/json");
-    let body = format!(
-        "{{\"subjects\": [\"{}\"]}}",
-        h.enterprise_of("xinyong-ningbo")
-    );
+    let body = one_subject_batch(&h);
     let check = async || {
         dept.post("/v1/sanctions/check", &[APPROVAL, json], body.clone())
             .await

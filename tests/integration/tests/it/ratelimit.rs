@@ -11,13 +11,21 @@ const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 /// `policy` with a client × scope limit on dept-nb's sanctions checks that
 /// one request spends (one per 100 s).
 fn with_spent_sanctions_scope(policy: &str) -> String {
-    let out = policy.replacen(
-        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n",
-        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n  rate_limit = { per_second = 0.01, burst = 1 }\n",
-        1,
-    );
+    with_sanctions_scope_limit(policy, "{ per_second = 0.01, burst = 1 }")
+}
+
+/// `policy` with the client × scope limit `limit` on dept-nb's sanctions
+/// checks.
+fn with_sanctions_scope_limit(policy: &str, limit: &str) -> String {
+    let grant = "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n";
+    let out = policy.replacen(grant, &format!("{grant}  rate_limit = {limit}\n"), 1);
     assert_ne!(out, policy);
     out
+}
+
+/// A header of `r` as text (it must be there).
+fn field(r: &credgate_integration::Reply, name: &str) -> String {
+    r.headers[name].to_str().unwrap().to_owned()
 }
 
 /// A sanctions check body naming one Ningbo enterprise.
@@ -247,8 +255,6 @@ async fn a_scope_limit_comes_before_the_request_shape_and_shares_the_fields() {
         .post("/v1/sanctions/check", &[APPROVAL, json], body.clone())
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let field =
-        |r: &credgate_integration::Reply, name: &str| r.headers[name].to_str().unwrap().to_owned();
     assert_eq!(
         field(&r, "ratelimit-policy"),
         "\"sanctions.check/burst\";q=1;w=100, \"burst\";q=100;w=2"
@@ -334,15 +340,12 @@ async fn a_request_refused_by_its_scope_limit_spends_no_client_quota() {
 /// refusal's RateLimit fields name the client's limit only.
 #[tokio::test]
 async fn a_request_refused_by_the_clients_own_limit_spends_nothing_of_its_scope() {
-    let policy = policy_with_limit("dept-nb", "{ per_second = 2, burst = 2 }");
-    let scoped = policy.replacen(
-        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n",
-        "  scope = \"sanctions.check\"\n  purposes = [\"administrative_approval\"]\n  rate_limit = { per_second = 1000, burst = 1000, daily_quota = 10 }\n",
-        1,
+    let policy = with_sanctions_scope_limit(
+        &policy_with_limit("dept-nb", "{ per_second = 2, burst = 2 }"),
+        "{ per_second = 1000, burst = 1000, daily_quota = 10 }",
     );
-    assert_ne!(scoped, policy);
     let h = Harness::start_with(Options {
-        policy: Some(scoped),
+        policy: Some(policy),
         ..Options::default()
     })
     .await;
@@ -353,8 +356,6 @@ async fn a_request_refused_by_the_clients_own_limit_spends_nothing_of_its_scope(
         dept.post("/v1/sanctions/check", &[APPROVAL, json], body.clone())
             .await
     };
-    let field =
-        |r: &credgate_integration::Reply, name: &str| r.headers[name].to_str().unwrap().to_owned();
     let daily_left = |r: &credgate_integration::Reply| {
         let f = field(r, "ratelimit");
         let at = f

@@ -10,7 +10,16 @@
 //! <tree size, decimal>
 //! <root hash, standard base64>
 //! <time, RFC 3339 UTC with ms>
+//! [start | final]
 //! ```
+//!
+//! The last line is there only for a run's first checkpoint (`start`,
+//! written at open before any append) and its last (`final`, written at a
+//! clean shutdown after the last append); a periodic or on-demand
+//! checkpoint has the five lines alone, as before. The marks bound what
+//! can be appended unseen: nothing is appended between a `final` and the
+//! next `start`, so records after a final checkpoint of size N, or a
+//! start above N after it, were written while no gateway ran.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -20,6 +29,37 @@ use crate::merkle::Hash;
 
 /// First line of every checkpoint body.
 pub(crate) const CHECKPOINT_ORIGIN: &str = "credgate-audit/v1";
+
+/// Where in a run of the gateway a checkpoint was made (see the module
+/// docs). Serialised as `"kind": "start"` or `"final"`; absent for periodic
+/// checkpoints, so those read as they always did.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckpointKind {
+    /// Written while records arrive (every N records or T seconds) or on demand.
+    #[default]
+    Periodic,
+    /// A run's first checkpoint, written at open before the first append.
+    Start,
+    /// A run's last checkpoint, written at a clean shutdown after the last append.
+    Final,
+}
+
+impl CheckpointKind {
+    /// Whether this is [`CheckpointKind::Periodic`] (serde's skip test).
+    pub fn is_periodic(&self) -> bool {
+        *self == Self::Periodic
+    }
+
+    /// The signed body's extra line, if any.
+    fn mark(self) -> &'static str {
+        match self {
+            Self::Periodic => "",
+            Self::Start => "start\n",
+            Self::Final => "final\n",
+        }
+    }
+}
 
 /// A signed statement that the replica's log had `tree_size` records with
 /// Merkle root `root_hash` at `time`.
@@ -38,6 +78,9 @@ pub struct SignedCheckpoint {
     pub key_id: String,
     /// Standard-base64 Ed25519 signature over [`SignedCheckpoint::signed_body`].
     pub signature: String,
+    /// A run's start or end (signed), else periodic.
+    #[serde(default, skip_serializing_if = "CheckpointKind::is_periodic")]
+    pub kind: CheckpointKind,
 }
 
 impl SignedCheckpoint {
@@ -48,6 +91,7 @@ impl SignedCheckpoint {
         tree_size: u64,
         root: &Hash,
         time: String,
+        kind: CheckpointKind,
     ) -> Self {
         let mut cp = Self {
             replica: replica.to_owned(),
@@ -56,6 +100,7 @@ impl SignedCheckpoint {
             time,
             key_id: signer.key_id().to_owned(),
             signature: String::new(),
+            kind,
         };
         if let Some(body) = cp.signed_body() {
             cp.signature = signer.sign_b64(body.as_bytes());
@@ -73,8 +118,11 @@ impl SignedCheckpoint {
     pub fn signed_body(&self) -> Option<String> {
         let root = base64::engine::general_purpose::STANDARD.encode(self.root()?);
         Some(format!(
-            "{CHECKPOINT_ORIGIN}\n{}\n{}\n{root}\n{}\n",
-            self.replica, self.tree_size, self.time
+            "{CHECKPOINT_ORIGIN}\n{}\n{}\n{root}\n{}\n{}",
+            self.replica,
+            self.tree_size,
+            self.time,
+            self.kind.mark()
         ))
     }
 
@@ -104,6 +152,7 @@ mod tests {
             0,
             &EMPTY_ROOT,
             "2024-05-01T00:00:00.000Z".into(),
+            CheckpointKind::Periodic,
         );
         assert_eq!(
             cp.signed_body().unwrap(),
@@ -113,8 +162,44 @@ mod tests {
         let mut forged = cp.clone();
         forged.tree_size = 1;
         assert!(!forged.verify_signature(&key));
-        let mut bad_root = cp;
+        let mut bad_root = cp.clone();
         bad_root.root_hash = "zz".into();
         assert!(!bad_root.verify_signature(&key));
+        assert!(!serde_json::to_string(&cp).unwrap().contains("kind"));
+    }
+
+    #[test]
+    fn a_start_or_final_mark_is_signed_and_cannot_be_added_or_removed() {
+        let (private, public) = generate_signing_key_pem().unwrap();
+        let signer = AuditSigner::from_pkcs8_pem(&private).unwrap();
+        let key = AuditPublicKey::from_spki_pem(&public).unwrap();
+        let time = || "2024-05-01T00:00:00.000Z".to_owned();
+        let fin =
+            SignedCheckpoint::sign(&signer, "r1", 0, &EMPTY_ROOT, time(), CheckpointKind::Final);
+        assert!(fin.signed_body().unwrap().ends_with(".000Z\nfinal\n"));
+        let json = serde_json::to_string(&fin).unwrap();
+        assert!(json.contains(r#""kind":"final""#), "{json}");
+        let back: SignedCheckpoint = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, fin);
+        assert!(back.verify_signature(&key));
+        // Stripping the mark (or changing it) breaks the signature.
+        for kind in [CheckpointKind::Periodic, CheckpointKind::Start] {
+            let mut changed = fin.clone();
+            changed.kind = kind;
+            assert!(!changed.verify_signature(&key), "{kind:?}");
+        }
+        let start =
+            SignedCheckpoint::sign(&signer, "r1", 0, &EMPTY_ROOT, time(), CheckpointKind::Start);
+        assert!(start.signed_body().unwrap().ends_with(".000Z\nstart\n"));
+        let mut marked = SignedCheckpoint::sign(
+            &signer,
+            "r1",
+            0,
+            &EMPTY_ROOT,
+            time(),
+            CheckpointKind::Periodic,
+        );
+        marked.kind = CheckpointKind::Final;
+        assert!(!marked.verify_signature(&key));
     }
 }

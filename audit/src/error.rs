@@ -176,6 +176,9 @@ pub enum ProblemKind {
     CheckpointBeyondLog,
     /// Two checkpoints are not consistent (shrinking size or failed consistency proof).
     Inconsistent,
+    /// Records follow a run's final checkpoint without a start checkpoint
+    /// at its size: they were written while no gateway ran.
+    AppendedAfterFinal,
     /// A deletion record is malformed or disagrees with the seal or records it covers.
     BadDeletion,
     /// The verification key given could not be used.
@@ -203,6 +206,7 @@ impl fmt::Display for ProblemKind {
             Self::CheckpointMismatch => "checkpoint root mismatch",
             Self::CheckpointBeyondLog => "checkpoint beyond end of log",
             Self::Inconsistent => "inconsistent checkpoints",
+            Self::AppendedAfterFinal => "records appended after a final checkpoint",
             Self::BadDeletion => "bad deletion record",
             Self::BadKey => "unusable verification key",
             Self::Io => "I/O error",

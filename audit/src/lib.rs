@@ -50,7 +50,7 @@ mod throttle;
 mod verify;
 mod writer;
 
-pub use checkpoint::SignedCheckpoint;
+pub use checkpoint::{CheckpointKind, SignedCheckpoint};
 pub use config::{
     validate_replica, AuditConfig, BatchObserver, BatchReport, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES,
 };

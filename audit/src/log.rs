@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
 
-use crate::checkpoint::SignedCheckpoint;
+use crate::checkpoint::{CheckpointKind, SignedCheckpoint};
 use crate::config::AuditConfig;
 use crate::index::{Page, Query, Step, SEARCH_STEP_BUDGET};
 use crate::keys::AuditPublicKey;
@@ -88,7 +88,13 @@ impl AuditLog {
         });
         let queue_bound = cfg.queue_bound;
         let (tx, rx) = sync_channel(queue_bound + CONTROL_SLACK);
-        let writer = Writer::start(cfg, Arc::clone(&shared), rx, rec, lock)?;
+        let mut writer = Writer::start(cfg, Arc::clone(&shared), rx, rec, lock)?;
+        // A run starts with a signed checkpoint of what it found, before
+        // its first append: records added while no gateway ran then sit
+        // between a final checkpoint and a start above it, which open and
+        // `verify` refuse (see `checkpoint`). A log whose checkpoints
+        // cannot be written is not opened.
+        writer.write_checkpoint(CheckpointKind::Start)?;
         std::thread::Builder::new()
             .name("credgate-audit-writer".to_owned())
             .spawn(move || writer.run())

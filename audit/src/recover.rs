@@ -17,7 +17,7 @@ use std::path::Path;
 
 use ring::digest;
 
-use crate::checkpoint::SignedCheckpoint;
+use crate::checkpoint::{CheckpointKind, SignedCheckpoint};
 use crate::deletion::{DeletionRecord, DELETIONS_FILE};
 use crate::error::{Corruption, Location, ProblemKind};
 use crate::fsutil::{scan_framed, FramedFile};
@@ -429,6 +429,25 @@ fn load_checkpoints(
             at(),
             ProblemKind::CheckpointMismatch,
             format!("root at size {} differs from the records", cp.tree_size),
+        )
+        .into());
+    }
+    // The last run ended cleanly at this size and nothing ran since: a
+    // record after it was written by something else. Adopting it would
+    // have the next checkpoints sign it. (An offline reader may still
+    // look; `audit verify` reports the same.)
+    if mode == Mode::Write && cp.kind == CheckpointKind::Final && cp.tree_size < tree.len() {
+        return Err(Corruption::new(
+            Location::file(CHECKPOINTS_FILE).with_seq(cp.tree_size + 1),
+            ProblemKind::AppendedAfterFinal,
+            format!(
+                "seqs {}–{} follow the final checkpoint of the last clean shutdown (size {}): \
+                 they were written while no gateway ran. Keep this directory as evidence and \
+                 start the replica on a new audit directory",
+                cp.tree_size + 1,
+                tree.len(),
+                cp.tree_size
+            ),
         )
         .into());
     }

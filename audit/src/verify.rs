@@ -62,6 +62,10 @@ pub struct VerifyReport {
     /// Checkpoints held outside the log (`anchors` of [`verify_anchored`])
     /// that the log was checked against.
     pub anchors_checked: usize,
+    /// Runs that ended without a final checkpoint (a crash, a kill, a
+    /// failed last write, or a log written before final checkpoints): each
+    /// start checkpoint whose predecessor is not a final one.
+    pub unclean_stops: usize,
 }
 
 /// Verifies the log in `dir`; with `pubkey_pem` (the log's SPKI PEM public
@@ -115,7 +119,9 @@ pub fn verify_anchored(
             signatures_checked: pubkey_pem.is_some(),
             torn_tail: None,
             anchors_checked: 0,
+            unclean_stops: 0,
         },
+        final_sizes: Vec::new(),
     };
     let deletions = v.deletions()?;
     let present = segment::list(dir).map_err(|e| Corruption::io(dir.display().to_string(), &e))?;
@@ -181,6 +187,9 @@ struct Verifier<'a> {
     replica: Option<String>,
     prev_seal: Option<Hash>,
     report: VerifyReport,
+    /// Sizes of the final checkpoints in the log (anchors that are final
+    /// must be among them).
+    final_sizes: Vec<u64>,
 }
 
 impl Verifier<'_> {

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::checkpoint::SignedCheckpoint;
+use crate::checkpoint::{CheckpointKind, SignedCheckpoint};
 use crate::config::{AuditConfig, BatchReport};
 use crate::frame::{self, MAX_PAYLOAD};
 use crate::fsutil::TrackedFile;
@@ -155,9 +155,9 @@ impl Writer {
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => {
-                        if self.since_checkpoint > 0 {
-                            self.checkpoint_logged();
-                        }
+                        // Every handle is gone: the run ends here, as at
+                        // a shutdown (nothing can be appended after).
+                        self.checkpoint_logged(CheckpointKind::Final);
                         self.trim_logged();
                         return;
                     }
@@ -170,7 +170,7 @@ impl Writer {
                     self.run_batch(batch);
                 }
                 Msg::Checkpoint(reply) => {
-                    let _ = reply.send(self.write_checkpoint());
+                    let _ = reply.send(self.write_checkpoint(CheckpointKind::Periodic));
                 }
                 Msg::Retention(now, reply) => {
                     let _ = reply.send(self.retention_pass(now, usize::MAX));
@@ -178,7 +178,7 @@ impl Writer {
                 Msg::Shutdown(reply) => {
                     self.shared.closed.store(true, Relaxed);
                     self.drain_for_shutdown();
-                    let checkpoint = self.write_checkpoint();
+                    let checkpoint = self.write_checkpoint(CheckpointKind::Final);
                     self.trim_logged();
                     // Released before the caller hears of the shutdown, so
                     // it can reopen the directory at once.
@@ -529,13 +529,13 @@ impl Writer {
             .checkpoint_retry_at
             .is_some_and(|at| Instant::now() < at);
         if due && !backing_off {
-            self.checkpoint_logged();
+            self.checkpoint_logged(CheckpointKind::Periodic);
         }
     }
 
     /// Writes a checkpoint, logging a failure (throttled).
-    fn checkpoint_logged(&mut self) {
-        match self.write_checkpoint() {
+    fn checkpoint_logged(&mut self, kind: CheckpointKind) {
+        match self.write_checkpoint(kind) {
             Ok(_) => self.checkpoint_retry_at = None,
             Err(e) => {
                 self.checkpoint_retry_at = Some(Instant::now() + CHECKPOINT_RETRY);
@@ -546,13 +546,24 @@ impl Writer {
         }
     }
 
-    /// Signs and appends a checkpoint of the current tree.
-    fn write_checkpoint(&mut self) -> Result<SignedCheckpoint, AuditError> {
+    /// Signs and appends a checkpoint of the current tree. `pub(crate)`
+    /// for the run's start checkpoint, which [`crate::AuditLog`]'s open
+    /// writes before the writer thread starts.
+    pub(crate) fn write_checkpoint(
+        &mut self,
+        kind: CheckpointKind,
+    ) -> Result<SignedCheckpoint, AuditError> {
         let size = self.next_seq - 1;
         let root = self.shared.read().tree.root(size)?;
         let time = format_ms(stamp(now_ms(), self.last_time_ms));
-        let cp =
-            SignedCheckpoint::sign(&self.shared.signer, &self.shared.replica, size, &root, time);
+        let cp = SignedCheckpoint::sign(
+            &self.shared.signer,
+            &self.shared.replica,
+            size,
+            &root,
+            time,
+            kind,
+        );
         let payload = serde_json::to_vec(&cp)
             .map_err(|e| AuditError::io("serialize", self.checkpoints.path(), e.into()))?;
         let mut framed = Vec::with_capacity(payload.len() + frame::HEADER_LEN);

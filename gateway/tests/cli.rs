@@ -601,14 +601,30 @@ async fn audit_verify_query_and_checkpoint() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("FAILED (--max-uncovered 2): 3 records"));
     succeeded(&verify_bare(&["--max-uncovered", "3"]));
-    // A checkpoint held outside the log covers them again.
-    std::fs::write(&held, run(&["audit", "checkpoint", "--dir", a]).stdout).unwrap();
-    let out = verify_bare(&["--checkpoint", h, "--max-uncovered", "0"]);
-    succeeded(&out);
+    // Holding the directory's writer lock, as a running gateway does,
+    // excuses nothing: the bound and the need for a checkpoint stay.
+    let lock = std::fs::File::create(bare.join(credgate_audit::LOCK_FILE)).unwrap();
+    lock.lock().unwrap();
+    let out = verify_bare(&[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("FAILED: no signed checkpoint covers any of its 3 records"),
+        "{stderr}"
+    );
+    drop(lock);
+    // The held checkpoint is the clean shutdown's final one: it still
+    // matches the records, and shows that checkpoints were removed.
+    std::fs::write(&held, run(&["audit", "checkpoint", "--dir", a]).stdout).unwrap();
+    let held_cp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&held).unwrap()).unwrap();
+    assert_eq!(held_cp["kind"], "final", "{held_cp}");
+    let out = verify_bare(&["--checkpoint", h, "--max-uncovered", "0"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the final checkpoint given (size 3) is not in checkpoints.log"),
+        "{stderr}"
     );
     // A log a gateway is writing: its newest records await their checkpoint.
     let live = dir.path().join("live");

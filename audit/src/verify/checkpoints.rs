@@ -1,7 +1,7 @@
 //! Checking `checkpoints.log` against the recomputed tree.
 
 use super::Verifier;
-use crate::checkpoint::SignedCheckpoint;
+use crate::checkpoint::{CheckpointKind, SignedCheckpoint};
 use crate::error::{Corruption, Location, ProblemKind};
 use crate::fsutil::read_framed;
 use crate::proof::verify_consistency;
@@ -41,9 +41,21 @@ impl Verifier<'_> {
                         format!("not consistent with the checkpoint at size {}", p.tree_size),
                     ));
                 }
+                runs(p, &cp, at)?;
+                if cp.kind == CheckpointKind::Start && p.kind != CheckpointKind::Final {
+                    self.report.unclean_stops += 1;
+                }
+            }
+            if cp.kind == CheckpointKind::Final {
+                self.final_sizes.push(cp.tree_size);
             }
             self.report.checkpoints += 1;
             prev = Some(cp);
+        }
+        if let Some(last) = prev.as_ref().filter(|p| p.kind == CheckpointKind::Final) {
+            if self.tree.len() > last.tree_size {
+                return Err(after_final(last.tree_size, self.tree.len()));
+            }
         }
         self.report.latest_checkpoint = prev;
         Ok(())
@@ -54,6 +66,29 @@ impl Verifier<'_> {
     pub(super) fn anchor(&mut self, cp: &SignedCheckpoint) -> Result<(), Corruption> {
         let at = || Location::file("the checkpoint given").with_seq(cp.tree_size);
         self.against_tree(cp, at, ": records were removed from its end")?;
+        // The gateway writes a final checkpoint to the log before anyone
+        // can hold it; gone from the log, it was removed, and with it the
+        // proof that nothing follows it unseen.
+        if cp.kind == CheckpointKind::Final && !self.final_sizes.contains(&cp.tree_size) {
+            let after = if self.tree.len() > cp.tree_size {
+                format!(
+                    ", and seqs {}–{} after it may have been written while no gateway ran",
+                    cp.tree_size + 1,
+                    self.tree.len()
+                )
+            } else {
+                String::new()
+            };
+            return Err(Corruption::new(
+                at(),
+                ProblemKind::AppendedAfterFinal,
+                format!(
+                    "the final checkpoint given (size {}) is not in {CHECKPOINTS_FILE}: it was \
+                     removed from the log{after}",
+                    cp.tree_size
+                ),
+            ));
+        }
         self.report.anchors_checked += 1;
         Ok(())
     }
@@ -120,4 +155,45 @@ impl Verifier<'_> {
                 verify_consistency(prev.tree_size, next.tree_size, &first, &second, &proof)
             })
     }
+}
+
+/// What runs allow between two consecutive checkpoints: after a run's
+/// final checkpoint only the next run's start, at the same size (nothing
+/// is appended while no gateway runs).
+fn runs(
+    prev: &SignedCheckpoint,
+    next: &SignedCheckpoint,
+    at: impl Fn() -> Location,
+) -> Result<(), Corruption> {
+    if prev.kind != CheckpointKind::Final
+        || (next.kind == CheckpointKind::Start && next.tree_size == prev.tree_size)
+    {
+        return Ok(());
+    }
+    if next.tree_size > prev.tree_size {
+        let mut c = after_final(prev.tree_size, next.tree_size);
+        c.location = at().with_seq(prev.tree_size + 1);
+        return Err(c);
+    }
+    Err(Corruption::new(
+        at(),
+        ProblemKind::AppendedAfterFinal,
+        format!(
+            "follows the final checkpoint at size {} but is not the next run's start",
+            prev.tree_size
+        ),
+    ))
+}
+
+/// Records `final_size + 1 ..= to` follow a final checkpoint of that size.
+fn after_final(final_size: u64, to: u64) -> Corruption {
+    Corruption::new(
+        Location::file(CHECKPOINTS_FILE).with_seq(final_size + 1),
+        ProblemKind::AppendedAfterFinal,
+        format!(
+            "seqs {}–{to} follow the final checkpoint of a clean shutdown at size {final_size} \
+             with no run's start checkpoint at that size: they were written while no gateway ran",
+            final_size + 1
+        ),
+    )
 }

@@ -20,4 +20,5 @@ mod proofs;
 mod query;
 mod recovery;
 mod rotation;
+mod runs;
 mod tamper;

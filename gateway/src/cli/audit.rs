@@ -41,9 +41,11 @@ pub enum AuditCommand {
         /// `checkpoint_every_secs` while records arrive, so a crash leaves at
         /// most about that many uncovered; many more means checkpoints were
         /// removed, and with them the proof of the records they covered.
-        /// Default, when no gateway holds the log: 2000 (twice the default
-        /// `checkpoint_every_records`), and a log with records must have a
-        /// checkpoint; a given N replaces both.
+        /// Default: 2000 (twice the default `checkpoint_every_records`),
+        /// and a log with records must have a checkpoint; a given N
+        /// replaces both. Both hold while a gateway writes the log too: it
+        /// checkpoints at start and every `checkpoint_every_records`, so a
+        /// held `writer.lock` does not excuse missing checkpoints.
         #[arg(long, value_name = "N")]
         max_uncovered: Option<u64>,
     },
@@ -215,6 +217,10 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                         "time": cp.time,
                         "key_id": cp.key_id,
                         "signature": cp.signature,
+                        // Signed (the body's last line for start and
+                        // final): a held copy without it does not verify.
+                        "kind": cp.kind,
+                        "signed_body": cp.signed_body(),
                     })
                 );
                 Ok(ExitCode::SUCCESS)
@@ -304,16 +310,16 @@ fn verify(
     for w in &warnings {
         eprintln!("{}: WARNING: {w}", dir.display());
     }
-    // Without --max-uncovered, a stopped log may leave uncovered what a
-    // crash can (about checkpoint_every_records, 1000 by default), and
-    // must have a checkpoint at all: a log whose checkpoints are gone
-    // proves nothing, and passing it would let anyone edit it after
-    // deleting checkpoints.log. A running gateway is checkpointing its
-    // newest records and is not held to this.
-    let max = bounds
-        .max_uncovered
-        .or((!running).then_some(DEFAULT_MAX_UNCOVERED));
-    if let Some(max) = max.filter(|max| uncovered > *max) {
+    // Without --max-uncovered, a log may leave uncovered what a crash (or
+    // a running gateway between checkpoints) can: about
+    // checkpoint_every_records, 1000 by default; and it must have a
+    // checkpoint at all: a log whose checkpoints are gone proves nothing,
+    // and passing it would let anyone edit it after deleting
+    // checkpoints.log. A running gateway is held to this too: it writes a
+    // checkpoint when it opens the log and every checkpoint_every_records
+    // records, and anyone can hold `writer.lock`.
+    let max = bounds.max_uncovered.unwrap_or(DEFAULT_MAX_UNCOVERED);
+    if uncovered > max {
         eprintln!(
             "{}: FAILED (--max-uncovered {max}{}): {uncovered} records are covered by no signed \
              checkpoint, more than a crash leaves: checkpoints were removed, and nothing proves \
@@ -328,7 +334,7 @@ fn verify(
         return Ok(ExitCode::from(1));
     }
     let no_cover = r.checkpoints == 0 && anchors.is_empty() && uncovered > 0;
-    if no_cover && !running && bounds.max_uncovered.is_none() {
+    if no_cover && bounds.max_uncovered.is_none() {
         eprintln!(
             "{}: FAILED: no signed checkpoint covers any of its {uncovered} records: \
              checkpoints.log is missing or empty. If the gateway crashed before its first \
@@ -337,6 +343,17 @@ fn verify(
             dir.display()
         );
         return Ok(ExitCode::from(1));
+    }
+    if r.unclean_stops > 0 {
+        // Not a warning either: a crash is not tampering, but an auditor
+        // reading "ok" should know the runs did not all end cleanly.
+        eprintln!(
+            "{}: note: {} runs of the gateway ended without a final checkpoint (a crash, a \
+             kill, a failed last write, or a log from before final checkpoints); their last \
+             records were adopted by the next run's start checkpoint",
+            dir.display(),
+            r.unclean_stops
+        );
     }
     if anchors.is_empty() {
         // Not a warning (nothing is wrong), but what "ok" cannot include: a
@@ -410,6 +427,8 @@ fn read_held_checkpoint(path: &Path) -> anyhow::Result<credgate_audit::SignedChe
         time: String,
         key_id: String,
         signature: String,
+        #[serde(default)]
+        kind: credgate_audit::CheckpointKind,
     }
     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let h: Held = serde_json::from_slice(&text).with_context(|| {
@@ -425,6 +444,7 @@ fn read_held_checkpoint(path: &Path) -> anyhow::Result<credgate_audit::SignedChe
         time: h.time,
         key_id: h.key_id,
         signature: h.signature,
+        kind: h.kind,
     })
 }
 

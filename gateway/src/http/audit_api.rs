@@ -340,6 +340,9 @@ fn checkpoint_json(cp: &SignedCheckpoint, log: &AuditLog) -> Value {
         "time": cp.time,
         "key_id": cp.key_id,
         "signature": cp.signature,
+        // "start", "periodic" or "final" (a run's first or last); signed:
+        // the body's last line for start and final.
+        "kind": cp.kind,
         "signed_body": cp.signed_body(),
         "public_key": log.public_key().to_spki_pem(),
     })

@@ -1,0 +1,196 @@
+//! Runs of the gateway: each opens the log with a `start` checkpoint and a
+//! clean shutdown ends it with a `final` one, so records written into the
+//! directory while no gateway runs are refused at open and by `verify`.
+
+use std::path::Path;
+
+use credgate_audit::{
+    verify, verify_anchored, AuditError, AuditLog, CheckpointKind, ProblemKind, SignedCheckpoint,
+};
+
+use crate::common::{append_seq, config, copy_dir, frames, public_pem, segment};
+
+/// The checkpoints in `dir`'s `checkpoints.log`, in order, with their offsets.
+fn checkpoints(dir: &Path) -> Vec<(usize, SignedCheckpoint)> {
+    let bytes = std::fs::read(dir.join("checkpoints.log")).unwrap();
+    frames(&bytes)
+        .into_iter()
+        .map(|f| (f.offset, serde_json::from_slice(&f.payload).unwrap()))
+        .collect()
+}
+
+fn kinds(dir: &Path) -> Vec<(CheckpointKind, u64)> {
+    checkpoints(dir)
+        .into_iter()
+        .map(|(_, c)| (c.kind, c.tree_size))
+        .collect()
+}
+
+/// A stopped log of `n` records, and what a second run appending `more`
+/// made of a copy of it (so its segment holds seqs `n + 1 ..= n + more`,
+/// CRC-valid and chained, as a writer would have written them).
+async fn stopped_and_longer(n: u64, more: u64) -> (tempfile::TempDir, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    append_seq(&log, 0, n).await;
+    log.shutdown().await.unwrap();
+    let longer = copy_dir(dir.path());
+    let log = AuditLog::open(config(longer.path())).await.unwrap();
+    append_seq(&log, n, more).await;
+    log.shutdown().await.unwrap();
+    (dir, longer)
+}
+
+fn corrupt_of(err: AuditError) -> credgate_audit::Corruption {
+    match err {
+        AuditError::Corrupt(c) => c,
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn clean_runs_are_bracketed_by_start_and_final_checkpoints() {
+    let (_, longer) = stopped_and_longer(3, 2).await;
+    assert_eq!(
+        kinds(longer.path()),
+        [
+            (CheckpointKind::Start, 0),
+            (CheckpointKind::Final, 3),
+            (CheckpointKind::Start, 3),
+            (CheckpointKind::Final, 5),
+        ]
+    );
+    let report = verify(longer.path(), Some(public_pem())).unwrap();
+    assert_eq!(report.unclean_stops, 0, "{report:?}");
+    assert_eq!(report.records_after_checkpoint, 0);
+    // The marks are signed: every checkpoint verifies under the key.
+    let key = credgate_audit::AuditPublicKey::from_spki_pem(public_pem()).unwrap();
+    assert!(checkpoints(longer.path())
+        .iter()
+        .all(|(_, c)| c.verify_signature(&key)));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn records_written_into_a_stopped_log_are_refused_at_open_and_by_verify() {
+    let (dir, longer) = stopped_and_longer(5, 2).await;
+    // Someone writes seqs 6–7 into the stopped replica's segment.
+    std::fs::copy(segment(longer.path(), 1), segment(dir.path(), 1)).unwrap();
+    let before = std::fs::read(segment(dir.path(), 1)).unwrap();
+
+    let c = corrupt_of(AuditLog::open(config(dir.path())).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::AppendedAfterFinal, "{c}");
+    assert_eq!(c.location.seq, Some(6), "{c}");
+    assert!(c.detail.contains("seqs 6–7"), "{c}");
+    // Refused before anything was written: no start checkpoint, no cut.
+    assert_eq!(kinds(dir.path()).last(), Some(&(CheckpointKind::Final, 5)));
+    assert_eq!(std::fs::read(segment(dir.path(), 1)).unwrap(), before);
+
+    let v = verify(dir.path(), Some(public_pem())).unwrap_err();
+    assert_eq!(v.kind, ProblemKind::AppendedAfterFinal, "{v}");
+    assert_eq!(v.location.seq, Some(6), "{v}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_final_checkpoint_removed_from_the_log_is_caught_by_a_held_copy() {
+    let (dir, longer) = stopped_and_longer(5, 2).await;
+    let cps = checkpoints(dir.path());
+    let (final_at, held) = cps.last().unwrap().clone();
+    assert_eq!(held.kind, CheckpointKind::Final);
+    // Seqs 6–7 written in, and the final checkpoint cut from the log: the
+    // directory now looks like a run that crashed after its start.
+    std::fs::copy(segment(longer.path(), 1), segment(dir.path(), 1)).unwrap();
+    let file = dir.path().join("checkpoints.log");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..final_at]).unwrap();
+
+    // Without the held checkpoint this cannot be told from a crash.
+    let alone = verify(dir.path(), Some(public_pem())).unwrap();
+    assert_eq!(
+        alone.records_after_checkpoint, 7,
+        "the run's start at 0 is the latest"
+    );
+    // With it, it can; and still once a gateway has adopted the records.
+    let v =
+        verify_anchored(dir.path(), Some(public_pem()), std::slice::from_ref(&held)).unwrap_err();
+    assert_eq!(v.kind, ProblemKind::AppendedAfterFinal, "{v}");
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    assert_eq!(log.tree_size(), 7);
+    log.shutdown().await.unwrap();
+    let v =
+        verify_anchored(dir.path(), Some(public_pem()), std::slice::from_ref(&held)).unwrap_err();
+    assert_eq!(v.kind, ProblemKind::AppendedAfterFinal, "{v}");
+    // A held final checkpoint still in the log passes.
+    let report = verify_anchored(
+        longer.path(),
+        Some(public_pem()),
+        std::slice::from_ref(&held),
+    )
+    .unwrap();
+    assert_eq!(report.anchors_checked, 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_run_start_removed_between_two_runs_is_caught() {
+    let (_, longer) = stopped_and_longer(5, 2).await;
+    // [start 0, final 5, start 5, final 7] without "start 5": records 6–7
+    // follow a final checkpoint with no run started at its size.
+    let cps = checkpoints(longer.path());
+    assert_eq!(cps[2].1.kind, CheckpointKind::Start);
+    let file = longer.path().join("checkpoints.log");
+    let bytes = std::fs::read(&file).unwrap();
+    let mut cut = bytes[..cps[2].0].to_vec();
+    cut.extend_from_slice(&bytes[cps[3].0..]);
+    std::fs::write(&file, &cut).unwrap();
+    let v = verify(longer.path(), Some(public_pem())).unwrap_err();
+    assert_eq!(v.kind, ProblemKind::AppendedAfterFinal, "{v}");
+    assert_eq!(v.location.seq, Some(6), "{v}");
+    assert_eq!(v.location.offset, Some(cps[2].0 as u64), "{v}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_run_that_stopped_without_its_final_checkpoint_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    append_seq(&log, 0, 4).await;
+    // The directory as a crash would leave it: the run's start, its
+    // records, no final checkpoint.
+    let crashed = copy_dir(dir.path());
+    log.shutdown().await.unwrap();
+    assert_eq!(kinds(crashed.path()), [(CheckpointKind::Start, 0)]);
+    let log = AuditLog::open(config(crashed.path())).await.unwrap();
+    assert_eq!(log.tree_size(), 4, "the crashed run's records are kept");
+    log.shutdown().await.unwrap();
+    assert_eq!(
+        kinds(crashed.path()),
+        [
+            (CheckpointKind::Start, 0),
+            (CheckpointKind::Start, 4),
+            (CheckpointKind::Final, 4),
+        ]
+    );
+    let report = verify(crashed.path(), Some(public_pem())).unwrap();
+    assert_eq!(report.unclean_stops, 1, "{report:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dropping_every_handle_ends_the_run_like_a_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    append_seq(&log, 0, 2).await;
+    drop(log);
+    // The writer thread ends on its own and then releases the directory's
+    // lock: wait for that (bounded: 10 s).
+    let lock = std::fs::File::open(dir.path().join(credgate_audit::LOCK_FILE)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lock.try_lock().is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never stopped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        kinds(dir.path()),
+        [(CheckpointKind::Start, 0), (CheckpointKind::Final, 2)]
+    );
+}

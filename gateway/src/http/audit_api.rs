@@ -83,12 +83,7 @@ fn parse_request(
     if let Some((k, _)) = params.iter().find(|(_, v)| v.trim().is_empty()) {
         return Err(bad(&format!("{k}: empty")));
     }
-    let positive = |k: &str, v: &str| -> Result<u64, ApiError> {
-        match v.parse::<u64>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(bad(&format!("{k}: a positive integer"))),
-        }
-    };
+
     Ok(match route {
         AuditRoute::Records => {
             let mut q = Query {
@@ -131,7 +126,7 @@ fn parse_request(
                 q.limit = Some(usize::try_from(n).unwrap_or(usize::MAX));
             }
             if let Some(c) = get("cursor") {
-                q.cursor = Some(c.parse().map_err(|_| bad("cursor: from next_cursor"))?);
+                q.cursor = Some(cursor(c)?);
             }
             AuditRequest::Records(q)
         }
@@ -273,13 +268,13 @@ pub(super) async fn access_log(
     };
     for (k, v) in &params {
         match k.as_str() {
-            "cursor" => q.cursor = Some(v.parse().map_err(|_| bad("cursor: from next_cursor"))?),
+            "cursor" => q.cursor = Some(cursor(v)?),
             // As for /v1/audit/records: 0 is refused, more than a page is
             // one page (the rest follows with next_cursor).
-            "limit" => match v.parse::<usize>() {
-                Ok(n) if n > 0 => q.limit = Some(n.min(100)),
-                _ => return Err(bad("limit: a positive integer")),
-            },
+            "limit" => {
+                let n = positive("limit", v)?;
+                q.limit = Some(usize::try_from(n).unwrap_or(usize::MAX).min(100));
+            }
             other => {
                 return Err(bad(&format!(
                     "unknown query parameter {}",
@@ -365,6 +360,20 @@ fn internal_audit(e: &credgate_audit::AuditError) -> ApiError {
 
 /// A `from`/`to` bound: RFC 3339 or Unix milliseconds; the detail says
 /// what was wrong (Unix seconds are refused by name).
+/// A count or seq parameter: digits only, above 0.
+fn positive(key: &str, text: &str) -> Result<u64, ApiError> {
+    match super::route::decimal(text) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(bad(&format!("{key}: a positive integer"))),
+    }
+}
+
+/// A `cursor`: the `next_cursor` of the page before, a seq (never 0: a
+/// page ending at seq 1 has no next page).
+fn cursor(text: &str) -> Result<u64, ApiError> {
+    positive("cursor", text).map_err(|_| bad("cursor: the next_cursor of the page before"))
+}
+
 fn time_param(key: &str, text: &str) -> Result<i64, ApiError> {
     Query::parse_time(text).map_err(|e| match e {
         credgate_audit::AuditError::Query(why) => bad(&format!("{key}: {why}")),

@@ -59,7 +59,7 @@ impl Route {
             ["v1", "audit", "checkpoint"] => (Route::Audit(AuditRoute::Checkpoint), Method::GET),
             ["v1", "audit", "consistency"] => (Route::Audit(AuditRoute::Consistency), Method::GET),
             ["v1", "audit", "proof", seq] => {
-                let seq = seq.parse::<u64>().map_err(|_| {
+                let seq = decimal(seq).ok_or_else(|| {
                     ApiError::new(
                         Code::InvalidRequest,
                         "proof sequence number must be a positive integer",
@@ -124,6 +124,15 @@ impl Route {
             Route::Audit(AuditRoute::Consistency) => "/v1/audit/consistency",
         }
     }
+}
+
+/// A number as the API writes them: ASCII digits only. (`u64::from_str`
+/// also takes a leading `+`, so `/v1/audit/proof/+5` read as record 5.)
+pub(super) fn decimal(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// Decodes `%XX` escapes of a path segment; identifiers are ASCII, so

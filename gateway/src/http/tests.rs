@@ -1,5 +1,5 @@
 //! Unit tests of routing, decoding and header handling.
-use super::route::{percent_decode, Route};
+use super::route::{decimal, percent_decode, Route};
 use super::*;
 use http::HeaderMap;
 
@@ -54,6 +54,27 @@ fn a_paths_template_is_known_whatever_its_parameter_and_method() {
     }
     assert_eq!(Route::template_of("/v1/nope"), None);
     assert_eq!(Route::template_of("/v1/audit/proof/1/2"), None);
+}
+
+#[test]
+fn numbers_are_digits_only() {
+    assert_eq!(decimal("0"), Some(0));
+    assert_eq!(decimal("0042"), Some(42));
+    assert_eq!(decimal(&u64::MAX.to_string()), Some(u64::MAX));
+    for bad in [
+        "",
+        "+5",
+        "-5",
+        " 5",
+        "5 ",
+        "5a",
+        "1e3",
+        "18446744073709551616",
+        "５",
+    ] {
+        assert_eq!(decimal(bad), None, "{bad:?}");
+    }
+    assert!(Route::parse(&Method::GET, "/v1/audit/proof/+5").is_err());
 }
 
 #[test]

@@ -108,6 +108,23 @@ async fn every_request_is_recorded_before_it_is_answered() {
     let bad = mine.iter().find(|x| x["seq"] == bad).unwrap();
     assert_eq!(bad["endpoint"], "/v1/audit/proof/{seq}");
     assert_eq!(bad["reason"], "invalid_request");
+    // Numbers are digits: no sign, no zero cursor (no page ends at seq 1
+    // with a next one), as the API writes them.
+    for path in [
+        "/v1/audit/proof/+1",
+        "/v1/audit/proof/1?size=+2",
+        "/v1/audit/records?cursor=0",
+        "/v1/audit/records?cursor=+3",
+        "/v1/audit/records?limit=+1",
+        "/v1/audit/consistency?from=+1&to=2",
+    ] {
+        let r = auditor.get(path, &[REVIEW]).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code().as_str()),
+            (400, "invalid_request"),
+            "{path}"
+        );
+    }
     // Only auditors read the log; the refusal is audited too.
     let r = h
         .client("dept-nb")
@@ -283,7 +300,12 @@ async fn proofs_verify_independently_and_the_subject_sees_who_queried_it() {
     assert_eq!(entries.len(), 3, "{v}");
     // Pages: limit=1 gives the newest and a cursor; limit=0 is refused, as
     // on /v1/audit/records. (Reads of the access log are in it too.)
-    for (query, status, count) in [("limit=1", 200, Some(1)), ("limit=0", 400, None)] {
+    for (query, status, count) in [
+        ("limit=1", 200, Some(1)),
+        ("limit=0", 400, None),
+        ("limit=+1", 400, None),
+        ("cursor=0", 400, None),
+    ] {
         let r = h
             .client("peer-hz")
             .get(

@@ -31,6 +31,8 @@ pub struct AdminState {
     pub ratelimit: crate::ratelimit::RateLimiter,
     /// The audit log (its writer health).
     pub audit: crate::audit::Auditor,
+    /// Whether the revocation / use-count store answers.
+    pub authz_store: Arc<crate::authorize::StoreHealth>,
     /// How Redis is reached (`single`, `cluster`, `sentinel`); `None`
     /// without Redis.
     pub redis_topology: Option<&'static str>,
@@ -202,6 +204,10 @@ fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
             "topology": topology,
             "reachable": mode == credgate_ratelimit::Mode::Redis,
         })),
+        // The revocation / use-count store (Redis, probed every few
+        // seconds; else this process). Not part of `ready`: authorized
+        // queries fail closed with 503 while it is down, the rest is served.
+        "authorization_store": { "up": !state.authz_store.is_down() },
     });
     let status = if ready {
         StatusCode::OK

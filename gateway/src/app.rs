@@ -200,6 +200,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         redis_tls,
         shutdown_rx.clone(),
     )?);
+    tasks.extend(gateway.authorizer.spawn_store_probe(shutdown_rx.clone()));
     let upstreams = federation.clone();
     let admin_addr = match cfg.admin.listen {
         Some(a) => {
@@ -222,6 +223,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
                     metrics: metrics.clone(),
                     ratelimit: ratelimit.clone(),
                     audit: audit.clone(),
+                    authz_store: gateway.authorizer.store_health(),
                     redis_topology: cfg.redis.as_ref().map(|r| r.topology()),
                 },
                 shutdown_rx.clone(),

@@ -67,7 +67,20 @@ impl StoreHealth {
     fn answered(&self) -> bool {
         self.down.load(Ordering::Relaxed) && self.down.swap(false, Ordering::Relaxed)
     }
+
+    /// Notes a failed probe (no check was refused, so none is counted);
+    /// true when the store was answering until now.
+    fn probe_failed(&self) -> bool {
+        !self.down.swap(true, Ordering::Relaxed)
+    }
 }
+
+/// How often the store is probed while it answers, and while it does not:
+/// without probes `credgate_authz_store_up` would change only when an
+/// authorized query arrives, and could read 1 through an outage (or 0
+/// long after it) on a replica that gets none.
+const PROBE_WHILE_UP: Duration = Duration::from_secs(5);
+const PROBE_WHILE_DOWN: Duration = Duration::from_secs(1);
 
 /// The revocation file, re-checked on every authorization: the watcher
 /// reloads it in the background, but a revocation written just before a
@@ -278,6 +291,46 @@ impl Authorizer {
             StateBackend::Redis(r) => Some(r.conn().clone()),
             StateBackend::Memory(_) => None,
         }
+    }
+
+    /// With revocations and use counts in Redis: a task that `PING`s it
+    /// every few seconds until `shutdown`, so the store's health (the
+    /// metric, `/readyz`, the log lines on each change) follows Redis
+    /// rather than the last authorized query.
+    pub fn spawn_store_probe(
+        &self,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let StateBackend::Redis(redis) = &self.state else {
+            return None;
+        };
+        let (redis, store) = (redis.clone(), Arc::clone(&self.store));
+        Some(tokio::spawn(async move {
+            loop {
+                let wait = if store.is_down() {
+                    PROBE_WHILE_DOWN
+                } else {
+                    PROBE_WHILE_UP
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => return,
+                }
+                // Bounded by the connection's call timeout.
+                match redis.ping().await {
+                    Ok(()) => {
+                        if store.answered() {
+                            tracing::info!("authorization state store answers again");
+                        }
+                    }
+                    Err(e) => {
+                        if store.probe_failed() {
+                            tracing::warn!(error = %e, "authorization state store does not answer: authorized queries will be refused with 503 until it does (fail closed)");
+                        }
+                    }
+                }
+            }
+        }))
     }
 
     /// The store's health, for metrics.

@@ -840,3 +840,44 @@ async fn rate_limits_are_decided_in_redis(h: &Harness) {
     })
     .await;
 }
+
+/// The revocation / use-count store's health follows Redis, not the last
+/// authorized query: with no query at all, Redis stopping turns
+/// `credgate_authz_store_up` and `/readyz`'s `authorization_store` to down
+/// (without counting a refused check), and its return turns them up again.
+#[tokio::test]
+async fn the_authorization_stores_health_follows_redis_without_queries() {
+    let mut redis = match credgate_authz::testing::RedisServer::start() {
+        Ok(r) => r,
+        Err(e) => panic!("{e} (scripts/test installs redis-server)"),
+    };
+    let h = Harness::start_with(Options {
+        redis_url: Some(redis.url()),
+        ..Options::default()
+    })
+    .await;
+    let admin = h.gw().admin_addr.unwrap();
+    let store_up = async || {
+        let (_, body) =
+            credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
+        let ready: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let text = h.metrics_text().await;
+        let metric = text.contains("\ncredgate_authz_store_up 1\n");
+        assert_eq!(
+            ready["authorization_store"]["up"].as_bool(),
+            Some(metric),
+            "{ready} / {text}"
+        );
+        metric
+    };
+    assert!(store_up().await);
+    redis.stop();
+    eventually("the store is seen down", async || !store_up().await).await;
+    let text = h.metrics_text().await;
+    assert!(
+        text.contains("\ncredgate_authz_store_failures_total 0\n"),
+        "a probe is not a refused check: {text}"
+    );
+    redis.restart().unwrap();
+    eventually("the store is seen up again", async || store_up().await).await;
+}

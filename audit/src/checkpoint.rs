@@ -24,8 +24,11 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Corruption, Location, ProblemKind};
 use crate::keys::{AuditPublicKey, AuditSigner};
 use crate::merkle::Hash;
+use crate::recover::CHECKPOINTS_FILE;
+use crate::AuditError;
 
 /// First line of every checkpoint body.
 pub(crate) const CHECKPOINT_ORIGIN: &str = "credgate-audit/v1";
@@ -124,6 +127,37 @@ impl SignedCheckpoint {
             self.time,
             self.kind.mark()
         ))
+    }
+
+    /// At open: the latest checkpoint decides what the new run may adopt
+    /// (records after a final one are refused), so it must be this log's
+    /// own, signed by the key the writer signs with. An edited one (a
+    /// `kind` removed to have records adopted) or one under another key
+    /// refuses the open; `audit verify` checks every checkpoint with one
+    /// public key, so a log keeps its signing key for life.
+    pub(crate) fn check_at_open(&self, key: &AuditPublicKey) -> Result<(), AuditError> {
+        let at = || Location::file(CHECKPOINTS_FILE).with_seq(self.tree_size);
+        if self.key_id != key.key_id() {
+            return Err(AuditError::Config(format!(
+                "the log's latest checkpoint ({at}) is signed by key {}, but the configured \
+                 signing key is {}: a log keeps one signing key (`audit verify` checks every \
+                 signature with one public key). Configure that key again, or start this \
+                 replica on a new audit directory",
+                self.key_id,
+                key.key_id(),
+                at = at(),
+            )));
+        }
+        if !self.verify_signature(key) {
+            return Err(Corruption::new(
+                at(),
+                ProblemKind::BadSignature,
+                "the latest checkpoint's signature does not verify under the signing key: \
+                 checkpoints.log was edited",
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// Whether the signature is valid under `key` (and the key ids match).

@@ -77,6 +77,9 @@ impl AuditLog {
                 cfg.replica
             )));
         }
+        if let Some(cp) = &rec.state.last_checkpoint {
+            cp.check_at_open(cfg.signer.public_key())?;
+        }
         let state = std::mem::take(&mut rec.state);
         let shared = Arc::new(Shared {
             dir: dir.clone(),

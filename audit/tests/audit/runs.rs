@@ -8,7 +8,7 @@ use credgate_audit::{
     verify, verify_anchored, AuditError, AuditLog, CheckpointKind, ProblemKind, SignedCheckpoint,
 };
 
-use crate::common::{append_seq, config, copy_dir, frames, public_pem, segment};
+use crate::common::{append_seq, config, copy_dir, frame, frames, public_pem, segment};
 
 /// The checkpoints in `dir`'s `checkpoints.log`, in order, with their offsets.
 fn checkpoints(dir: &Path) -> Vec<(usize, SignedCheckpoint)> {
@@ -193,4 +193,39 @@ async fn dropping_every_handle_ends_the_run_like_a_shutdown() {
         kinds(dir.path()),
         [(CheckpointKind::Start, 0), (CheckpointKind::Final, 2)]
     );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_final_mark_edited_out_of_the_latest_checkpoint_refuses_the_open() {
+    let (dir, longer) = stopped_and_longer(5, 2).await;
+    std::fs::copy(segment(longer.path(), 1), segment(dir.path(), 1)).unwrap();
+    // The final checkpoint's mark removed, its frame's CRC fixed up: it
+    // reads as periodic, so the appended records would look like a crash's.
+    let (at, mut last) = checkpoints(dir.path()).pop().unwrap();
+    last.kind = CheckpointKind::Periodic;
+    let file = dir.path().join("checkpoints.log");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.truncate(at);
+    bytes.extend_from_slice(&frame(&serde_json::to_vec(&last).unwrap()));
+    std::fs::write(&file, &bytes).unwrap();
+    let c = corrupt_of(AuditLog::open(config(dir.path())).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::BadSignature, "{c}");
+    assert_eq!(kinds(dir.path()).len(), 2, "nothing written");
+    let v = verify(dir.path(), Some(public_pem())).unwrap_err();
+    assert_eq!(v.kind, ProblemKind::BadSignature, "{v}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_log_is_not_opened_under_another_signing_key() {
+    let (dir, _) = stopped_and_longer(2, 1).await;
+    let (other, _) = credgate_audit::generate_signing_key_pem().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.signer = credgate_audit::AuditSigner::from_pkcs8_pem(&other).unwrap();
+    match AuditLog::open(cfg).await.err().unwrap() {
+        AuditError::Config(why) => assert!(why.contains("a log keeps one signing key"), "{why}"),
+        other => panic!("expected Config, got {other:?}"),
+    }
+    // The log's own key still opens it.
+    let log = AuditLog::open(config(dir.path())).await.unwrap();
+    log.shutdown().await.unwrap();
 }

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Corruption, Location, ProblemKind};
 use crate::keys::{AuditPublicKey, AuditSigner};
 use crate::merkle::Hash;
+use crate::record::parse_log_time_ms;
 use crate::recover::CHECKPOINTS_FILE;
 use crate::AuditError;
 
@@ -127,6 +128,43 @@ impl SignedCheckpoint {
             self.time,
             self.kind.mark()
         ))
+    }
+
+    /// What runs allow from checkpoint `self` to the next one, `next`:
+    /// after a final checkpoint only the next run's start, at the same size
+    /// and dated after it (the writer dates every checkpoint at least 1 ms
+    /// after the one it follows). `None` when `next` may follow; else why not. A replayed
+    /// or reordered start fails the time; records appended after a final
+    /// one fail the size.
+    pub(crate) fn run_break(&self, next: &SignedCheckpoint) -> Option<String> {
+        if self.kind != CheckpointKind::Final {
+            return None;
+        }
+        let (size, time) = (self.tree_size, &self.time);
+        if next.tree_size > size {
+            return Some(format!(
+                "seqs {}–{} follow the final checkpoint of a clean shutdown at size {size} with \
+                 no run's start checkpoint at that size: they were written while no gateway ran",
+                size + 1,
+                next.tree_size
+            ));
+        }
+        if next.kind != CheckpointKind::Start || next.tree_size != size {
+            return Some(format!(
+                "follows the final checkpoint at size {size} but is not the next run's start"
+            ));
+        }
+        let earlier = match (parse_log_time_ms(&next.time), parse_log_time_ms(time)) {
+            (Some(n), Some(f)) => n <= f,
+            _ => true,
+        };
+        earlier.then(|| {
+            format!(
+                "a run's start dated {} follows the final checkpoint dated {time}, not after it: \
+                 a replayed or reordered checkpoint",
+                next.time
+            )
+        })
     }
 
     /// At open: the latest checkpoint decides what the new run may adopt

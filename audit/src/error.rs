@@ -179,6 +179,8 @@ pub enum ProblemKind {
     /// Records follow a run's final checkpoint without a start checkpoint
     /// at its size: they were written while no gateway ran.
     AppendedAfterFinal,
+    /// A checkpoint held outside the log is not in `checkpoints.log`.
+    MissingCheckpoint,
     /// A deletion record is malformed or disagrees with the seal or records it covers.
     BadDeletion,
     /// The verification key given could not be used.
@@ -207,6 +209,7 @@ impl fmt::Display for ProblemKind {
             Self::CheckpointBeyondLog => "checkpoint beyond end of log",
             Self::Inconsistent => "inconsistent checkpoints",
             Self::AppendedAfterFinal => "records appended after a final checkpoint",
+            Self::MissingCheckpoint => "checkpoint missing from the log",
             Self::BadDeletion => "bad deletion record",
             Self::BadKey => "unusable verification key",
             Self::Io => "I/O error",

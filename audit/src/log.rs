@@ -13,12 +13,13 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::{CheckpointKind, SignedCheckpoint};
 use crate::config::AuditConfig;
+use crate::error::{Corruption, Location, ProblemKind};
 use crate::index::{Page, Query, Step, SEARCH_STEP_BUDGET};
 use crate::keys::AuditPublicKey;
 use crate::merkle::Hash;
 use crate::read::RecordReader;
 use crate::record::{AuditRecord, NewRecord};
-use crate::recover::{self, Mode};
+use crate::recover::{self, Mode, CHECKPOINTS_FILE};
 use crate::retention::RetentionReport;
 use crate::seal::SEALS_DIR;
 use crate::state::Shared;
@@ -77,8 +78,30 @@ impl AuditLog {
                 cfg.replica
             )));
         }
-        if let Some(cp) = &rec.state.last_checkpoint {
+        // The checkpoints that decided what this run may adopt must be
+        // this log's own (see `SignedCheckpoint::check_at_open`).
+        for cp in [&rec.previous_checkpoint, &rec.state.last_checkpoint]
+            .into_iter()
+            .flatten()
+        {
             cp.check_at_open(cfg.signer.public_key())?;
+        }
+        // Every run checkpoints before its first record, so a log with
+        // records and no checkpoint lost `checkpoints.log`: signing what
+        // it holds now would launder any edit made meanwhile.
+        let records = rec.state.tree.len();
+        if rec.state.last_checkpoint.is_none() && records > 0 {
+            return Err(Corruption::new(
+                Location::file(CHECKPOINTS_FILE),
+                ProblemKind::MissingCheckpoint,
+                format!(
+                    "the log holds {records} records but no checkpoint: {CHECKPOINTS_FILE} was \
+                     deleted or emptied (a gateway checkpoints before its first record), so \
+                     nothing proves the records unchanged. Keep this directory as evidence and \
+                     start the replica on a new audit directory"
+                ),
+            )
+            .into());
         }
         let state = std::mem::take(&mut rec.state);
         let shared = Arc::new(Shared {

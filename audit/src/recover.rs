@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ring::digest;
 
@@ -70,6 +70,8 @@ pub(crate) struct Recovered {
     pub active: Option<ActiveInfo>,
     pub checkpoints_len: u64,
     pub deletions_len: u64,
+    /// The checkpoint before the latest (`state.last_checkpoint`), if any.
+    pub previous_checkpoint: Option<SignedCheckpoint>,
 }
 
 /// Loads `dir` (see the module docs).
@@ -90,7 +92,8 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
     let mut last_seal_hash = None;
     let mut replica: Option<String> = None;
     let mut deleted = HashSet::new();
-    let deletions_len = load_deletions(dir, mode, |offset, del, leaves| {
+    let mut cuts = Vec::new();
+    let deletions_len = load_deletions(dir, mode, &mut cuts, |offset, del, leaves| {
         let at = Location::at(DELETIONS_FILE, offset).with_seq(del.first_seq);
         if del.first_seq != expected || del.segment != next_segment {
             return Err(Corruption::new(
@@ -288,8 +291,9 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
 
     check_no_orphan_seal(dir, next_segment - 1)?;
 
-    let (last_checkpoint, checkpoints_len) = load_checkpoints(dir, mode, &tree)?;
-    if let Some((path, valid_len)) = torn_tail {
+    let (previous_checkpoint, last_checkpoint, checkpoints_len) =
+        load_checkpoints(dir, mode, &tree, &mut cuts)?;
+    for (path, valid_len) in torn_tail.into_iter().chain(cuts) {
         cut(&path, valid_len)?;
     }
     if let Some(e) = spill_error {
@@ -310,6 +314,7 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
         active,
         checkpoints_len,
         deletions_len,
+        previous_checkpoint,
     })
 }
 
@@ -327,6 +332,7 @@ fn read_side_file(
     dir: &Path,
     name: &str,
     mode: Mode,
+    cuts: &mut Vec<(PathBuf, u64)>,
     mut f: impl FnMut(u64, &[u8]) -> Result<(), AuditError>,
 ) -> Result<FramedFile, AuditError> {
     /// Reading failed, or `f` refused a frame.
@@ -362,7 +368,9 @@ fn read_side_file(
             "torn tail in audit side file"
         );
         if mode == Mode::Write {
-            cut(&path, file.valid_len)?;
+            // Cut once the whole log is known good: a log refused later
+            // is left exactly as found (evidence).
+            cuts.push((path.clone(), file.valid_len));
         }
     }
     Ok(file)
@@ -373,9 +381,10 @@ fn read_side_file(
 fn load_deletions(
     dir: &Path,
     mode: Mode,
+    cuts: &mut Vec<(PathBuf, u64)>,
     mut f: impl FnMut(u64, &DeletionRecord, Vec<Hash>) -> Result<(), AuditError>,
 ) -> Result<u64, AuditError> {
-    let file = read_side_file(dir, DELETIONS_FILE, mode, |offset, payload| {
+    let file = read_side_file(dir, DELETIONS_FILE, mode, cuts, |offset, payload| {
         let bad = || {
             Corruption::new(
                 Location::at(DELETIONS_FILE, offset),
@@ -392,26 +401,40 @@ fn load_deletions(
 
 /// Reads `checkpoints.log` and checks the latest checkpoint against the
 /// tree: it may not cover more records than there are, and its root must
-/// match. Returns it and the file's valid length.
+/// match; in write mode also what runs allow (see `checkpoint`): no record
+/// after a final checkpoint, and a latest start that may follow the one
+/// before it. Returns the one before the latest, the latest and the
+/// file's valid length. (Signatures are checked by the writer's open,
+/// which holds the key.)
 fn load_checkpoints(
     dir: &Path,
     mode: Mode,
     tree: &MerkleTree,
-) -> Result<(Option<SignedCheckpoint>, u64), AuditError> {
+    cuts: &mut Vec<(PathBuf, u64)>,
+) -> Result<CheckpointsFound, AuditError> {
     let mut last: Option<(u64, Vec<u8>)> = None;
-    let file = read_side_file(dir, CHECKPOINTS_FILE, mode, |offset, payload| {
-        let slot = last.get_or_insert_with(|| (offset, Vec::new()));
-        slot.0 = offset;
-        slot.1.clear();
-        slot.1.extend_from_slice(payload);
+    let mut before: Option<(u64, Vec<u8>)> = None;
+    let file = read_side_file(dir, CHECKPOINTS_FILE, mode, cuts, |offset, payload| {
+        before = last.take();
+        last = Some((offset, payload.to_vec()));
         Ok(())
     })?;
-    let Some((offset, payload)) = last else {
-        return Ok((None, file.valid_len));
+    let parse = |(offset, payload): (u64, Vec<u8>)| {
+        serde_json::from_slice::<SignedCheckpoint>(&payload)
+            .map(|cp| (offset, cp))
+            .map_err(|_| {
+                Corruption::new(
+                    Location::at(CHECKPOINTS_FILE, offset),
+                    ProblemKind::BadPayload,
+                    "not a checkpoint",
+                )
+            })
     };
+    let Some((offset, cp)) = last.map(parse).transpose()? else {
+        return Ok((None, None, file.valid_len));
+    };
+    let before = before.map(parse).transpose()?.map(|(_, cp)| cp);
     let at = || Location::at(CHECKPOINTS_FILE, offset);
-    let cp: SignedCheckpoint = serde_json::from_slice(&payload)
-        .map_err(|_| Corruption::new(at(), ProblemKind::BadPayload, "not a checkpoint"))?;
     if cp.tree_size > tree.len() {
         return Err(Corruption::new(
             at(),
@@ -432,27 +455,36 @@ fn load_checkpoints(
         )
         .into());
     }
-    // The last run ended cleanly at this size and nothing ran since: a
-    // record after it was written by something else. Adopting it would
-    // have the next checkpoints sign it. (An offline reader may still
-    // look; `audit verify` reports the same.)
-    if mode == Mode::Write && cp.kind == CheckpointKind::Final && cp.tree_size < tree.len() {
-        return Err(Corruption::new(
-            Location::file(CHECKPOINTS_FILE).with_seq(cp.tree_size + 1),
-            ProblemKind::AppendedAfterFinal,
-            format!(
-                "seqs {}–{} follow the final checkpoint of the last clean shutdown (size {}): \
-                 they were written while no gateway ran. Keep this directory as evidence and \
-                 start the replica on a new audit directory",
-                cp.tree_size + 1,
-                tree.len(),
-                cp.tree_size
-            ),
-        )
-        .into());
+    if mode == Mode::Write {
+        // The last run ended cleanly at this size and nothing ran since: a
+        // record after it was written by something else. Adopting it would
+        // have the next checkpoints sign it. (An offline reader may still
+        // look; `audit verify` reports the same.)
+        if cp.kind == CheckpointKind::Final && cp.tree_size < tree.len() {
+            return Err(Corruption::new(
+                Location::file(CHECKPOINTS_FILE).with_seq(cp.tree_size + 1),
+                ProblemKind::AppendedAfterFinal,
+                format!(
+                    "seqs {}–{} follow the final checkpoint of the last clean shutdown (size \
+                     {}): they were written while no gateway ran. Keep this directory as \
+                     evidence and start the replica on a new audit directory",
+                    cp.tree_size + 1,
+                    tree.len(),
+                    cp.tree_size
+                ),
+            )
+            .into());
+        }
+        if let Some(why) = before.as_ref().and_then(|b| b.run_break(&cp)) {
+            return Err(Corruption::new(at(), ProblemKind::AppendedAfterFinal, why).into());
+        }
     }
-    Ok((Some(cp), file.valid_len))
+    Ok((before, Some(cp), file.valid_len))
 }
+
+/// What [`load_checkpoints`] found: the checkpoint before the latest, the
+/// latest, and the file's valid length.
+type CheckpointsFound = (Option<SignedCheckpoint>, Option<SignedCheckpoint>, u64);
 
 /// Reads the seal of segment `n`, if it exists: the seal and its hash.
 pub(crate) fn read_seal(dir: &Path, n: u32) -> Result<Option<(Seal, Hash)>, Corruption> {

@@ -66,6 +66,11 @@ pub struct VerifyReport {
     /// failed last write, or a log written before final checkpoints): each
     /// start checkpoint whose predecessor is not a final one.
     pub unclean_stops: usize,
+    /// The log's first checkpoint is a run's start at this size (> 0):
+    /// the checkpoints before it are gone (`checkpoints.log` deleted or
+    /// emptied, then a run signed what it found), or the log began under
+    /// a version without start checkpoints and crashed before its first.
+    pub first_checkpoint_is_late_start: Option<u64>,
 }
 
 /// Verifies the log in `dir`; with `pubkey_pem` (the log's SPKI PEM public
@@ -120,8 +125,9 @@ pub fn verify_anchored(
             torn_tail: None,
             anchors_checked: 0,
             unclean_stops: 0,
+            first_checkpoint_is_late_start: None,
         },
-        final_sizes: Vec::new(),
+        finals: Vec::new(),
     };
     let deletions = v.deletions()?;
     let present = segment::list(dir).map_err(|e| Corruption::io(dir.display().to_string(), &e))?;
@@ -187,9 +193,9 @@ struct Verifier<'a> {
     replica: Option<String>,
     prev_seal: Option<Hash>,
     report: VerifyReport,
-    /// Sizes of the final checkpoints in the log (anchors that are final
-    /// must be among them).
-    final_sizes: Vec<u64>,
+    /// Size and signature of each final checkpoint in the log (a final
+    /// anchor must be one of them).
+    finals: Vec<(u64, String)>,
 }
 
 impl Verifier<'_> {

@@ -36,7 +36,7 @@ use crate::fsutil::TrackedFile;
 use crate::index::{batch_input, IndexInput};
 use crate::log::Appended;
 use crate::merkle::{leaf_hash, Hash};
-use crate::record::{format_ms, now_ms, AuditRecord, NewRecord};
+use crate::record::{format_ms, now_ms, parse_log_time_ms, AuditRecord, NewRecord};
 use crate::retention::{self, RetentionReport};
 use crate::segment::MAX_BATCH_BYTES;
 use crate::state::Shared;
@@ -554,8 +554,18 @@ impl Writer {
         kind: CheckpointKind,
     ) -> Result<SignedCheckpoint, AuditError> {
         let size = self.next_seq - 1;
-        let root = self.shared.read().tree.root(size)?;
-        let time = format_ms(stamp(now_ms(), self.last_time_ms));
+        let (root, floor) = {
+            let state = self.shared.read();
+            let floor = state
+                .last_checkpoint
+                .as_ref()
+                .and_then(|c| parse_log_time_ms(&c.time));
+            (state.tree.root(size)?, floor.unwrap_or(i64::MIN))
+        };
+        // Dated after the checkpoint it follows (by 1 ms at least),
+        // whatever the clock did: `verify` tells a run's start from a
+        // replayed one by it.
+        let time = format_ms(stamp(now_ms(), self.last_time_ms).max(floor.saturating_add(1)));
         let cp = SignedCheckpoint::sign(
             &self.shared.signer,
             &self.shared.replica,

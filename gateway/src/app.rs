@@ -37,6 +37,10 @@ pub enum StartError {
     /// The configuration is inconsistent.
     #[error("configuration: {0}")]
     Config(String),
+    /// The audit log could not be opened (its key, or the log itself:
+    /// damage or tampering found at recovery).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditSetupError),
     /// The file watcher could not be installed.
     #[error("file watcher: {0}")]
     Watch(#[from] notify::Error),
@@ -145,8 +149,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     };
     let audit =
         crate::audit::Auditor::open(&cfg.audit, Arc::new(pseudonym_key.clone()), Some(observer))
-            .await
-            .map_err(|e| StartError::Config(e.to_string()))?;
+            .await?;
     let ratelimit = crate::ratelimit::RateLimiter::from_config(cfg)
         .map_err(|e| StartError::Config(e.to_string()))?;
     let gateway = Arc::new(Gateway {

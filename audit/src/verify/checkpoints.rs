@@ -41,20 +41,39 @@ impl Verifier<'_> {
                         format!("not consistent with the checkpoint at size {}", p.tree_size),
                     ));
                 }
-                runs(p, &cp, at)?;
+                if let Some(why) = p.run_break(&cp) {
+                    let mut c = Corruption::new(at(), ProblemKind::AppendedAfterFinal, why);
+                    if cp.tree_size > p.tree_size {
+                        c.location = c.location.with_seq(p.tree_size + 1);
+                    }
+                    return Err(c);
+                }
                 if cp.kind == CheckpointKind::Start && p.kind != CheckpointKind::Final {
                     self.report.unclean_stops += 1;
                 }
             }
             if cp.kind == CheckpointKind::Final {
-                self.final_sizes.push(cp.tree_size);
+                self.finals.push((cp.tree_size, cp.signature.clone()));
+            }
+            if prev.is_none() && cp.kind == CheckpointKind::Start && cp.tree_size > 0 {
+                self.report.first_checkpoint_is_late_start = Some(cp.tree_size);
             }
             self.report.checkpoints += 1;
             prev = Some(cp);
         }
         if let Some(last) = prev.as_ref().filter(|p| p.kind == CheckpointKind::Final) {
             if self.tree.len() > last.tree_size {
-                return Err(after_final(last.tree_size, self.tree.len()));
+                return Err(Corruption::new(
+                    Location::file(CHECKPOINTS_FILE).with_seq(last.tree_size + 1),
+                    ProblemKind::AppendedAfterFinal,
+                    format!(
+                        "seqs {}–{} follow the final checkpoint of a clean shutdown at size {}, \
+                         which ends {CHECKPOINTS_FILE}: they were written while no gateway ran",
+                        last.tree_size + 1,
+                        self.tree.len(),
+                        last.tree_size
+                    ),
+                ));
             }
         }
         self.report.latest_checkpoint = prev;
@@ -67,26 +86,33 @@ impl Verifier<'_> {
         let at = || Location::file("the checkpoint given").with_seq(cp.tree_size);
         self.against_tree(cp, at, ": records were removed from its end")?;
         // The gateway writes a final checkpoint to the log before anyone
-        // can hold it; gone from the log, it was removed, and with it the
-        // proof that nothing follows it unseen.
-        if cp.kind == CheckpointKind::Final && !self.final_sizes.contains(&cp.tree_size) {
-            let after = if self.tree.len() > cp.tree_size {
-                format!(
+        // can hold it: this very one (not another of its size) must be
+        // there. Gone from the log, it was removed, and with it the proof
+        // that nothing follows it unseen.
+        let held = (cp.tree_size, cp.signature.clone());
+        if cp.kind == CheckpointKind::Final && !self.finals.contains(&held) {
+            let after = self.tree.len() > cp.tree_size;
+            let mut detail = format!(
+                "the final checkpoint given (size {}, {}) is not in {CHECKPOINTS_FILE}: it was \
+                 removed from the log",
+                cp.tree_size, cp.time
+            );
+            if after {
+                detail.push_str(&format!(
                     ", and seqs {}–{} after it may have been written while no gateway ran",
                     cp.tree_size + 1,
                     self.tree.len()
-                )
+                ));
+            }
+            let seq = if after {
+                cp.tree_size + 1
             } else {
-                String::new()
+                cp.tree_size
             };
             return Err(Corruption::new(
-                at(),
-                ProblemKind::AppendedAfterFinal,
-                format!(
-                    "the final checkpoint given (size {}) is not in {CHECKPOINTS_FILE}: it was \
-                     removed from the log{after}",
-                    cp.tree_size
-                ),
+                Location::file("the checkpoint given").with_seq(seq),
+                ProblemKind::MissingCheckpoint,
+                detail,
             ));
         }
         self.report.anchors_checked += 1;
@@ -155,45 +181,4 @@ impl Verifier<'_> {
                 verify_consistency(prev.tree_size, next.tree_size, &first, &second, &proof)
             })
     }
-}
-
-/// What runs allow between two consecutive checkpoints: after a run's
-/// final checkpoint only the next run's start, at the same size (nothing
-/// is appended while no gateway runs).
-fn runs(
-    prev: &SignedCheckpoint,
-    next: &SignedCheckpoint,
-    at: impl Fn() -> Location,
-) -> Result<(), Corruption> {
-    if prev.kind != CheckpointKind::Final
-        || (next.kind == CheckpointKind::Start && next.tree_size == prev.tree_size)
-    {
-        return Ok(());
-    }
-    if next.tree_size > prev.tree_size {
-        let mut c = after_final(prev.tree_size, next.tree_size);
-        c.location = at().with_seq(prev.tree_size + 1);
-        return Err(c);
-    }
-    Err(Corruption::new(
-        at(),
-        ProblemKind::AppendedAfterFinal,
-        format!(
-            "follows the final checkpoint at size {} but is not the next run's start",
-            prev.tree_size
-        ),
-    ))
-}
-
-/// Records `final_size + 1 ..= to` follow a final checkpoint of that size.
-fn after_final(final_size: u64, to: u64) -> Corruption {
-    Corruption::new(
-        Location::file(CHECKPOINTS_FILE).with_seq(final_size + 1),
-        ProblemKind::AppendedAfterFinal,
-        format!(
-            "seqs {}–{to} follow the final checkpoint of a clean shutdown at size {final_size} \
-             with no run's start checkpoint at that size: they were written while no gateway ran",
-            final_size + 1
-        ),
-    )
 }

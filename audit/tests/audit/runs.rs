@@ -112,13 +112,21 @@ async fn a_final_checkpoint_removed_from_the_log_is_caught_by_a_held_copy() {
     // With it, it can; and still once a gateway has adopted the records.
     let v =
         verify_anchored(dir.path(), Some(public_pem()), std::slice::from_ref(&held)).unwrap_err();
-    assert_eq!(v.kind, ProblemKind::AppendedAfterFinal, "{v}");
+    assert_eq!(
+        (v.kind, v.location.seq),
+        (ProblemKind::MissingCheckpoint, Some(6)),
+        "{v}"
+    );
     let log = AuditLog::open(config(dir.path())).await.unwrap();
     assert_eq!(log.tree_size(), 7);
     log.shutdown().await.unwrap();
     let v =
         verify_anchored(dir.path(), Some(public_pem()), std::slice::from_ref(&held)).unwrap_err();
-    assert_eq!(v.kind, ProblemKind::AppendedAfterFinal, "{v}");
+    assert_eq!(
+        (v.kind, v.location.seq),
+        (ProblemKind::MissingCheckpoint, Some(6)),
+        "{v}"
+    );
     // A held final checkpoint still in the log passes.
     let report = verify_anchored(
         longer.path(),
@@ -228,4 +236,122 @@ async fn a_log_is_not_opened_under_another_signing_key() {
     // The log's own key still opens it.
     let log = AuditLog::open(config(dir.path())).await.unwrap();
     log.shutdown().await.unwrap();
+}
+
+/// A stopped log whose last run wrote no record: `[start 0, final 3,
+/// start 3, final 3]`, the checkpoints with their offsets.
+async fn with_an_empty_run() -> (tempfile::TempDir, Vec<(usize, SignedCheckpoint)>) {
+    let (_, longer) = stopped_and_longer(3, 0).await;
+    let cps = checkpoints(longer.path());
+    assert_eq!(
+        cps.iter()
+            .map(|(_, c)| (c.kind, c.tree_size))
+            .collect::<Vec<_>>(),
+        [
+            (CheckpointKind::Start, 0),
+            (CheckpointKind::Final, 3),
+            (CheckpointKind::Start, 3),
+            (CheckpointKind::Final, 3),
+        ]
+    );
+    (longer, cps)
+}
+
+/// Rewrites `checkpoints.log` as these checkpoints, in this order.
+fn rewrite_checkpoints(dir: &Path, cps: &[&SignedCheckpoint]) {
+    let mut bytes = Vec::new();
+    for cp in cps {
+        bytes.extend_from_slice(&frame(&serde_json::to_vec(cp).unwrap()));
+    }
+    std::fs::write(dir.join("checkpoints.log"), bytes).unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_replayed_or_reordered_start_cannot_open_a_stopped_log() {
+    let (dir, cps) = with_an_empty_run().await;
+    let [(_, s0), (_, f3a), (_, s3), (_, f3b)] = &cps[..] else {
+        unreachable!()
+    };
+    // Seqs 4–5, as a writer would have written them.
+    let longer = copy_dir(dir.path());
+    let log = AuditLog::open(config(longer.path())).await.unwrap();
+    append_seq(&log, 3, 2).await;
+    log.shutdown().await.unwrap();
+    // Each list ends the log in a genuine, signed start at 3 that is not
+    // where its run put it, so that seqs 4–5 would read as a crash's.
+    let forged: [(&str, Vec<&SignedCheckpoint>); 3] = [
+        (
+            "start replayed after the last final",
+            vec![s0, f3a, s3, f3b, s3],
+        ),
+        ("last final moved before the start", vec![s0, f3b, s3]),
+        ("last run's final cut", vec![s0, f3a, s3]),
+    ];
+    for (what, list) in forged {
+        let tampered = copy_dir(dir.path());
+        std::fs::copy(segment(longer.path(), 1), segment(tampered.path(), 1)).unwrap();
+        rewrite_checkpoints(tampered.path(), &list);
+        let anchored = verify_anchored(tampered.path(), Some(public_pem()), &[(*f3b).clone()]);
+        let v = anchored.unwrap_err();
+        let open = AuditLog::open(config(tampered.path())).await;
+        if what == "last run's final cut" {
+            // Alone, a run that crashed after its start: only the held
+            // final shows it was cut.
+            assert_eq!(v.kind, ProblemKind::MissingCheckpoint, "{what}: {v}");
+            assert_eq!(v.location.seq, Some(4), "{what}: {v}");
+            open.unwrap().shutdown().await.unwrap();
+        } else {
+            assert_eq!(v.kind, ProblemKind::AppendedAfterFinal, "{what}: {v}");
+            assert!(v.detail.contains("replayed or reordered"), "{what}: {v}");
+            let verdict = verify(tampered.path(), Some(public_pem())).unwrap_err();
+            assert_eq!(verdict.kind, ProblemKind::AppendedAfterFinal, "{what}");
+            let c = corrupt_of(open.err().unwrap());
+            assert_eq!(c.kind, ProblemKind::AppendedAfterFinal, "{what}: {c}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_log_whose_checkpoints_were_deleted_is_not_opened() {
+    let (dir, _) = stopped_and_longer(3, 0).await;
+    std::fs::remove_file(dir.path().join("checkpoints.log")).unwrap();
+    let c = corrupt_of(AuditLog::open(config(dir.path())).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::MissingCheckpoint, "{c}");
+    assert!(
+        c.detail.contains("holds 3 records but no checkpoint"),
+        "{c}"
+    );
+    assert!(
+        !dir.path().join("checkpoints.log").exists(),
+        "left as found"
+    );
+    // An empty log is opened as before (a first run).
+    let fresh = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(config(fresh.path())).await.unwrap();
+    log.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_log_keeps_its_torn_checkpoint_tail() {
+    let (dir, longer) = stopped_and_longer(5, 2).await;
+    std::fs::copy(segment(longer.path(), 1), segment(dir.path(), 1)).unwrap();
+    let file = dir.path().join("checkpoints.log");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(&[0, 0, 0, 9, 1, 2]);
+    std::fs::write(&file, &bytes).unwrap();
+    let c = corrupt_of(AuditLog::open(config(dir.path())).await.err().unwrap());
+    assert_eq!(c.kind, ProblemKind::AppendedAfterFinal, "{c}");
+    assert_eq!(std::fs::read(&file).unwrap(), bytes, "nothing cut");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_log_whose_first_checkpoint_is_a_late_start_is_reported() {
+    let (_, longer) = stopped_and_longer(3, 2).await;
+    let cps = checkpoints(longer.path());
+    let report = verify(longer.path(), Some(public_pem())).unwrap();
+    assert_eq!(report.first_checkpoint_is_late_start, None);
+    // The first run's checkpoints gone: the log now begins at "start 3".
+    rewrite_checkpoints(longer.path(), &[&cps[2].1, &cps[3].1]);
+    let report = verify(longer.path(), Some(public_pem())).unwrap();
+    assert_eq!(report.first_checkpoint_is_late_start, Some(3), "{report:?}");
 }

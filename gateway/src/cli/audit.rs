@@ -337,9 +337,11 @@ fn verify(
     if no_cover && bounds.max_uncovered.is_none() {
         eprintln!(
             "{}: FAILED: no signed checkpoint covers any of its {uncovered} records: \
-             checkpoints.log is missing or empty. If the gateway crashed before its first \
-             checkpoint, accept that with --max-uncovered {uncovered}; otherwise the log \
-             cannot be trusted",
+             checkpoints.log is missing or empty. A gateway checkpoints before its first \
+             record, so the file was deleted or emptied, and the log cannot be trusted. \
+             (Only a log begun by a version before start checkpoints that crashed before \
+             its first checkpoint looks like this honestly: accept that with \
+             --max-uncovered {uncovered}.)",
             dir.display()
         );
         return Ok(ExitCode::from(1));
@@ -393,10 +395,19 @@ fn verify_warnings(r: &credgate_audit::VerifyReport, uncovered: u64, running: bo
                 .to_owned(),
         );
     }
-    if uncovered > 0 && running {
+    if let Some(size) = r.first_checkpoint_is_late_start {
         out.push(format!(
-            "the last {uncovered} records are covered by no checkpoint yet: a gateway is writing \
-             this log (they are checkpointed within checkpoint_every_secs)"
+            "the first checkpoint is a run's start at size {size}: the checkpoints before it \
+             are gone (checkpoints.log deleted or emptied, and a gateway then signed what it \
+             found), or the log began under a version without start checkpoints and crashed \
+             before its first; records 1–{size} are proven only as that start found them"
+        ));
+    }
+    if uncovered > 0 && running && r.checkpoints > 0 {
+        out.push(format!(
+            "the last {uncovered} records are covered by no checkpoint yet and are NOT verified: \
+             writer.lock is held (a gateway writing this log checkpoints them within \
+             checkpoint_every_secs; anyone else can hold the lock too)"
         ));
     } else if uncovered > 0 {
         out.push(format!(

@@ -71,7 +71,7 @@ impl AuditLog {
         fs::create_dir_all(&seals).map_err(|e| AuditError::io("create", &seals, e))?;
         // One writer per directory, before recovery touches anything.
         let lock = lock_dir(&dir)?;
-        let mut rec = recover::load(&dir, Mode::Write)?;
+        let mut rec = recover::load(&dir, Mode::Write, Some(cfg.signer.public_key()))?;
         if let Some(found) = rec.replica.as_ref().filter(|r| **r != cfg.replica) {
             return Err(AuditError::Config(format!(
                 "log directory belongs to replica {found}, not {}",

@@ -15,7 +15,7 @@ use crate::AuditError;
 /// [`Page::write_json_lines`]. Loads the whole index first (seconds for
 /// millions of records).
 pub fn query_dir(dir: &Path, q: &Query) -> Result<Page, AuditError> {
-    let loaded = recover::load(dir, Mode::ReadOnly)?;
+    let loaded = recover::load(dir, Mode::ReadOnly, None)?;
     let (hits, next_cursor) = loaded.state.index.search(q)?;
     let mut reader = RecordReader::new(dir);
     let mut records = Vec::with_capacity(hits.len());

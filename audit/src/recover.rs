@@ -22,6 +22,7 @@ use crate::deletion::{DeletionRecord, DELETIONS_FILE};
 use crate::error::{Corruption, Location, ProblemKind};
 use crate::fsutil::{scan_framed, FramedFile};
 use crate::index::{batch_input, Index, IndexInput};
+use crate::keys::AuditPublicKey;
 use crate::merkle::{leaf_hash, to_hash, Hash, MerkleTree, LEAVES_CACHE_FILE};
 use crate::record::parse_log_time_ms;
 use crate::seal::{self, seal_file_name, seal_hash, seal_path, Seal, SEALS_DIR};
@@ -74,8 +75,15 @@ pub(crate) struct Recovered {
     pub previous_checkpoint: Option<SignedCheckpoint>,
 }
 
-/// Loads `dir` (see the module docs).
-pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
+/// Loads `dir` (see the module docs). With `key` (the writer's open), the
+/// signatures of every seal and deletion record are checked too: a forged
+/// one would otherwise be adopted, and the next seals chain onto it.
+/// (Checkpoint signatures are checked by the open itself.)
+pub(crate) fn load(
+    dir: &Path,
+    mode: Mode,
+    key: Option<&AuditPublicKey>,
+) -> Result<Recovered, AuditError> {
     // The live log keeps its leaf hashes in a cache file rebuilt here (see
     // `merkle::leaves`); an offline reader may not write, and keeps them
     // in memory.
@@ -95,6 +103,14 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
     let mut cuts = Vec::new();
     let deletions_len = load_deletions(dir, mode, &mut cuts, |offset, del, leaves| {
         let at = Location::at(DELETIONS_FILE, offset).with_seq(del.first_seq);
+        if key.is_some_and(|k| !del.verify_signature(k)) {
+            return Err(Corruption::new(
+                at,
+                ProblemKind::BadSignature,
+                "deletion record signature does not verify under the signing key",
+            )
+            .into());
+        }
         if del.first_seq != expected || del.segment != next_segment {
             return Err(Corruption::new(
                 at,
@@ -145,6 +161,16 @@ pub(crate) fn load(dir: &Path, mode: Mode) -> Result<Recovered, AuditError> {
         }
         let is_last = i + 1 == live.len();
         let seal = read_seal(dir, n)?;
+        if let (Some((seal, _)), Some(key)) = (&seal, key) {
+            if !seal.verify_signature(key) {
+                return Err(Corruption::new(
+                    Location::file(seal_file_name(n)),
+                    ProblemKind::BadSignature,
+                    "seal signature does not verify under the signing key",
+                )
+                .into());
+            }
+        }
         let sealed = !is_last || seal.is_some();
         let first_seq = expected;
         let (mut first_ms, mut last_ms) = (None, None);

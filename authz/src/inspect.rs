@@ -68,7 +68,11 @@ impl std::fmt::Display for Inspection {
             writeln!(f, "claims: {}", Value::Object(shown))?;
         }
         if self.problems.is_empty() {
-            return writeln!(f, "no problem found (request-independent checks)");
+            return writeln!(
+                f,
+                "no problem found (request-independent checks; revocation and use counts are \
+                 not checked: they live in the gateway's store)"
+            );
         }
         for problem in &self.problems {
             writeln!(f, "refused: {problem}")?;

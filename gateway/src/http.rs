@@ -24,7 +24,7 @@ mod request;
 mod route;
 mod sanctions;
 mod score;
-mod subject;
+pub(crate) mod subject;
 mod trail;
 
 pub use trail::Trail;

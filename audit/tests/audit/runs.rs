@@ -355,3 +355,49 @@ async fn a_log_whose_first_checkpoint_is_a_late_start_is_reported() {
     let report = verify(longer.path(), Some(public_pem())).unwrap();
     assert_eq!(report.first_checkpoint_is_late_start, Some(3), "{report:?}");
 }
+
+/// A seal is signed like a checkpoint: a forged one (every field right
+/// but the signature) on the last segment is not adopted at open, where
+/// the next segment would chain onto it and later seals sign over it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_forged_seal_is_not_adopted_at_open() {
+    let (dir, _) = stopped_and_longer(3, 0).await;
+    // A genuine seal of exactly these records: a copy rotated on its next
+    // append (a segment over its size bound is sealed first).
+    let rotated = copy_dir(dir.path());
+    let mut cfg = config(rotated.path());
+    cfg.segment_max_bytes = 1024;
+    let log = AuditLog::open(cfg).await.unwrap();
+    append_seq(&log, 3, 1).await;
+    log.shutdown().await.unwrap();
+    let seal_file = |d: &Path| d.join("seals").join("segment-000001.seal");
+    let genuine = std::fs::read(seal_file(rotated.path())).unwrap();
+    let mut seal: serde_json::Value = serde_json::from_slice(&frames(&genuine)[0].payload).unwrap();
+    assert_eq!(seal["last_seq"], 3, "{seal}");
+
+    // As a crash between sealing and starting the next segment leaves
+    // it, the genuine seal opens; with another signature it does not.
+    for (forge, opens) in [(false, true), (true, false)] {
+        let tampered = copy_dir(dir.path());
+        if forge {
+            let other = checkpoints(dir.path()).pop().unwrap().1.signature;
+            seal["signature"] = other.into();
+        }
+        let payload = serde_json::to_vec(&seal).unwrap();
+        std::fs::write(seal_file(tampered.path()), frame(&payload)).unwrap();
+        match AuditLog::open(config(tampered.path())).await {
+            Ok(log) => {
+                assert!(opens, "a forged seal was adopted");
+                assert_eq!(crate::common::segments(tampered.path()), [1, 2]);
+                log.shutdown().await.unwrap();
+                verify(tampered.path(), Some(public_pem())).unwrap();
+            }
+            Err(e) => {
+                assert!(!opens, "{e}");
+                let c = corrupt_of(e);
+                assert_eq!(c.kind, ProblemKind::BadSignature, "{c}");
+                assert_eq!(c.location.file, "seals/segment-000001.seal", "{c}");
+            }
+        }
+    }
+}

@@ -62,7 +62,10 @@ pub enum AuthzCommand {
         #[arg(long)]
         until: Option<i64>,
     },
-    /// Decode a token without trusting it and say why it would be refused.
+    /// Decode a token without trusting it and say why it would be refused
+    /// by the checks that need no request and no store (signature, issuer,
+    /// validity window, claims). Whether it is revoked or its uses spent is
+    /// not checked: that lives in Redis or the revocation file.
     Inspect {
         /// The token.
         token: String,
@@ -80,6 +83,15 @@ pub enum AuthzCommand {
 /// identifier the gateway rejects could never be used). Errors do not
 /// repeat the identifier.
 fn checked_subject(raw: &str) -> anyhow::Result<String> {
+    // The one check the pure parser cannot make: a birth date still to
+    // come is not one (SPEC §3), and the gateway refuses such a number.
+    let plain = credgate_ids::Subject::parse(raw.trim(), &credgate_ids::LegacyCodes::empty());
+    if plain.is_ok_and(|s| s.born_after(crate::http::subject::today_cst())) {
+        bail!(
+            "--sub: not a valid USCC or ID number: {}",
+            credgate_ids::IdError::BadBirthDate
+        );
+    }
     match super::cli_subject(raw) {
         Some((s, false)) => Ok(s),
         Some((s, true)) => {

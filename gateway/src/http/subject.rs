@@ -8,7 +8,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 /// Today's date in China Standard Time (UTC+8), where the numbers are
 /// issued, as `(year, month, day)`.
-pub(super) fn today_cst() -> (u16, u8, u8) {
+pub(crate) fn today_cst() -> (u16, u8, u8) {
     let cst = UtcOffset::from_whole_seconds(8 * 3600).unwrap_or(UtcOffset::UTC);
     let d = OffsetDateTime::now_utc().to_offset(cst).date();
     (

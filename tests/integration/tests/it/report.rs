@@ -227,6 +227,9 @@ async fn bodies_over_the_limit_get_413() {
         .unwrap();
     assert_eq!(r.status, 413);
     assert_eq!(r.code(), "payload_too_large");
+    // Like every answer (SPEC §4): its request id, and not to be cached.
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert!(r.headers.contains_key("x-request-id"));
     assert_eq!(h.total_sim_requests().await, 0);
 }
 
@@ -283,6 +286,7 @@ async fn bodies_over_the_limit_get_413_over_http2() {
                 .unwrap_or_else(|e| panic!("{size} bytes: {e}"));
             assert_eq!(r.status, 413, "{size} bytes");
             assert_eq!(r.code(), "payload_too_large");
+            assert_eq!(r.headers["cache-control"], "no-store", "{size} bytes");
         }
     }
     assert_eq!(h.total_sim_requests().await, 0);

@@ -586,13 +586,16 @@ async fn audit_verify_query_and_checkpoint() {
     let verify_bare = |extra: &[&str]| {
         run(&[&["audit", "verify", "--dir", b, "--pubkey", pk][..], extra].concat())
     };
-    let out = verify_bare(&[]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("FAILED: no signed checkpoint covers any of its 3 records"),
-        "{stderr}"
-    );
+    let fails_without_checkpoints = || {
+        let out = verify_bare(&[]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("FAILED: no signed checkpoint covers any of its 3 records"),
+            "{stderr}"
+        );
+    };
+    fails_without_checkpoints();
     let out = verify_bare(&["--max-uncovered", "3"]);
     succeeded(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -610,13 +613,7 @@ async fn audit_verify_query_and_checkpoint() {
     // excuses nothing: the bound and the need for a checkpoint stay.
     let lock = std::fs::File::create(bare.join(credgate_audit::LOCK_FILE)).unwrap();
     lock.lock().unwrap();
-    let out = verify_bare(&[]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("FAILED: no signed checkpoint covers any of its 3 records"),
-        "{stderr}"
-    );
+    fails_without_checkpoints();
     drop(lock);
     // The held checkpoint is the clean shutdown's final one: it still
     // matches the records, and shows that checkpoints were removed.

@@ -172,3 +172,11 @@ fn copy_into(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The corruption report of a refused open.
+pub fn corrupt_of(err: credgate_audit::AuditError) -> credgate_audit::Corruption {
+    match err {
+        credgate_audit::AuditError::Corrupt(c) => c,
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}

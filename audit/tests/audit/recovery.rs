@@ -5,7 +5,9 @@ use std::io::Write;
 
 use credgate_audit::{verify, AuditError, AuditLog, ProblemKind};
 
-use crate::common::{append_seq, config, frame, frames, public_pem, record, segment, segments};
+use crate::common::{
+    append_seq, config, corrupt_of, frame, frames, public_pem, record, segment, segments,
+};
 
 /// A log of `n` records in one segment, shut down (final checkpoint).
 async fn log_with(n: u64) -> tempfile::TempDir {
@@ -23,13 +25,6 @@ fn append_bytes(path: &std::path::Path, bytes: &[u8]) {
         .unwrap()
         .write_all(bytes)
         .unwrap();
-}
-
-fn corrupt_of(err: AuditError) -> credgate_audit::Corruption {
-    match err {
-        AuditError::Corrupt(c) => c,
-        other => panic!("expected Corrupt, got {other:?}"),
-    }
 }
 
 #[tokio::test(flavor = "current_thread")]

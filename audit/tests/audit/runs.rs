@@ -8,7 +8,7 @@ use credgate_audit::{
     verify, verify_anchored, AuditError, AuditLog, CheckpointKind, ProblemKind, SignedCheckpoint,
 };
 
-use crate::common::{append_seq, config, copy_dir, frame, frames, public_pem, segment};
+use crate::common::{append_seq, config, copy_dir, corrupt_of, frame, frames, public_pem, segment};
 
 /// The checkpoints in `dir`'s `checkpoints.log`, in order, with their offsets.
 fn checkpoints(dir: &Path) -> Vec<(usize, SignedCheckpoint)> {
@@ -39,13 +39,6 @@ async fn stopped_and_longer(n: u64, more: u64) -> (tempfile::TempDir, tempfile::
     append_seq(&log, n, more).await;
     log.shutdown().await.unwrap();
     (dir, longer)
-}
-
-fn corrupt_of(err: AuditError) -> credgate_audit::Corruption {
-    match err {
-        AuditError::Corrupt(c) => c,
-        other => panic!("expected Corrupt, got {other:?}"),
-    }
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -110,23 +103,20 @@ async fn a_final_checkpoint_removed_from_the_log_is_caught_by_a_held_copy() {
         "the run's start at 0 is the latest"
     );
     // With it, it can; and still once a gateway has adopted the records.
-    let v =
-        verify_anchored(dir.path(), Some(public_pem()), std::slice::from_ref(&held)).unwrap_err();
-    assert_eq!(
-        (v.kind, v.location.seq),
-        (ProblemKind::MissingCheckpoint, Some(6)),
-        "{v}"
-    );
+    let held_is_missing = || {
+        let v = verify_anchored(dir.path(), Some(public_pem()), std::slice::from_ref(&held))
+            .unwrap_err();
+        assert_eq!(
+            (v.kind, v.location.seq),
+            (ProblemKind::MissingCheckpoint, Some(6)),
+            "{v}"
+        );
+    };
+    held_is_missing();
     let log = AuditLog::open(config(dir.path())).await.unwrap();
     assert_eq!(log.tree_size(), 7);
     log.shutdown().await.unwrap();
-    let v =
-        verify_anchored(dir.path(), Some(public_pem()), std::slice::from_ref(&held)).unwrap_err();
-    assert_eq!(
-        (v.kind, v.location.seq),
-        (ProblemKind::MissingCheckpoint, Some(6)),
-        "{v}"
-    );
+    held_is_missing();
     // A held final checkpoint still in the log passes.
     let report = verify_anchored(
         longer.path(),

@@ -29,6 +29,18 @@ fn field(r: &credgate_integration::Reply, name: &str) -> String {
 }
 
 /// A sanctions check body naming one Ningbo enterprise.
+/// A gateway on `policy`, the department's client and a one-subject
+/// sanctions body.
+async fn dept_sanctions(policy: String) -> (Harness, credgate_integration::TestClient, String) {
+    let h = Harness::start_with(Options {
+        policy: Some(policy),
+        ..Options::default()
+    })
+    .await;
+    let (dept, body) = (h.client("dept-nb"), one_subject_batch(&h));
+    (h, dept, body)
+}
+
 fn one_subject_batch(h: &Harness) -> String {
     format!(
         "{{\"subjects\": [\"{}\"]}}",
@@ -303,14 +315,8 @@ async fn a_request_refused_by_its_scope_limit_spends_no_client_quota() {
         "{ per_second = 1000, burst = 1000, daily_quota = 3 }",
     ));
     assert!(policy.contains("daily_quota = 3"));
-    let h = Harness::start_with(Options {
-        policy: Some(policy),
-        ..Options::default()
-    })
-    .await;
-    let dept = h.client("dept-nb");
+    let (h, dept, body) = dept_sanctions(policy).await;
     let json = ("content-type", "application/json");
-    let body = one_subject_batch(&h);
     let check = async || {
         let r = dept
             .post("/v1/sanctions/check", &[APPROVAL, json], body.clone())
@@ -344,14 +350,8 @@ async fn a_request_refused_by_the_clients_own_limit_spends_nothing_of_its_scope(
         &policy_with_limit("dept-nb", "{ per_second = 2, burst = 2 }"),
         "{ per_second = 1000, burst = 1000, daily_quota = 10 }",
     );
-    let h = Harness::start_with(Options {
-        policy: Some(policy),
-        ..Options::default()
-    })
-    .await;
-    let dept = h.client("dept-nb");
+    let (_h, dept, body) = dept_sanctions(policy).await;
     let json = ("content-type", "application/json");
-    let body = one_subject_batch(&h);
     let check = async || {
         dept.post("/v1/sanctions/check", &[APPROVAL, json], body.clone())
             .await

@@ -167,6 +167,24 @@ impl SignedCheckpoint {
         })
     }
 
+    /// When this checkpoint is a final one that ends `checkpoints.log`
+    /// and the log holds `log_len` records, more than it covers: what
+    /// open refuses and `verify` fails.
+    pub(crate) fn records_after(&self, log_len: u64) -> Option<Corruption> {
+        let size = self.tree_size;
+        (self.kind == CheckpointKind::Final && log_len > size).then(|| {
+            Corruption::new(
+                Location::file(CHECKPOINTS_FILE).with_seq(size + 1),
+                ProblemKind::AppendedAfterFinal,
+                format!(
+                    "seqs {}–{log_len} follow the final checkpoint of a clean shutdown at size \
+                     {size}, which ends {CHECKPOINTS_FILE}: they were written while no gateway ran",
+                    size + 1
+                ),
+            )
+        })
+    }
+
     /// At open: the latest checkpoint decides what the new run may adopt
     /// (records after a final one are refused), so it must be this log's
     /// own, signed by the key the writer signs with. An edited one (a

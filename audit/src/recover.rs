@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use ring::digest;
 
-use crate::checkpoint::{CheckpointKind, SignedCheckpoint};
+use crate::checkpoint::SignedCheckpoint;
 use crate::deletion::{DeletionRecord, DELETIONS_FILE};
 use crate::error::{Corruption, Location, ProblemKind};
 use crate::fsutil::{scan_framed, FramedFile};
@@ -486,20 +486,11 @@ fn load_checkpoints(
         // record after it was written by something else. Adopting it would
         // have the next checkpoints sign it. (An offline reader may still
         // look; `audit verify` reports the same.)
-        if cp.kind == CheckpointKind::Final && cp.tree_size < tree.len() {
-            return Err(Corruption::new(
-                Location::file(CHECKPOINTS_FILE).with_seq(cp.tree_size + 1),
-                ProblemKind::AppendedAfterFinal,
-                format!(
-                    "seqs {}–{} follow the final checkpoint of the last clean shutdown (size \
-                     {}): they were written while no gateway ran. Keep this directory as \
-                     evidence and start the replica on a new audit directory",
-                    cp.tree_size + 1,
-                    tree.len(),
-                    cp.tree_size
-                ),
-            )
-            .into());
+        if let Some(mut c) = cp.records_after(tree.len()) {
+            c.detail.push_str(
+                ". Keep this directory as evidence and start the replica on a new audit directory",
+            );
+            return Err(c.into());
         }
         if let Some(why) = before.as_ref().and_then(|b| b.run_break(&cp)) {
             return Err(Corruption::new(at(), ProblemKind::AppendedAfterFinal, why).into());

@@ -61,20 +61,8 @@ impl Verifier<'_> {
             self.report.checkpoints += 1;
             prev = Some(cp);
         }
-        if let Some(last) = prev.as_ref().filter(|p| p.kind == CheckpointKind::Final) {
-            if self.tree.len() > last.tree_size {
-                return Err(Corruption::new(
-                    Location::file(CHECKPOINTS_FILE).with_seq(last.tree_size + 1),
-                    ProblemKind::AppendedAfterFinal,
-                    format!(
-                        "seqs {}–{} follow the final checkpoint of a clean shutdown at size {}, \
-                         which ends {CHECKPOINTS_FILE}: they were written while no gateway ran",
-                        last.tree_size + 1,
-                        self.tree.len(),
-                        last.tree_size
-                    ),
-                ));
-            }
+        if let Some(c) = prev.as_ref().and_then(|p| p.records_after(self.tree.len())) {
+            return Err(c);
         }
         self.report.latest_checkpoint = prev;
         Ok(())

@@ -185,9 +185,9 @@ impl SignedCheckpoint {
         })
     }
 
-    /// At open: the latest checkpoint decides what the new run may adopt
-    /// (records after a final one are refused), so it must be this log's
-    /// own, signed by the key the writer signs with. An edited one (a
+    /// At open: the latest checkpoint and the one before it decide what
+    /// the new run may adopt (records after a final one are refused), so
+    /// each must be this log's own, signed by the key the writer signs with. An edited one (a
     /// `kind` removed to have records adopted) or one under another key
     /// refuses the open; `audit verify` checks every checkpoint with one
     /// public key, so a log keeps its signing key for life.
@@ -195,7 +195,7 @@ impl SignedCheckpoint {
         let at = || Location::file(CHECKPOINTS_FILE).with_seq(self.tree_size);
         if self.key_id != key.key_id() {
             return Err(AuditError::Config(format!(
-                "the log's latest checkpoint ({at}) is signed by key {}, but the configured \
+                "the log's checkpoint at {at} is signed by key {}, but the configured \
                  signing key is {}: a log keeps one signing key (`audit verify` checks every \
                  signature with one public key). Configure that key again, or start this \
                  replica on a new audit directory",
@@ -208,7 +208,7 @@ impl SignedCheckpoint {
             return Err(Corruption::new(
                 at(),
                 ProblemKind::BadSignature,
-                "the latest checkpoint's signature does not verify under the signing key: \
+                "this checkpoint's signature does not verify under the signing key: \
                  checkpoints.log was edited",
             )
             .into());

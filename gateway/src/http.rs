@@ -264,51 +264,21 @@ impl Gateway {
         trail.client = Some(client.id().to_owned());
         trail.purpose = recorded_purpose(&policy, &parts.headers);
         // Rate limits first, once the certificate has identified the client
-        // (SPEC §4): the client × scope limit, then the client's own. The
-        // scope is the one the policy decision will take, the client's
-        // grant for this endpoint that allows the declared purpose; without
-        // one the decision refuses the request anyway (purpose or scope),
-        // and only the client's own limit applies. Each check counts the
-        // request when it allows it, so the narrower limit goes first: a
-        // request its scope refuses (a retry loop on one scope, say) must
-        // not spend the client's own rate and daily quota, which every other
-        // scope shares. A request the client's own limit refuses gets back what
-        // its scope's limit took (a client over its own rate would otherwise
-        // spend its scope's daily quota with every refused retry).
-        let mut scope_taken = None;
-        if let Ok(r) = &route {
-            if let Some(grant) = decision::scope_grant(client, r.endpoint(), &parts.headers) {
-                let checked = self
-                    .ratelimit
-                    .check(client.id(), Some(&grant.scope), grant.rate_limit.as_ref())
-                    .await;
-                match checked {
-                    Ok(headers) => {
-                        trail.ratelimit_headers = headers;
-                        scope_taken = Some(grant);
-                    }
-                    Err((e, headers)) => {
-                        trail.ratelimit_headers = headers;
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        let limit = client.rate_limit();
-        match self
-            .ratelimit
-            .check(client.id(), None, limit.as_ref())
-            .await
-        {
-            Ok(headers) => crate::ratelimit::merge_headers(&mut trail.ratelimit_headers, headers),
+        // (SPEC §4): the client × scope limit and the client's own, decided
+        // together (`RateLimiter::check`: a request one refuses counts in
+        // neither). The scope is the one the policy decision will take, the
+        // client's grant for this endpoint that allows the declared purpose;
+        // without one the decision refuses the request anyway (purpose or
+        // scope), and only the client's own limit applies.
+        let grant = route
+            .as_ref()
+            .ok()
+            .and_then(|r| decision::scope_grant(client, r.endpoint(), &parts.headers));
+        let scope = grant.map(|g| (g.scope.as_str(), g.rate_limit.as_ref()));
+        let own = client.rate_limit();
+        match self.ratelimit.check(client.id(), scope, own.as_ref()).await {
+            Ok(headers) => trail.ratelimit_headers = headers,
             Err((e, headers)) => {
-                if let Some(grant) = scope_taken {
-                    self.ratelimit
-                        .refund(client.id(), Some(&grant.scope), grant.rate_limit.as_ref())
-                        .await;
-                }
-                // The refusal names the limit that refused it: the scope's
-                // token was given back, its headers would count it spent.
                 trail.ratelimit_headers = headers;
                 return Err(e);
             }

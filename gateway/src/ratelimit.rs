@@ -1,14 +1,14 @@
-//! Rate limits on the request path (SPEC §9): the client's limit right
-//! after it is identified (before anything else is looked at), and the
-//! client × scope limit once the scope is known — both before any upstream
+//! Rate limits on the request path (SPEC §9): right after the client is
+//! identified (before anything else is looked at), its limit for the scope
+//! its request uses and its own, decided together — before any upstream
 //! call. In process by default; across replicas through Redis when
 //! configured, with the configured behaviour while Redis is unreachable.
 
 use crate::config::{Config, RedisFailureMode};
 use crate::http::problem::{ApiError, Code};
 use credgate_ratelimit::{
-    Decision, FailureMode, Key, Limit, Limiter, LimiterConfig, LimiterStats, Mode,
-    RedisLimiterConfig,
+    FailureMode, Key, Limit, Limiter, LimiterConfig, LimiterStats, Mode, RedisLimiterConfig,
+    Verdict,
 };
 use http::{HeaderName, HeaderValue};
 use std::time::Duration;
@@ -87,25 +87,47 @@ impl RateLimiter {
         Ok(RateLimiter { limiter })
     }
 
-    /// Checks `limit` for the client (and scope). `Ok(headers)` to add to
-    /// the response; a refusal is `429 rate_limited` with `Retry-After`
-    /// and the same headers; an undecidable check (`fail_closed`) is 503.
+    /// Checks the request of `client` under its limits, together: its limit for `scope`
+    /// (when the grant it uses has one) and its own (when it has one). Either both allow
+    /// it and count it, or the first that refuses it — the scope's, then the client's —
+    /// is the answer and neither counts it: a request its scope refuses (a retry loop on
+    /// one scope, say) spends none of the client's own rate and daily quota, which its
+    /// other scopes share, and one the client's own limit refuses spends nothing of the
+    /// scope's. With Redis, one round trip decides both (SPEC §9).
+    ///
+    /// `Ok(headers)` to add to the response (both limits' policies; a scope's are named
+    /// after it, so that they share the `RateLimit` fields with the client's own); a
+    /// refusal is `429 rate_limited` with `Retry-After` and the headers of the limit
+    /// that refused; an undecidable check (`fail_closed`) is 503.
     pub async fn check(
         &self,
         client: &str,
-        scope: Option<&str>,
-        limit: Option<&credgate_policy::RateLimit>,
+        scope: Option<(&str, Option<&credgate_policy::RateLimit>)>,
+        own: Option<&credgate_policy::RateLimit>,
     ) -> Result<Vec<(HeaderName, HeaderValue)>, (ApiError, Vec<(HeaderName, HeaderValue)>)> {
-        let Some(limit) = limit else {
+        let mut checks = Vec::with_capacity(2);
+        let mut prefixes = Vec::with_capacity(2);
+        if let Some((scope, Some(limit))) = scope {
+            checks.push((Key::scoped(client, scope), limit_of(limit)));
+            prefixes.push(format!("{scope}/"));
+        }
+        if let Some(limit) = own {
+            checks.push((Key::client(client), limit_of(limit)));
+            prefixes.push(String::new());
+        }
+        if checks.is_empty() {
             return Ok(Vec::new());
-        };
-        let key = Key { client, scope };
-        // A client × scope limit names its policies after the scope, so
-        // that they share the RateLimit fields with the client's own.
-        let prefix = scope.map(|s| format!("{s}/")).unwrap_or_default();
-        match self.limiter.check(&key, &limit_of(limit)).await {
-            Ok(Decision::Allowed(info)) => Ok(info.headers_named(&prefix)),
-            Ok(Decision::Limited(info)) => {
+        }
+        let prefix = |i: usize| prefixes.get(i).map_or("", String::as_str);
+        match self.limiter.check_all(&checks).await {
+            Ok(Verdict::Allowed(infos)) => {
+                let mut headers = Vec::new();
+                for (i, info) in infos.iter().enumerate() {
+                    merge_headers(&mut headers, info.headers_named(prefix(i)));
+                }
+                Ok(headers)
+            }
+            Ok(Verdict::Limited { index, info }) => {
                 let secs = info.retry_after_secs().unwrap_or(1);
                 let what = match info.why {
                     Some(credgate_ratelimit::Why::DailyQuota) => "daily quota exhausted",
@@ -114,7 +136,7 @@ impl RateLimiter {
                 Err((
                     ApiError::new(Code::RateLimited, format!("{what}; retry after {secs} s"))
                         .retry_after(secs),
-                    info.headers_named(&prefix),
+                    info.headers_named(prefix(index)),
                 ))
             }
             Err(e) if e.is_unavailable() => Err((
@@ -132,25 +154,6 @@ impl RateLimiter {
                     Vec::new(),
                 ))
             }
-        }
-    }
-
-    /// Gives back what an allowed [`check`](Self::check) took, when a later limit of
-    /// the same request refused it (a request refused by the client's own limit spends
-    /// none of its scope's rate or daily quota). Best effort: a refund that cannot be
-    /// made leaves the limit strict by one request, and is logged.
-    pub async fn refund(
-        &self,
-        client: &str,
-        scope: Option<&str>,
-        limit: Option<&credgate_policy::RateLimit>,
-    ) {
-        let Some(limit) = limit else {
-            return;
-        };
-        let key = Key { client, scope };
-        if let Err(e) = self.limiter.refund(&key, &limit_of(limit)).await {
-            tracing::warn!(error = %e, "rate limit refund failed");
         }
     }
 
@@ -176,14 +179,11 @@ impl RateLimiter {
     }
 }
 
-/// Adds the headers of a second limit check to those of the first: the
+/// Adds the headers of a second limit to those of the first: the
 /// `RateLimit-Policy` and `RateLimit` lists are joined (their policy
 /// names differ, see [`RateLimiter::check`]), `Retry-After` keeps the
 /// longer wait.
-pub fn merge_headers(
-    into: &mut Vec<(HeaderName, HeaderValue)>,
-    more: Vec<(HeaderName, HeaderValue)>,
-) {
+fn merge_headers(into: &mut Vec<(HeaderName, HeaderValue)>, more: Vec<(HeaderName, HeaderValue)>) {
     for (name, value) in more {
         let Some(slot) = into.iter_mut().find(|(n, _)| *n == name) else {
             into.push((name, value));

@@ -13,6 +13,23 @@ pub enum Decision {
     Limited(Info),
 }
 
+/// The answer to one request checked under several limits at once
+/// ([`Limiter::check_all`](crate::Limiter::check_all)).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Every limit allowed the request and each counted it: their states, in the order
+    /// the limits were given.
+    Allowed(Vec<Info>),
+    /// The limit at `index` (in the order given) refused the request, the first to do
+    /// so; no limit counted it.
+    Limited {
+        /// Which limit refused it.
+        index: usize,
+        /// That limit's state.
+        info: Info,
+    },
+}
+
 /// Which limit refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Why {

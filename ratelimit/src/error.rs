@@ -32,6 +32,11 @@ pub enum LimiterError {
     /// The Redis configuration is unusable (bad URL, zero replicas or timeout).
     #[error("invalid rate-limiter configuration: {0}")]
     Config(String),
+    /// The limits given to one [`Limiter::check_all`](crate::Limiter::check_all) cannot be
+    /// decided together (none, too many, of several clients, or a key twice): a caller's
+    /// error (500).
+    #[error("rate limits not checkable together: {0}")]
+    Checks(&'static str),
     /// The clock reads a time outside the calendar (years beyond ±9999).
     #[error("clock reading outside the supported calendar range")]
     ClockOutOfRange,

@@ -36,9 +36,9 @@ mod seen;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{FailureMode, LimiterConfig, RedisLimiterConfig, TimeSource};
-pub use decision::{Decision, Info, QuotaInfo, Why};
+pub use decision::{Decision, Info, QuotaInfo, Verdict, Why};
 pub use error::{LimitError, LimiterError};
 pub use headers::{ceil_secs, BURST_POLICY, DAILY_POLICY};
 pub use limit::{Key, Limit};
-pub use limiter::{Limiter, LimiterStats, Mode};
+pub use limiter::{Limiter, LimiterStats, Mode, MAX_LIMITS_PER_CHECK};
 pub use redis::keys::{gcra_key, quota_key};

@@ -1,5 +1,6 @@
 //! What is limited ([`Key`]) and by how much ([`Limit`]).
 
+use crate::day::Day;
 use crate::error::LimitError;
 use crate::gcra::{Params, MAX_WINDOW_MICROS};
 
@@ -28,6 +29,24 @@ pub struct Key<'a> {
     /// The scope when the policy limits the client per scope; `None`: the client's own
     /// limit over all its scopes.
     pub scope: Option<&'a str>,
+}
+
+/// One limit of a request, ready for a backend: the key it counts under, the limit, its
+/// GCRA parameters and, when the limit has a daily quota, the calendar day of the
+/// decision.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prepared<'a> {
+    pub key: Key<'a>,
+    pub limit: Limit,
+    pub params: Params,
+    pub day: Option<Day>,
+}
+
+impl Prepared<'_> {
+    /// The daily quota and its day, when the limit has one.
+    pub fn quota(&self) -> Option<(u64, &Day)> {
+        self.limit.daily_quota.zip(self.day.as_ref())
+    }
 }
 
 // === impl Limit ===

@@ -9,14 +9,18 @@ use time::UtcOffset;
 use crate::clock::Clock;
 use crate::config::{FailureMode, LimiterConfig, RedisLimiterConfig};
 use crate::day::Day;
-use crate::decision::Decision;
+use crate::decision::{Decision, Verdict};
 use crate::error::LimiterError;
 use crate::gcra::Params;
 use crate::health::{Health, Route, Transition};
-use crate::limit::{share_counted, Key, Limit};
+use crate::limit::{share_counted, Key, Limit, Prepared};
 use crate::local::LocalBackend;
 use crate::redis::RedisBackend;
 use crate::seen::QuotaSeen;
+
+/// The most limits one [`Limiter::check_all`] decides together (the gateway uses two: a
+/// scope's and the client's own).
+pub const MAX_LIMITS_PER_CHECK: usize = 4;
 
 /// How decisions are being made right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,48 +170,67 @@ impl Limiter {
     }
 
     /// Decides one request of `key` under `limit`, at the limiter clock's current time,
-    /// and counts it when allowed.
-    ///
-    /// With Redis, at most one Redis call bounded by the call timeout; when it fails the
-    /// failure mode applies at once. Errors: the limit is invalid, or Redis is unreachable
-    /// under `fail_closed` ([`LimiterError::Unavailable`]).
+    /// and counts it when allowed: [`check_all`](Self::check_all) with one limit.
     pub async fn check(&self, key: &Key<'_>, limit: &Limit) -> Result<Decision, LimiterError> {
-        let params = Params::new(limit)?;
+        Ok(match self.check_all(&[(*key, *limit)]).await? {
+            Verdict::Allowed(mut infos) => match infos.pop() {
+                Some(info) => Decision::Allowed(info),
+                None => return Err(LimiterError::Checks("no limit to check")),
+            },
+            Verdict::Limited { info, .. } => Decision::Limited(info),
+        })
+    }
+
+    /// Decides one request under several limits at once — a client's limit for one scope
+    /// and its own over all scopes, say — at the limiter clock's current time: either
+    /// every limit allows it and each counts it ([`Verdict::Allowed`], their states in
+    /// the order given), or the first limit in that order that refuses it is reported
+    /// ([`Verdict::Limited`]) and **none** counts it. So a request one limit refuses
+    /// spends nothing of the others (a retry loop on one scope does not spend the
+    /// client's own daily quota, which its other scopes share).
+    ///
+    /// The limits must be of one client (one Redis Cluster slot) under distinct keys;
+    /// at most [`MAX_LIMITS_PER_CHECK`] ([`LimiterError::Checks`] otherwise).
+    ///
+    /// With Redis, one script call bounded by the call timeout decides all of them
+    /// atomically; when it fails the failure mode applies at once. Errors: a limit is
+    /// invalid, or Redis is unreachable under `fail_closed`
+    /// ([`LimiterError::Unavailable`]).
+    pub async fn check_all(&self, checks: &[(Key<'_>, Limit)]) -> Result<Verdict, LimiterError> {
         let now = self.inner.clock.now();
-        let decision = match &self.inner.backend {
-            Backend::Local(local) => local.check(key, limit, &params, now)?,
+        let prepared = self.prepare(checks, now)?;
+        let verdict = match &self.inner.backend {
+            Backend::Local(local) => local.check_all_counting_from(&prepared, now, |_, _| 0)?,
             Backend::Redis(shared) => {
-                let day = match limit.daily_quota {
-                    Some(_) => Some(Day::containing(now, self.inner.zone)?),
-                    None => None,
-                };
                 let route = shared.health.route();
                 let guard = shared.health.guard(route);
                 let answer = match route {
-                    Route::Redis | Route::Probe => Some(
-                        shared
-                            .redis
-                            .check(key, limit, &params, now, day.as_ref())
-                            .await,
-                    ),
+                    Route::Redis | Route::Probe => {
+                        Some(shared.redis.check_all(&prepared, now).await)
+                    }
                     Route::Without => None,
                 };
                 guard.reported();
                 match answer {
-                    Some(Ok(decision)) => {
+                    Some(Ok(verdict)) => {
                         if let Some(t) = shared.health.succeeded(route) {
                             self.transition(shared, t, None);
                             if t == Transition::CameBack {
                                 self.repay_owed();
                             }
                         }
-                        if let (Some(day), Some(quota)) = (&day, decision.info().quota) {
-                            // `remaining` is `limit − used`, floored at 0: `used` exactly,
-                            // or the whole quota when Redis counted beyond it.
-                            let used = quota.limit.saturating_sub(quota.remaining);
-                            shared.seen.record(key, day.number, used);
+                        if let Verdict::Allowed(infos) = &verdict {
+                            for (c, info) in prepared.iter().zip(infos) {
+                                if let (Some(day), Some(quota)) = (&c.day, info.quota) {
+                                    // `remaining` is `limit − used`, floored at 0: `used`
+                                    // exactly, or the whole quota when Redis counted
+                                    // beyond it.
+                                    let used = quota.limit.saturating_sub(quota.remaining);
+                                    shared.seen.record(&c.key, day.number, used);
+                                }
+                            }
                         }
-                        decision
+                        verdict
                     }
                     Some(Err(e)) => {
                         self.inner
@@ -219,57 +242,64 @@ impl Limiter {
                         } else {
                             tracing::debug!(error = %e, "rate limiter: Redis call failed");
                         }
-                        self.without_redis(shared, key, limit, now, day.as_ref())?
+                        self.without_redis(shared, &prepared, now)?
                     }
-                    None => self.without_redis(shared, key, limit, now, day.as_ref())?,
+                    None => self.without_redis(shared, &prepared, now)?,
                 }
             }
         };
         self.inner.stats.decisions.fetch_add(1, Ordering::Relaxed);
-        if !decision.is_allowed() {
+        if matches!(verdict, Verdict::Limited { .. }) {
             self.inner.stats.rejections.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(decision)
+        Ok(verdict)
     }
 
-    /// Gives back what an allowed [`check`](Self::check) of `key` under `limit` took,
-    /// when another limit of the same request refused it: a request refused by one limit
-    /// spends none of the others. With Redis, one call to where decisions are made now
-    /// (Redis, or this replica's share while it is down); a refund that fails is logged
-    /// and dropped (the limit errs on the strict side, by one request).
-    pub async fn refund(&self, key: &Key<'_>, limit: &Limit) -> Result<(), LimiterError> {
-        let params = Params::new(limit)?;
-        let now = self.inner.clock.now();
-        match &self.inner.backend {
-            Backend::Local(local) => local.refund(key, limit, &params, now),
-            Backend::Redis(shared) => {
-                let day = match limit.daily_quota {
-                    Some(_) => Some(Day::containing(now, self.inner.zone)?),
-                    None => None,
-                };
-                if !shared.health.is_down() {
-                    if let Err(e) = shared.redis.refund(key, limit, &params, day.as_ref()).await {
-                        self.inner
-                            .stats
-                            .redis_errors
-                            .fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(error = %e, "rate limiter: refund in Redis failed");
-                    }
-                    return Ok(());
-                }
-                if shared.failure_mode == FailureMode::FailOpenLocal {
-                    let share = limit.share(shared.divisor());
-                    let share_params = Params::new(&share)?;
-                    shared.fallback.refund(key, &share, &share_params, now)?;
-                    if let Some(day) = &day {
-                        shared
-                            .owed
-                            .remove_one(&crate::redis::keys::quota_key(key, day.label), day.number);
-                    }
-                }
-                Ok(())
+    /// Validates the limits of one request and prepares them for a backend: GCRA
+    /// parameters, and the calendar day of `now` for those with a daily quota.
+    fn prepare<'k>(
+        &self,
+        checks: &[(Key<'k>, Limit)],
+        now: std::time::SystemTime,
+    ) -> Result<Vec<Prepared<'k>>, LimiterError> {
+        let Some((first, _)) = checks.first() else {
+            return Err(LimiterError::Checks("no limit to check"));
+        };
+        if checks.len() > MAX_LIMITS_PER_CHECK {
+            return Err(LimiterError::Checks("too many limits in one check"));
+        }
+        if checks.iter().any(|(k, _)| k.client != first.client) {
+            return Err(LimiterError::Checks(
+                "the limits of one check must be of one client",
+            ));
+        }
+        for (i, (k, _)) in checks.iter().enumerate() {
+            if checks[..i].iter().any(|(other, _)| other == k) {
+                return Err(LimiterError::Checks(
+                    "the limits of one check need distinct keys",
+                ));
             }
         }
+        let mut day = None;
+        checks
+            .iter()
+            .map(|(key, limit)| {
+                let params = Params::new(limit)?;
+                let day = match limit.daily_quota {
+                    Some(_) => Some(match day {
+                        Some(d) => d,
+                        None => *day.insert(Day::containing(now, self.inner.zone)?),
+                    }),
+                    None => None,
+                };
+                Ok(Prepared {
+                    key: *key,
+                    limit: *limit,
+                    params,
+                    day,
+                })
+            })
+            .collect()
     }
 
     /// Readiness: with Redis, loads the decision script within the call timeout (so the
@@ -328,7 +358,8 @@ impl Limiter {
         }
     }
 
-    /// The decision while Redis is down: this replica's share in process, or none.
+    /// The verdict while Redis is down: this replica's share of each limit in process,
+    /// or none.
     ///
     /// The share's daily count starts from what Redis last reported for the key today
     /// (if it did), so that this replica admits at most `⌊(quota − used) / replicas⌋` more
@@ -336,40 +367,56 @@ impl Limiter {
     fn without_redis(
         &self,
         shared: &Shared,
-        key: &Key<'_>,
-        limit: &Limit,
+        checks: &[Prepared<'_>],
         now: std::time::SystemTime,
-        day: Option<&Day>,
-    ) -> Result<Decision, LimiterError> {
+    ) -> Result<Verdict, LimiterError> {
         self.inner.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
         match shared.failure_mode {
             FailureMode::FailClosed => Err(LimiterError::Unavailable),
             FailureMode::FailOpenLocal => {
                 let replicas = shared.divisor();
-                let share = limit.share(replicas);
-                let params = Params::new(&share)?;
-                let seen =
-                    day.and_then(|day| Some((day.number, shared.seen.used(key, day.number)?)));
-                let counted = |number: i64| match (seen, limit.daily_quota, share.daily_quota) {
-                    (Some((day, used)), Some(quota), Some(share_quota)) if day == number => {
-                        share_counted(quota, used, replicas, share_quota)
+                let shares = checks
+                    .iter()
+                    .map(|c| {
+                        let limit = c.limit.share(replicas);
+                        Ok(Prepared {
+                            limit,
+                            params: Params::new(&limit)?,
+                            ..*c
+                        })
+                    })
+                    .collect::<Result<Vec<_>, LimiterError>>()?;
+                let counted = |key: &Key<'_>, number: i64| {
+                    let Some(c) = checks.iter().find(|c| c.key == *key) else {
+                        return 0;
+                    };
+                    let seen = c
+                        .day
+                        .and_then(|day| Some((day.number, shared.seen.used(key, day.number)?)));
+                    let share_quota = c.limit.share(replicas).daily_quota;
+                    match (seen, c.limit.daily_quota, share_quota) {
+                        (Some((day, used)), Some(quota), Some(share_quota)) if day == number => {
+                            share_counted(quota, used, replicas, share_quota)
+                        }
+                        _ => 0,
                     }
-                    _ => 0,
                 };
-                let decision = shared
+                let verdict = shared
                     .fallback
-                    .check_counting_from(key, &share, &params, now, counted)?;
-                if let (Some(day), true) = (day, decision.is_allowed()) {
-                    if limit.daily_quota.is_some() {
-                        shared.owed.add(
-                            &crate::redis::keys::quota_key(key, day.label),
-                            day.number,
-                            1,
-                            RedisBackend::quota_lifetime_secs(day, now),
-                        );
+                    .check_all_counting_from(&shares, now, counted)?;
+                if matches!(verdict, Verdict::Allowed(_)) {
+                    for c in checks {
+                        if let (Some(day), Some(_)) = (&c.day, c.limit.daily_quota) {
+                            shared.owed.add(
+                                &crate::redis::keys::quota_key(&c.key, day.label),
+                                day.number,
+                                1,
+                                RedisBackend::quota_lifetime_secs(day, now),
+                            );
+                        }
                     }
                 }
-                Ok(decision)
+                Ok(verdict)
             }
         }
     }

@@ -23,10 +23,10 @@ use time::UtcOffset;
 
 use crate::clock::{nanos, Clock};
 use crate::day::Day;
-use crate::decision::{Decision, Info, QuotaInfo, Why};
+use crate::decision::{Decision, Info, QuotaInfo, Verdict, Why};
 use crate::error::LimiterError;
 use crate::gcra::Params;
-use crate::limit::{Key, Limit};
+use crate::limit::{Key, Limit, Prepared};
 
 use self::governed::{GovernedRate, RateOutcome};
 pub(crate) use self::key::{KeyParts, SlotKey};
@@ -60,9 +60,11 @@ impl LocalBackend {
         }
     }
 
-    /// Decides one request for `key` under `limit` (validated into `params`). `now` is a
+    /// Decides one request for `key` under `limit` (validated into `params`) (tests:
+    /// the limiter decides through [`check_all_counting_from`](Self::check_all_counting_from)). `now` is a
     /// wall-clock reading of this backend's clock, for the quota's calendar day; the GCRA
     /// reads the clock's monotonic time.
+    #[cfg(test)]
     pub fn check(
         &self,
         key: &Key<'_>,
@@ -136,10 +138,40 @@ impl LocalBackend {
         }
     }
 
-    /// Gives back what an allowed request for `key` under `limit` took at `now` (another
-    /// limit refused the request): one rate token and, with a daily quota, one unit of
-    /// the day's count.
-    pub fn refund(
+    /// Decides one request under every limit of `checks`, in order: either all allow it
+    /// and each counts it, or the first that refuses it is reported and what the ones
+    /// before it took is given back at once. (Unlike the Redis script this is two steps:
+    /// meanwhile a concurrent request of the same key may find that limit stricter by
+    /// one request, never looser.) `counted(key, day number)` is where each key's count
+    /// of the day starts (see [`check_counting_from`](Self::check_counting_from)).
+    pub fn check_all_counting_from(
+        &self,
+        checks: &[Prepared<'_>],
+        now: SystemTime,
+        counted: impl Fn(&Key<'_>, i64) -> u64,
+    ) -> Result<Verdict, LimiterError> {
+        let mut infos = Vec::with_capacity(checks.len());
+        for (index, c) in checks.iter().enumerate() {
+            let decision = self.check_counting_from(&c.key, &c.limit, &c.params, now, |day| {
+                counted(&c.key, day)
+            })?;
+            match decision {
+                Decision::Allowed(info) => infos.push(info),
+                Decision::Limited(info) => {
+                    for earlier in &checks[..index] {
+                        self.refund(&earlier.key, &earlier.limit, &earlier.params, now)?;
+                    }
+                    return Ok(Verdict::Limited { index, info });
+                }
+            }
+        }
+        Ok(Verdict::Allowed(infos))
+    }
+
+    /// Gives back what an allowed request for `key` under `limit` took at `now` (a later
+    /// limit of the same request refused it): one rate token and, with a daily quota, one
+    /// unit of the day's count.
+    fn refund(
         &self,
         key: &Key<'_>,
         limit: &Limit,

@@ -48,17 +48,6 @@ impl Owed {
         entry.lifetime_secs = lifetime_secs;
     }
 
-    /// Takes back one request counted on `day` under `key` (a refund: the request was
-    /// refused by another limit after all).
-    pub fn remove_one(&self, key: &str, day: i64) {
-        let mut map = self.lock();
-        if let Some(entry) = map.get_mut(key) {
-            if entry.day == day {
-                entry.count = entry.count.saturating_sub(1);
-            }
-        }
-    }
-
     /// Takes every count of `today` (dropping those of other days).
     pub fn take(&self, today: i64) -> Vec<(String, Entry)> {
         let mut map = self.lock();

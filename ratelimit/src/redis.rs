@@ -1,5 +1,7 @@
 //! The Redis backend: GCRA and daily quota decided inside Redis by one Lua script
-//! (`redis/gcra.lua`), one round trip per decision.
+//! (`redis/gcra.lua`), one round trip per decision — under all of a request's limits at
+//! once (its scope's and its client's own), so that a request one of them refuses is
+//! counted by none, without a second call to give anything back.
 //!
 //! The script is sent by `EVALSHA`; on `NOSCRIPT` (a restarted or flushed Redis) the
 //! `redis` crate's [`Script`] loads it (`SCRIPT LOAD`) and retries, so a `SCRIPT FLUSH`
@@ -28,17 +30,13 @@ use redis::{RedisError, Script};
 use crate::clock::unix_micros;
 use crate::config::TimeSource;
 use crate::day::Day;
-use crate::decision::{Decision, Info, QuotaInfo, Why};
+use crate::decision::{Info, QuotaInfo, Verdict, Why};
 use crate::error::LimiterError;
-use crate::gcra::Params;
 use crate::headers::ceil_secs;
-use crate::limit::{Key, Limit};
+use crate::limit::Prepared;
 
 /// The decision script.
 const SCRIPT: &str = include_str!("redis/gcra.lua");
-
-/// Gives back what an allowed decision took (another limit refused the request).
-const REFUND_SCRIPT: &str = include_str!("redis/refund.lua");
 
 /// Adds what the fallback admitted to a day's quota count; sets the key's lifetime when
 /// the add created it. One key: a single slot on a Cluster.
@@ -73,7 +71,6 @@ const GCRA_SLACK_GATEWAY_TIME_MS: u64 = 60_000;
 pub(crate) struct RedisBackend {
     conn: RedisConn,
     script: Script,
-    refund: Script,
     add_quota: Script,
     heartbeat: Script,
     call_timeout: Duration,
@@ -89,7 +86,7 @@ pub(crate) enum RedisFailure {
     /// A connection or server error.
     #[error("{0}")]
     Redis(#[from] RedisError),
-    /// The script answered something else than six integers.
+    /// The script's reply does not have the documented shape.
     #[error("unexpected script reply {0:?}")]
     Reply(Vec<i64>),
 }
@@ -115,7 +112,6 @@ impl RedisBackend {
         Ok(Self {
             conn,
             script: Script::new(SCRIPT),
-            refund: Script::new(REFUND_SCRIPT),
             add_quota: Script::new(ADD_QUOTA_SCRIPT),
             heartbeat: Script::new(HEARTBEAT_SCRIPT),
             call_timeout,
@@ -137,32 +133,33 @@ impl RedisBackend {
             .map(drop)
     }
 
-    /// Decides one request in Redis. `day` is the gateway's calendar day at `now`, given
-    /// when the limit has a daily quota.
-    pub async fn check(
+    /// Decides one request in Redis under every limit of `checks` at once (one script
+    /// call): either all allow it and each counts it, or the first that refuses it is
+    /// reported and none counts it. The keys must be distinct and of one client (one
+    /// Redis Cluster slot); the limiter checks that.
+    pub async fn check_all(
         &self,
-        key: &Key<'_>,
-        limit: &Limit,
-        params: &Params,
+        checks: &[Prepared<'_>],
         now: SystemTime,
-        day: Option<&Day>,
-    ) -> Result<Decision, RedisFailure> {
-        let mut invocation = self.script.key(keys::gcra_key(key));
-        let quota = limit.daily_quota.zip(day);
-        if let Some((_, day)) = quota {
-            invocation.key(keys::quota_key(key, day.label));
-        }
+    ) -> Result<Verdict, RedisFailure> {
+        let mut invocation = self.script.prepare_invoke();
         let (now_arg, slack) = match self.time_source {
             TimeSource::RedisServer => (String::new(), GCRA_SLACK_REDIS_TIME_MS),
             TimeSource::Gateway => (unix_micros(now).to_string(), GCRA_SLACK_GATEWAY_TIME_MS),
         };
-        invocation
-            .arg(params.emission_micros())
-            .arg(params.burst())
-            .arg(now_arg)
-            .arg(quota.map_or_else(String::new, |(q, _)| q.to_string()))
-            .arg(quota.map_or(0, |(_, day)| Self::quota_lifetime_secs(day, now)))
-            .arg(slack);
+        invocation.arg(now_arg).arg(slack).arg(checks.len());
+        for c in checks {
+            invocation.key(keys::gcra_key(&c.key));
+            let quota = c.quota();
+            if let Some((_, day)) = quota {
+                invocation.key(keys::quota_key(&c.key, day.label));
+            }
+            invocation
+                .arg(c.params.emission_micros())
+                .arg(c.params.burst())
+                .arg(quota.map_or_else(String::new, |(q, _)| q.to_string()))
+                .arg(quota.map_or(0, |(_, day)| Self::quota_lifetime_secs(day, now)));
+        }
         let mut conn = self.conn.clone();
         let reply: Vec<i64> = self
             .bounded(async move {
@@ -183,54 +180,32 @@ impl RedisBackend {
                 }
             })
             .await?;
-        let &[allowed, why, remaining, reset_us, retry_us, used] = reply.as_slice() else {
-            return Err(RedisFailure::Reply(reply));
-        };
-        let micros = |us: i64| Duration::from_micros(u64::try_from(us).unwrap_or(0));
-        let until_tomorrow = day.map(|d| d.until_next(now)).unwrap_or_default();
-        let (why, retry_after) = match (allowed, why) {
-            (1, _) => (None, None),
-            (_, 2) => (Some(Why::DailyQuota), Some(until_tomorrow)),
-            (_, _) => (Some(Why::Rate), Some(micros(retry_us))),
-        };
-        let info = Info {
-            limit: *limit,
-            remaining: u64::try_from(remaining).unwrap_or(0),
-            reset_after: micros(reset_us),
-            retry_after,
-            quota: quota.map(|(q, day)| QuotaInfo {
-                limit: q,
-                remaining: q.saturating_sub(u64::try_from(used).unwrap_or(0)),
-                resets_at_unix: day.next_start_unix,
-                resets_after: until_tomorrow,
-            }),
-            why,
-        };
-        Ok(if allowed == 1 {
-            Decision::Allowed(info)
-        } else {
-            Decision::Limited(info)
-        })
+        Self::verdict(checks, now, &reply).ok_or(RedisFailure::Reply(reply))
     }
 
-    /// Gives back what an allowed decision for `key` under `limit` took. One call under
-    /// the call timeout, not resent (a refund that may have run must not run twice).
-    pub(crate) async fn refund(
-        &self,
-        key: &Key<'_>,
-        limit: &Limit,
-        params: &Params,
-        day: Option<&Day>,
-    ) -> Result<(), RedisFailure> {
-        let mut invocation = self.refund.key(keys::gcra_key(key));
-        if let (Some(_), Some(day)) = (limit.daily_quota, day) {
-            invocation.key(keys::quota_key(key, day.label));
+    /// Reads the script's reply (see `redis/gcra.lua`); `None` when it does not have the
+    /// documented shape.
+    fn verdict(checks: &[Prepared<'_>], now: SystemTime, reply: &[i64]) -> Option<Verdict> {
+        match reply {
+            [1, n, figures @ ..]
+                if usize::try_from(*n).ok() == Some(checks.len())
+                    && figures.len() == 6 * checks.len() =>
+            {
+                let infos = checks
+                    .iter()
+                    .zip(figures.chunks_exact(6))
+                    .map(|(c, f)| info(c, now, f).filter(|_| f[0] == 1))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Verdict::Allowed(infos))
+            }
+            [0, i, figures @ ..] => {
+                let index = usize::try_from(*i).ok()?.checked_sub(1)?;
+                let c = checks.get(index)?;
+                let info = info(c, now, figures).filter(|_| figures.first() == Some(&0))?;
+                Some(Verdict::Limited { index, info })
+            }
+            _ => None,
         }
-        invocation.arg(params.emission_micros());
-        let mut conn = self.conn.clone();
-        self.bounded(async move { invocation.invoke_async::<i64>(&mut conn).await })
-            .await
-            .map(drop)
     }
 
     /// The lifetime of a quota key of `day` created at `now` (as the decision script
@@ -287,4 +262,32 @@ impl std::fmt::Debug for RedisBackend {
             .field("time_source", &self.time_source)
             .finish_non_exhaustive()
     }
+}
+
+/// One limit's state from its six figures in the script's reply (`None` if not six).
+fn info(c: &Prepared<'_>, now: SystemTime, figures: &[i64]) -> Option<Info> {
+    let &[allowed, why, remaining, reset_us, retry_us, used] = figures else {
+        return None;
+    };
+    let micros = |us: i64| Duration::from_micros(u64::try_from(us).unwrap_or(0));
+    let quota = c.quota();
+    let until_tomorrow = quota.map(|(_, d)| d.until_next(now)).unwrap_or_default();
+    let (why, retry_after) = match (allowed, why) {
+        (1, _) => (None, None),
+        (_, 2) => (Some(Why::DailyQuota), Some(until_tomorrow)),
+        (_, _) => (Some(Why::Rate), Some(micros(retry_us))),
+    };
+    Some(Info {
+        limit: c.limit,
+        remaining: u64::try_from(remaining).unwrap_or(0),
+        reset_after: micros(reset_us),
+        retry_after,
+        quota: quota.map(|(q, day)| QuotaInfo {
+            limit: q,
+            remaining: q.saturating_sub(u64::try_from(used).unwrap_or(0)),
+            resets_at_unix: day.next_start_unix,
+            resets_after: until_tomorrow,
+        }),
+        why,
+    })
 }

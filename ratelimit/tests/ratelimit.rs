@@ -14,8 +14,8 @@ mod ratelimit {
     mod hung;
     mod policy_bound;
     mod quota;
-    mod refund;
     mod script;
     mod shared;
     mod table;
+    mod together;
 }

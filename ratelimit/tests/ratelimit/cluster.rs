@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use credgate_authz::testing::RedisCluster;
-use credgate_ratelimit::{Key, Limit, Limiter, LimiterConfig, Mode, RedisLimiterConfig};
+use credgate_ratelimit::{Key, Limit, Limiter, LimiterConfig, Mode, RedisLimiterConfig, Verdict};
 
 use super::common::{clock_at, config, redis_config, until_mode, NOON_SHANGHAI};
 
@@ -32,14 +32,21 @@ async fn two_replicas_share_each_clients_limit_across_a_cluster() {
         daily_quota: Some(100),
         ..Limit::new(1.0 / 3600.0, 4)
     };
+    // Each request is checked under that scope limit and the client's own
+    // (looser) one together: one script over four keys of one slot.
+    let own = Limit::new(1000.0, 1000).with_daily_quota(1000);
     let clients: Vec<String> = (0..12).map(|i| format!("client-{i}")).collect();
     for client in &clients {
-        let key = Key::scoped(client, "enterprise.report");
+        let checks = [
+            (Key::scoped(client, "enterprise.report"), limit),
+            (Key::client(client), own),
+        ];
         let mut allowed = 0;
         for i in 0..10 {
             let limiter = if i % 2 == 0 { &a } else { &b };
-            if limiter.check(&key, &limit).await.unwrap().is_allowed() {
-                allowed += 1;
+            match limiter.check_all(&checks).await.unwrap() {
+                Verdict::Allowed(_) => allowed += 1,
+                Verdict::Limited { index, .. } => assert_eq!(index, 0, "{client}"),
             }
         }
         assert_eq!(allowed, 4, "{client}");
@@ -56,8 +63,8 @@ async fn two_replicas_share_each_clients_limit_across_a_cluster() {
     let nodes_with_keys = keys.iter().filter(|n| **n > 0).count();
     assert_eq!(
         keys.iter().sum::<u64>(),
-        24,
-        "a GCRA key and a quota key per client"
+        48,
+        "a GCRA key and a quota key per client and limit"
     );
     assert!(nodes_with_keys >= 2, "keys on {nodes_with_keys} node(s)");
 }

@@ -32,11 +32,16 @@ fn field(r: &credgate_integration::Reply, name: &str) -> String {
 /// A gateway on `policy`, the department's client and a one-subject
 /// sanctions body.
 async fn dept_sanctions(policy: String) -> (Harness, credgate_integration::TestClient, String) {
-    let h = Harness::start_with(Options {
+    dept_sanctions_with(Options {
         policy: Some(policy),
         ..Options::default()
     })
-    .await;
+    .await
+}
+
+/// [`dept_sanctions`] on a gateway started with `opts`.
+async fn dept_sanctions_with(opts: Options) -> (Harness, credgate_integration::TestClient, String) {
+    let h = Harness::start_with(opts).await;
     let (dept, body) = (h.client("dept-nb"), one_subject_batch(&h));
     (h, dept, body)
 }
@@ -340,17 +345,39 @@ async fn a_request_refused_by_its_scope_limit_spends_no_client_quota() {
     assert!(detail.contains("daily quota"), "{detail}");
 }
 
-/// The other way round: a request the client's own limit refuses gets back
-/// what its scope's limit took, so a client retrying over its own rate does
+/// The other way round: a request the client's own limit refuses counts in
+/// its scope's limit neither, so a client retrying over its own rate does
 /// not spend its scope's daily quota (which lasts until midnight). The
-/// refusal's RateLimit fields name the client's limit only.
+/// refusal's RateLimit fields name the client's limit only. In process and
+/// through Redis (where one script call decides both limits).
 #[tokio::test]
 async fn a_request_refused_by_the_clients_own_limit_spends_nothing_of_its_scope() {
+    clients_own_refusal_spends_nothing_of_its_scope(None).await;
+}
+
+#[tokio::test]
+async fn through_redis_a_request_refused_by_the_clients_own_limit_spends_nothing_of_its_scope() {
+    let redis = credgate_authz::testing::RedisServer::start()
+        .expect("redis-server (scripts/test installs it)");
+    clients_own_refusal_spends_nothing_of_its_scope(Some(redis.url())).await;
+}
+
+async fn clients_own_refusal_spends_nothing_of_its_scope(redis_url: Option<String>) {
     let policy = with_sanctions_scope_limit(
         &policy_with_limit("dept-nb", "{ per_second = 2, burst = 2 }"),
         "{ per_second = 1000, burst = 1000, daily_quota = 10 }",
     );
-    let (_h, dept, body) = dept_sanctions(policy).await;
+    let mode = if redis_url.is_some() {
+        "redis"
+    } else {
+        "local"
+    };
+    let (h, dept, body) = dept_sanctions_with(Options {
+        policy: Some(policy),
+        redis_url,
+        ..Options::default()
+    })
+    .await;
     let json = ("content-type", "application/json");
     let check = async || {
         dept.post("/v1/sanctions/check", &[APPROVAL, json], body.clone())
@@ -391,4 +418,10 @@ async fn a_request_refused_by_the_clients_own_limit_spends_nothing_of_its_scope(
     };
     assert!(refused >= 1, "no request was refused by the client's limit");
     assert_eq!(daily_left(&r), 7, "after {refused} refusals");
+    assert!(
+        h.metrics_text()
+            .await
+            .contains(&format!("credgate_ratelimit_mode{{mode=\"{mode}\"}} 1")),
+        "decided {mode}"
+    );
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use time::UtcOffset;
 
-use crate::clock::Clock;
+use crate::clock::{nanos, Clock};
 use crate::config::{FailureMode, LimiterConfig, RedisLimiterConfig};
 use crate::day::Day;
 use crate::decision::{Decision, Verdict};
@@ -14,9 +14,9 @@ use crate::error::LimiterError;
 use crate::gcra::Params;
 use crate::health::{Health, Route, Transition};
 use crate::limit::{share_counted, Key, Limit, Prepared};
-use crate::local::LocalBackend;
+use crate::local::{Fresh, LocalBackend, StartFrom};
 use crate::redis::RedisBackend;
-use crate::seen::QuotaSeen;
+use crate::seen::{QuotaSeen, RateSeen};
 
 /// The most limits one [`Limiter::check_all`] decides together (the gateway uses two: a
 /// scope's and the client's own).
@@ -86,6 +86,9 @@ pub(crate) struct Shared {
     /// The day's quota count Redis last reported for each key: where the fallback's
     /// count starts.
     seen: QuotaSeen,
+    /// When each key's bucket is full again as Redis last reported it: where the
+    /// fallback's share of the bucket starts.
+    rate_seen: RateSeen,
     /// What the fallback admitted under daily quotas: added to Redis' counts when it
     /// answers again.
     owed: crate::owed::Owed,
@@ -145,6 +148,7 @@ impl Limiter {
             live: std::sync::atomic::AtomicU32::new(0),
             fallback: LocalBackend::new(Arc::clone(&config.clock), config.time_zone),
             seen: QuotaSeen::new(),
+            rate_seen: RateSeen::default(),
             owed: crate::owed::Owed::default(),
         }));
         let limiter = Self::with_backend(config, backend);
@@ -200,7 +204,7 @@ impl Limiter {
         let now = self.inner.clock.now();
         let prepared = self.prepare(checks, now)?;
         let verdict = match &self.inner.backend {
-            Backend::Local(local) => local.check_all_counting_from(&prepared, now, |_, _| 0)?,
+            Backend::Local(local) => local.check_all_from(&prepared, now, &Fresh)?,
             Backend::Redis(shared) => {
                 let route = shared.health.route();
                 let guard = shared.health.guard(route);
@@ -219,6 +223,7 @@ impl Limiter {
                                 self.repay_owed();
                             }
                         }
+                        self.remember_rate(shared, &prepared, &verdict);
                         if let Verdict::Allowed(infos) = &verdict {
                             for (c, info) in prepared.iter().zip(infos) {
                                 if let (Some(day), Some(quota)) = (&c.day, info.quota) {
@@ -386,24 +391,12 @@ impl Limiter {
                         })
                     })
                     .collect::<Result<Vec<_>, LimiterError>>()?;
-                let counted = |key: &Key<'_>, number: i64| {
-                    let Some(c) = checks.iter().find(|c| c.key == *key) else {
-                        return 0;
-                    };
-                    let seen = c
-                        .day
-                        .and_then(|day| Some((day.number, shared.seen.used(key, day.number)?)));
-                    let share_quota = c.limit.share(replicas).daily_quota;
-                    match (seen, c.limit.daily_quota, share_quota) {
-                        (Some((day, used)), Some(quota), Some(share_quota)) if day == number => {
-                            share_counted(quota, used, replicas, share_quota)
-                        }
-                        _ => 0,
-                    }
+                let start = Reported {
+                    shared,
+                    checks,
+                    replicas,
                 };
-                let verdict = shared
-                    .fallback
-                    .check_all_counting_from(&shares, now, counted)?;
+                let verdict = shared.fallback.check_all_from(&shares, now, &start)?;
                 if matches!(verdict, Verdict::Allowed(_)) {
                     for c in checks {
                         if let (Some(day), Some(_)) = (&c.day, c.limit.daily_quota) {
@@ -417,6 +410,28 @@ impl Limiter {
                     }
                 }
                 Ok(verdict)
+            }
+        }
+    }
+
+    /// Remembers when each bucket of a Redis verdict is full again (see [`RateSeen`]):
+    /// all of them when allowed, the one that refused otherwise (the others were not
+    /// counted, so their reply says nothing new).
+    fn remember_rate(&self, shared: &Shared, checks: &[Prepared<'_>], verdict: &Verdict) {
+        let now = nanos(self.inner.clock.monotonic());
+        let full_at = |info: &crate::decision::Info| {
+            now.saturating_add(u64::try_from(info.reset_after.as_nanos()).unwrap_or(u64::MAX))
+        };
+        match verdict {
+            Verdict::Allowed(infos) => {
+                for (c, info) in checks.iter().zip(infos) {
+                    shared.rate_seen.record(&c.key, full_at(info));
+                }
+            }
+            Verdict::Limited { index, info } => {
+                if let Some(c) = checks.get(*index) {
+                    shared.rate_seen.record(&c.key, full_at(info));
+                }
             }
         }
     }
@@ -505,6 +520,37 @@ impl Limiter {
                 "rate limiter: Redis reachable again; limits are shared across replicas"
             ),
         }
+    }
+}
+
+/// What Redis last reported of a request's keys, where the fallback's shares start: the
+/// day's count so that this replica admits at most `⌊(quota − used) / replicas⌋` more
+/// today ([`share_counted`]), and when each bucket is full again.
+struct Reported<'a, 'k> {
+    shared: &'a Shared,
+    checks: &'a [Prepared<'k>],
+    replicas: u32,
+}
+
+impl StartFrom for Reported<'_, '_> {
+    fn counted(&self, key: &Key<'_>, number: i64) -> u64 {
+        let Some(c) = self.checks.iter().find(|c| c.key == *key) else {
+            return 0;
+        };
+        let seen = c
+            .day
+            .and_then(|day| Some((day.number, self.shared.seen.used(key, day.number)?)));
+        let share_quota = c.limit.share(self.replicas).daily_quota;
+        match (seen, c.limit.daily_quota, share_quota) {
+            (Some((day, used)), Some(quota), Some(share_quota)) if day == number => {
+                share_counted(quota, used, self.replicas, share_quota)
+            }
+            _ => 0,
+        }
+    }
+
+    fn full_at(&self, key: &Key<'_>) -> Option<u64> {
+        self.shared.rate_seen.full_at(key)
     }
 }
 

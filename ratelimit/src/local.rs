@@ -32,6 +32,28 @@ use self::governed::{GovernedRate, RateOutcome};
 pub(crate) use self::key::{KeyParts, SlotKey};
 use self::quota::DayCounter;
 
+/// Where a key's state starts: what Redis last reported of it, for the fallback.
+pub(crate) trait StartFrom {
+    /// The day's count of `key` on day `day` (days since 1970-01-01) is at least this.
+    fn counted(&self, key: &Key<'_>, day: i64) -> u64;
+    /// The bucket of `key` is full again no earlier than this (an absolute reading of
+    /// the monotonic clock, ns).
+    fn full_at(&self, key: &Key<'_>) -> Option<u64>;
+}
+
+/// Nothing known: a key's state is its own.
+pub(crate) struct Fresh;
+
+impl StartFrom for Fresh {
+    fn counted(&self, _: &Key<'_>, _: i64) -> u64 {
+        0
+    }
+
+    fn full_at(&self, _: &Key<'_>) -> Option<u64> {
+        None
+    }
+}
+
 /// In-process limiters for every key seen.
 #[derive(Debug)]
 pub(crate) struct LocalBackend {
@@ -72,26 +94,32 @@ impl LocalBackend {
         params: &Params,
         now: SystemTime,
     ) -> Result<Decision, LimiterError> {
-        self.check_counting_from(key, limit, params, now, |_| 0)
+        self.check_from(key, limit, params, now, &Fresh)
     }
 
-    /// [`check`](Self::check), with the day's count of `key` raised first to at least
-    /// `counted(day number)` (the fallback's starting point: what Redis reported).
-    pub fn check_counting_from(
+    /// [`check`](Self::check), with the key's state first brought to at least where
+    /// `start` says it is (the fallback's starting point: what Redis reported).
+    fn check_from(
         &self,
         key: &Key<'_>,
         limit: &Limit,
         params: &Params,
         now: SystemTime,
-        counted: impl FnOnce(i64) -> u64,
+        start: &impl StartFrom,
     ) -> Result<Decision, LimiterError> {
         let slot = self.slot(key, limit, params);
+        if let Some(at) = start.full_at(key) {
+            slot.rate.raise_to(at);
+        }
         // The GCRA runs on the monotonic clock, the calendar day on the wall clock.
         let now_ns = nanos(self.clock.monotonic());
         let mut reserved = None;
         if let Some(quota) = limit.daily_quota {
             let day = Day::containing(now, self.zone)?;
-            match slot.quota.reserve(day.number, quota, counted(day.number)) {
+            match slot
+                .quota
+                .reserve(day.number, quota, start.counted(key, day.number))
+            {
                 Ok(used) => reserved = Some((day, quota, used)),
                 Err(used) => {
                     let (remaining, reset) = slot.rate.gcra().peek(slot.rate.tat_abs(), now_ns);
@@ -142,19 +170,16 @@ impl LocalBackend {
     /// and each counts it, or the first that refuses it is reported and what the ones
     /// before it took is given back at once. (Unlike the Redis script this is two steps:
     /// meanwhile a concurrent request of the same key may find that limit stricter by
-    /// one request, never looser.) `counted(key, day number)` is where each key's count
-    /// of the day starts (see [`check_counting_from`](Self::check_counting_from)).
-    pub fn check_all_counting_from(
+    /// one request, never looser.) Each key's state starts at least where `start` says.
+    pub fn check_all_from(
         &self,
         checks: &[Prepared<'_>],
         now: SystemTime,
-        counted: impl Fn(&Key<'_>, i64) -> u64,
+        start: &impl StartFrom,
     ) -> Result<Verdict, LimiterError> {
         let mut infos = Vec::with_capacity(checks.len());
         for (index, c) in checks.iter().enumerate() {
-            let decision = self.check_counting_from(&c.key, &c.limit, &c.params, now, |day| {
-                counted(&c.key, day)
-            })?;
+            let decision = self.check_from(&c.key, &c.limit, &c.params, now, start)?;
             match decision {
                 Decision::Allowed(info) => infos.push(info),
                 Decision::Limited(info) => {

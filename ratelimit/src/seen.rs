@@ -1,5 +1,6 @@
-//! The day's quota count Redis last reported, per key, kept by each replica for its
-//! `fail_open_local` fallback.
+//! What Redis last reported, per key, kept by each replica for its `fail_open_local`
+//! fallback: the day's quota count ([`QuotaSeen`]) and when the bucket is full again
+//! ([`RateSeen`]).
 //!
 //! Every Redis decision under a daily quota returns the day's count (`used`) for the key.
 //! Each replica remembers the latest one for every key it has seen, for the current
@@ -89,9 +90,59 @@ impl QuotaSeen {
     }
 }
 
+/// When each key's bucket would be full again as Redis last reported it (an absolute
+/// reading of the limiter's monotonic clock, ns), kept by each replica for its
+/// `fail_open_local` fallback: the fallback's share starts as spent as the shared bucket
+/// was, not full (which let a fleet spend a burst in Redis and, the moment Redis went
+/// away, each replica its share of another one).
+///
+/// The share divides the rate and the burst by the same number, so it refills in the
+/// same time as the whole bucket: the same "full at" instant gives the share the same
+/// fraction of its burst. Memory: one integer per key decided in Redis, bounded by the
+/// policy (clients × scopes).
+#[derive(Debug, Default)]
+pub(crate) struct RateSeen {
+    full_at: DashMap<SlotKey, u64>,
+}
+
+// === impl RateSeen ===
+
+impl RateSeen {
+    /// Records that `key`'s bucket is full again at `full_at` (the latest report wins:
+    /// a report may lower it only if it comes later, which a reply overtaken by another
+    /// cannot tell apart; keeping the later instant errs on the strict side).
+    pub fn record(&self, key: &Key<'_>, full_at: u64) {
+        if let Some(mut at) = self.full_at.get_mut(key as &dyn KeyParts) {
+            *at = (*at).max(full_at);
+            return;
+        }
+        self.full_at
+            .entry(SlotKey::new(key))
+            .and_modify(|at| *at = (*at).max(full_at))
+            .or_insert(full_at);
+    }
+
+    /// When `key`'s bucket is full again as last reported, if it was.
+    pub fn full_at(&self, key: &Key<'_>) -> Option<u64> {
+        self.full_at.get(key as &dyn KeyParts).map(|at| *at)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keeps_the_latest_full_instant_per_key() {
+        let seen = RateSeen::default();
+        let (a, b) = (Key::client("a"), Key::scoped("a", "report"));
+        assert_eq!(seen.full_at(&a), None);
+        seen.record(&a, 50);
+        seen.record(&a, 70);
+        seen.record(&a, 60); // overtaken by the reply of 70
+        seen.record(&b, 5);
+        assert_eq!((seen.full_at(&a), seen.full_at(&b)), (Some(70), Some(5)));
+    }
 
     #[test]
     fn keeps_the_highest_count_of_the_day_per_key() {

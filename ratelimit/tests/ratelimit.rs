@@ -11,6 +11,7 @@ mod ratelimit {
     pub mod common;
     mod failover;
     mod fallback_quota;
+    mod fallback_rate;
     mod hung;
     mod policy_bound;
     mod quota;

@@ -126,6 +126,16 @@ impl GovernedRate {
         self.tat.sub(self.gcra.t);
     }
 
+    /// Raises the stored TAT to at least the absolute time `at` (the bucket is full
+    /// again no earlier than then). An `at` not after now changes nothing: a TAT in the
+    /// past is a full bucket anyway.
+    pub fn raise_to(&self, at: u64) {
+        let now = self.limiter.clock().now().as_u64();
+        if at > now {
+            self.tat.raise_to(at.saturating_sub(self.start()));
+        }
+    }
+
     /// The algorithm's parameters in nanoseconds.
     pub fn gcra(&self) -> &Gcra {
         &self.gcra
@@ -168,6 +178,12 @@ impl TatStore {
             // equally full bucket.
             *tat = tat.saturating_sub(t).max(1);
         }
+    }
+
+    /// Raises a TAT earlier than `at` (relative) to it, under the lock.
+    fn raise_to(&self, at: u64) {
+        let mut tat = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *tat = (*tat).max(at);
     }
 
     /// Clamps a TAT later than `latest` (relative) to it: an empty bucket one interval

@@ -385,7 +385,13 @@ fn kustomization_names_files_that_exist_and_the_statefulset_is_sound() {
         assert!(kinds.contains_key(kind), "no {kind} in the kustomization");
     }
     let sts = &kinds["StatefulSet"];
-    assert!(sts["spec"]["replicas"].as_u64().unwrap() >= 2);
+    // The autoscaler owns the count: a `replicas` in the manifest would
+    // scale the set back at every `kubectl apply -k`.
+    assert!(
+        sts["spec"].get("replicas").is_none(),
+        "spec.replicas is set"
+    );
+    assert!(kinds["HorizontalPodAutoscaler"]["spec"]["minReplicas"].as_u64() >= Some(2));
     assert!(!sts["spec"]["volumeClaimTemplates"]
         .as_sequence()
         .unwrap()
@@ -440,6 +446,21 @@ fn kustomization_names_files_that_exist_and_the_statefulset_is_sound() {
             .find(|m| config.starts_with(m["mountPath"].as_str().unwrap()))
             .unwrap_or_else(|| panic!("{name}: {} is not mounted", config.display()));
         assert_eq!(mount["name"], "config", "{name}");
+        // `serve --check` checks that the audit directory takes new files:
+        // each container mounts the pod's audit volume there, writable.
+        let audit_dir = toml_file(&dir.join("config").join(config.file_name().unwrap()))["audit"]
+            ["dir"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap();
+        let audit = c["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|m| m["mountPath"].as_str() == Some(audit_dir.as_str()))
+            .unwrap_or_else(|| panic!("{name}: the audit dir {audit_dir} is not mounted"));
+        assert_eq!(audit["name"], "audit", "{name}");
+        assert_ne!(audit["readOnly"], Yaml::Bool(true), "{name}");
         assert!(
             dir.join("config")
                 .join(config.file_name().unwrap())

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::hash::{Hash as _, Hasher as _};
 use std::io::{self, Write};
 
+use self::chunks::Chunked;
 use crate::record::{parse_rfc3339_ms, AuditRecord, BatchTagger, Decision};
 use crate::AuditError;
 
@@ -153,7 +154,7 @@ pub(crate) struct IndexInput<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     first_seq: u64,
-    entries: Vec<Entry>,
+    entries: Chunked<Entry>,
     clients: HashMap<Box<str>, u32>,
     /// Subjects of the batch records, by seq.
     batches: HashMap<u64, Batch>,
@@ -311,10 +312,16 @@ impl Index {
         let count = usize::try_from(count)
             .unwrap_or(usize::MAX)
             .min(self.entries.len());
-        self.entries.drain(..count);
+        self.entries.cut_front(count);
         self.first_seq += count as u64;
         let first = self.first_seq;
         self.batches.retain(|seq, _| *seq >= first);
+    }
+
+    /// Bytes the index holds for its entries (allocated, not only used), as
+    /// a gauge of what the records kept cost in memory.
+    pub(crate) fn entry_bytes(&self) -> usize {
+        self.entries.allocated_bytes()
     }
 
     /// Where record `seq` is, if it is live.
@@ -382,7 +389,9 @@ impl Index {
         // Every step examines at least one entry: a search always ends.
         let budget = budget.max(1);
         for (examined, i) in (0..hi).rev().enumerate() {
-            let e = &self.entries[i];
+            let Some(e) = self.entries.get(i) else {
+                continue;
+            };
             if let (Some(from), true) = (q.from, self.time_sorted) {
                 if e.time_ms < from {
                     break;
@@ -427,3 +436,5 @@ impl Index {
 
 #[cfg(test)]
 mod tests;
+
+mod chunks;

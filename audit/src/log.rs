@@ -193,6 +193,12 @@ impl AuditLog {
         self.inner.shared.counters.snapshot()
     }
 
+    /// Bytes of memory the in-memory index holds for the records still in the
+    /// log (allocated; ≈ 40 per record): what `retention` bounds.
+    pub fn index_bytes(&self) -> u64 {
+        u64::try_from(self.inner.shared.read().index.entry_bytes()).unwrap_or(u64::MAX)
+    }
+
     /// Number of records in the log (the current tree size).
     pub fn tree_size(&self) -> u64 {
         self.inner.shared.read().tree.len()

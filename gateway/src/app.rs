@@ -180,14 +180,15 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
     })?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let stats = Arc::new(ConnStats::default());
-    metrics.attach(
-        federation.clone(),
-        stats.clone(),
-        policy.clone(),
-        ratelimit.clone(),
-        tls.clone(),
-        gateway.authorizer.store_health(),
-    );
+    metrics.attach(crate::metrics::StateSources {
+        federation: federation.clone(),
+        stats: stats.clone(),
+        policy: policy.clone(),
+        ratelimit: ratelimit.clone(),
+        tls: tls.clone(),
+        authz: gateway.authorizer.store_health(),
+        audit: gateway.audit.log().cloned(),
+    });
     let mut tasks = Vec::new();
     let redis_tls = cfg.redis.as_ref().and_then(|r| {
         let conns = [

@@ -87,7 +87,7 @@ pub struct Metrics {
     authz_refusals: Family<CodeLabels, Counter>,
     audit_write: Histogram,
     audit_batch: Histogram,
-    state: Arc<OnceLock<StateCollector>>,
+    state: Arc<OnceLock<StateSources>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -144,7 +144,7 @@ impl Metrics {
             "Records per audit write + fsync (group commit)",
             audit_batch.clone(),
         );
-        let state: Arc<OnceLock<StateCollector>> = Arc::default();
+        let state: Arc<OnceLock<StateSources>> = Arc::default();
         registry.register_collector(Box::new(LateCollector(state.clone())));
         Metrics {
             registry,
@@ -160,23 +160,8 @@ impl Metrics {
 
     /// Connects the gauges and counters read from component state at
     /// scrape time (upstreams, breakers, connections, reloads).
-    pub fn attach(
-        &self,
-        federation: Arc<Federation>,
-        stats: Arc<ConnStats>,
-        policy: Arc<PolicyStore>,
-        ratelimit: crate::ratelimit::RateLimiter,
-        tls: Arc<crate::tls::TlsStore>,
-        authz: Arc<crate::authorize::StoreHealth>,
-    ) {
-        let _ = self.state.set(StateCollector {
-            federation,
-            stats,
-            policy,
-            ratelimit,
-            tls,
-            authz,
-        });
+    pub fn attach(&self, sources: StateSources) {
+        let _ = self.state.set(sources);
     }
 
     /// Counts one finished request.
@@ -225,7 +210,7 @@ impl Metrics {
 
 /// Defers to the state collector once attached.
 #[derive(Debug)]
-struct LateCollector(Arc<OnceLock<StateCollector>>);
+struct LateCollector(Arc<OnceLock<StateSources>>);
 
 impl Collector for LateCollector {
     fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -236,18 +221,21 @@ impl Collector for LateCollector {
     }
 }
 
-struct StateCollector {
-    federation: Arc<Federation>,
-    stats: Arc<ConnStats>,
-    policy: Arc<PolicyStore>,
-    ratelimit: crate::ratelimit::RateLimiter,
-    tls: Arc<crate::tls::TlsStore>,
-    authz: Arc<crate::authorize::StoreHealth>,
+/// The component state read at scrape time ([`Metrics::attach`]).
+pub struct StateSources {
+    pub federation: Arc<Federation>,
+    pub stats: Arc<ConnStats>,
+    pub policy: Arc<PolicyStore>,
+    pub ratelimit: crate::ratelimit::RateLimiter,
+    pub tls: Arc<crate::tls::TlsStore>,
+    pub authz: Arc<crate::authorize::StoreHealth>,
+    /// The audit log (none when auditing is disabled).
+    pub audit: Option<credgate_audit::AuditLog>,
 }
 
-impl std::fmt::Debug for StateCollector {
+impl std::fmt::Debug for StateSources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateCollector").finish_non_exhaustive()
+        f.debug_struct("StateSources").finish_non_exhaustive()
     }
 }
 
@@ -272,7 +260,7 @@ struct ResultLabels {
     result: String,
 }
 
-impl Collector for StateCollector {
+impl Collector for StateSources {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let ups = self.federation.upstreams();
         {
@@ -490,6 +478,16 @@ impl Collector for StateCollector {
             MetricType::Gauge,
         )?;
         ConstGauge::new(i64::from(!self.authz.is_down())).encode(m)?;
+        if let Some(log) = &self.audit {
+            let m = encoder.encode_descriptor(
+                "credgate_audit_index_bytes",
+                "Memory the audit log's index holds for the records kept (about 40 B each): \
+                 grows with the query rate times [audit] retention_days",
+                None,
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(i64::try_from(log.index_bytes()).unwrap_or(i64::MAX)).encode(m)?;
+        }
         Ok(())
     }
 }

@@ -114,8 +114,14 @@ async fn bench_million_records() {
     let t = Instant::now();
     let log = AuditLog::open(cfg).await.unwrap();
     println!(
-        "open (scan, CRC, leaf hashes, index, seal checks) of {N} records: {:?}",
-        t.elapsed()
+        "open (scan, CRC, leaf hashes, index, seal checks) of {N} records: {:?}; index {:.1} B/record, RSS {}",
+        t.elapsed(),
+        log.index_bytes() as f64 / N as f64,
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .unwrap_or("VmRSS: ?")
     );
     assert_eq!(log.tree_size(), N);
 

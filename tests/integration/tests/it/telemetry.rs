@@ -204,6 +204,10 @@ async fn metrics_count_a_known_mix_and_the_breaker_gauge_moves() {
     );
     // Label values are bounded: no subject identifier, no concrete path.
     assert!(!text.contains(&nb), "subject in metrics");
+    // The audit index's memory for the six records kept (40 B each at
+    // least, far below one chunk's 2.5 MiB: a small log stays small).
+    let index = metric(&text, "credgate_audit_index_bytes", &[]).unwrap_or_default();
+    assert!((240.0..1_000_000.0).contains(&index), "{index}");
     // The platform fails: the breaker opens and the gauge shows it.
     h.fault(
         "xinyong-ningbo",

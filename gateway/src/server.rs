@@ -77,6 +77,10 @@ pub struct ConnInfo {
     /// No policy entry matched its certificate at the handshake: one
     /// request reaches the handler, then the connection closes.
     pub unidentified: bool,
+    /// Turns true when the server gives up draining and closes every
+    /// connection still open: a request dropped then was not abandoned by
+    /// its client (see `http::inflight`).
+    pub aborted: watch::Receiver<bool>,
 }
 
 /// Counters the listener keeps (exported by the admin listener).
@@ -121,6 +125,7 @@ pub async fn serve(
         limits.unidentified_per_minute,
     ));
     let limits = Arc::new(limits);
+    let (abort, aborted) = watch::channel(false);
     loop {
         let (tcp, remote) = tokio::select! {
             r = accept_backing_off(&listener, "api") => match r {
@@ -147,6 +152,7 @@ pub async fn serve(
             stats: stats.clone(),
             unidentified: unidentified.clone(),
             shutdown: shutdown.clone(),
+            aborted: aborted.clone(),
             permit,
         };
         tokio::spawn(handshake(tcp, remote, tls, generation, conn, pending));
@@ -159,9 +165,25 @@ pub async fn serve(
     let max = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let drained = tokio::time::timeout(limits.drain_timeout, slots.acquire_many(max)).await;
     if drained.is_err() {
-        tracing::warn!("drain timeout reached with connections still open");
+        let open = stats.open.load(Ordering::Relaxed);
+        tracing::warn!(
+            connections = open,
+            "drain timeout reached with connections still open: closing them; their requests \
+             still in progress are audited as refused (server_shutdown)"
+        );
+        // Every connection task drops its connection now, and with it the
+        // requests still in progress, each of which queues its audit record
+        // on the way (`http::inflight`) before the log's final checkpoint.
+        let _ = abort.send(true);
+        let closed = tokio::time::timeout(ABORT_GRACE, slots.acquire_many(max)).await;
+        if closed.is_err() {
+            tracing::error!("connections still open after being closed at the drain timeout");
+        }
     }
 }
+
+/// How long the connections closed at the drain timeout get to end.
+const ABORT_GRACE: Duration = Duration::from_secs(2);
 
 /// A connection slot for a connection just accepted: a free one, else the
 /// slot of the oldest handshake pending for [`handshakes::EVICT_AFTER`]
@@ -231,6 +253,7 @@ struct NewConn {
     stats: Arc<ConnStats>,
     unidentified: Arc<unidentified::Unidentified>,
     shutdown: watch::Receiver<bool>,
+    aborted: watch::Receiver<bool>,
     /// The connection slot, held until the connection ends.
     permit: OwnedSemaphorePermit,
 }
@@ -254,6 +277,7 @@ async fn handshake(
         stats,
         unidentified,
         shutdown,
+        aborted,
         permit,
     } = new;
     let _ = tcp.set_nodelay(true);
@@ -324,6 +348,7 @@ async fn handshake(
             h2,
             cert,
             unidentified: unmatched,
+            aborted,
         }),
         limits,
         gateway,
@@ -382,9 +407,21 @@ async fn run<C: Graceful>(
 ) {
     tokio::pin!(idle);
     let grace = ctx.limits.idle_timeout;
-    if let Some(r) = drive(conn.as_mut(), &mut idle, &mut ctx.shutdown, grace).await {
+    let mut aborted = ctx.conn.aborted.clone();
+    let ended = tokio::select! {
+        r = drive(conn.as_mut(), &mut idle, &mut ctx.shutdown, grace) => r,
+        // The drain timed out: the connection is dropped with whatever it
+        // still carries. (The sender goes only once no connection is left.)
+        _ = async {
+            if aborted.wait_for(|a| *a).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        } => None,
+    };
+    if let Some(r) = ended {
         codec::connection_ended(r, &ctx.conn, &ctx.stats.codec_refusals);
     }
+    drop(conn);
     ctx.stats.open.fetch_sub(1, Ordering::Relaxed);
 }
 

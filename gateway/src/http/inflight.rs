@@ -4,7 +4,9 @@
 //! point the request reached, the drop still
 //!
 //! - writes the request's audit record when none was being committed yet
-//!   (decision deny, reason `client_closed`, status 499, with whatever the
+//!   (decision deny, reason `client_closed`, status 499 — or, when the
+//!   server closed the connection at its drain timeout, `server_shutdown`,
+//!   status 503 — with whatever the
 //!   request had reached: client, endpoint, purpose, subject pseudonym,
 //!   authorization, upstreams called), so that every request yields exactly
 //!   one record (SPEC §8) even when nobody is left to answer. Nothing waits
@@ -31,6 +33,10 @@ use std::time::Instant;
 /// Status logged for a request dropped before its answer was decided (the
 /// client closed the connection first; nginx's convention).
 pub(crate) const CLIENT_CLOSED_STATUS: u16 = 499;
+
+/// Status recorded for a request still in progress when the server closed
+/// its connection at the drain timeout of a shutdown (nothing was sent).
+pub(crate) const SERVER_SHUTDOWN_STATUS: u16 = 503;
 
 /// How far the request got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +100,12 @@ impl<'a> InFlight<'a> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        let decision = "client_closed";
+        // Dropped by the server (its drain timed out) or by the client.
+        let (decision, dropped_status) = if *self.conn.aborted.borrow() {
+            ("server_shutdown", SERVER_SHUTDOWN_STATUS)
+        } else {
+            ("client_closed", CLIENT_CLOSED_STATUS)
+        };
         let status = match self.stage {
             Stage::Done => return,
             Stage::Committing(status) => {
@@ -112,12 +123,12 @@ impl Drop for InFlight<'_> {
                 self.trail.sections.clear();
                 self.trail.fields_returned.clear();
                 self.trail.fields_masked.clear();
-                self.trail.abandon_calls("client_closed");
+                self.trail.abandon_calls(decision);
                 // Built before the use is given back: it names the
                 // authorization's jti.
                 let record = self
                     .trail
-                    .record(self.ctx, self.conn, decision, CLIENT_CLOSED_STATUS);
+                    .record(self.ctx, self.conn, decision, dropped_status);
                 if let Err(e) = self.auditor.append_detached(record) {
                     if let Some(suppressed) = crate::audit::FAILURE_LOG.allow() {
                         tracing::error!(request_id = %self.ctx.request_id, error = %e,
@@ -129,7 +140,7 @@ impl Drop for InFlight<'_> {
                 }
                 self.metrics
                     .observe_request(&self.trail, decision, self.started.elapsed());
-                CLIENT_CLOSED_STATUS
+                dropped_status
             }
         };
         super::log_outcome(self.ctx, &self.trail, status, decision, 0, self.started);
@@ -189,6 +200,7 @@ mod tests {
                 h2: false,
                 cert: crate::tls::recheck::CertStatus::for_tests(),
                 unidentified: false,
+                aborted: tokio::sync::watch::channel(false).1,
             },
             auditor: Auditor::disabled_for_tests(),
         }

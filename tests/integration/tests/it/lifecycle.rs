@@ -48,6 +48,56 @@ async fn shutdown_drains_in_flight_requests_and_stops_accepting() {
     );
 }
 
+/// A request still in progress when the drain times out is closed with its
+/// connection, and still leaves its one audit record (refused,
+/// `server_shutdown`, 503), written before the log's final checkpoint.
+#[tokio::test]
+async fn a_request_cut_at_the_drain_timeout_is_audited() {
+    let mut h = Harness::start_with(Options {
+        server_extra: "drain_timeout_ms = 300".into(),
+        ..Options::default()
+    })
+    .await;
+    let nb = h.enterprise_of("xinyong-ningbo");
+    h.fault(
+        "xinyong-ningbo",
+        json!({ "mode": "latency", "latency_ms": 5000 }),
+    )
+    .await;
+    let client = h.client("dept-nb");
+    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
+    let in_flight = tokio::spawn(async move { client.get(&path, &[APPROVAL]).await });
+    eventually("request reached the platform", async || {
+        !h.sim_requests("xinyong-ningbo").await.is_empty()
+    })
+    .await;
+    let started = Instant::now();
+    h.gateway.take().unwrap().shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "shutdown waited for the platform: {:?}",
+        started.elapsed()
+    );
+    // The client got no answer (the connection was closed).
+    let _ = in_flight.await;
+    let dir = h.dir.path().join("audit");
+    let page = credgate_audit::query_dir(&dir, &credgate_audit::Query::default()).unwrap();
+    let cut = page
+        .records
+        .iter()
+        .find(|r| r.reason == "server_shutdown")
+        .unwrap_or_else(|| panic!("no server_shutdown record in {:?}", page.records));
+    assert_eq!(cut.decision, credgate_audit::Decision::Deny);
+    assert_eq!(cut.status, 503);
+    assert_eq!(cut.client_id, "dept-nb");
+    assert!(cut.fields_returned.is_empty(), "{cut:?}");
+    // Covered by the final checkpoint: nothing after it.
+    let checkpoint = credgate_audit::latest_checkpoint_dir(&dir)
+        .unwrap()
+        .unwrap();
+    assert!(checkpoint.tree_size >= cut.seq, "{checkpoint:?}");
+}
+
 #[tokio::test]
 async fn a_silent_client_is_dropped_after_the_handshake_timeout() {
     let h = Harness::start_with(Options {

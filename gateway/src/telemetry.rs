@@ -309,6 +309,12 @@ fn parse_traceparent(
     let trace = u128::from_str_radix(parts[1], 16)
         .ok()
         .filter(|t| *t != 0)?;
+    if names_a_subject(parts[1]) {
+        // The trace id is recorded as sent (log line, audit record, the
+        // platform's call): one that holds a valid ID number or USCC would
+        // put it there. Refused like a malformed header: a fresh trace.
+        return None;
+    }
     let span = u64::from_str_radix(parts[2], 16).ok().filter(|s| *s != 0)?;
     let flags = u8::from_str_radix(parts[3], 16).ok()?;
     Some((
@@ -316,6 +322,20 @@ fn parse_traceparent(
         opentelemetry::trace::SpanId::from(span),
         opentelemetry::trace::TraceFlags::new(flags),
     ))
+}
+
+/// Whether `hex` (a trace id) contains a valid ID number or USCC as 18
+/// consecutive characters. A random trace id does so rarely (a USCC's
+/// check character and shape; ≈ 0.1 % of them), and then only loses its
+/// link to the client's trace.
+fn names_a_subject(hex: &str) -> bool {
+    let upper = hex.to_ascii_uppercase();
+    let none = credgate_ids::LegacyCodes::empty();
+    (0..=upper.len().saturating_sub(18)).any(|at| {
+        upper.get(at..at + 18).is_some_and(|w| {
+            credgate_ids::IdNumber::parse(w).is_ok() || credgate_ids::Uscc::parse(w, &none).is_ok()
+        })
+    })
 }
 
 #[cfg(test)]
@@ -391,6 +411,28 @@ pub(crate) mod tests {
         assert_eq!(format!("{t:032x}"), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(format!("{s:016x}"), "00f067aa0ba902b7");
         assert!(f.is_sampled());
+        // An ID number or a USCC inside the trace id: not adopted (it
+        // would be logged and audited as sent).
+        for (id, at) in [("330205197411172108", 0), ("91330203354933879K", 9)] {
+            let mut trace = String::from("4bf92f3577b34da6a3ce929d0e0e4736");
+            trace.replace_range(at..at + 18, &id.to_ascii_lowercase());
+            assert!(names_a_subject(&trace), "{trace}");
+            let header = format!("00-{trace}-00f067aa0ba902b7-01");
+            if u128::from_str_radix(&trace, 16).is_ok() {
+                h.insert("traceparent", HeaderValue::from_str(&header).unwrap());
+                assert!(parse_traceparent(&h).is_none(), "{header}");
+            }
+        }
+        // Random ids very rarely hit one.
+        let hits = (0u64..20_000)
+            .filter(|i| {
+                names_a_subject(&format!(
+                    "{:032x}",
+                    u128::from(*i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+                ))
+            })
+            .count();
+        assert!(hits < 100, "{hits} of 20,000");
         for bad in [
             "00-zz-00f067aa0ba902b7-01",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",

@@ -45,8 +45,14 @@ pub const MAX_ADMIN_CONNECTIONS: usize = 64;
 /// How long an admin connection may take to send a request head, and to
 /// finish writing once it is being closed.
 const ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an admin connection is served before it is closed gracefully.
-const ADMIN_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an admin connection is served before it is closed gracefully
+/// (probes connect per check; scrapers every 15–60 s).
+const ADMIN_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new admin connection may stay silent before it is closed.
+/// hyper's head timeout starts only with the first byte, so without this
+/// `MAX_ADMIN_CONNECTIONS` silent connections held every slot (and the
+/// liveness probe out) for the whole connection timeout.
+pub const ADMIN_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Serves the admin endpoints until shutdown.
 pub async fn serve(listener: TcpListener, state: AdminState, mut shutdown: watch::Receiver<bool>) {
@@ -68,6 +74,13 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut shutdown: watch
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let mut first = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(ADMIN_FIRST_BYTE_TIMEOUT, tcp.peek(&mut first)).await,
+                Ok(Ok(1))
+            ) {
+                return;
+            }
             let svc = service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(route(&state, &req)) }

@@ -539,6 +539,20 @@ async fn the_admin_listener_is_bounded_and_speaks_get_and_head() {
         .await
         .expect("a freed slot serves the waiting client");
     assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    // The silent ones do not hold their slots for long: each is closed
+    // once it has sent nothing for the first-byte timeout.
+    let started = Instant::now();
+    let mut first = silent.remove(0);
+    let n = tokio::time::timeout(Duration::from_secs(10), first.read(&mut byte))
+        .await
+        .expect("a silent admin connection is closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    assert!(
+        started.elapsed() <= credgate::admin::ADMIN_FIRST_BYTE_TIMEOUT + Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// HTTP/1.1 keep-alive: an idle connection lasts `idle_timeout_ms`, not

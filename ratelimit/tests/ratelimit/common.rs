@@ -36,6 +36,16 @@ pub fn redis_limiter(url: &str, clock: &ManualClock) -> Limiter {
     Limiter::redis(config(clock), redis_config(url)).unwrap()
 }
 
+/// A Redis limiter on `clock` whose fallback shares divide by `replicas`
+/// (until Redis counts them).
+pub fn redis_limiter_of(url: &str, clock: &ManualClock, replicas: u32) -> Limiter {
+    let cfg = RedisLimiterConfig {
+        replicas,
+        ..redis_config(url)
+    };
+    Limiter::redis(config(clock), cfg).unwrap()
+}
+
 /// A plain connection for looking at keys and flushing scripts.
 pub async fn connection(url: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(url)

@@ -8,7 +8,7 @@ use credgate_ratelimit::{
     FailureMode, Key, Limit, Limiter, LimiterConfig, LimiterError, Mode, RedisLimiterConfig, Why,
 };
 
-use super::common::{clock_at, config, redis_config, until_mode, NOON_SHANGHAI};
+use super::common::{clock_at, config, redis_config, redis_limiter_of, until_mode, NOON_SHANGHAI};
 
 /// Fires `n` requests at the current (manual) time; counts the allowed ones.
 async fn burst(limiter: &Limiter, key: &Key<'_>, limit: &Limit, n: usize) -> usize {
@@ -25,11 +25,7 @@ async fn burst(limiter: &Limiter, key: &Key<'_>, limit: &Limit, n: usize) -> usi
 async fn fail_open_local_allows_this_replicas_share_then_recovers() {
     let mut redis = RedisServer::start().unwrap();
     let clock = clock_at(NOON_SHANGHAI);
-    let cfg = RedisLimiterConfig {
-        replicas: 2,
-        ..redis_config(&redis.url())
-    };
-    let limiter = Limiter::redis(config(&clock), cfg).unwrap();
+    let limiter = redis_limiter_of(&redis.url(), &clock, 2);
     let key = Key::client("bank-nb");
     // Burst 10 at 5/s; the share of one of 2 replicas: burst 5 at 2.5/s (T = 400 ms).
     let limit = Limit::new(5.0, 10);

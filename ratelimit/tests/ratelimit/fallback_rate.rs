@@ -4,19 +4,15 @@
 use std::time::Duration;
 
 use credgate_authz::testing::RedisServer;
-use credgate_ratelimit::{Key, Limit, Limiter, Mode, RedisLimiterConfig};
+use credgate_ratelimit::{Key, Limit, Mode};
 
-use super::common::{clock_at, config, redis_config, NOON_SHANGHAI};
+use super::common::{clock_at, redis_limiter_of, NOON_SHANGHAI};
 
 #[tokio::test]
 async fn a_burst_spent_in_redis_is_not_spent_again_in_the_fallback() {
     let mut redis = RedisServer::start().unwrap();
     let clock = clock_at(NOON_SHANGHAI);
-    let cfg = RedisLimiterConfig {
-        replicas: 2,
-        ..redis_config(&redis.url())
-    };
-    let limiter = Limiter::redis(config(&clock), cfg).unwrap();
+    let limiter = redis_limiter_of(&redis.url(), &clock, 2);
     // Burst 4, one more per second; each of 2 replicas' share: burst 2, one per 2 s.
     let limit = Limit::new(1.0, 4);
     let (spent, fresh) = (Key::client("bank-nb"), Key::client("bank-hz"));

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use credgate_authz::testing::RedisServer;
 use credgate_ratelimit::{
-    gcra_key, Info, Key, Limit, Limiter, LimiterError, ManualClock, Mode, RedisLimiterConfig,
-    Verdict, Why, MAX_LIMITS_PER_CHECK,
+    gcra_key, Info, Key, Limit, Limiter, LimiterError, ManualClock, Mode, Verdict, Why,
+    MAX_LIMITS_PER_CHECK,
 };
 
-use super::common::{clock_at, config, connection, redis_config, redis_limiter, NOON_SHANGHAI};
+use super::common::{clock_at, config, connection, redis_limiter, redis_limiter_of, NOON_SHANGHAI};
 
 const SCOPE: Key<'static> = Key {
     client: "bank-nb",
@@ -152,11 +152,7 @@ async fn in_redis_in_one_script_call_that_writes_nothing_on_a_refusal() {
 async fn in_the_fallback_share() {
     let mut redis = RedisServer::start().unwrap();
     let clock = clock_at(NOON_SHANGHAI);
-    let cfg = RedisLimiterConfig {
-        replicas: 1,
-        ..redis_config(&redis.url())
-    };
-    let limiter = Limiter::redis(config(&clock), cfg).unwrap();
+    let limiter = redis_limiter_of(&redis.url(), &clock, 1);
     redis.stop();
     // The first decision finds Redis gone and falls back (a share of 1 replica: the
     // whole limit).

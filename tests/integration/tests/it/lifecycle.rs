@@ -9,23 +9,33 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const APPROVAL: (&str, &str) = ("x-credit-purpose", "administrative_approval");
 
-#[tokio::test]
-async fn shutdown_drains_in_flight_requests_and_stops_accepting() {
-    let mut h = Harness::start().await;
+/// A report query the Ningbo platform answers after `latency_ms`, sent
+/// and waited for until the platform has received it (the readiness
+/// signal).
+async fn slow_report_in_flight(
+    h: &Harness,
+    latency_ms: u64,
+) -> tokio::task::JoinHandle<credgate_integration::Reply> {
     let nb = h.enterprise_of("xinyong-ningbo");
     h.fault(
         "xinyong-ningbo",
-        json!({ "mode": "latency", "latency_ms": 1500 }),
+        json!({ "mode": "latency", "latency_ms": latency_ms }),
     )
     .await;
     let client = h.client("dept-nb");
     let path = format!("/v1/enterprises/{nb}/report?sections=basic");
     let in_flight = tokio::spawn(async move { client.get(&path, &[APPROVAL]).await });
-    // Readiness signal: the platform has received the request.
     eventually("request reached the platform", async || {
         !h.sim_requests("xinyong-ningbo").await.is_empty()
     })
     .await;
+    in_flight
+}
+
+#[tokio::test]
+async fn shutdown_drains_in_flight_requests_and_stops_accepting() {
+    let mut h = Harness::start().await;
+    let in_flight = slow_report_in_flight(&h, 1500).await;
     let addr = h.addr();
     let gw = h.gateway.take().unwrap();
     let shutdown = tokio::spawn(gw.shutdown());
@@ -58,19 +68,7 @@ async fn a_request_cut_at_the_drain_timeout_is_audited() {
         ..Options::default()
     })
     .await;
-    let nb = h.enterprise_of("xinyong-ningbo");
-    h.fault(
-        "xinyong-ningbo",
-        json!({ "mode": "latency", "latency_ms": 5000 }),
-    )
-    .await;
-    let client = h.client("dept-nb");
-    let path = format!("/v1/enterprises/{nb}/report?sections=basic");
-    let in_flight = tokio::spawn(async move { client.get(&path, &[APPROVAL]).await });
-    eventually("request reached the platform", async || {
-        !h.sim_requests("xinyong-ningbo").await.is_empty()
-    })
-    .await;
+    let in_flight = slow_report_in_flight(&h, 5000).await;
     let started = Instant::now();
     h.gateway.take().unwrap().shutdown().await;
     assert!(

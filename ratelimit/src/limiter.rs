@@ -223,18 +223,7 @@ impl Limiter {
                                 self.repay_owed();
                             }
                         }
-                        self.remember_rate(shared, &prepared, &verdict);
-                        if let Verdict::Allowed(infos) = &verdict {
-                            for (c, info) in prepared.iter().zip(infos) {
-                                if let (Some(day), Some(quota)) = (&c.day, info.quota) {
-                                    // `remaining` is `limit − used`, floored at 0: `used`
-                                    // exactly, or the whole quota when Redis counted
-                                    // beyond it.
-                                    let used = quota.limit.saturating_sub(quota.remaining);
-                                    shared.seen.record(&c.key, day.number, used);
-                                }
-                            }
-                        }
+                        self.remember(shared, &prepared, &verdict);
                         verdict
                     }
                     Some(Err(e)) => {
@@ -394,6 +383,7 @@ impl Limiter {
                 let start = Reported {
                     shared,
                     checks,
+                    shares: &shares,
                     replicas,
                 };
                 let verdict = shared.fallback.check_all_from(&shares, now, &start)?;
@@ -414,10 +404,11 @@ impl Limiter {
         }
     }
 
-    /// Remembers when each bucket of a Redis verdict is full again (see [`RateSeen`]):
-    /// all of them when allowed, the one that refused otherwise (the others were not
-    /// counted, so their reply says nothing new).
-    fn remember_rate(&self, shared: &Shared, checks: &[Prepared<'_>], verdict: &Verdict) {
+    /// Remembers what a Redis verdict reported, where the fallback would start: when
+    /// each bucket is full again (see [`RateSeen`]) and each day's quota count. All of
+    /// them when allowed; when refused, only the refusing limit's bucket (the others
+    /// were not counted, so their figures say nothing new).
+    fn remember(&self, shared: &Shared, checks: &[Prepared<'_>], verdict: &Verdict) {
         let now = nanos(self.inner.clock.monotonic());
         let full_at = |info: &crate::decision::Info| {
             now.saturating_add(u64::try_from(info.reset_after.as_nanos()).unwrap_or(u64::MAX))
@@ -426,6 +417,12 @@ impl Limiter {
             Verdict::Allowed(infos) => {
                 for (c, info) in checks.iter().zip(infos) {
                     shared.rate_seen.record(&c.key, full_at(info));
+                    if let (Some(day), Some(quota)) = (&c.day, info.quota) {
+                        // `remaining` is `limit − used`, floored at 0: `used` exactly, or
+                        // the whole quota when Redis counted beyond it.
+                        let used = quota.limit.saturating_sub(quota.remaining);
+                        shared.seen.record(&c.key, day.number, used);
+                    }
                 }
             }
             Verdict::Limited { index, info } => {
@@ -528,20 +525,26 @@ impl Limiter {
 /// today ([`share_counted`]), and when each bucket is full again.
 struct Reported<'a, 'k> {
     shared: &'a Shared,
+    /// The limits, and this replica's share of each (same order).
     checks: &'a [Prepared<'k>],
+    shares: &'a [Prepared<'k>],
     replicas: u32,
 }
 
 impl StartFrom for Reported<'_, '_> {
     fn counted(&self, key: &Key<'_>, number: i64) -> u64 {
-        let Some(c) = self.checks.iter().find(|c| c.key == *key) else {
+        let Some((c, share)) = self
+            .checks
+            .iter()
+            .zip(self.shares)
+            .find(|(c, _)| c.key == *key)
+        else {
             return 0;
         };
         let seen = c
             .day
             .and_then(|day| Some((day.number, self.shared.seen.used(key, day.number)?)));
-        let share_quota = c.limit.share(self.replicas).daily_quota;
-        match (seen, c.limit.daily_quota, share_quota) {
+        match (seen, c.limit.daily_quota, share.limit.daily_quota) {
             (Some((day, used)), Some(quota), Some(share_quota)) if day == number => {
                 share_counted(quota, used, self.replicas, share_quota)
             }

@@ -83,7 +83,7 @@ impl LocalBackend {
     }
 
     /// Decides one request for `key` under `limit` (validated into `params`) (tests:
-    /// the limiter decides through [`check_all_counting_from`](Self::check_all_counting_from)). `now` is a
+    /// the limiter decides through [`check_all_from`](Self::check_all_from)). `now` is a
     /// wall-clock reading of this backend's clock, for the quota's calendar day; the GCRA
     /// reads the clock's monotonic time.
     #[cfg(test)]

@@ -29,7 +29,10 @@ mod trail;
 
 pub use trail::Trail;
 
-use request::{head_bytes, read_body, recorded_purpose, single_valued, strip_identity_headers};
+use request::{
+    head_bytes, host_and_framing, read_body, recorded_purpose, single_valued,
+    strip_identity_headers,
+};
 use route::Route;
 
 /// Everything a request needs: policy, federation, keys and bounds.
@@ -297,6 +300,7 @@ impl Gateway {
             ));
         }
         single_valued(&parts.headers)?;
+        host_and_framing(&parts)?;
         let route = route?;
         let body = read_body(body, &parts.headers, self.max_body_bytes).await?;
         let req = Req {

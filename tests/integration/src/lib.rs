@@ -515,6 +515,15 @@ impl Reply {
 /// Reads one whole answer (head and `Content-Length` body); returns its
 /// status line prefix (`HTTP/1.1 NNN`). For raw HTTP/1.1 keep-alive tests.
 pub async fn read_h1_status(tls: &mut tokio_rustls::client::TlsStream<TcpStream>) -> Vec<u8> {
+    let (head, _) = read_h1_answer(tls).await;
+    head.as_bytes()[..12.min(head.len())].to_vec()
+}
+
+/// Reads one whole answer: its head (status line and header lines, as
+/// sent) and its `Content-Length` body. Bytes read past it are dropped.
+pub async fn read_h1_answer(
+    tls: &mut tokio_rustls::client::TlsStream<TcpStream>,
+) -> (String, Vec<u8>) {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -530,15 +539,16 @@ pub async fn read_h1_status(tls: &mut tokio_rustls::client::TlsStream<TcpStream>
         let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
             continue;
         };
-        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        let head = String::from_utf8_lossy(&got[..end]).into_owned();
         let length: usize = head
+            .to_ascii_lowercase()
             .lines()
             .find_map(|l| l.strip_prefix("content-length:"))
             .map(|v| v.trim().parse().unwrap())
             .unwrap_or(0);
         if got.len() >= end + 4 + length {
-            got.truncate(12);
-            return got;
+            let body = got[end + 4..end + 4 + length].to_vec();
+            return (head, body);
         }
     }
 }
@@ -653,6 +663,12 @@ impl TestClient {
                 .uri(format!("https://localhost:{}{path}", self.addr.port()));
             for (k, v) in headers {
                 req = req.header(*k, *v);
+            }
+            // hyper's HTTP/1.1 connection sends no Host of its own, and an
+            // HTTP/1.1 request without one is refused (RFC 9112 §3.2);
+            // every real client sends it. Over HTTP/2, `:authority` says it.
+            if !self.h2 && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+                req = req.header("host", format!("localhost:{}", self.addr.port()));
             }
             let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
             let resp = if self.h2 {

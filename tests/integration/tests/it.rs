@@ -45,3 +45,6 @@ mod ratelimit;
 
 #[path = "it/cluster.rs"]
 mod cluster;
+
+#[path = "it/head.rs"]
+mod head;

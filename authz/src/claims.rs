@@ -65,6 +65,16 @@ pub fn is_valid_jti(jti: &str) -> bool {
     !jti.is_empty() && jti.len() <= MAX_JTI_LEN && jti.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Whether `jti` holds a valid ID number or USCC. A token id is recorded as
+/// the issuer chose it (audit records, logs, the revocation file, Redis
+/// keys), where no raw identifier may be (SPEC §8, §10): issuers that build
+/// ids from the subject's code would put it there. Such a token is refused
+/// as invalid, and such an id cannot be revoked (no token bearing it is
+/// ever accepted).
+pub fn jti_names_a_subject(jti: &str) -> bool {
+    credgate_ids::contains_subject_id(jti)
+}
+
 /// Parses a (signature-checked) claim set into an [`Authorization`].
 pub(crate) fn parse(claims: &JsonObject) -> Result<Authorization, ClaimError> {
     let issuer = string(claims, "iss")?;
@@ -78,6 +88,13 @@ pub(crate) fn parse(claims: &JsonObject) -> Result<Authorization, ClaimError> {
     let jti = string(claims, "jti")?;
     if !is_valid_jti(&jti) {
         return Err(bad("jti", "must be 1-128 visible ASCII characters"));
+    }
+    if jti_names_a_subject(&jti) {
+        return Err(bad(
+            "jti",
+            "holds an ID number or USCC; a jti is recorded in the audit log and \
+             must not name a subject (ask the issuer for another)",
+        ));
     }
     let max_uses = match claims.get("max_uses") {
         None | Some(Value::Null) => None,

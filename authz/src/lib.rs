@@ -37,7 +37,7 @@ pub mod testing;
 mod token;
 mod verify;
 
-pub use claims::{is_valid_jti, Authorization, MAX_JTI_LEN, MAX_NUMERIC_DATE};
+pub use claims::{is_valid_jti, jti_names_a_subject, Authorization, MAX_JTI_LEN, MAX_NUMERIC_DATE};
 pub use error::{AuthzError, ClaimError, InvalidReason, KeyError, MismatchReason, WindowReason};
 pub use inspect::{inspect, Inspection, Problem};
 pub use issue::{

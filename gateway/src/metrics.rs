@@ -378,9 +378,10 @@ impl Collector for StateSources {
         {
             let mut m = encoder.encode_descriptor(
                 "credgate_http_codec_refusals",
-                "Requests the HTTP/1.1 codec refused before policy evaluation (no audit record), \
-                 by reason: malformed request line or field, head too large, head not complete \
-                 within header_read_timeout",
+                "Requests the HTTP codecs refused before policy evaluation (no audit record), \
+                 by reason: HTTP/1.1 malformed request line or field, head too large, head not \
+                 complete within header_read_timeout; HTTP/2 connection closed for a protocol \
+                 error or a flood (ENHANCE_YOUR_CALM)",
                 None,
                 MetricType::Counter,
             )?;

@@ -329,13 +329,7 @@ fn parse_traceparent(
 /// check character and shape; ≈ 0.1 % of them), and then only loses its
 /// link to the client's trace.
 fn names_a_subject(hex: &str) -> bool {
-    let upper = hex.to_ascii_uppercase();
-    let none = credgate_ids::LegacyCodes::empty();
-    (0..=upper.len().saturating_sub(18)).any(|at| {
-        upper.get(at..at + 18).is_some_and(|w| {
-            credgate_ids::IdNumber::parse(w).is_ok() || credgate_ids::Uscc::parse(w, &none).is_ok()
-        })
-    })
+    credgate_ids::contains_subject_id(hex)
 }
 
 #[cfg(test)]

@@ -428,6 +428,27 @@ async fn authz_keygen_issue_inspect_and_revoke() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "an --until in the past is refused");
+    // A jti holding a USCC is never accepted (it would reach the audit
+    // log): revoking it is refused, and the file never holds the code.
+    let out = credgate()
+        .args([
+            "authz",
+            "revoke",
+            "--jti",
+            "91330203354933879K-1",
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ID number or USCC"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = std::fs::read_to_string(dir.path().join("revocations.jsonl")).unwrap();
+    assert!(!file.contains("354933879K"), "{file}");
 
     // Revoke through the config's Redis (SPEC §6: every replica at once).
     let redis = credgate_authz::testing::RedisServer::start()

@@ -53,3 +53,53 @@ pub use legacy::LegacyCodes;
 pub use router::PrefixRouter;
 pub use subject::{Subject, SubjectKind};
 pub use uscc::Uscc;
+
+/// Whether `text` holds a valid ID number or (standard) USCC as 18
+/// consecutive characters, in either case. For values credgate records as
+/// a client sent them (a `traceparent`'s trace id, a token's `jti`): one
+/// that holds an identifier would put it in logs and audit records.
+///
+/// Pre-standard codes are not looked for: their shape check passes for
+/// about one window in eleven of random text, so it would refuse most
+/// random values; only an allow-list tells them, and it is configuration.
+pub fn contains_subject_id(text: &str) -> bool {
+    const LEN: usize = 18;
+    let none = LegacyCodes::empty();
+    text.as_bytes().windows(LEN).any(|w| {
+        let Ok(window) = std::str::from_utf8(w) else {
+            return false;
+        };
+        let upper = window.to_ascii_uppercase();
+        IdNumber::parse(&upper).is_ok() || Uscc::parse(&upper, &none).is_ok()
+    })
+}
+
+#[cfg(test)]
+mod contains_tests {
+    use super::contains_subject_id;
+
+    #[test]
+    fn finds_an_identifier_anywhere_in_either_case() {
+        for text in [
+            "330205197411172108",
+            "jti-330205197411172108-2026",
+            "91330203354933879K-2026-001",
+            "x91330203354933879k",
+            "11010519491231002x",
+        ] {
+            assert!(contains_subject_id(text), "{text}");
+        }
+        for text in [
+            "",
+            "33020519741117210",   // 17 characters
+            "330205197411172109",  // wrong check digit
+            "91330203354933879J",  // wrong check character
+            "9133020335-4933879K", // broken by a separator
+            "91350100M0001TGQXM",  // pre-standard: only an allow-list tells
+            "c3f1e6a0-9b2d-4c1e-8f3a-7d5e2b1c0a94",
+            "报告91330203354933879",
+        ] {
+            assert!(!contains_subject_id(text), "{text}");
+        }
+    }
+}

@@ -41,8 +41,10 @@ fn issued_tokens_verify_and_carry_the_claims() {
     );
     assert_eq!(auth.max_uses, Some(2));
     assert_eq!(auth.scopes, vec![SCOPE, "person.score"]);
-    assert_eq!(auth.jti.len(), 32);
-    assert!(auth.jti.bytes().all(|b| b.is_ascii_hexdigit()));
+    // A UUID's layout: 32 hex digits in groups of 8-4-4-4-12, no run of 18.
+    let groups: Vec<usize> = auth.jti.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "{}", auth.jti);
+    assert!(auth.jti.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
 }
 
 #[test]

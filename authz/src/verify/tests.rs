@@ -363,6 +363,20 @@ fn claim_shapes() {
         "jti",
         json!("j".repeat(129))
     ))));
+    // A jti that holds an ID number or USCC (an issuer that numbers its
+    // grants by the subject's code) would put it in the audit log.
+    for jti in [
+        "91330203354933879K-2026-001",
+        "grant-91330203354933879k",
+        "330205197411172108",
+    ] {
+        let r = ok(claims_with("jti", json!(jti)));
+        assert!(bad_claims("jti")(&r), "{jti}: {r:?}");
+        let text = format!("{:?} {}", r, r.as_ref().unwrap_err());
+        assert!(!text.contains(&jti[..10]), "{text}");
+    }
+    assert!(ok(claims_with("jti", json!("91330203354933879K0"))).is_err());
+    assert!(ok(claims_with("jti", json!("9133020335-4933879K"))).is_ok());
 }
 
 #[test]

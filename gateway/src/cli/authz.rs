@@ -161,6 +161,14 @@ pub fn run(cmd: AuthzCommand) -> anyhow::Result<ExitCode> {
             if !credgate_authz::is_valid_jti(&jti) {
                 bail!("--jti: not a valid token id");
             }
+            if credgate_authz::jti_names_a_subject(&jti) {
+                // Never accepted, so nothing to revoke; and the revocation
+                // file or Redis would then hold the identifier.
+                bail!(
+                    "--jti: holds an ID number or USCC; no token with such an id is ever \
+                     accepted, so there is nothing to revoke"
+                );
+            }
             let cfg = crate::config::Config::load(&config)?;
             let until = until.unwrap_or(credgate_authz::MAX_NUMERIC_DATE);
             if !(now()..=credgate_authz::MAX_NUMERIC_DATE).contains(&until) {

@@ -1,6 +1,10 @@
-//! What the HTTP/1.1 codec refused by itself, before any request reached
-//! the handler: a malformed request line or header field, a head too large
-//! for the codec's buffer, or a head that did not arrive in time.
+//! What the HTTP codecs refused by themselves, before any request reached
+//! the handler: on HTTP/1.1 a malformed request line or header field, a
+//! head too large for the codec's buffer, or a head that did not arrive in
+//! time; on HTTP/2 a connection the `h2` crate ended with `GOAWAY` for the
+//! client's protocol error (a frame where none may be, a bad header
+//! block, …) or for a flood (`ENHANCE_YOUR_CALM`: streams reset faster
+//! than served, the "rapid reset" attack, or too many errors provoked).
 //!
 //! Such a request gets a problem document (or, for a timed-out head, the
 //! connection closes) but no audit record: it never reached policy
@@ -26,14 +30,20 @@ pub enum CodecRefusal {
     TooLarge,
     /// A head that began but was not complete within `header_read_timeout`.
     HeaderTimeout,
+    /// An HTTP/2 connection closed for the client's protocol error.
+    H2Protocol,
+    /// An HTTP/2 connection closed for a flood (`ENHANCE_YOUR_CALM`).
+    H2Flood,
 }
 
 impl CodecRefusal {
     /// All reasons, in the order the metric lists them.
-    pub const ALL: [CodecRefusal; 3] = [
+    pub const ALL: [CodecRefusal; 5] = [
         CodecRefusal::Malformed,
         CodecRefusal::TooLarge,
         CodecRefusal::HeaderTimeout,
+        CodecRefusal::H2Protocol,
+        CodecRefusal::H2Flood,
     ];
 
     /// The reason's metric label.
@@ -42,6 +52,8 @@ impl CodecRefusal {
             CodecRefusal::Malformed => "malformed",
             CodecRefusal::TooLarge => "too_large",
             CodecRefusal::HeaderTimeout => "header_timeout",
+            CodecRefusal::H2Protocol => "h2_protocol",
+            CodecRefusal::H2Flood => "h2_flood",
         }
     }
 
@@ -54,7 +66,23 @@ impl CodecRefusal {
         } else if e.is_timeout() {
             Some(CodecRefusal::HeaderTimeout)
         } else {
-            None
+            std::error::Error::source(e)
+                .and_then(|s| s.downcast_ref::<h2::Error>())
+                .and_then(CodecRefusal::of_h2)
+        }
+    }
+
+    /// The refusal an HTTP/2 connection's error reports: a `GOAWAY` this
+    /// side sent for what the client did. A `GOAWAY` the client sent, a
+    /// closed socket or a stream reset are not refusals.
+    pub fn of_h2(e: &h2::Error) -> Option<CodecRefusal> {
+        if !(e.is_go_away() && e.is_library()) {
+            return None;
+        }
+        match e.reason() {
+            Some(h2::Reason::ENHANCE_YOUR_CALM) => Some(CodecRefusal::H2Flood),
+            Some(h2::Reason::NO_ERROR) | None => None,
+            Some(_) => Some(CodecRefusal::H2Protocol),
         }
     }
 
@@ -67,7 +95,7 @@ impl CodecRefusal {
 /// Counts of codec refusals by reason (part of `ConnStats`).
 #[derive(Debug, Default)]
 pub struct CodecRefusals {
-    counts: [AtomicU64; 3],
+    counts: [AtomicU64; CodecRefusal::ALL.len()],
 }
 
 impl CodecRefusals {
@@ -83,7 +111,9 @@ impl CodecRefusals {
 
 /// One log line per reason per window: a client (or a broken one) sending
 /// garbage on connection after connection must not flood the log.
-static LOG: [Throttle; 3] = [
+static LOG: [Throttle; CodecRefusal::ALL.len()] = [
+    Throttle::new(Duration::from_secs(10)),
+    Throttle::new(Duration::from_secs(10)),
     Throttle::new(Duration::from_secs(10)),
     Throttle::new(Duration::from_secs(10)),
     Throttle::new(Duration::from_secs(10)),
@@ -101,9 +131,15 @@ pub(crate) fn connection_ended(
         Some(reason) => {
             counts.add(reason);
             if let Some(suppressed) = LOG[reason.index()].allow() {
+                // hyper says only "http2 error" for HTTP/2; the h2 reason
+                // (`PROTOCOL_ERROR`, …) is what tells. Both are fixed texts.
+                let h2 = std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<h2::Error>())
+                    .and_then(h2::Error::reason);
                 tracing::warn!(
                     reason = reason.label(),
                     error = %e,
+                    h2_reason = h2.map(tracing::field::debug),
                     remote = %conn.remote,
                     fingerprint = %hex::encode(conn.peer.sha256),
                     suppressed,
@@ -122,7 +158,16 @@ mod tests {
     #[test]
     fn labels_are_distinct_and_indexed_in_order() {
         let labels: Vec<_> = CodecRefusal::ALL.iter().map(|r| r.label()).collect();
-        assert_eq!(labels, ["malformed", "too_large", "header_timeout"]);
+        assert_eq!(
+            labels,
+            [
+                "malformed",
+                "too_large",
+                "header_timeout",
+                "h2_protocol",
+                "h2_flood"
+            ]
+        );
         for (i, r) in CodecRefusal::ALL.iter().enumerate() {
             assert_eq!(r.index(), i);
         }

@@ -182,3 +182,97 @@ async fn http2_host_must_match_the_authority() {
         .unwrap();
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
+
+/// An HTTP/2 connection the `h2` crate closes for the client's protocol
+/// error (here a DATA frame on stream 0, RFC 9113 §6.1) is counted by
+/// reason, like the HTTP/1.1 codec's refusals, and so is one closed for a
+/// flood of reset streams; a client that merely closes its connection is
+/// not.
+#[tokio::test]
+async fn an_http2_protocol_error_is_counted() {
+    use credgate::server::CodecRefusal;
+    use tokio::io::AsyncReadExt as _;
+    let h = Harness::start().await;
+    let stats = &h.gw().stats.codec_refusals;
+    // A client that says hello and leaves.
+    let mut tls = h.client("dept-nb").http2().connect().await.unwrap();
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    drop(tls);
+    // One that breaks the protocol: the gateway answers GOAWAY and closes.
+    let mut tls = h.client("dept-nb").http2().connect().await.unwrap();
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0\0\0\x01\0\0\0\0\0\0x")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(5), tls.read_to_end(&mut got))
+        .await
+        .expect("the connection closes")
+        .ok();
+    // Among the frames sent back: GOAWAY (type 7) with PROTOCOL_ERROR (1).
+    assert!(
+        frames_of(&got)
+            .iter()
+            .any(|(kind, p)| *kind == 7 && p.get(4..8) == Some(&[0, 0, 0, 1][..])),
+        "{got:?}"
+    );
+    credgate_integration::eventually("the refusal counted", async || {
+        stats.get(CodecRefusal::H2Protocol) == 1
+    })
+    .await;
+    assert_eq!(stats.get(CodecRefusal::H2Flood), 0);
+    // A "rapid reset" flood: 40 streams opened and reset at once, more
+    // than h2 lets wait for acceptance (20): GOAWAY ENHANCE_YOUR_CALM.
+    let mut flood = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0".to_vec();
+    for id in (1u32..80).step_by(2) {
+        // HEADERS (END_STREAM | END_HEADERS): GET, https, "/" from the
+        // static table; then RST_STREAM(CANCEL).
+        flood.extend_from_slice(&[0, 0, 3, 1, 5]);
+        flood.extend_from_slice(&id.to_be_bytes());
+        flood.extend_from_slice(&[0x82, 0x87, 0x84]);
+        flood.extend_from_slice(&[0, 0, 4, 3, 0]);
+        flood.extend_from_slice(&id.to_be_bytes());
+        flood.extend_from_slice(&8u32.to_be_bytes());
+    }
+    let mut tls = h.client("dept-nb").http2().connect().await.unwrap();
+    tls.write_all(&flood).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(5), tls.read_to_end(&mut got))
+        .await
+        .expect("the connection closes")
+        .ok();
+    assert!(
+        frames_of(&got)
+            .iter()
+            .any(|(kind, p)| *kind == 7 && p.get(4..8) == Some(&[0, 0, 0, 0xb][..])),
+        "{got:?}"
+    );
+    credgate_integration::eventually("the flood counted", async || {
+        stats.get(CodecRefusal::H2Flood) == 1
+    })
+    .await;
+    let text = h.metrics_text().await;
+    for line in [
+        "credgate_http_codec_refusals_total{reason=\"h2_protocol\"} 1",
+        "credgate_http_codec_refusals_total{reason=\"h2_flood\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+}
+
+/// The HTTP/2 frames in `bytes` (as type and payload), up to the first
+/// incomplete one.
+fn frames_of(bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 9 {
+        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        let Some(payload) = rest.get(9..9 + len) else {
+            break;
+        };
+        frames.push((rest[3], payload.to_vec()));
+        rest = &rest[9 + len..];
+    }
+    frames
+}

@@ -28,10 +28,11 @@ pub struct Policy {
 
 impl Policy {
     /// Parses and validates a policy file. `origin` names the source in
-    /// errors (usually the file name). A TOML syntax or shape error yields
-    /// one error with its location; otherwise every semantic error found in
-    /// the whole file is returned, in document order, with every unknown
-    /// `key = value` line (a typo) among them.
+    /// errors (usually the file name). A TOML syntax error yields one
+    /// error with its location; otherwise every error found in the whole
+    /// file is returned, in document order: unknown keys, values of the
+    /// wrong type and errors of meaning together (see `parse_collecting`
+    /// for where the list can stop short), each with its key path.
     pub fn parse(source: &str, origin: &str) -> Result<Policy, PolicyErrors> {
         Policy::parse_checking_keys(source, origin, &mut |_, _| Ok(()))
     }
@@ -59,22 +60,31 @@ impl Policy {
         schemes: Option<&[String]>,
     ) -> Result<Policy, PolicyErrors> {
         let loc = Locator::new(origin, source);
-        let (file, unknown) = parse_past_unknown_keys(source).map_err(|found| {
+        let parsed = parse_collecting(source).map_err(|found| {
             PolicyErrors(
                 found
                     .into_iter()
-                    .map(|(span, msg)| loc.error(span, "", ErrorKind::Syntax, msg))
+                    .map(|(span, path, msg)| loc.error(span, path, ErrorKind::Syntax, msg))
                     .collect(),
             )
         })?;
-        let unknown: Vec<PolicyError> = unknown
+        let unknown: Vec<PolicyError> = parsed
+            .shape
             .into_iter()
-            .map(|(span, msg)| loc.error(span, "", ErrorKind::Syntax, msg))
+            .map(|(span, path, msg)| loc.error(span, path, ErrorKind::Syntax, msg))
             .collect();
-        match crate::validate::build(file, &loc, check_key, schemes) {
+        // What validation says of a placeholder is about the placeholder,
+        // not the file: the shape error at that place says what is wrong.
+        let stand_ins: Vec<(usize, usize)> = parsed
+            .placeholders
+            .iter()
+            .map(|at| loc.line_col(*at))
+            .collect();
+        match crate::validate::build(parsed.file, &loc, check_key, schemes) {
             Ok(policy) if unknown.is_empty() => Ok(policy),
             Ok(_) => Err(PolicyErrors(unknown)),
             Err(mut errors) => {
+                errors.retain(|e| !stand_ins.contains(&(e.line, e.column)));
                 errors.extend(unknown);
                 errors.sort_by_key(|e| (e.line, e.column));
                 Err(PolicyErrors(errors))
@@ -179,55 +189,226 @@ impl Policy {
     }
 }
 
-/// A TOML error: where, and the (redacted) message.
-type Located = (std::ops::Range<usize>, String);
+/// A TOML error: where, the key path (empty when unknown), and the
+/// (redacted) message.
+type Located = (std::ops::Range<usize>, String, String);
 
-/// Most unknown keys reported in one go; past them, the rest are found on
+/// Most shape errors reported in one go; past them, the rest are found on
 /// the next run.
-const MAX_UNKNOWN_KEYS: usize = 32;
+const MAX_SHAPE_ERRORS: usize = 32;
 
-/// Deserializes `source`; an unknown key (a typo, say) does not hide the
-/// file's other problems: it is blanked (with its value, and in an inline
-/// table a comma; offsets unchanged, so every location stays true) and
-/// parsing goes on, collecting each such key as `(span, message)`.
+/// What [`parse_collecting`] read: the file (with its shape errors
+/// blanked or stood in for), the shape errors, and where it put
+/// placeholders.
+struct Parsed {
+    file: PolicyFile,
+    shape: Vec<Located>,
+    placeholders: Vec<usize>,
+}
+
+/// Deserializes `source`; a shape error (an unknown key, a value of the
+/// wrong type, an unknown variant) does not hide the file's other
+/// problems. An unknown key is blanked (with its value, and in an inline
+/// table a comma); a wrong value is replaced by a placeholder of the type
+/// expected and of the same length (`"  "`, `0`, `[]`, `{}`, padded with
+/// blanks), or blanked with its key when none fits. Offsets never change,
+/// so every location stays true. Parsing goes on, collecting each error as
+/// `(span, key path, message)`; once the file reads, the caller validates
+/// its meaning too and drops what validation says at a placeholder.
 ///
-/// `Err` holds what to report when the file cannot be read whole: the
-/// first error alone when it is not an unknown key (a syntax error, a
-/// wrong type); else every unknown key found — with the one that could
-/// not be blanked, if that is where it stopped. An error that follows a
-/// blanked key but is not an unknown key is left out: it may be an
-/// artefact of the blanking (a value over several lines).
+/// `Err` holds what to report when the file cannot be read whole: a
+/// syntax error alone (TOML stops there); else every shape error found.
+/// Collection stops where going on would report what the blanking made
+/// rather than what the file says: a blanked value over several lines
+/// (its rest no longer parses), or a required key that had to be blanked
+/// (`missing field`).
 ///
-/// Hand-written: the model denies unknown fields (serde stops at the
-/// first), and `serde_ignored` cannot see through `toml::Spanned`.
-fn parse_past_unknown_keys(source: &str) -> Result<(PolicyFile, Vec<Located>), Vec<Located>> {
-    let located = |e: &toml::de::Error| {
-        (
-            e.span().unwrap_or(0..0),
-            redact_strings(e.message().trim_end()),
-        )
-    };
+/// Hand-written: the model denies unknown fields and serde stops at the
+/// first error; `serde_ignored` cannot see through `toml::Spanned`.
+/// `serde_path_to_error` gives each error's key path.
+fn parse_collecting(source: &str) -> Result<Parsed, Vec<Located>> {
+    let syntax_ok = |text: &str| toml::from_str::<toml::Table>(text).is_ok();
     let mut text = source.to_owned();
-    let mut unknown = Vec::new();
-    let mut e = match toml::from_str::<PolicyFile>(&text) {
-        Ok(file) => return Ok((file, unknown)),
-        Err(e) => e,
-    };
+    let mut found: Vec<Located> = Vec::new();
+    let mut blanked: Vec<String> = Vec::new();
+    let mut placeholders = Vec::new();
     loop {
-        let span = match e.span() {
-            Some(span) if e.message().starts_with("unknown field") => span,
-            _ if unknown.is_empty() => return Err(vec![located(&e)]),
-            _ => return Err(unknown),
+        let (e, path) = match deserialize(&text) {
+            Ok(file) => {
+                return Ok(Parsed {
+                    file,
+                    shape: found,
+                    placeholders,
+                })
+            }
+            Err(failed) => failed,
         };
-        unknown.push(located(&e));
-        if unknown.len() >= MAX_UNKNOWN_KEYS || !blank_key(&mut text, span.start) {
-            return Err(unknown);
+        let message = e.message().trim_end();
+        let span = e.span();
+        if found.is_empty() && !syntax_ok(&text) {
+            return Err(vec![(
+                span.unwrap_or(0..0),
+                String::new(),
+                redact_strings(message),
+            )]);
         }
-        match toml::from_str::<PolicyFile>(&text) {
-            Ok(file) => return Ok((file, unknown)),
-            Err(next) => e = next,
+        let artefact = message.starts_with("missing field")
+            && blanked.iter().any(|k| message.contains(&format!("`{k}`")));
+        if artefact {
+            return Err(found);
+        }
+        let unknown = message.starts_with("unknown field");
+        let path = if unknown {
+            // The path leads to the table, or to the key itself.
+            let key = message.split('`').nth(1).unwrap_or_default();
+            if path == key || path.ends_with(&format!(".{key}")) {
+                path
+            } else {
+                join_path(&path, key)
+            }
+        } else {
+            path
+        };
+        found.push((span.clone().unwrap_or(0..0), path, redact_strings(message)));
+        let Some(span) = span else {
+            return Err(found);
+        };
+        if found.len() >= MAX_SHAPE_ERRORS {
+            return Err(found);
+        }
+        if !unknown {
+            if let Some(stand_in) = text.get(span.clone()).and_then(|v| placeholder(message, v)) {
+                let mut tried = text.clone();
+                tried.replace_range(span.clone(), &stand_in);
+                if syntax_ok(&tried) {
+                    text = tried;
+                    placeholders.push(span.start);
+                    continue;
+                }
+            }
+        }
+        // An unknown key's span is the key; a wrong value's is the value.
+        let key_at = if unknown {
+            Some(span.start)
+        } else {
+            key_before_value(&text, span.start)
+        };
+        let Some(at) = key_at else {
+            return Err(found);
+        };
+        let key = text[at..]
+            .split(|c: char| c == '=' || c.is_whitespace())
+            .next()
+            .unwrap_or_default()
+            .trim_matches(['"', '\''])
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if !blank_key(&mut text, at) || !syntax_ok(&text) {
+            return Err(found);
+        }
+        blanked.push(key);
+    }
+}
+
+/// A value of the type `message` (a `toml` error) says was expected, as
+/// long as `value` (what stood there; newlines kept), or `None` when none
+/// fits.
+fn placeholder(message: &str, value: &str) -> Option<String> {
+    let expected = message.rsplit_once("expected ")?.1;
+    let head = if expected.starts_with("a string") || expected.starts_with("one of") {
+        "\"\""
+    } else if expected.starts_with("a boolean") {
+        "false"
+    } else if expected.starts_with("a sequence") {
+        "[]"
+    } else if expected.starts_with("struct") || expected.starts_with("a map") {
+        "{}"
+    } else if [
+        "i64",
+        "u64",
+        "u32",
+        "u16",
+        "u8",
+        "i32",
+        "f64",
+        "f32",
+        "an integer",
+        "a float",
+    ]
+    .iter()
+    .any(|t| expected.starts_with(t))
+    {
+        "0"
+    } else {
+        return None;
+    };
+    if value.len() < head.len() || value[..head.len()].contains('\n') {
+        return None;
+    }
+    let rest: String = value[head.len()..]
+        .chars()
+        .flat_map(|c| {
+            let fill = if c == '\n' { '\n' } else { ' ' };
+            std::iter::repeat_n(fill, c.len_utf8())
+        })
+        .collect();
+    Some(format!("{head}{rest}"))
+}
+
+/// `toml::from_str`, with the key path of the error.
+fn deserialize(text: &str) -> Result<PolicyFile, (toml::de::Error, String)> {
+    serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
+        let path = key_path(e.path());
+        (e.into_inner(), path)
+    })
+}
+
+/// A serde path as the policy's errors write key paths
+/// (`clients[3].grants[0].purposes`), without `toml::Spanned`'s own keys.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } if key.starts_with("$__") => {}
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out = join_path(&out, key);
+            }
+            Segment::Unknown => {}
         }
     }
+    out
+}
+
+/// `path.key` (or `key` when `path` is empty).
+fn join_path(path: &str, key: &str) -> String {
+    match (path.is_empty(), key.is_empty()) {
+        (_, true) => path.to_owned(),
+        (true, false) => key.to_owned(),
+        (false, false) => format!("{path}.{key}"),
+    }
+}
+
+/// The start of the key whose value begins at byte `value_at`: back over
+/// blanks, an `=`, blanks, then a bare (or dotted) key or a quoted one.
+/// `None` when `value_at` is not a value right after `key =` (an element
+/// inside an array, say).
+fn key_before_value(text: &str, value_at: usize) -> Option<usize> {
+    let before = text.get(..value_at)?.trim_end_matches([' ', '\t']);
+    let before = before.strip_suffix('=')?.trim_end_matches([' ', '\t']);
+    let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    let start = match before.chars().last()? {
+        q @ ('"' | '\'') => {
+            let inner = &before[..before.len() - 1];
+            inner.rfind(q)?
+        }
+        c if bare(c) => before.trim_end_matches(bare).len(),
+        _ => return None,
+    };
+    (start < before.len()).then_some(start)
 }
 
 /// Replaces with spaces the key beginning at byte `at` and its value (same

@@ -164,6 +164,67 @@ fn unknown_key_is_a_located_syntax_error() {
     assert_eq!(errs[0].kind, ErrorKind::Syntax);
     assert_eq!((errs[0].line, errs[0].column), (line_of(&src, "bogus"), 1));
     assert!(errs[0].message.contains("bogus"), "{}", errs[0]);
+    assert_eq!(errs[0].key_path, "clients[0].bogus");
+}
+
+/// Values of the wrong type and unknown variants do not hide the file's
+/// other errors either: each is reported with its key path, the errors of
+/// meaning with them, and nothing of what validation says about the
+/// placeholder that stood in for the value.
+#[test]
+fn wrong_types_are_reported_with_every_other_error() {
+    let src = BASE
+        .replace("version = 1", "version = 1\nverison = 1")
+        .replace("authorization = \"required\"", "authorization = true")
+        .replace("kind = \"bank\"", "kind = 77")
+        .replace(
+            "match = { uri_san",
+            "rate_limit = { per_second = \"fast\", burst = 2 }\nmatch = { uri_san",
+        )
+        .replace("purposes = [\"loan\"]", "purposes = [\"loanx\"]");
+    let errs = errors(&src);
+    let got: Vec<(usize, &str, ErrorKind)> = errs
+        .iter()
+        .map(|e| (e.line, e.key_path.as_str(), e.kind))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (line_of(&src, "verison"), "verison", ErrorKind::Syntax),
+            (
+                line_of(&src, "kind = 77"),
+                "clients[0].kind",
+                ErrorKind::Syntax
+            ),
+            (
+                line_of(&src, "per_second = \"fast\""),
+                "clients[0].rate_limit.per_second",
+                ErrorKind::Syntax
+            ),
+            (
+                line_of(&src, "\"loanx\""),
+                "clients[0].grants[0].purposes[0]",
+                ErrorKind::UnknownPurpose
+            ),
+            (
+                line_of(&src, "authorization = true"),
+                "clients[0].grants[0].authorization",
+                ErrorKind::Syntax
+            ),
+        ],
+        "{errs:#?}"
+    );
+    assert!(errs[3].to_string().contains("loanx"), "{}", errs[3]);
+    assert!(errs[4].message.contains("boolean"), "{}", errs[4]);
+    // A required value that no placeholder fits (one character where a
+    // string must stand) is blanked; the `missing field` that follows is
+    // the blanking's, not the file's, and is not reported.
+    let src = BASE
+        .replace("kind = \"bank\"", "kind = 7")
+        .replace("purposes = [\"loan\"]", "purposes = [\"loanx\"]");
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(errs[0].key_path, "clients[0].kind");
 }
 
 /// Unknown keys do not hide the file's other problems: each is reported

@@ -138,11 +138,25 @@ impl LocalBackend {
         let quota_state = |used: u64| {
             reserved.map(|(day, quota, _)| quota_info(&day, quota, used, day.until_next(now)))
         };
+        // `now_ns` was read before the check's own clock reading, so
+        // `tat - now_ns` is a few µs over the true time until the bucket is
+        // full again, which the header's whole seconds round up to one
+        // second more (`t=6` for a window of 5 s, `t=2` after one request
+        // under a burst of 2 at 1/s). That time is never more than what
+        // the spent tokens take to come back, `(burst − remaining) · T`,
+        // nor than the whole window `τ + T`.
+        let (t, window) = {
+            let gcra = slot.rate.gcra();
+            (gcra.t, gcra.tau.saturating_add(gcra.t))
+        };
         match slot.rate.check() {
             RateOutcome::Allowed { remaining, tat } => Ok(Decision::Allowed(Info {
                 limit: *limit,
                 remaining,
-                reset_after: Duration::from_nanos(tat.saturating_sub(now_ns)),
+                reset_after: Duration::from_nanos(
+                    tat.saturating_sub(now_ns)
+                        .min(window.saturating_sub(remaining.saturating_mul(t))),
+                ),
                 retry_after: None,
                 quota: quota_state(reserved.map_or(0, |(_, _, used)| used)),
                 why: None,
@@ -156,7 +170,10 @@ impl LocalBackend {
                     limit: *limit,
                     remaining: 0,
                     reset_after: Duration::from_nanos(
-                        earliest.saturating_add(tau).saturating_sub(now_ns),
+                        earliest
+                            .saturating_add(tau)
+                            .saturating_sub(now_ns)
+                            .min(window),
                     ),
                     retry_after: Some(Duration::from_nanos(earliest.saturating_sub(now_ns))),
                     quota: quota_state(reserved.map_or(0, |(_, _, used)| used.saturating_sub(1))),

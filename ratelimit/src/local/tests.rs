@@ -167,3 +167,40 @@ fn a_lowered_limit_clamps_a_tat_it_could_never_hold() {
     assert!(d.is_allowed(), "{d:?}");
     assert_eq!(d.info().remaining, 0);
 }
+
+/// On the real clock too, the time until the bucket is full again never
+/// passes its window: a window of 5 s is `t=5` in the header, not 6 (the
+/// check reads the clock a little after the backend does).
+#[test]
+fn reset_never_passes_the_window_on_the_system_clock() {
+    let b = LocalBackend::new(
+        Arc::new(crate::clock::SystemClock),
+        UtcOffset::from_hms(8, 0, 0).unwrap(),
+    );
+    let limit = Limit::new(0.2, 1);
+    let params = Params::new(&limit).unwrap();
+    let key = Key::client("auditor");
+    let now = std::time::SystemTime::now();
+    let Decision::Allowed(first) = b.check(&key, &limit, &params, now).unwrap() else {
+        panic!("the first request is allowed");
+    };
+    assert!(first.reset_after <= Duration::from_secs(5), "{first:?}");
+    assert_eq!(crate::headers::ceil_secs(first.reset_after), 5);
+    let Decision::Limited(second) = b.check(&key, &limit, &params, now).unwrap() else {
+        panic!("the second request is refused");
+    };
+    assert!(second.reset_after <= Duration::from_secs(5), "{second:?}");
+    assert_eq!(crate::headers::ceil_secs(second.reset_after), 5);
+    // A burst of 2 at 1/s: after one request the spent token is back in 1 s.
+    let limit = Limit::new(1.0, 2);
+    let params = Params::new(&limit).unwrap();
+    let key = Key::client("dept-nb");
+    let Decision::Allowed(one) = b.check(&key, &limit, &params, now).unwrap() else {
+        panic!("the first request is allowed");
+    };
+    assert_eq!(
+        (one.remaining, crate::headers::ceil_secs(one.reset_after)),
+        (1, 1),
+        "{one:?}"
+    );
+}

@@ -63,6 +63,8 @@ pub struct Running {
     pub stats: Arc<ConnStats>,
     /// The audit log.
     pub audit: crate::audit::Auditor,
+    /// The rate limiter (it leaves Redis' replica count at the stop).
+    ratelimit: crate::ratelimit::RateLimiter,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -75,6 +77,9 @@ impl Running {
         for t in self.tasks {
             let _ = t.await;
         }
+        // No request is decided any more: the other replicas may count
+        // this one gone (their fallback shares grow a window later).
+        self.ratelimit.leave().await;
         // Every in-flight request has been answered (and audited): seal
         // the log's state with a final signed checkpoint.
         self.audit.shutdown().await;
@@ -253,6 +258,7 @@ pub async fn start(cfg: &Config) -> Result<Running, StartError> {
         federation: upstreams,
         stats,
         audit,
+        ratelimit,
         shutdown: shutdown_tx,
         tasks,
     })

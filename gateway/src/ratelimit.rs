@@ -173,6 +173,12 @@ impl RateLimiter {
         self.limiter.replicas()
     }
 
+    /// Leaves Redis' count of the replicas sharing the limits (a graceful
+    /// stop; see [`Limiter::leave`]).
+    pub async fn leave(&self) {
+        self.limiter.leave().await;
+    }
+
     /// Decision counters (Redis errors, mode switches, fallbacks).
     pub fn stats(&self) -> LimiterStats {
         self.limiter.stats()

@@ -81,6 +81,11 @@ pub(crate) struct Shared {
     pub(crate) replicas: u32,
     /// The replicas Redis last counted alive (0: not counted yet; see `heartbeat`).
     pub(crate) live: std::sync::atomic::AtomicU32,
+    /// This replica's id in that count (empty: not counted).
+    replica_id: String,
+    /// Set by [`Limiter::leave`]: the heartbeat stops (it would add the
+    /// replica back).
+    pub(crate) left: std::sync::atomic::AtomicBool,
     /// This replica's share of each limit while Redis is down (`fail_open_local`).
     fallback: LocalBackend,
     /// The day's quota count Redis last reported for each key: where the fallback's
@@ -146,6 +151,8 @@ impl Limiter {
             failure_mode: redis.failure_mode,
             replicas: redis.replicas,
             live: std::sync::atomic::AtomicU32::new(0),
+            replica_id: redis.replica_id.clone(),
+            left: std::sync::atomic::AtomicBool::new(false),
             fallback: LocalBackend::new(Arc::clone(&config.clock), config.time_zone),
             seen: QuotaSeen::new(),
             rate_seen: RateSeen::default(),
@@ -325,6 +332,22 @@ impl Limiter {
         match &self.inner.backend {
             Backend::Local(_) => 1,
             Backend::Redis(shared) => shared.divisor(),
+        }
+    }
+
+    /// Takes this replica out of Redis' count of the replicas sharing the
+    /// limits, at a graceful stop: the others' shares grow a window later
+    /// (see `heartbeat`) instead of after its entry ages out. A failure is
+    /// only logged: the entry then ages out as after a crash.
+    pub async fn leave(&self) {
+        if let Backend::Redis(shared) = &self.inner.backend {
+            if shared.replica_id.is_empty() {
+                return;
+            }
+            shared.left.store(true, Ordering::SeqCst);
+            if let Err(e) = shared.redis.leave(&shared.replica_id).await {
+                tracing::debug!(error = %e, "rate limiter: leaving the replica count failed");
+            }
         }
     }
 

@@ -243,6 +243,18 @@ impl RedisBackend {
             .await
     }
 
+    /// Takes replica `id` out of the set of replicas sharing the limits (it
+    /// is stopping), so the others count it gone without waiting for its
+    /// entry to age out. One call, under the call timeout.
+    pub(crate) async fn leave(&self, id: &str) -> Result<(), RedisFailure> {
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(keys::REPLICAS_KEY).arg(id);
+        let mut conn = self.conn.clone();
+        self.bounded(async move { cmd.query_async::<i64>(&mut conn).await })
+            .await
+            .map(drop)
+    }
+
     /// Runs `fut` under the call timeout.
     async fn bounded<T>(
         &self,

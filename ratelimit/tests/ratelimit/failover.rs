@@ -8,7 +8,9 @@ use credgate_ratelimit::{
     FailureMode, Key, Limit, Limiter, LimiterConfig, LimiterError, Mode, RedisLimiterConfig, Why,
 };
 
-use super::common::{clock_at, config, redis_config, redis_limiter_of, until_mode, NOON_SHANGHAI};
+use super::common::{
+    clock_at, config, connection, redis_config, redis_limiter_of, until_mode, NOON_SHANGHAI,
+};
 
 /// Fires `n` requests at the current (manual) time; counts the allowed ones.
 async fn burst(limiter: &Limiter, key: &Key<'_>, limit: &Limit, n: usize) -> usize {
@@ -279,4 +281,49 @@ async fn the_fallback_share_divides_by_the_replicas_counted_alive() {
     redis.restart().unwrap();
     drop(b);
     until("one replica left", || a.replicas() == 1).await;
+}
+
+/// A replica that stops gracefully leaves Redis' count at once (and stays
+/// out: its heartbeat ends), instead of being counted until its entry ages
+/// out; the other counts it gone a window later.
+#[tokio::test]
+async fn a_replica_that_leaves_is_no_longer_counted() {
+    let redis = RedisServer::start().unwrap();
+    let clock = clock_at(NOON_SHANGHAI);
+    let replica = |id: &str| {
+        let cfg = RedisLimiterConfig {
+            replicas: 1,
+            replica_id: id.into(),
+            heartbeat_interval: Duration::from_millis(50),
+            ..redis_config(&redis.url())
+        };
+        Limiter::redis(config(&clock), cfg).unwrap()
+    };
+    let (a, b) = (replica("a"), replica("b"));
+    until("both count two replicas", || {
+        a.replicas() == 2 && b.replicas() == 2
+    })
+    .await;
+    b.leave().await;
+    let mut conn = connection(&redis.url()).await;
+    let ids: Vec<String> = redis::cmd("ZRANGE")
+        .arg("credgate:rl:replicas")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(ids, ["a"]);
+    until("a counts one replica", || a.replicas() == 1).await;
+    // b, still alive, never adds itself back.
+    for _ in 0..3 {
+        let score: Option<f64> = redis::cmd("ZSCORE")
+            .arg("credgate:rl:replicas")
+            .arg("b")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(score, None);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use credgate_authz::testing::RedisServer;
 use credgate_ratelimit::{
-    FailureMode, Key, Limit, Limiter, LimiterConfig, LimiterError, Mode, RedisLimiterConfig, Why,
+    FailureMode, Key, Limit, Limiter, LimiterConfig, LimiterError, ManualClock, Mode,
+    RedisLimiterConfig, Why,
 };
 
 use super::common::{
@@ -229,6 +230,18 @@ async fn a_restart_between_two_requests_costs_no_decision() {
     }
 }
 
+/// A limiter configured as one replica, counted in Redis as `id` (a heartbeat every
+/// 50 ms).
+fn counted_replica(url: &str, clock: &ManualClock, id: &str) -> Limiter {
+    let cfg = RedisLimiterConfig {
+        replicas: 1,
+        replica_id: id.into(),
+        heartbeat_interval: Duration::from_millis(50),
+        ..redis_config(url)
+    };
+    Limiter::redis(config(clock), cfg).unwrap()
+}
+
 /// Polls `cond` every 10 ms until it holds, failing after 5 s.
 async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
@@ -247,15 +260,7 @@ async fn the_fallback_share_divides_by_the_replicas_counted_alive() {
     let clock = clock_at(NOON_SHANGHAI);
     // Configured as one replica (an autoscaler added the second): without the count,
     // each would admit the whole limit while Redis is down.
-    let replica = |id: &str| {
-        let cfg = RedisLimiterConfig {
-            replicas: 1,
-            replica_id: id.into(),
-            heartbeat_interval: Duration::from_millis(50),
-            ..redis_config(&redis.url())
-        };
-        Limiter::redis(config(&clock), cfg).unwrap()
-    };
+    let replica = |id: &str| counted_replica(&redis.url(), &clock, id);
     let (a, b) = (replica("a"), replica("b"));
     assert_eq!(
         a.replicas(),
@@ -290,15 +295,7 @@ async fn the_fallback_share_divides_by_the_replicas_counted_alive() {
 async fn a_replica_that_leaves_is_no_longer_counted() {
     let redis = RedisServer::start().unwrap();
     let clock = clock_at(NOON_SHANGHAI);
-    let replica = |id: &str| {
-        let cfg = RedisLimiterConfig {
-            replicas: 1,
-            replica_id: id.into(),
-            heartbeat_interval: Duration::from_millis(50),
-            ..redis_config(&redis.url())
-        };
-        Limiter::redis(config(&clock), cfg).unwrap()
-    };
+    let replica = |id: &str| counted_replica(&redis.url(), &clock, id);
     let (a, b) = (replica("a"), replica("b"));
     until("both count two replicas", || {
         a.replicas() == 2 && b.replicas() == 2

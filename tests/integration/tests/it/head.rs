@@ -191,7 +191,6 @@ async fn http2_host_must_match_the_authority() {
 #[tokio::test]
 async fn an_http2_protocol_error_is_counted() {
     use credgate::server::CodecRefusal;
-    use tokio::io::AsyncReadExt as _;
     let h = Harness::start().await;
     let stats = &h.gw().stats.codec_refusals;
     // A client that says hello and leaves.
@@ -201,22 +200,9 @@ async fn an_http2_protocol_error_is_counted() {
         .unwrap();
     drop(tls);
     // One that breaks the protocol: the gateway answers GOAWAY and closes.
-    let mut tls = h.client("dept-nb").http2().connect().await.unwrap();
-    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0\0\0\x01\0\0\0\0\0\0x")
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(5), tls.read_to_end(&mut got))
-        .await
-        .expect("the connection closes")
-        .ok();
-    // Among the frames sent back: GOAWAY (type 7) with PROTOCOL_ERROR (1).
-    assert!(
-        frames_of(&got)
-            .iter()
-            .any(|(kind, p)| *kind == 7 && p.get(4..8) == Some(&[0, 0, 0, 1][..])),
-        "{got:?}"
-    );
+    let broken = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0\0\0\x01\0\0\0\0\0\0x";
+    // Among the frames sent back: GOAWAY with PROTOCOL_ERROR (1).
+    assert_goaway(&h, broken, 1).await;
     credgate_integration::eventually("the refusal counted", async || {
         stats.get(CodecRefusal::H2Protocol) == 1
     })
@@ -235,19 +221,7 @@ async fn an_http2_protocol_error_is_counted() {
         flood.extend_from_slice(&id.to_be_bytes());
         flood.extend_from_slice(&8u32.to_be_bytes());
     }
-    let mut tls = h.client("dept-nb").http2().connect().await.unwrap();
-    tls.write_all(&flood).await.unwrap();
-    let mut got = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(5), tls.read_to_end(&mut got))
-        .await
-        .expect("the connection closes")
-        .ok();
-    assert!(
-        frames_of(&got)
-            .iter()
-            .any(|(kind, p)| *kind == 7 && p.get(4..8) == Some(&[0, 0, 0, 0xb][..])),
-        "{got:?}"
-    );
+    assert_goaway(&h, &flood, 0xb).await;
     credgate_integration::eventually("the flood counted", async || {
         stats.get(CodecRefusal::H2Flood) == 1
     })
@@ -259,6 +233,27 @@ async fn an_http2_protocol_error_is_counted() {
     ] {
         assert!(text.contains(line), "{line} in {text}");
     }
+}
+
+/// Sends `bytes` on a fresh HTTP/2 connection from `dept-nb`, reads until
+/// the gateway closes it, and asserts that a GOAWAY (frame type 7) with
+/// error `code` came back.
+async fn assert_goaway(h: &Harness, bytes: &[u8], code: u32) {
+    use tokio::io::AsyncReadExt as _;
+    let mut tls = h.client("dept-nb").http2().connect().await.unwrap();
+    tls.write_all(bytes).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(5), tls.read_to_end(&mut got))
+        .await
+        .expect("the connection closes")
+        .ok();
+    let code = code.to_be_bytes();
+    assert!(
+        frames_of(&got)
+            .iter()
+            .any(|(kind, p)| *kind == 7 && p.get(4..8) == Some(&code[..])),
+        "{got:?}"
+    );
 }
 
 /// The HTTP/2 frames in `bytes` (as type and payload), up to the first

@@ -344,10 +344,13 @@ fn placeholder(message: &str, value: &str) -> Option<String> {
     } else {
         return None;
     };
-    if value.len() < head.len() || value[..head.len()].contains('\n') {
+    // `get`: `None` past the end or inside a character (`"abcé"` where a
+    // boolean belongs).
+    let (first, rest) = (value.get(..head.len())?, value.get(head.len()..)?);
+    if first.contains('\n') {
         return None;
     }
-    let rest: String = value[head.len()..]
+    let rest: String = rest
         .chars()
         .flat_map(|c| {
             let fill = if c == '\n' { '\n' } else { ' ' };

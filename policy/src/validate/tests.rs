@@ -225,6 +225,15 @@ fn wrong_types_are_reported_with_every_other_error() {
     let errs = errors(&src);
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert_eq!(errs[0].key_path, "clients[0].kind");
+    // A placeholder's end inside a character of the value it replaces
+    // (`[]` over `"宁波"`): no placeholder; the key is blanked and the
+    // required key's absence stops the list.
+    for value in ["\"宁波\"", "\"é\""] {
+        let src = BASE.replace("purposes = [\"loan\"]", &format!("purposes = {value}"));
+        let errs = errors(&src);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(errs[0].key_path, "clients[0].grants[0].purposes");
+    }
 }
 
 /// Unknown keys do not hide the file's other problems: each is reported

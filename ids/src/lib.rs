@@ -65,12 +65,12 @@ pub use uscc::Uscc;
 pub fn contains_subject_id(text: &str) -> bool {
     const LEN: usize = 18;
     let none = LegacyCodes::empty();
-    text.as_bytes().windows(LEN).any(|w| {
-        let Ok(window) = std::str::from_utf8(w) else {
-            return false;
-        };
-        let upper = window.to_ascii_uppercase();
-        IdNumber::parse(&upper).is_ok() || Uscc::parse(&upper, &none).is_ok()
+    // Upper-cased once (a token's jti on every authorized request), not
+    // per window.
+    let upper = text.to_ascii_uppercase();
+    upper.as_bytes().windows(LEN).any(|w| {
+        std::str::from_utf8(w)
+            .is_ok_and(|w| IdNumber::parse(w).is_ok() || Uscc::parse(w, &none).is_ok())
     })
 }
 

@@ -66,9 +66,7 @@ impl CodecRefusal {
         } else if e.is_timeout() {
             Some(CodecRefusal::HeaderTimeout)
         } else {
-            std::error::Error::source(e)
-                .and_then(|s| s.downcast_ref::<h2::Error>())
-                .and_then(CodecRefusal::of_h2)
+            h2_error(e).and_then(CodecRefusal::of_h2)
         }
     }
 
@@ -90,6 +88,11 @@ impl CodecRefusal {
     fn index(self) -> usize {
         self as usize
     }
+}
+
+/// The `h2` error beneath an HTTP/2 connection's `hyper` error.
+fn h2_error(e: &hyper::Error) -> Option<&h2::Error> {
+    std::error::Error::source(e).and_then(|s| s.downcast_ref::<h2::Error>())
 }
 
 /// Counts of codec refusals by reason (part of `ConnStats`).
@@ -133,9 +136,7 @@ pub(crate) fn connection_ended(
             if let Some(suppressed) = LOG[reason.index()].allow() {
                 // hyper says only "http2 error" for HTTP/2; the h2 reason
                 // (`PROTOCOL_ERROR`, …) is what tells. Both are fixed texts.
-                let h2 = std::error::Error::source(&e)
-                    .and_then(|s| s.downcast_ref::<h2::Error>())
-                    .and_then(h2::Error::reason);
+                let h2 = h2_error(&e).and_then(h2::Error::reason);
                 tracing::warn!(
                     reason = reason.label(),
                     error = %e,

@@ -59,7 +59,7 @@ pub use index::{Page, Query, MAX_QUERY_LIMIT};
 pub use keys::{generate_signing_key_pem, AuditPublicKey, AuditSigner};
 pub use log::{Appended, AuditLog, LOCK_FILE};
 pub use merkle::{leaf_hash, node_hash, Hash, EMPTY_ROOT};
-pub use offline::{latest_checkpoint_dir, query_dir};
+pub use offline::{latest_checkpoint_dir, query_dir, DirPage};
 pub use proof::{verify_consistency, verify_inclusion};
 pub use record::{
     batch_tag, hex_lower, pseudonym, AuditRecord, Decision, NewRecord, Pseudonymizer,
@@ -68,4 +68,4 @@ pub use record::{
 pub use retention::RetentionReport;
 pub use stats::AuditStats;
 pub use throttle::Throttle;
-pub use verify::{verify, verify_anchored, VerifyReport};
+pub use verify::{verify, verify_anchored, verify_shipped, VerifyReport};

@@ -11,11 +11,32 @@ use crate::read::RecordReader;
 use crate::recover::{self, Mode, CHECKPOINTS_FILE};
 use crate::AuditError;
 
+/// A page found by [`query_dir`], and what the directory lacks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirPage {
+    /// The records found.
+    pub page: Page,
+    /// `(records here, records the latest checkpoint covers)` when the
+    /// latest checkpoint covers more records than the directory holds: a
+    /// shipped copy whose newest segments were not shipped yet, or a log
+    /// cut at its end (`audit verify` tells). The search saw only those
+    /// here.
+    pub missing: Option<(u64, u64)>,
+}
+
 /// Searches the log in `dir` (see [`Query`]); print the page with
 /// [`Page::write_json_lines`]. Loads the whole index first (seconds for
-/// millions of records).
-pub fn query_dir(dir: &Path, q: &Query) -> Result<Page, AuditError> {
+/// millions of records). Reads a shipped copy too (see [`DirPage::missing`]).
+pub fn query_dir(dir: &Path, q: &Query) -> Result<DirPage, AuditError> {
     let loaded = recover::load(dir, Mode::ReadOnly, None)?;
+    let held = loaded.state.tree.len();
+    let missing = loaded
+        .state
+        .last_checkpoint
+        .as_ref()
+        .map(|cp| cp.tree_size)
+        .filter(|&covered| covered > held)
+        .map(|covered| (held, covered));
     let (hits, next_cursor) = loaded.state.index.search(q)?;
     let mut reader = RecordReader::new(dir);
     let mut records = Vec::with_capacity(hits.len());
@@ -26,9 +47,12 @@ pub fn query_dir(dir: &Path, q: &Query) -> Result<Page, AuditError> {
             }
         }
     }
-    Ok(Page {
-        records,
-        next_cursor,
+    Ok(DirPage {
+        page: Page {
+            records,
+            next_cursor,
+        },
+        missing,
     })
 }
 

@@ -71,6 +71,10 @@ pub struct VerifyReport {
     /// emptied, then a run signed what it found), or the log began under
     /// a version without start checkpoints and crashed before its first.
     pub first_checkpoint_is_late_start: Option<u64>,
+    /// A shipped copy ([`verify_shipped`]) only: the most records a signed
+    /// checkpoint covers beyond the copy's last record. Those records are
+    /// in segments not in the copy: not shipped yet, or removed from it.
+    pub beyond_copy: Option<u64>,
 }
 
 /// Verifies the log in `dir`; with `pubkey_pem` (the log's SPKI PEM public
@@ -92,6 +96,39 @@ pub fn verify_anchored(
     dir: &Path,
     pubkey_pem: Option<&str>,
     anchors: &[SignedCheckpoint],
+) -> Result<VerifyReport, VerifyFailure> {
+    run(dir, pubkey_pem, anchors, false)
+}
+
+/// [`verify_anchored`] for a **shipped copy** of a replica's log: its
+/// sealed segments with their seals, copied with `checkpoints.log` and
+/// `deletions.log` as the operator's runbook says (`deploy/README.md`,
+/// "Audit log: shipping and verification"). Such a copy ends before the
+/// records of the replica's active segment (and of segments sealed after
+/// the copy was made), which its checkpoints already cover; the live log
+/// never does. Everything is checked as by [`verify_anchored`], except
+/// that a checkpoint (in the log or held outside it) covering records
+/// beyond the copy has its signature, replica and order checked but not
+/// its root, and is reported in [`VerifyReport::beyond_copy`] instead of
+/// failing. Records in sealed segments count as covered by their seal's
+/// signed root (in [`VerifyReport::records_after_checkpoint`]).
+///
+/// What a copy cannot show by itself: whole segments removed from its end
+/// with their seals look like segments not shipped yet. Compare
+/// `beyond_copy` with a later copy or the replica's own log.
+pub fn verify_shipped(
+    dir: &Path,
+    pubkey_pem: Option<&str>,
+    anchors: &[SignedCheckpoint],
+) -> Result<VerifyReport, VerifyFailure> {
+    run(dir, pubkey_pem, anchors, true)
+}
+
+fn run(
+    dir: &Path,
+    pubkey_pem: Option<&str>,
+    anchors: &[SignedCheckpoint],
+    shipped: bool,
 ) -> Result<VerifyReport, VerifyFailure> {
     let key = match pubkey_pem {
         Some(pem) => Some(AuditPublicKey::from_spki_pem(pem).map_err(|e| {
@@ -126,8 +163,12 @@ pub fn verify_anchored(
             anchors_checked: 0,
             unclean_stops: 0,
             first_checkpoint_is_late_start: None,
+            beyond_copy: None,
         },
         finals: Vec::new(),
+        shipped,
+        sealed_through: 0,
+        checkpointed_through: 0,
     };
     let deletions = v.deletions()?;
     let present = segment::list(dir).map_err(|e| Corruption::io(dir.display().to_string(), &e))?;
@@ -177,8 +218,14 @@ pub fn verify_anchored(
     report.replica = v.replica;
     report.tree_size = v.tree.len();
     report.root_hash = hex::encode(v.tree.root(v.tree.len()).unwrap_or_default());
-    report.records_after_checkpoint =
-        v.tree.len() - report.latest_checkpoint.as_ref().map_or(0, |c| c.tree_size);
+    // In a shipped copy the records of sealed segments are covered by
+    // their seals' signed roots; in a live log only checkpoints count.
+    let covered = if v.shipped {
+        v.checkpointed_through.max(v.sealed_through)
+    } else {
+        v.checkpointed_through
+    };
+    report.records_after_checkpoint = v.tree.len().saturating_sub(covered);
     Ok(report)
 }
 
@@ -196,6 +243,12 @@ struct Verifier<'a> {
     /// Size and signature of each final checkpoint in the log (a final
     /// anchor must be one of them).
     finals: Vec<(u64, String)>,
+    /// Checking a shipped copy (see [`verify_shipped`]).
+    shipped: bool,
+    /// The last seq a checked seal's signed root covers.
+    sealed_through: u64,
+    /// The size of the last checkpoint in the log whose root was checked.
+    checkpointed_through: u64,
 }
 
 impl Verifier<'_> {
@@ -379,6 +432,7 @@ impl Verifier<'_> {
                 )?;
                 self.check_seal_signature_and_root(n, &seal)?;
                 self.prev_seal = Some(hash);
+                self.sealed_through = last_seq;
             }
             None if !is_last => {
                 return Err(Corruption::new(
@@ -437,6 +491,7 @@ impl Verifier<'_> {
         leaves.iter().for_each(|l| drop(self.tree.push(*l)));
         self.check_seal_signature_and_root(n, &seal)?;
         self.prev_seal = Some(hash);
+        self.sealed_through = seal.last_seq;
         self.report.deleted_segments += 1;
         self.report.deleted_records += leaves.len() as u64;
         Ok(())

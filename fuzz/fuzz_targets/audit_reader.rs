@@ -19,6 +19,7 @@
 //! without it, with the same tree; the report is self-consistent; it
 //! verifies against its own latest checkpoint held outside, and not against
 //! one claiming a record more; then
+//! it verifies as a shipped copy with the same tree, nothing beyond it;
 //! `query_dir` and `latest_checkpoint_dir` agree with it, `open_blocking`
 //! recovers the log (cutting a torn tail) and it still verifies, with the
 //! same tree; no error message quotes a record's contents.
@@ -31,8 +32,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use credgate_audit::{
-    batch_tag, latest_checkpoint_dir, query_dir, verify, verify_anchored, AuditConfig, AuditLog,
-    AuditRecord, AuditSigner, Query, VerifyReport,
+    batch_tag, latest_checkpoint_dir, query_dir, verify, verify_anchored, verify_shipped,
+    AuditConfig, AuditLog, AuditRecord, AuditSigner, Query, VerifyReport,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -129,6 +130,14 @@ fuzz_target!(|data: &[u8]| {
         )
     );
     check_report(&report);
+    // As a shipped copy it verifies too, the same tree, nothing beyond it.
+    let shipped = verify_shipped(&dir, Some(PUB_PEM), &[])
+        .expect("a log that verifies verifies as a shipped copy");
+    assert_eq!(
+        (&shipped.root_hash, shipped.tree_size, shipped.beyond_copy),
+        (&report.root_hash, report.tree_size, None)
+    );
+    assert!(shipped.records_after_checkpoint <= report.records_after_checkpoint);
 
     // Its own checkpoints, held outside, anchor it; one claiming a record
     // more than the log holds does not.
@@ -142,7 +151,9 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // The offline readers agree with the report.
-    let page = query.expect("query_dir reads a log that verifies");
+    let found = query.expect("query_dir reads a log that verifies");
+    assert_eq!(found.missing, None, "a log that verifies holds what its checkpoints cover");
+    let page = found.page;
     let expected = report.records_present.min(100) as usize;
     assert_eq!(
         page.records.len(),
@@ -165,7 +176,9 @@ fuzz_target!(|data: &[u8]| {
             subject_pseudonym: Some(subject.to_owned()),
             ..Query::default()
         };
-        let hits = query_dir(&dir, &q).expect("a subject search reads a log that verifies");
+        let hits = query_dir(&dir, &q)
+            .expect("a subject search reads a log that verifies")
+            .page;
         assert!(
             hits.records.iter().all(|r| names(r, subject)),
             "a subject search returned a record that does not name the subject"

@@ -797,6 +797,114 @@ async fn audit_verify_query_and_checkpoint() {
     );
 }
 
+/// A copy shipped as deploy/README says (sealed segments, seals, side
+/// files) while the replica runs: its checkpoints cover records it lacks.
+/// Plain `verify` fails it as cut; `--shipped` checks it and warns what is
+/// missing (`--strict` fails on that); `query` reads it and notes the rest.
+#[tokio::test]
+async fn audit_verify_shipped_accepts_a_copy_of_sealed_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit");
+    let (private, public) = credgate_audit::generate_signing_key_pem().unwrap();
+    let pubkey = dir.path().join("signing.pub");
+    std::fs::write(&pubkey, &public).unwrap();
+    let signer = credgate_audit::AuditSigner::from_pkcs8_pem(&private).unwrap();
+    let mut cfg = credgate_audit::AuditConfig::new(&audit, "ship-test", signer);
+    cfg.segment_max_bytes = 2048;
+    let log = credgate_audit::AuditLog::open(cfg).await.unwrap();
+    for i in 0..40 {
+        log.append(credgate_audit::NewRecord {
+            request_id: format!("r{i}"),
+            client_id: "dept-nb".into(),
+            endpoint: "/v1/enterprises/{uscc}/report".into(),
+            decision: credgate_audit::Decision::Allow,
+            reason: "ok".into(),
+            status: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let covered = log.checkpoint_now().await.unwrap().tree_size;
+    assert_eq!(covered, 40);
+    let ship = dir.path().join("ship");
+    std::fs::create_dir_all(ship.join("seals")).unwrap();
+    let mut shipped = 0;
+    for e in std::fs::read_dir(audit.join("seals")).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        let segment = name.replace(".seal", ".log");
+        std::fs::copy(
+            audit.join("seals").join(&name),
+            ship.join("seals").join(&name),
+        )
+        .unwrap();
+        std::fs::copy(audit.join(&segment), ship.join(&segment)).unwrap();
+        shipped += 1;
+    }
+    assert!(shipped >= 2, "{shipped} sealed segments");
+    std::fs::copy(audit.join("checkpoints.log"), ship.join("checkpoints.log")).unwrap();
+    let run = |args: &[&str]| credgate().args(args).output().unwrap();
+    let (s, pk) = (ship.to_str().unwrap(), pubkey.to_str().unwrap());
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let out = run(&["audit", "verify", "--dir", s, "--pubkey", pk]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("checkpoint beyond end of log"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(&["audit", "verify", "--dir", s, "--pubkey", pk, "--shipped"]);
+    succeeded(&out);
+    let held: u64 = String::from_utf8_lossy(&out.stdout)
+        .split(" records (")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(held > 0 && held < covered, "the copy holds {held}");
+    let warning = format!(
+        "seqs {}–{covered}, covered by signed checkpoints, are not in this copy",
+        held + 1
+    );
+    assert!(stderr(&out).contains(&warning), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("NOT verified"),
+        "sealed records are covered by their seals: {}",
+        stderr(&out)
+    );
+    let strict = run(&[
+        "audit",
+        "verify",
+        "--dir",
+        s,
+        "--pubkey",
+        pk,
+        "--shipped",
+        "--strict",
+    ]);
+    assert!(!strict.status.success());
+    assert!(
+        stderr(&strict).contains("FAILED (--strict)"),
+        "{}",
+        stderr(&strict)
+    );
+
+    let out = run(&["audit", "query", "--dir", s, "--limit", "1000"]);
+    succeeded(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count() as u64,
+        held
+    );
+    assert!(
+        stderr(&out).contains(&format!("seqs {}–{covered} are not here", held + 1)),
+        "{}",
+        stderr(&out)
+    );
+    log.shutdown().await.unwrap();
+}
+
 fn sans_of(pem_path: &std::path::Path) -> Vec<String> {
     use x509_parser::prelude::{FromDer, X509Certificate};
     let pem = std::fs::read(pem_path).unwrap();

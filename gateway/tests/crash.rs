@@ -206,7 +206,8 @@ async fn every_acknowledged_record_survives_sigkill() {
                 ..q.clone()
             },
         )
-        .unwrap();
+        .unwrap()
+        .page;
         present.extend(page.records.iter().map(|r| r.seq));
         match page.next_cursor {
             Some(c) => cursor = Some(c),

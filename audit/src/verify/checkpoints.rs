@@ -7,6 +7,15 @@ use crate::fsutil::read_framed;
 use crate::proof::verify_consistency;
 use crate::recover::CHECKPOINTS_FILE;
 
+/// Where a checkpoint's size falls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Within the records read: its root was checked.
+    InLog,
+    /// Beyond the end of a shipped copy: its root could not be checked.
+    BeyondCopy,
+}
+
 impl Verifier<'_> {
     /// Checks every checkpoint: signature, replica, size within the log,
     /// root equal to the recomputed root, and consistency with the previous one.
@@ -20,7 +29,7 @@ impl Verifier<'_> {
             let cp: SignedCheckpoint = serde_json::from_slice(&payload)
                 .map_err(|_| Corruption::new(at(), ProblemKind::BadPayload, "not a checkpoint"))?;
             let at = || at().with_seq(cp.tree_size);
-            self.against_tree(&cp, at, "").map_err(|mut c| {
+            let place = self.against_tree(&cp, at, "").map_err(|mut c| {
                 // A record altered with its frame's CRC fixed up shows only
                 // here: name the records it must be among (those after the
                 // previous checkpoint, whose root matched).
@@ -33,8 +42,17 @@ impl Verifier<'_> {
                 }
                 c
             })?;
+            if place == Place::InLog {
+                self.checkpointed_through = cp.tree_size;
+            }
             if let Some(p) = &prev {
-                if !self.consistent(p, &cp) {
+                // Beyond a shipped copy's end only the order can be
+                // checked: the records are not here.
+                let consistent = match place {
+                    Place::InLog => self.consistent(p, &cp),
+                    Place::BeyondCopy => cp.tree_size >= p.tree_size,
+                };
+                if !consistent {
                     return Err(Corruption::new(
                         at(),
                         ProblemKind::Inconsistent,
@@ -110,13 +128,14 @@ impl Verifier<'_> {
     /// What every checkpoint must satisfy, in the log or held outside it:
     /// its signature (with a key), the log's replica, a size within the
     /// log (`beyond` says what exceeding it means), and the root the
-    /// records have at that size.
+    /// records have at that size. In a shipped copy a size beyond the
+    /// copy is noted (see [`super::verify_shipped`]), its root unchecked.
     fn against_tree(
         &mut self,
         cp: &SignedCheckpoint,
         at: impl Fn() -> Location,
         beyond: &str,
-    ) -> Result<(), Corruption> {
+    ) -> Result<Place, Corruption> {
         if let Some(key) = &self.key {
             if !cp.verify_signature(key) {
                 return Err(Corruption::new(
@@ -127,6 +146,11 @@ impl Verifier<'_> {
             }
         }
         self.same_replica(&cp.replica.clone(), &at)?;
+        if cp.tree_size > self.tree.len() && self.shipped {
+            let most = self.report.beyond_copy.get_or_insert(cp.tree_size);
+            *most = (*most).max(cp.tree_size);
+            return Ok(Place::BeyondCopy);
+        }
         if cp.tree_size > self.tree.len() {
             return Err(Corruption::new(
                 at(),
@@ -148,7 +172,7 @@ impl Verifier<'_> {
                 ),
             ));
         }
-        Ok(())
+        Ok(Place::InLog)
     }
 
     /// Whether `next` extends `prev` (sizes never shrink; a consistency

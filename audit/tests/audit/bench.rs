@@ -187,7 +187,7 @@ async fn bench_million_records() {
     log.shutdown().await.unwrap();
 
     let t = Instant::now();
-    let page = query_dir(dir.path(), &queries[1].1).unwrap();
+    let page = query_dir(dir.path(), &queries[1].1).unwrap().page;
     println!(
         "offline query_dir (loads the index): {} records in {:?}",
         page.records.len(),

@@ -23,7 +23,8 @@ fn seqs_on_disk(dir: &Path) -> Vec<u64> {
                 ..Query::default()
             },
         )
-        .unwrap();
+        .unwrap()
+        .page;
         out.extend(page.records.iter().map(|r| r.seq));
         match page.next_cursor {
             Some(c) => cursor = Some(c),

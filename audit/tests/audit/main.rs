@@ -21,4 +21,5 @@ mod query;
 mod recovery;
 mod rotation;
 mod runs;
+mod shipped;
 mod tamper;

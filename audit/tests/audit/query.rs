@@ -115,7 +115,9 @@ async fn filters_pages_and_offline_search_agree_with_the_records() {
     ); // sample i has seq i + 1, client i % 4
     assert_eq!(live.next_cursor, Some(87));
     log.shutdown().await.unwrap();
-    assert_eq!(query_dir(dir.path(), &q).unwrap(), live);
+    let offline = query_dir(dir.path(), &q).unwrap();
+    assert_eq!(offline.page, live);
+    assert_eq!(offline.missing, None);
     assert_eq!(
         latest_checkpoint_dir(dir.path()).unwrap(),
         log.latest_checkpoint()
@@ -214,6 +216,7 @@ async fn a_batch_record_is_found_by_each_of_its_subjects_live_after_reopen_and_o
     };
     let offline: Vec<u64> = query_dir(dir.path(), &subject_3)
         .unwrap()
+        .page
         .records
         .iter()
         .map(|r| r.seq)
@@ -246,6 +249,7 @@ async fn a_second_writer_on_the_same_directory_is_refused_until_the_first_is_gon
     assert_eq!(
         query_dir(dir.path(), &Query::default())
             .unwrap()
+            .page
             .records
             .len(),
         3

@@ -48,6 +48,17 @@ pub enum AuditCommand {
         /// held `writer.lock` does not excuse missing checkpoints.
         #[arg(long, value_name = "N")]
         max_uncovered: Option<u64>,
+        /// DIR is a copy shipped from a replica (its sealed segments with
+        /// their seals, `checkpoints.log` and `deletions.log`; see
+        /// deploy/README.md): checkpoints that cover records not in the copy
+        /// yet (the replica's active segment, segments sealed since) are a
+        /// warning, with their signatures and order checked, not a failure;
+        /// records in sealed segments count as covered by their seal's
+        /// signed root. A copy cannot tell segments not shipped yet from
+        /// segments removed from its end: the warning names the seqs
+        /// missing, to compare with the replica or a later copy.
+        #[arg(long)]
+        shipped: bool,
     },
     /// Search the log offline; prints JSON lines, newest first.
     Query {
@@ -124,6 +135,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             checkpoints,
             strict,
             max_uncovered,
+            shipped,
         } => verify(
             &dir,
             pubkey.as_deref(),
@@ -131,6 +143,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             Bounds {
                 strict,
                 max_uncovered,
+                shipped,
             },
         ),
         AuditCommand::Query {
@@ -187,7 +200,16 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 Some("deny") => Some(Decision::Deny),
                 Some(other) => anyhow::bail!("--decision: allow or deny, not {other:?}"),
             };
-            let page = credgate_audit::query_dir(&dir, &q)?;
+            let credgate_audit::DirPage { page, missing } = credgate_audit::query_dir(&dir, &q)?;
+            if let Some((held, covered)) = missing {
+                eprintln!(
+                    "note: {} holds records 1–{held}, its latest checkpoint covers {covered}: seqs \
+                     {}–{covered} are not here and were not searched (a shipped copy whose newest \
+                     segments are not shipped yet, or a log cut at its end: `audit verify` tells)",
+                    dir.display(),
+                    held + 1
+                );
+            }
             if subject_asked && page.records.is_empty() {
                 // Nothing found and a wrong key look alike: say so.
                 eprintln!(
@@ -239,6 +261,8 @@ struct Bounds {
     strict: bool,
     /// More records than this covered by no signed checkpoint.
     max_uncovered: Option<u64>,
+    /// The directory is a shipped copy (`credgate_audit::verify_shipped`).
+    shipped: bool,
 }
 
 /// Whether a gateway holds the directory's writer lock now (it is running:
@@ -270,7 +294,12 @@ fn verify(
         .iter()
         .map(|p| read_held_checkpoint(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let r = match credgate_audit::verify_anchored(dir, pem.as_deref(), &anchors) {
+    let check = if bounds.shipped {
+        credgate_audit::verify_shipped
+    } else {
+        credgate_audit::verify_anchored
+    };
+    let r = match check(dir, pem.as_deref(), &anchors) {
         Ok(r) => r,
         Err(f) => {
             eprintln!("{}: FAILED: {f}", dir.display());
@@ -301,7 +330,13 @@ fn verify(
         r.anchors_checked,
     );
     // Records no signed checkpoint covers, in the log or held outside it.
-    let held_size = anchors.iter().map(|a| a.tree_size).max().unwrap_or(0);
+    // (A held checkpoint beyond a shipped copy's end proves none of it.)
+    let held_size = anchors
+        .iter()
+        .map(|a| a.tree_size)
+        .filter(|&size| size <= r.tree_size)
+        .max()
+        .unwrap_or(0);
     let uncovered = r
         .records_after_checkpoint
         .min(r.tree_size.saturating_sub(held_size));
@@ -416,6 +451,15 @@ fn verify_warnings(r: &credgate_audit::VerifyReport, uncovered: u64, running: bo
              were changed, added or cut together with the checkpoints covering them; compare \
              with a checkpoint held elsewhere (--checkpoint FILE), or bound them with \
              --max-uncovered"
+        ));
+    }
+    if let Some(most) = r.beyond_copy {
+        out.push(format!(
+            "seqs {}–{most}, covered by signed checkpoints, are not in this copy: the segments \
+             holding them were not shipped yet (the replica's active segment, or sealed since), \
+             or were removed from the copy's end; check them in a later copy or the replica's \
+             log",
+            r.tree_size + 1
         ));
     }
     if let Some(at) = &r.torn_tail {

@@ -79,7 +79,9 @@ async fn a_request_cut_at_the_drain_timeout_is_audited() {
     // The client got no answer (the connection was closed).
     let _ = in_flight.await;
     let dir = h.dir.path().join("audit");
-    let page = credgate_audit::query_dir(&dir, &credgate_audit::Query::default()).unwrap();
+    let page = credgate_audit::query_dir(&dir, &credgate_audit::Query::default())
+        .unwrap()
+        .page;
     let cut = page
         .records
         .iter()

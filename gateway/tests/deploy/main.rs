@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod wiring;
+
 // === helpers ===
 
 fn repo() -> PathBuf {
@@ -795,7 +797,7 @@ fn install(m: &Material, config: &Path, policy: &Path, replace: &[(&str, &str)])
                 Some(m.issuer_pub.clone())
             }
             other => panic!(
-                "{} names {other}: teach gateway/tests/deploy.rs what goes there",
+                "{} names {other}: teach gateway/tests/deploy/main.rs what goes there",
                 config.display()
             ),
         };

@@ -377,10 +377,8 @@ impl Config {
             }
         }
         if let Some(ep) = &self.telemetry.otlp_endpoint {
-            if !(ep.starts_with("http://") || ep.starts_with("https://"))
-                || ep.parse::<http::Uri>().is_err()
-            {
-                out.push("telemetry.otlp_endpoint: must be an http(s) URL".into());
+            if let Some(problem) = otlp_endpoint_problem(ep) {
+                out.push(format!("telemetry.otlp_endpoint: {problem}"));
             }
         }
         if crate::ratelimit::parse_offset(&self.ratelimit.quota_utc_offset).is_none() {
@@ -687,6 +685,38 @@ fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// What is wrong with an OTLP traces endpoint, if anything. The exporter
+/// posts spans to the URL as given, over plain HTTP: an `https` URL would
+/// never connect (nothing would say so), and a URL without a path would
+/// post to `/`, which a collector answers with 404 — both refused here
+/// instead of losing every span in silence.
+fn otlp_endpoint_problem(ep: &str) -> Option<&'static str> {
+    let Ok(uri) = ep.parse::<http::Uri>() else {
+        return Some("must be an http:// URL");
+    };
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Some(
+                "https is not supported: this build exports OTLP over plain HTTP. Send \
+                 spans to a collector on the host or in the pod (http://127.0.0.1:4318/v1/traces) \
+                 and let it forward them over TLS",
+            )
+        }
+        _ => return Some("must be an http:// URL"),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Some("must name a host");
+    }
+    if matches!(uri.path(), "" | "/") {
+        return Some(
+            "must name the traces path (the exporter posts to the URL as given), e.g. \
+             http://collector:4318/v1/traces",
+        );
+    }
+    None
 }
 
 #[cfg(test)]

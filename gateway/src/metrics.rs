@@ -311,7 +311,8 @@ impl Collector for StateSources {
         {
             let mut m = encoder.encode_descriptor(
                 "credgate_upstream_breaker_open",
-                "1 while the upstream's circuit breaker is open",
+                "1 while the upstream's circuit breaker is not closed: open, or half-open \
+                 until a probe succeeds",
                 None,
                 MetricType::Gauge,
             )?;
@@ -319,7 +320,9 @@ impl Collector for StateSources {
                 let labels = UpstreamLabels {
                     upstream: u.name.clone(),
                 };
-                let open = i64::from(u.breaker_state() == BreakerState::Open);
+                // Half-open is still tripped: only a successful probe
+                // closes it, and with no traffic none comes.
+                let open = i64::from(u.breaker_state() != BreakerState::Closed);
                 ConstGauge::new(open).encode(m.encode_family(&labels)?)?;
             }
         }

@@ -467,3 +467,33 @@ fn the_sentinel_password_comes_from_a_file_and_is_never_shown() {
     .unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
 }
+
+#[test]
+fn otlp_endpoints_that_would_lose_every_span_are_refused() {
+    let problems = |ep: &str| -> Vec<String> {
+        let text = format!("{MIN}\n[telemetry]\notlp_endpoint = \"{ep}\"\n");
+        match Config::from_toml(&text, Path::new("g.toml"), Path::new(".")) {
+            Ok(_) => Vec::new(),
+            Err(ConfigError::Invalid { problems, .. }) => problems,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(problems("http://127.0.0.1:4318/v1/traces").is_empty());
+    assert!(problems("http://collector.observability:4318/v1/traces").is_empty());
+    for (ep, says) in [
+        ("https://collector:4318/v1/traces", "https is not supported"),
+        ("http://collector:4318", "must name the traces path"),
+        ("http://collector:4318/", "must name the traces path"),
+        ("grpc://collector:4317/v1/traces", "http:// URL"),
+        ("collector:4318/v1/traces", "http:// URL"),
+        ("not a url", "http:// URL"),
+    ] {
+        let found = problems(ep);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("telemetry.otlp_endpoint: ") && p.contains(says)),
+            "{ep}: {found:?}"
+        );
+    }
+}

@@ -526,7 +526,23 @@ async fn the_breaker_opens_fails_fast_and_closes_after_recovery() {
         before,
         "not contacted while open"
     );
-    // The platform recovers; after open_ms a probe goes through and closes it.
+    // After open_ms, with no request since, the breaker is half-open: no
+    // probe has succeeded, and the gauge still says it is not closed (an
+    // alert on it must not clear by itself while the platform fails).
+    let gauge = "credgate_upstream_breaker_open{upstream=\"xinyong-ningbo\"}";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while readyz(admin).await["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["name"] == "xinyong-ningbo" && u["breaker"] != "half_open")
+    {
+        assert!(Instant::now() < deadline, "never half-open");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = h.metrics_text().await;
+    assert!(text.contains(&format!("{gauge} 1")), "{text}");
+    // The platform recovers; a probe goes through and closes it.
     h.fault("xinyong-ningbo", json!({ "mode": "none" })).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -546,6 +562,8 @@ async fn the_breaker_opens_fails_fast_and_closes_after_recovery() {
         .unwrap()
         .clone();
     assert_eq!(nb_state["breaker"], "closed");
+    let text = h.metrics_text().await;
+    assert!(text.contains(&format!("{gauge} 0")), "{text}");
 }
 
 async fn readyz(admin: std::net::SocketAddr) -> Value {

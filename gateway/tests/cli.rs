@@ -486,6 +486,23 @@ async fn authz_keygen_issue_inspect_and_revoke() {
     );
 }
 
+/// Appends `n` allowed report queries of dept-nb (request ids `{prefix}{i}`).
+async fn append_allowed(log: &credgate_audit::AuditLog, prefix: &str, n: u32) {
+    for i in 0..n {
+        log.append(credgate_audit::NewRecord {
+            request_id: format!("{prefix}{i}"),
+            client_id: "dept-nb".into(),
+            endpoint: "/v1/enterprises/{uscc}/report".into(),
+            decision: credgate_audit::Decision::Allow,
+            reason: "ok".into(),
+            status: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn audit_verify_query_and_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
@@ -656,18 +673,7 @@ async fn audit_verify_query_and_checkpoint() {
     cfg.checkpoint_every_records = 1000;
     cfg.checkpoint_every = std::time::Duration::from_secs(3600);
     let log = credgate_audit::AuditLog::open(cfg).await.unwrap();
-    for i in 0..2 {
-        log.append(credgate_audit::NewRecord {
-            request_id: format!("l{i}"),
-            client_id: "dept-nb".into(),
-            decision: credgate_audit::Decision::Allow,
-            reason: "ok".into(),
-            status: 200,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
+    append_allowed(&log, "l", 2).await;
     let out = run(&[
         "audit",
         "verify",
@@ -812,19 +818,7 @@ async fn audit_verify_shipped_accepts_a_copy_of_sealed_segments() {
     let mut cfg = credgate_audit::AuditConfig::new(&audit, "ship-test", signer);
     cfg.segment_max_bytes = 2048;
     let log = credgate_audit::AuditLog::open(cfg).await.unwrap();
-    for i in 0..40 {
-        log.append(credgate_audit::NewRecord {
-            request_id: format!("r{i}"),
-            client_id: "dept-nb".into(),
-            endpoint: "/v1/enterprises/{uscc}/report".into(),
-            decision: credgate_audit::Decision::Allow,
-            reason: "ok".into(),
-            status: 200,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
+    append_allowed(&log, "r", 40).await;
     let covered = log.checkpoint_now().await.unwrap().tree_size;
     assert_eq!(covered, 40);
     let ship = dir.path().join("ship");

@@ -857,27 +857,46 @@ async fn the_authorization_stores_health_follows_redis_without_queries() {
     })
     .await;
     let admin = h.gw().admin_addr.unwrap();
-    let store_up = async || {
+    // `/readyz` and the gauge agree; read between two readings of the gauge
+    // that agree (on two busy cores a probe may time out, and the state
+    // move, between the reads): `None` while it moves.
+    let gauge_up = async || {
+        h.metrics_text()
+            .await
+            .contains("\ncredgate_authz_store_up 1\n")
+    };
+    let store_up = async || -> Option<bool> {
+        let before = gauge_up().await;
         let (_, body) =
             credgate_integration::plain(admin, http::Method::GET, "/readyz", None).await;
         let ready: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let text = h.metrics_text().await;
-        let metric = text.contains("\ncredgate_authz_store_up 1\n");
+        if gauge_up().await != before {
+            return None;
+        }
         assert_eq!(
             ready["authorization_store"]["up"].as_bool(),
-            Some(metric),
-            "{ready} / {text}"
+            Some(before),
+            "{ready}"
         );
-        metric
+        Some(before)
     };
-    assert!(store_up().await);
+    eventually("the store is seen up", async || {
+        store_up().await == Some(true)
+    })
+    .await;
     redis.stop();
-    eventually("the store is seen down", async || !store_up().await).await;
+    eventually("the store is seen down", async || {
+        store_up().await == Some(false)
+    })
+    .await;
     let text = h.metrics_text().await;
     assert!(
         text.contains("\ncredgate_authz_store_failures_total 0\n"),
         "a probe is not a refused check: {text}"
     );
     redis.restart().unwrap();
-    eventually("the store is seen up again", async || store_up().await).await;
+    eventually("the store is seen up again", async || {
+        store_up().await == Some(true)
+    })
+    .await;
 }

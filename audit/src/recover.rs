@@ -427,9 +427,9 @@ fn load_deletions(
 
 /// Reads `checkpoints.log` and checks the latest checkpoint against the
 /// tree: it may not cover more records than there are (read-only: it may,
-/// unchecked), and its root must match; in write mode also what runs allow (see `checkpoint`): no record
-/// after a final checkpoint, and a latest start that may follow the one
-/// before it. Returns the one before the latest, the latest and the
+/// unchecked), and its root must match; in write mode also what runs
+/// allow (see `checkpoint`): no record after a final checkpoint, and a
+/// latest start that may follow the one before it. Returns the one before the latest, the latest and the
 /// file's valid length. (Signatures are checked by the writer's open,
 /// which holds the key.)
 fn load_checkpoints(

@@ -146,12 +146,15 @@ impl Verifier<'_> {
             }
         }
         self.same_replica(&cp.replica.clone(), &at)?;
-        if cp.tree_size > self.tree.len() && self.shipped {
-            let most = self.report.beyond_copy.get_or_insert(cp.tree_size);
-            *most = (*most).max(cp.tree_size);
-            return Ok(Place::BeyondCopy);
-        }
         if cp.tree_size > self.tree.len() {
+            if self.shipped {
+                let most = self
+                    .report
+                    .beyond_copy
+                    .map_or(cp.tree_size, |m| m.max(cp.tree_size));
+                self.report.beyond_copy = Some(most);
+                return Ok(Place::BeyondCopy);
+            }
             return Err(Corruption::new(
                 at(),
                 ProblemKind::CheckpointBeyondLog,

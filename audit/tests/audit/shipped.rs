@@ -96,7 +96,7 @@ async fn a_shipped_copy_verifies_as_one_and_says_what_it_lacks() {
     )
     .unwrap();
     assert_eq!((again.anchors_checked, again.beyond_copy), (1, Some(size)));
-    // A copy the writer has caught up with is a plain log again.
+    // The live log holds what its checkpoints cover: nothing beyond it.
     let none_beyond = verify_anchored(
         dir.path(),
         Some(public_pem()),
